@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The push loop; see push.h and docs/guarantees.md for why each step is
+ * safe to interrupt at any point.
+ */
+#include "agent/push.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "capture/outbox.h"
+#include "core/backoff.h"
+#include "http/client.h"
+#include "fy.h"
+
+struct pusher {
+    sqlite3 *db;
+    const struct fy_agent_config *cfg;
+    const struct fy_push_opts *o;
+    struct fy_push_stats *s;
+    struct fy_http_client *http;
+    struct fy_outbox *ob;
+    struct fy_backoff bo;
+    struct fy_http_reply rep;
+    int batch_size;
+};
+
+static bool transient_status(long status)
+{
+    return status >= 500 || status == 429 || status == 408;
+}
+
+static void reply_message(const struct fy_http_reply *rep, char *out,
+                          size_t n)
+{
+    json_t *root = json_loadb(rep->body.data, rep->body.len, 0, NULL);
+    const char *m = json_string_value(
+        json_object_get(json_object_get(root, "error"), "message"));
+
+    snprintf(out, n, "%s", m ? m : "(no message)");
+    json_decref(root);
+}
+
+/* POSTs body, retrying transient failures within the budget. */
+static int send_retrying(struct pusher *p, const char *body, size_t len,
+                         struct ferry_err *err)
+{
+    double start = fy_mono_s();
+
+    for (;;) {
+        struct ferry_err e = {0};
+        int64_t delay, hint = -1;
+        int rc = fy_http_post_json(p->http, "/v1/push", p->cfg->auth_header,
+                                   p->o->key, body, len, p->cfg->compress,
+                                   &p->rep, &e);
+        char msg[300];
+
+        if (rc == 0 && !transient_status(p->rep.status)) {
+            fy_backoff_reset(&p->bo);
+            return 0;
+        }
+        if (rc == 0) {
+            reply_message(&p->rep, msg, sizeof(msg));
+            hint = p->rep.retry_after_ms;
+            rc = fy_err_set(&e, p->rep.status == 429 ? FERRY_ERATELIMIT
+                                                     : FERRY_EUNAVAIL,
+                            "server answered %ld: %s", p->rep.status, msg);
+        }
+        delay = fy_backoff_next(&p->bo, hint);
+        if ((fy_mono_s() - start) * 1000 + (double)delay >
+            (double)p->o->retry_budget_ms) {
+            if (err)
+                *err = e;
+            return rc;
+        }
+        p->s->retries++;
+        fy_warn("retry", "%s; retrying in %lld ms", e.msg, (long long)delay);
+        fy_sleep_ms(delay);
+    }
+}
+
+static int parse_acked(const struct fy_http_reply *rep, int64_t *acked,
+                       struct ferry_err *err)
+{
+    json_t *root = json_loadb(rep->body.data, rep->body.len, 0, NULL);
+    json_t *v = json_object_get(root, "acked_seq");
+    int rc = 0;
+
+    if (!json_is_integer(v))
+        rc = fy_err_set(err, FERRY_EHTTP,
+                        "server answered 200 without acked_seq");
+    else
+        *acked = json_integer_value(v);
+    json_decref(root);
+    return rc;
+}
+
+static int handshake(struct pusher *p, struct ferry_err *err)
+{
+    struct fy_buf body = FY_BUF_INIT(0);
+    int64_t acked = 0;
+    int rc;
+
+    fy_buf_addf(&body, "{\"device\":\"%s\",\"changes\":[]}", p->cfg->device);
+    rc = send_retrying(p, body.data, body.len, err);
+    fy_buf_release(&body);
+    if (rc < 0)
+        return rc;
+    if (p->rep.status != 200)
+        return -1; /* classified by the caller */
+    rc = parse_acked(&p->rep, &acked, err);
+    if (rc == 0)
+        rc = fy_outbox_sync_seq(p->ob, acked, err);
+    p->s->acked_seq = acked;
+    return rc;
+}
+
+/* Parks each change the server listed in error.changes. */
+static int bury_rejected(struct pusher *p, const struct fy_batch *b,
+                         long *buried, struct ferry_err *err)
+{
+    json_t *root = json_loadb(p->rep.body.data, p->rep.body.len, 0, NULL);
+    json_t *list = json_object_get(json_object_get(root, "error"), "changes");
+    json_t *c;
+    size_t i;
+    int rc = fy_outbox_begin(p->ob, err);
+
+    *buried = 0;
+    json_array_foreach(list, i, c) {
+        json_t *seq = json_object_get(c, "seq");
+        const char *code = json_string_value(json_object_get(c, "code"));
+        const char *msg = json_string_value(json_object_get(c, "message"));
+
+        if (rc < 0 || !json_is_integer(seq))
+            continue;
+        rc = fy_outbox_bury(p->ob, b, json_integer_value(seq),
+                            (int)p->rep.status, code ? code : "rejected",
+                            msg ? msg : "", err);
+        if (rc == 0) {
+            (*buried)++;
+            fy_warn("push", "change seq=%lld rejected (%ld %s): %s",
+                    (long long)json_integer_value(seq), p->rep.status,
+                    code ? code : "", msg ? msg : "");
+        }
+    }
+    json_decref(root);
+    if (rc == 0)
+        return fy_outbox_commit(p->ob, err);
+    fy_outbox_rollback(p->ob);
+    return rc;
+}
+
+static int bury_single(struct pusher *p, const struct fy_batch *b,
+                       struct ferry_err *err)
+{
+    char msg[300];
+    int rc = fy_outbox_begin(p->ob, err);
+
+    reply_message(&p->rep, msg, sizeof(msg));
+    if (rc == 0)
+        rc = fy_outbox_bury(p->ob, b, b->items[0].seq, (int)p->rep.status,
+                            "rejected", msg, err);
+    if (rc == 0)
+        return fy_outbox_commit(p->ob, err);
+    fy_outbox_rollback(p->ob);
+    return rc;
+}
+
+/* A 4xx answer to a batch: park what it names, else narrow the batch. */
+static int handle_rejection(struct pusher *p, const struct fy_batch *b,
+                            struct ferry_err *err)
+{
+    long buried = 0;
+    int rc = bury_rejected(p, b, &buried, err);
+
+    if (rc < 0 || buried > 0) {
+        p->s->dead += buried;
+        return rc;
+    }
+    if (b->n > 1) {
+        /* No per-change verdict (e.g. 413): find the culprit by halving. */
+        p->batch_size = (int)(b->n / 2);
+        return 0;
+    }
+    rc = bury_single(p, b, err);
+    if (rc == 0)
+        p->s->dead++;
+    return rc;
+}
+
+static int auth_failure(struct pusher *p, struct ferry_err *err)
+{
+    char msg[300];
+
+    reply_message(&p->rep, msg, sizeof(msg));
+    return fy_err_status(err,
+                         p->rep.status == 401 ? FERRY_EAUTH
+                                              : FERRY_EFORBIDDEN,
+                         (int)p->rep.status, "server refused the key (%ld): %s",
+                         p->rep.status, msg);
+}
+
+static int push_one(struct pusher *p, struct fy_batch *b, bool *done,
+                    struct ferry_err *err)
+{
+    int64_t acked = 0;
+    int rc = fy_outbox_build(p->ob, p->cfg->device, p->batch_size, b, err);
+
+    if (rc < 0)
+        return rc;
+    p->s->dead_local += b->dead_local;
+    if (b->n == 0) {
+        *done = b->dead_local == 0;
+        return 0;
+    }
+    rc = send_retrying(p, b->body.data, b->body.len, err);
+    if (rc < 0)
+        return rc;
+    if (p->rep.status == 401 || p->rep.status == 403)
+        return auth_failure(p, err);
+    if (p->rep.status != 200)
+        return handle_rejection(p, b, err);
+    rc = parse_acked(&p->rep, &acked, err);
+    if (rc == 0)
+        rc = fy_outbox_ack(p->ob, acked, err);
+    if (rc == 0) {
+        p->s->batches++;
+        p->s->sent += (long)b->n;
+        p->s->acked_seq = acked;
+        p->batch_size = p->cfg->batch_size;
+        fy_info("push", "batch=%ld seq=%lld-%lld acked_seq=%lld",
+                p->s->batches, (long long)b->items[0].seq,
+                (long long)b->items[b->n - 1].seq, (long long)acked);
+    }
+    return rc;
+}
+
+static int run(struct pusher *p, struct ferry_err *err)
+{
+    struct fy_batch b;
+    bool done = false;
+    int rc = handshake(p, err);
+
+    if (rc == -1)
+        rc = p->rep.status == 401 || p->rep.status == 403
+                 ? auth_failure(p, err)
+                 : fy_err_status(err, FERRY_EHTTP, (int)p->rep.status,
+                                 "server answered %ld to the handshake",
+                                 p->rep.status);
+    fy_batch_init(&b);
+    while (rc == 0 && !done &&
+           (p->o->max_batches == 0 || p->s->batches < p->o->max_batches))
+        rc = push_one(p, &b, &done, err);
+    fy_batch_release(&b);
+    return rc;
+}
+
+int fy_agent_push(sqlite3 *db, const struct fy_agent_config *cfg,
+                  const struct fy_push_opts *o, struct fy_push_stats *s,
+                  struct ferry_err *err)
+{
+    struct pusher p = {.db = db, .cfg = cfg, .o = o, .s = s,
+                       .batch_size = cfg->batch_size};
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    fy_buf_init(&p.rep.body, 0);
+    fy_backoff_init(&p.bo, o->backoff_base_ms, o->backoff_cap_ms,
+                    (uint64_t)fy_now_ms() ^ (uint64_t)getpid());
+    rc = fy_http_client_new(cfg->base_url, cfg->timeout_s, &p.http, err);
+    if (rc == 0)
+        rc = fy_outbox_new(db, &p.ob, err);
+    if (rc == 0)
+        rc = run(&p, err);
+    fy_outbox_free(p.ob);
+    fy_http_client_free(p.http);
+    fy_buf_release(&p.rep.body);
+    return rc;
+}

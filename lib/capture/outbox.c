@@ -1,0 +1,621 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Outbox batching and settlement; see outbox.h and
+ * docs/internals/capture.md.
+ */
+#include "capture/outbox.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "agent/state.h"
+#include "capture/capture.h"
+#include "core/hlc.h"
+#include "json/row.h"
+#include "fy.h"
+
+struct ob_table {
+    struct fy_local_table t;
+    sqlite3_stmt *sel; /* the row by key */
+    char *missing;     /* why the table cannot be read, or NULL */
+};
+
+struct fy_outbox {
+    sqlite3 *db;
+    struct ob_table *tables;
+    size_t ntables;
+    sqlite3_stmt *assign; /* UPDATE _ferry_outbox SET seq, hlc */
+};
+
+struct entry {
+    int64_t rowid, wall, seq;
+    uint64_t hlc;
+    char *tbl;
+    sqlite3_value *pk; /* sqlite3_value_dup'ed */
+};
+
+static int ob_fail(struct fy_outbox *ob, const char *what,
+                   struct ferry_err *err)
+{
+    int src = sqlite3_errcode(ob->db);
+
+    return fy_err_set(err, src == SQLITE_BUSY ? FERRY_EBUSY : FERRY_EIO,
+                      "outbox %s: %s", what, sqlite3_errmsg(ob->db));
+}
+
+void fy_batch_init(struct fy_batch *b)
+{
+    memset(b, 0, sizeof(*b));
+    fy_buf_init(&b->body, 0);
+}
+
+void fy_batch_release(struct fy_batch *b)
+{
+    fy_buf_release(&b->body);
+    fy_free(b->items);
+    fy_batch_init(b);
+}
+
+int fy_outbox_new(sqlite3 *db, struct fy_outbox **out, struct ferry_err *err)
+{
+    struct fy_outbox *ob = fy_calloc(1, sizeof(*ob));
+    int rc;
+
+    *out = NULL;
+    if (!ob)
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    ob->db = db;
+    rc = fy_capture_init(db, err);
+    if (rc == 0 &&
+        sqlite3_prepare_v2(db,
+                           "UPDATE _ferry_outbox SET seq = ?, hlc = ?"
+                           " WHERE rowid = ?",
+                           -1, &ob->assign, NULL) != SQLITE_OK)
+        rc = ob_fail(ob, "prepare", err);
+    if (rc < 0) {
+        fy_outbox_free(ob);
+        return rc;
+    }
+    *out = ob;
+    return 0;
+}
+
+void fy_outbox_free(struct fy_outbox *ob)
+{
+    if (!ob)
+        return;
+    for (size_t i = 0; i < ob->ntables; i++) {
+        sqlite3_finalize(ob->tables[i].sel);
+        fy_local_table_release(&ob->tables[i].t);
+        fy_free(ob->tables[i].missing);
+    }
+    fy_free(ob->tables);
+    sqlite3_finalize(ob->assign);
+    fy_free(ob);
+}
+
+int fy_outbox_begin(struct fy_outbox *ob, struct ferry_err *err)
+{
+    if (sqlite3_exec(ob->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return ob_fail(ob, "begin", err);
+    return 0;
+}
+
+int fy_outbox_commit(struct fy_outbox *ob, struct ferry_err *err)
+{
+    if (sqlite3_exec(ob->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        int rc = ob_fail(ob, "commit", err);
+
+        fy_outbox_rollback(ob);
+        return rc;
+    }
+    return 0;
+}
+
+void fy_outbox_rollback(struct fy_outbox *ob)
+{
+    if (!sqlite3_get_autocommit(ob->db))
+        sqlite3_exec(ob->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- table cache ------------------------------------------------------ */
+
+static void select_sql(struct fy_buf *b, const struct fy_local_table *t)
+{
+    fy_buf_adds(b, "SELECT ");
+    for (size_t i = 0; i < t->ncols; i++) {
+        if (i)
+            fy_buf_adds(b, ", ");
+        fy_buf_add_ident(b, t->cols[i]);
+    }
+    fy_buf_adds(b, " FROM ");
+    fy_buf_add_ident(b, t->name);
+    for (size_t i = 0; i < t->npk; i++) {
+        fy_buf_adds(b, i ? " AND " : " WHERE ");
+        fy_buf_add_ident(b, t->cols[t->pk[i]]);
+        fy_buf_addf(b, " = ?%zu", i + 1);
+    }
+}
+
+static int load_table(struct fy_outbox *ob, struct ob_table *ot,
+                      const char *name)
+{
+    struct ferry_err e = {0};
+    struct fy_buf b = FY_BUF_INIT(0);
+
+    if (fy_local_table_load(ob->db, name, &ot->t, &e) < 0) {
+        if (e.code == FERRY_ENOMEM)
+            return FERRY_ENOMEM;
+        ot->t.name = fy_strdup(name);
+        ot->missing = fy_strdup(e.msg);
+        return ot->t.name && ot->missing ? 0 : FERRY_ENOMEM;
+    }
+    select_sql(&b, &ot->t);
+    if (fy_buf_error(&b) ||
+        sqlite3_prepare_v2(ob->db, b.data, -1, &ot->sel, NULL) != SQLITE_OK)
+        ot->missing = fy_strdup(sqlite3_errmsg(ob->db));
+    fy_buf_release(&b);
+    return 0;
+}
+
+static struct ob_table *find_table(struct fy_outbox *ob, const char *name)
+{
+    struct ob_table *grown;
+
+    for (size_t i = 0; i < ob->ntables; i++) {
+        if (strcmp(ob->tables[i].t.name, name) == 0)
+            return &ob->tables[i];
+    }
+    grown = fy_realloc(ob->tables, (ob->ntables + 1) * sizeof(*grown));
+    if (!grown)
+        return NULL;
+    ob->tables = grown;
+    memset(&grown[ob->ntables], 0, sizeof(*grown));
+    if (load_table(ob, &grown[ob->ntables], name) < 0)
+        return NULL;
+    return &ob->tables[ob->ntables++];
+}
+
+/* ---- encoding --------------------------------------------------------- */
+
+static int bind_key(struct ob_table *ot, const struct entry *e)
+{
+    json_error_t jerr;
+    json_t *arr, *v;
+    size_t i;
+
+    if (ot->t.npk == 1)
+        return sqlite3_bind_value(ot->sel, 1, e->pk) == SQLITE_OK ? 0 : -1;
+    arr = json_loads((const char *)sqlite3_value_text(e->pk), 0, &jerr);
+    if (!json_is_array(arr) || json_array_size(arr) != ot->t.npk) {
+        json_decref(arr);
+        return -1;
+    }
+    json_array_foreach(arr, i, v) {
+        int p = (int)i + 1;
+
+        if (json_is_integer(v))
+            sqlite3_bind_int64(ot->sel, p, json_integer_value(v));
+        else if (json_is_real(v))
+            sqlite3_bind_double(ot->sel, p, json_real_value(v));
+        else if (json_is_string(v))
+            sqlite3_bind_text(ot->sel, p, json_string_value(v),
+                              (int)json_string_length(v), SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(ot->sel, p);
+    }
+    json_decref(arr);
+    return 0;
+}
+
+static int add_key_row(struct fy_buf *b, const struct ob_table *ot,
+                       const struct entry *e, char *why, size_t whylen)
+{
+    json_t *arr = NULL;
+    int rc = 0;
+
+    if (ot->t.npk > 1)
+        arr = json_loads((const char *)sqlite3_value_text(e->pk), 0, NULL);
+    for (size_t i = 0; rc == 0 && i < ot->t.npk; i++) {
+        size_t col = ot->t.pk[i];
+
+        if (i)
+            fy_buf_addc(b, ',');
+        fy_json_add_str(b, ot->t.cols[col], strlen(ot->t.cols[col]));
+        fy_buf_addc(b, ':');
+        if (!arr) {
+            rc = fy_json_add_value(b, e->pk, ot->t.types[col], why, whylen);
+        } else {
+            char *text = json_dumps(json_array_get(arr, i), JSON_ENCODE_ANY);
+
+            rc = text ? fy_buf_adds(b, text) : FERRY_ENOMEM;
+            free(text);
+        }
+    }
+    json_decref(arr);
+    return rc;
+}
+
+static int add_full_row(struct fy_buf *b, const struct ob_table *ot,
+                        char *why, size_t whylen)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < ot->t.ncols; i++) {
+        if (i)
+            fy_buf_addc(b, ',');
+        fy_json_add_str(b, ot->t.cols[i], strlen(ot->t.cols[i]));
+        fy_buf_addc(b, ':');
+        rc = fy_json_add_value(b, sqlite3_column_value(ot->sel, (int)i),
+                               ot->t.types[i], why, whylen);
+        if (rc < 0)
+            snprintf(why + strlen(why), whylen - strlen(why),
+                     " (column '%s')", ot->t.cols[i]);
+    }
+    return rc;
+}
+
+/* Appends one change; FERRY_EPARSE (why set) when it cannot be encoded. */
+static int encode_entry(struct fy_outbox *ob, const struct entry *e,
+                        struct fy_buf *b, char *why, size_t whylen)
+{
+    struct ob_table *ot = find_table(ob, e->tbl);
+    char hlc[FY_HLC_STRLEN + 1];
+    int src, rc;
+
+    if (!ot)
+        return FERRY_ENOMEM;
+    if (ot->missing) {
+        snprintf(why, whylen, "%s", ot->missing);
+        return FERRY_EPARSE;
+    }
+    if (bind_key(ot, e) < 0) {
+        snprintf(why, whylen, "stored key of table '%s' is unreadable",
+                 e->tbl);
+        return FERRY_EPARSE;
+    }
+    src = sqlite3_step(ot->sel);
+    fy_hlc_format(e->hlc, hlc);
+    fy_buf_addf(b, "{\"seq\":%lld,\"table\":", (long long)e->seq);
+    fy_json_add_str(b, e->tbl, strlen(e->tbl));
+    fy_buf_addf(b, ",\"op\":\"%s\",\"hlc\":\"%s\",\"row\":{",
+                src == SQLITE_ROW ? "upsert" : "delete", hlc);
+    if (src == SQLITE_ROW)
+        rc = add_full_row(b, ot, why, whylen);
+    else if (src == SQLITE_DONE)
+        rc = add_key_row(b, ot, e, why, whylen);
+    else
+        rc = ob_fail(ob, "read row", NULL);
+    sqlite3_reset(ot->sel);
+    sqlite3_clear_bindings(ot->sel);
+    if (rc == 0)
+        rc = fy_buf_adds(b, "}}");
+    return rc;
+}
+
+/* ---- building --------------------------------------------------------- */
+
+static void entries_free(struct entry *es, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        fy_free(es[i].tbl);
+        sqlite3_value_free(es[i].pk);
+    }
+    fy_free(es);
+}
+
+/*
+ * Reads the oldest entries into memory first: changing _ferry_outbox while
+ * a SELECT on it is still stepping would make the scan's result undefined.
+ */
+static int collect(struct fy_outbox *ob, int limit, struct entry **out,
+                   size_t *n, struct ferry_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    struct entry *es = fy_calloc((size_t)limit, sizeof(*es));
+    int rc = 0;
+
+    *n = 0;
+    if (!es)
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    if (sqlite3_prepare_v2(ob->db,
+                           "SELECT rowid, tbl, pk, wall, seq, hlc FROM"
+                           " _ferry_outbox ORDER BY rowid LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        rc = ob_fail(ob, "read", err);
+    sqlite3_bind_int(st, 1, limit);
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        struct entry *e = &es[(*n)++];
+
+        e->rowid = sqlite3_column_int64(st, 0);
+        e->tbl = fy_strdup((const char *)sqlite3_column_text(st, 1));
+        e->pk = sqlite3_value_dup(sqlite3_column_value(st, 2));
+        e->wall = sqlite3_column_int64(st, 3);
+        e->seq = sqlite3_column_int64(st, 4); /* 0 when NULL */
+        e->hlc = (uint64_t)sqlite3_column_int64(st, 5);
+        if (!e->tbl || !e->pk)
+            rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    }
+    sqlite3_finalize(st);
+    if (rc < 0) {
+        entries_free(es, *n);
+        return rc;
+    }
+    *out = es;
+    return 0;
+}
+
+static int assign(struct fy_outbox *ob, struct entry *e, int64_t *next_seq,
+                  uint64_t *hlc, struct ferry_err *err)
+{
+    int src;
+
+    if (e->seq)
+        return 0;
+    e->seq = (*next_seq)++;
+    e->hlc = fy_hlc_next(hlc, e->wall);
+    sqlite3_bind_int64(ob->assign, 1, e->seq);
+    sqlite3_bind_int64(ob->assign, 2, (sqlite3_int64)e->hlc);
+    sqlite3_bind_int64(ob->assign, 3, e->rowid);
+    src = sqlite3_step(ob->assign);
+    sqlite3_reset(ob->assign);
+    return src == SQLITE_DONE ? 0 : ob_fail(ob, "number change", err);
+}
+
+/* Parks a change that cannot be encoded, without sending it. */
+static int bury_local(struct fy_outbox *ob, const struct entry *e,
+                      const char *why, struct ferry_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    if (sqlite3_prepare_v2(ob->db,
+                           "INSERT INTO _ferry_dead (seq, tbl, pk, hlc, status,"
+                           " code, message, at) VALUES (?, ?, ?, ?, 0,"
+                           " 'unencodable', ?, unixepoch())",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ob_fail(ob, "dead letter", err);
+    sqlite3_bind_int64(st, 1, e->seq);
+    sqlite3_bind_text(st, 2, e->tbl, -1, SQLITE_STATIC);
+    sqlite3_bind_value(st, 3, e->pk);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)e->hlc);
+    sqlite3_bind_text(st, 5, why, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = ob_fail(ob, "dead letter", err);
+    sqlite3_finalize(st);
+    if (rc == 0 && sqlite3_prepare_v2(ob->db,
+                                      "DELETE FROM _ferry_outbox WHERE rowid"
+                                      " = ?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, e->rowid);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = ob_fail(ob, "dead letter", err);
+        sqlite3_finalize(st);
+    }
+    fy_warn("push", "change seq=%lld table=%s parked: %s", (long long)e->seq,
+            e->tbl, why);
+    return rc;
+}
+
+static int add_item(struct fy_batch *b, int64_t seq, size_t off)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 256;
+        struct fy_batch_item *p = fy_realloc(b->items, cap * sizeof(*p));
+
+        if (!p)
+            return FERRY_ENOMEM;
+        b->items = p;
+        b->cap = cap;
+    }
+    b->items[b->n++] = (struct fy_batch_item){
+        .seq = seq, .off = off, .len = b->body.len - off};
+    return 0;
+}
+
+static int encode_all(struct fy_outbox *ob, struct entry *es, size_t n,
+                      int64_t *next_seq, uint64_t *hlc, struct fy_batch *b,
+                      struct ferry_err *err)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t off = b->body.len + (b->n ? 1 : 0);
+        char why[300] = "";
+
+        rc = assign(ob, &es[i], next_seq, hlc, err);
+        if (rc < 0)
+            break;
+        if (b->n)
+            fy_buf_addc(&b->body, ',');
+        rc = encode_entry(ob, &es[i], &b->body, why, sizeof(why));
+        if (rc == FERRY_EPARSE) {
+            b->body.len = off - (b->n ? 1 : 0);
+            b->body.data[b->body.len] = '\0';
+            rc = bury_local(ob, &es[i], why, err);
+            b->dead_local++;
+            continue;
+        }
+        if (rc == 0)
+            rc = add_item(b, es[i].seq, off);
+        if (rc == 0 && fy_buf_error(&b->body))
+            rc = fy_buf_error(&b->body);
+        if (rc < 0 && !(err && err->code))
+            rc = fy_err_set(err, rc, "cannot build batch: %s",
+                            ferry_strerror(rc));
+    }
+    return rc;
+}
+
+static int build_in_tx(struct fy_outbox *ob, const char *device, int limit,
+                       struct fy_batch *b, struct ferry_err *err)
+{
+    struct entry *es = NULL;
+    int64_t next_seq = 1, hlc_i = 0;
+    uint64_t hlc;
+    size_t n = 0;
+    int rc = collect(ob, limit, &es, &n, err);
+
+    if (rc == 0 && n > 0)
+        rc = fy_state_get_int(ob->db, "next_seq", 1, &next_seq, err);
+    if (rc == 0 && n > 0)
+        rc = fy_state_get_int(ob->db, "hlc", 0, &hlc_i, err);
+    if (rc < 0 || n == 0)
+        goto out;
+    hlc = (uint64_t)hlc_i;
+    fy_buf_adds(&b->body, "{\"device\":");
+    fy_json_add_str(&b->body, device, strlen(device));
+    fy_buf_adds(&b->body, ",\"changes\":[");
+    rc = encode_all(ob, es, n, &next_seq, &hlc, b, err);
+    fy_buf_adds(&b->body, "]}\n");
+    if (rc == 0)
+        rc = fy_state_set_int(ob->db, "next_seq", next_seq, err);
+    if (rc == 0)
+        rc = fy_state_set_int(ob->db, "hlc", (int64_t)hlc, err);
+out:
+    entries_free(es, n);
+    return rc;
+}
+
+int fy_outbox_build(struct fy_outbox *ob, const char *device, int limit,
+                    struct fy_batch *b, struct ferry_err *err)
+{
+    int rc;
+
+    fy_buf_reset(&b->body);
+    b->n = 0;
+    b->dead_local = 0;
+    rc = fy_outbox_begin(ob, err);
+    if (rc < 0)
+        return rc;
+    rc = build_in_tx(ob, device, limit, b, err);
+    if (rc == 0)
+        return fy_outbox_commit(ob, err);
+    fy_outbox_rollback(ob);
+    b->n = 0;
+    return rc;
+}
+
+/* ---- settling --------------------------------------------------------- */
+
+static int exec_int(struct fy_outbox *ob, const char *sql, int64_t v,
+                    struct ferry_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    if (sqlite3_prepare_v2(ob->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return ob_fail(ob, "prepare", err);
+    sqlite3_bind_int64(st, 1, v);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = ob_fail(ob, "settle", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int fy_outbox_ack(struct fy_outbox *ob, int64_t acked, struct ferry_err *err)
+{
+    int rc = fy_outbox_begin(ob, err);
+
+    if (rc < 0)
+        return rc;
+    rc = exec_int(ob,
+                  "DELETE FROM _ferry_outbox WHERE seq IS NOT NULL AND"
+                  " seq <= ?",
+                  acked, err);
+    if (rc == 0)
+        rc = fy_state_set_int(ob->db, "acked_seq", acked, err);
+    if (rc == 0)
+        rc = fy_state_set_int(ob->db, "last_push_at", fy_now_ms() / 1000, err);
+    if (rc == 0)
+        return fy_outbox_commit(ob, err);
+    fy_outbox_rollback(ob);
+    return rc;
+}
+
+int fy_outbox_sync_seq(struct fy_outbox *ob, int64_t server_acked,
+                       struct ferry_err *err)
+{
+    int64_t next_seq = 1;
+    int rc = fy_outbox_begin(ob, err);
+
+    if (rc == 0)
+        rc = fy_state_get_int(ob->db, "next_seq", 1, &next_seq, err);
+    if (rc == 0 && next_seq <= server_acked) {
+        fy_info("push", "server acknowledged seq=%lld beyond local next=%lld;"
+                        " numbering continues above it",
+                (long long)server_acked, (long long)next_seq);
+        rc = fy_state_set_int(ob->db, "next_seq", server_acked + 1, err);
+    }
+    if (rc == 0)
+        rc = exec_int(ob,
+                      "DELETE FROM _ferry_outbox WHERE seq IS NOT NULL AND"
+                      " seq <= ?",
+                      server_acked, err);
+    if (rc == 0)
+        rc = fy_state_set_int(ob->db, "acked_seq", server_acked, err);
+    if (rc == 0)
+        return fy_outbox_commit(ob, err);
+    fy_outbox_rollback(ob);
+    return rc;
+}
+
+static const struct fy_batch_item *find_item(const struct fy_batch *b,
+                                             int64_t seq)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->items[i].seq == seq)
+            return &b->items[i];
+    }
+    return NULL;
+}
+
+int fy_outbox_bury(struct fy_outbox *ob, const struct fy_batch *b,
+                   int64_t seq, int status, const char *code,
+                   const char *message, struct ferry_err *err)
+{
+    const struct fy_batch_item *it = find_item(b, seq);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    if (sqlite3_prepare_v2(ob->db,
+                           "INSERT INTO _ferry_dead (seq, tbl, pk, hlc, change,"
+                           " status, code, message, at) SELECT seq, tbl, pk,"
+                           " hlc, ?2, ?3, ?4, ?5, unixepoch() FROM"
+                           " _ferry_outbox WHERE seq = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ob_fail(ob, "dead letter", err);
+    sqlite3_bind_int64(st, 1, seq);
+    if (it)
+        sqlite3_bind_text(st, 2, b->body.data + it->off, (int)it->len,
+                          SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, status);
+    sqlite3_bind_text(st, 4, code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, message, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = ob_fail(ob, "dead letter", err);
+    sqlite3_finalize(st);
+    if (rc == 0)
+        rc = exec_int(ob, "DELETE FROM _ferry_outbox WHERE seq = ?", seq, err);
+    return rc;
+}
+
+int fy_outbox_depth(sqlite3 *db, int64_t *n, struct ferry_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    *n = 0;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM _ferry_outbox", -1, &st,
+                           NULL) != SQLITE_OK)
+        return fy_err_set(err, FERRY_EIO, "outbox depth: %s",
+                          sqlite3_errmsg(db));
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        rc = fy_err_set(err, FERRY_EIO, "outbox depth: %s",
+                        sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return rc;
+}

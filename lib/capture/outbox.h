@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The agent's outbox: turning captured keys into numbered, stamped changes
+ * and a request body, and settling them after the server answers. A change
+ * gets its seq and HLC once, in the same transaction that persists the
+ * counters, so a batch re-sent after a crash carries the same numbers and
+ * the server can recognise it.
+ */
+#ifndef FY_OUTBOX_H
+#define FY_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "util/buf.h"
+#include "ferry/ferry_err.h"
+
+struct fy_batch_item {
+    int64_t seq;
+    size_t off, len; /* the change's JSON inside body */
+};
+
+struct fy_batch {
+    struct fy_buf body; /* {"device": ..., "changes": [...]} */
+    struct fy_batch_item *items;
+    size_t n, cap;
+    long dead_local; /* changes parked while building (unencodable) */
+};
+
+void fy_batch_init(struct fy_batch *b);
+void fy_batch_release(struct fy_batch *b);
+
+struct fy_outbox;
+
+/* Per-run outbox context over db (borrowed); free with fy_outbox_free. */
+int fy_outbox_new(sqlite3 *db, struct fy_outbox **out, struct ferry_err *err);
+void fy_outbox_free(struct fy_outbox *ob);
+
+/*
+ * Aligns local numbering with the server's acknowledged seq: later seqs
+ * start above it (a reinstalled agent must not reuse acknowledged numbers),
+ * and changes at or below it are settled.
+ */
+int fy_outbox_sync_seq(struct fy_outbox *ob, int64_t server_acked,
+                       struct ferry_err *err);
+
+/*
+ * Builds the next batch of at most limit changes, oldest first, into b
+ * (reset first). b->n == 0 means the outbox is empty.
+ */
+int fy_outbox_build(struct fy_outbox *ob, const char *device, int limit,
+                    struct fy_batch *b, struct ferry_err *err);
+
+/* Deletes the changes the server acknowledged (seq <= acked). */
+int fy_outbox_ack(struct fy_outbox *ob, int64_t acked, struct ferry_err *err);
+
+/*
+ * Moves the change with this seq to _ferry_dead with the server's verdict.
+ * The change's JSON is taken from b.
+ */
+int fy_outbox_bury(struct fy_outbox *ob, const struct fy_batch *b,
+                   int64_t seq, int status, const char *code,
+                   const char *message, struct ferry_err *err);
+
+/* Transaction helpers so several buries commit together. */
+int fy_outbox_begin(struct fy_outbox *ob, struct ferry_err *err);
+int fy_outbox_commit(struct fy_outbox *ob, struct ferry_err *err);
+void fy_outbox_rollback(struct fy_outbox *ob);
+
+/* Number of queued changes. */
+int fy_outbox_depth(sqlite3 *db, int64_t *n, struct ferry_err *err);
+
+#endif

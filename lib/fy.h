@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal common header of libferry: allocation, error detail, logging and
+ * the growable buffer. Every lib/ .c file includes it last, after its own
+ * header and system headers, so banned.h can poison unsafe calls.
+ */
+#ifndef FY_H
+#define FY_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "ferry/ferry.h"
+#include "util/buf.h"
+
+#define FY_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define FY_WUR __attribute__((warn_unused_result))
+#define FY_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#ifdef FERRY_UNIT_TEST
+#define FY_TESTABLE
+#else
+#define FY_TESTABLE static
+#endif
+
+/* Allocation: the only allocator calls in libferry (fault injection hook). */
+void *fy_malloc(size_t n);
+void *fy_calloc(size_t n, size_t size);
+void *fy_realloc(void *p, size_t n);
+char *fy_strdup(const char *s);
+char *fy_strndup(const char *s, size_t n);
+void fy_free(void *p);
+
+/*
+ * Fills err (when not NULL) with code and a formatted message, and returns
+ * code, so failures read `return fy_err_set(err, FERRY_EIO, "...")`.
+ */
+int fy_err_set(struct ferry_err *err, int code, const char *fmt, ...)
+    FY_PRINTF(3, 4);
+/* As fy_err_set, also recording an HTTP status. */
+int fy_err_status(struct ferry_err *err, int code, int status,
+                  const char *fmt, ...) FY_PRINTF(4, 5);
+void fy_err_clear(struct ferry_err *err);
+
+/* Logging: the threshold is checked before arguments are evaluated. */
+extern int fy_log_threshold;
+void fy_log_emit(int level, const char *comp, const char *fmt, ...)
+    FY_PRINTF(3, 4);
+bool fy_log_comp_on(const char *comp);
+#define fy_log(level, comp, ...)                                               \
+    do {                                                                       \
+        if ((level) <= fy_log_threshold && fy_log_comp_on(comp))               \
+            fy_log_emit((level), (comp), __VA_ARGS__);                         \
+    } while (0)
+#define fy_error(comp, ...) fy_log(FERRY_LOG_ERROR, comp, __VA_ARGS__)
+#define fy_warn(comp, ...) fy_log(FERRY_LOG_WARN, comp, __VA_ARGS__)
+#define fy_info(comp, ...) fy_log(FERRY_LOG_INFO, comp, __VA_ARGS__)
+#define fy_debug(comp, ...) fy_log(FERRY_LOG_DEBUG, comp, __VA_ARGS__)
+
+/* Wall clock in milliseconds since the Unix epoch; monotonic in seconds. */
+int64_t fy_now_ms(void);
+double fy_mono_s(void);
+/* Sleeps for ms milliseconds, restarting after signals. */
+void fy_sleep_ms(int64_t ms);
+
+/* Fills p with n cryptographically random bytes (OpenSSL). */
+int fy_random(void *p, size_t n, struct ferry_err *err);
+/* True for a device or region name: [A-Za-z0-9._:@-]{1,128}. */
+bool fy_name_valid(const char *s);
+
+/* Lower-case hex of n bytes into out (2n+1 bytes). */
+void fy_hex(const void *p, size_t n, char *out);
+
+#include "util/banned.h"
+
+#endif

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Row encoding for the agent; see row.h.
+ */
+#include "json/row.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "util/base64.h"
+#include "fy.h"
+
+/* Length of the UTF-8 sequence at s (at most n bytes), 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t len;
+    unsigned cp;
+
+    if (s[0] < 0x80)
+        return s[0] ? 1 : 0;
+    if ((s[0] & 0xe0) == 0xc0)
+        len = 2, cp = s[0] & 0x1f;
+    else if ((s[0] & 0xf0) == 0xe0)
+        len = 3, cp = s[0] & 0x0f;
+    else if ((s[0] & 0xf8) == 0xf0)
+        len = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    /* Overlong forms, surrogates and values past U+10FFFF. */
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+        (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+int fy_json_add_str(struct fy_buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t start = b->len, i = 0, run = 0;
+
+    fy_buf_grow(b, n + 2);
+    fy_buf_addc(b, '"');
+    while (i < n) {
+        size_t l;
+
+        if (p[i] >= 0x20 && p[i] != '"' && p[i] != '\\' && p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        fy_buf_add(b, s + run, i - run);
+        if (p[i] >= 0x80) {
+            if ((l = utf8_len(p + i, n - i)) == 0)
+                goto bad;
+            fy_buf_add(b, s + i, l);
+            i += l;
+        } else if (p[i] == 0) {
+            goto bad;
+        } else if (p[i] == '"' || p[i] == '\\') {
+            fy_buf_addc(b, '\\');
+            fy_buf_addc(b, (char)p[i++]);
+        } else {
+            fy_buf_addf(b, "\\u%04x", p[i++]);
+        }
+        run = i;
+    }
+    fy_buf_add(b, s + run, n - run);
+    return fy_buf_addc(b, '"');
+bad:
+    b->len = start;
+    b->data[start] = '\0';
+    return FERRY_EPARSE;
+}
+
+static int add_real(struct fy_buf *b, double d, bool as_text, char *why,
+                    size_t whylen)
+{
+    char num[32];
+
+    if (!isfinite(d)) {
+        snprintf(why, whylen, "a real value is NaN or infinite");
+        return FERRY_EPARSE;
+    }
+    snprintf(num, sizeof(num), "%.17g", d);
+    /* Keep a real a real: "1" would read back as an integer. */
+    if (!strpbrk(num, ".eEn"))
+        snprintf(num + strlen(num), sizeof(num) - strlen(num), ".0");
+    if (as_text)
+        return fy_json_add_str(b, num, strlen(num));
+    return fy_buf_adds(b, num);
+}
+
+static int add_integer(struct fy_buf *b, sqlite3_int64 v, enum fy_type t)
+{
+    char num[32];
+    int n = snprintf(num, sizeof(num), "%lld", (long long)v);
+
+    if (t == FY_T_BOOLEAN && (v == 0 || v == 1))
+        return fy_buf_adds(b, v ? "true" : "false");
+    if (t == FY_T_TEXT || t == FY_T_TIMESTAMPTZ || t == FY_T_DATE)
+        return fy_json_add_str(b, num, (size_t)n);
+    return fy_buf_add(b, num, (size_t)n);
+}
+
+static int add_text(struct fy_buf *b, sqlite3_value *v, enum fy_type t,
+                    char *why, size_t whylen)
+{
+    const char *s = (const char *)sqlite3_value_text(v);
+    size_t n = (size_t)sqlite3_value_bytes(v);
+
+    if (t == FY_T_BYTEA) {
+        fy_buf_addc(b, '"');
+        fy_b64_encode(b, s, n);
+        return fy_buf_addc(b, '"');
+    }
+    if (t == FY_T_JSONB) {
+        json_error_t jerr;
+        json_t *j = json_loadb(s, n, JSON_DECODE_ANY, &jerr);
+
+        json_decref(j);
+        if (j)
+            return fy_buf_add(b, s, n); /* valid JSON travels inline */
+    }
+    if (fy_json_add_str(b, s, n) < 0) {
+        snprintf(why, whylen, "text is not valid UTF-8");
+        return FERRY_EPARSE;
+    }
+    return 0;
+}
+
+int fy_json_add_value(struct fy_buf *b, sqlite3_value *v, enum fy_type t,
+                      char *why, size_t whylen)
+{
+    switch (sqlite3_value_type(v)) {
+    case SQLITE_NULL:
+        return fy_buf_add(b, "null", 4);
+    case SQLITE_INTEGER:
+        return add_integer(b, sqlite3_value_int64(v), t);
+    case SQLITE_FLOAT:
+        return add_real(b, sqlite3_value_double(v), t == FY_T_TEXT, why,
+                        whylen);
+    case SQLITE_BLOB:
+        fy_buf_addc(b, '"');
+        fy_b64_encode(b, sqlite3_value_blob(v),
+                      (size_t)sqlite3_value_bytes(v));
+        return fy_buf_addc(b, '"');
+    default:
+        return add_text(b, v, t, why, whylen);
+    }
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Key generation and verification; see keys.h for the format and why a
+ * plain SHA-256 is the right hash here.
+ */
+#include "server/keys.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "fy.h"
+
+static void hash_secret(const char *secret, size_t n, char out[65])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+
+    SHA256((const unsigned char *)secret, n, md);
+    fy_hex(md, sizeof(md), out);
+}
+
+int fy_key_generate(const char *device, const char *region, bool admin,
+                    struct fy_key *rec, char *out, struct ferry_err *err)
+{
+    unsigned char raw[FY_KEY_ID_LEN / 2 + FY_KEY_SECRET_LEN / 2];
+    char hex[2 * sizeof(raw) + 1];
+    int rc;
+
+    memset(rec, 0, sizeof(*rec));
+    if (!fy_name_valid(device) || (region && !fy_name_valid(region)))
+        return fy_err_set(err, FERRY_EINVAL,
+                          "device and region names may use letters, digits"
+                          " and ._:@- (1 to 128 characters)");
+    rc = fy_random(raw, sizeof(raw), err);
+    if (rc < 0)
+        return rc;
+    fy_hex(raw, sizeof(raw), hex);
+    memcpy(rec->id, hex, FY_KEY_ID_LEN);
+    rec->id[FY_KEY_ID_LEN] = '\0';
+    hash_secret(hex + FY_KEY_ID_LEN, FY_KEY_SECRET_LEN, rec->hash);
+    rec->device = fy_strdup(device);
+    rec->region = region ? fy_strdup(region) : NULL;
+    rec->admin = admin;
+    if (!rec->device || (region && !rec->region)) {
+        fy_key_release(rec);
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    }
+    memcpy(out, "fy_", 3);
+    memcpy(out + 3, hex, FY_KEY_ID_LEN);
+    out[3 + FY_KEY_ID_LEN] = '.';
+    memcpy(out + 4 + FY_KEY_ID_LEN, hex + FY_KEY_ID_LEN,
+           FY_KEY_SECRET_LEN + 1);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    OPENSSL_cleanse(hex, sizeof(hex));
+    return 0;
+}
+
+static bool all_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+            return false;
+    }
+    return true;
+}
+
+int fy_key_parse(const char *text, size_t len, char id[FY_KEY_ID_LEN + 1],
+                 char hash[65])
+{
+    if (len != FY_KEY_LEN || memcmp(text, "fy_", 3) != 0 ||
+        text[3 + FY_KEY_ID_LEN] != '.' || !all_hex(text + 3, FY_KEY_ID_LEN) ||
+        !all_hex(text + 4 + FY_KEY_ID_LEN, FY_KEY_SECRET_LEN))
+        return FERRY_EAUTH;
+    memcpy(id, text + 3, FY_KEY_ID_LEN);
+    id[FY_KEY_ID_LEN] = '\0';
+    hash_secret(text + 4 + FY_KEY_ID_LEN, FY_KEY_SECRET_LEN, hash);
+    return 0;
+}
+
+int fy_key_verify(struct fy_store *st, const char *text, size_t len,
+                  struct fy_key *rec, struct ferry_err *err)
+{
+    char id[FY_KEY_ID_LEN + 1], hash[65];
+    int rc;
+
+    memset(rec, 0, sizeof(*rec));
+    if (fy_key_parse(text, len, id, hash) < 0)
+        return fy_err_set(err, FERRY_EAUTH, "the API key is not valid");
+    rc = st->ops->key_get(st, id, rec, err);
+    if (rc == FERRY_ENOTFOUND)
+        return fy_err_set(err, FERRY_EAUTH, "the API key is not valid");
+    if (rc < 0)
+        return rc;
+    if (CRYPTO_memcmp(hash, rec->hash, 64) != 0)
+        rc = fy_err_set(err, FERRY_EAUTH, "the API key is not valid");
+    else if (rec->revoked_at)
+        rc = fy_err_set(err, FERRY_EAUTH, "the API key has been revoked");
+    else if (rec->expires_at && rec->expires_at <= (int64_t)time(NULL))
+        rc = fy_err_set(err, FERRY_EAUTH, "the API key has expired");
+    if (rc < 0)
+        fy_key_release(rec);
+    return rc;
+}

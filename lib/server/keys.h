@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * API keys: "fy_" + 16 hex id + "." + 64 hex secret. The id is public (shown
+ * in listings and logs); only a SHA-256 of the secret is stored. The secret
+ * is 256 random bits, so a fast hash is enough: there is nothing to
+ * brute-force that a slow KDF would protect.
+ */
+#ifndef FY_KEYS_H
+#define FY_KEYS_H
+
+#include <stddef.h>
+
+#include "store/store.h"
+
+#define FY_KEY_ID_LEN 16
+#define FY_KEY_SECRET_LEN 64
+#define FY_KEY_LEN (3 + FY_KEY_ID_LEN + 1 + FY_KEY_SECRET_LEN)
+
+/*
+ * Makes a new key for device (optional region, admin role): fills rec (id,
+ * hash, owned copies of device and region; release with fy_key_release) and
+ * writes the full key text into out (FY_KEY_LEN + 1 bytes), to be shown once.
+ */
+int fy_key_generate(const char *device, const char *region, bool admin,
+                    struct fy_key *rec, char *out, struct ferry_err *err);
+
+/*
+ * Splits a presented key into id and secret hash; FERRY_EAUTH when it does
+ * not have the key's shape.
+ */
+int fy_key_parse(const char *text, size_t len, char id[FY_KEY_ID_LEN + 1],
+                 char hash[65]);
+
+/*
+ * Checks a presented key against the store: known, hash equal (constant
+ * time), not revoked, not expired. On success *rec is filled (release it).
+ * FERRY_EAUTH with a message otherwise; store errors pass through.
+ */
+int fy_key_verify(struct fy_store *st, const char *text, size_t len,
+                  struct fy_key *rec, struct ferry_err *err);
+
+
+#endif

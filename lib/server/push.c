@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Push validation, grouping and apply; see push.h. Validation runs before
+ * the store is touched, so a bad batch changes nothing. Grouping keeps one
+ * change per key (the last in seq order) so a set-based upsert never sees a
+ * key twice.
+ */
+#include "server/push.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/hlc.h"
+#include "fy.h"
+
+#define MAX_DETAILS 100
+
+struct vctx {
+    const struct fy_contract *c;
+    const struct fy_key *key;
+    struct fy_arena *a;
+    json_t *details; /* per-change problems */
+    int status;      /* worst HTTP status so far, 0 when none */
+    long nbad;
+};
+
+static int status_rank(int status)
+{
+    return status == 403 ? 3 : status == 404 ? 2 : status == 422 ? 1 : 0;
+}
+
+/* Records one rejected change; always returns FERRY_ECONTRACT. */
+static int reject(struct vctx *v, int64_t seq, int status, const char *code,
+                  const char *fmt, ...) FY_PRINTF(5, 6);
+
+static int reject(struct vctx *v, int64_t seq, int status, const char *code,
+                  const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (status_rank(status) > status_rank(v->status))
+        v->status = status;
+    if (v->nbad++ < MAX_DETAILS)
+        json_array_append_new(v->details,
+                              json_pack("{s:I, s:s, s:s}", "seq",
+                                        (json_int_t)seq, "code", code,
+                                        "message", msg));
+    return FERRY_ECONTRACT;
+}
+
+static int stamp_scope(struct vctx *v, const struct fy_table *t,
+                       struct fy_change *ch)
+{
+    const struct fy_key *k = v->key;
+
+    if (t->device_col >= 0)
+        ch->vals[t->device_col] = (struct fy_val){
+            .kind = FY_V_TEXT, .s = k->device, .len = strlen(k->device)};
+    if (t->region_col < 0 || !k->region)
+        return 0;
+    if (ch->vals[t->region_col].kind != FY_V_NULL &&
+        (ch->vals[t->region_col].len != strlen(k->region) ||
+         memcmp(ch->vals[t->region_col].s, k->region,
+                strlen(k->region)) != 0))
+        return reject(v, ch->seq, 403, "region_scope",
+                      "row of region '%.*s' is outside this key's region"
+                      " '%s'",
+                      (int)ch->vals[t->region_col].len,
+                      ch->vals[t->region_col].s ? ch->vals[t->region_col].s
+                                                : "",
+                      k->region);
+    ch->vals[t->region_col] = (struct fy_val){
+        .kind = FY_V_TEXT, .s = k->region, .len = strlen(k->region)};
+    return 0;
+}
+
+static int convert_row(struct vctx *v, const struct fy_table *t,
+                       json_t *row, struct fy_change *ch)
+{
+    const char *name;
+    json_t *jv;
+    char why[200];
+
+    json_object_foreach(row, name, jv) {
+        int col = fy_table_column(t, name);
+
+        if (col < 0)
+            return reject(v, ch->seq, 422, "unknown_column",
+                          "table '%s' has no column '%s'", t->name, name);
+        if (ch->del && !fy_table_is_pk(t, (size_t)col))
+            continue; /* a delete needs only the key */
+        if (col == t->device_col)
+            continue; /* stamped from the key, never from the body */
+        if (fy_val_from_json(&t->cols[col], jv, v->a, &ch->vals[col], why,
+                             sizeof(why)) < 0)
+            return reject(v, ch->seq, 422, "invalid_value", "table '%s': %s",
+                          t->name, why);
+    }
+    return 0;
+}
+
+static int check_not_null(struct vctx *v, const struct fy_table *t,
+                          struct fy_change *ch)
+{
+    for (size_t i = 0; i < t->ncols; i++) {
+        bool need = fy_table_is_pk(t, i) || (!ch->del && t->cols[i].not_null);
+
+        if (need && ch->vals[i].kind == FY_V_NULL)
+            return reject(v, ch->seq, 422,
+                          fy_table_is_pk(t, i) ? "missing_key"
+                                               : "missing_value",
+                          "table '%s': column '%s' needs a value", t->name,
+                          t->cols[i].name);
+    }
+    return 0;
+}
+
+static int make_key(struct vctx *v, const struct fy_table *t,
+                    struct fy_change *ch)
+{
+    struct fy_buf b = FY_BUF_INIT(0);
+
+    for (size_t i = 0; i < t->npk; i++) {
+        fy_val_key_text(&b, &ch->vals[t->pk[i]]);
+        fy_buf_addc(&b, '\x1f');
+    }
+    ch->key = fy_buf_error(&b) ? NULL
+                               : fy_arena_strndup(v->a, b.data, b.len);
+    fy_buf_release(&b);
+    return ch->key ? 0 : FERRY_ENOMEM;
+}
+
+/* Shape of one change: seq, table, op, hlc, row. */
+static int parse_head(struct vctx *v, json_t *jc, int64_t prev,
+                      struct fy_change *ch, json_t **row)
+{
+    json_t *jseq = json_object_get(jc, "seq");
+    const char *op = json_string_value(json_object_get(jc, "op"));
+    const char *hlc = json_string_value(json_object_get(jc, "hlc"));
+    const char *table = json_string_value(json_object_get(jc, "table"));
+
+    ch->seq = json_is_integer(jseq) ? json_integer_value(jseq) : 0;
+    if (!json_is_object(jc) || ch->seq <= 0)
+        return reject(v, ch->seq, 422, "invalid_change",
+                      "a change needs \"seq\" as a positive integer");
+    if (ch->seq <= prev)
+        return reject(v, ch->seq, 422, "seq_order",
+                      "seq must increase within a batch");
+    if (!op || (strcmp(op, "upsert") != 0 && strcmp(op, "delete") != 0))
+        return reject(v, ch->seq, 422, "invalid_change",
+                      "\"op\" must be \"upsert\" or \"delete\"");
+    ch->del = op[0] == 'd';
+    if (!hlc || fy_hlc_parse(hlc, &ch->hlc) < 0)
+        return reject(v, ch->seq, 422, "invalid_change",
+                      "\"hlc\" must be 16 hex digits");
+    *row = json_object_get(jc, "row");
+    if (!json_is_object(*row))
+        return reject(v, ch->seq, 422, "invalid_change",
+                      "\"row\" must be an object");
+    if (!table || !(ch->table = fy_contract_table(v->c, table)))
+        return reject(v, ch->seq, 404, "unknown_table",
+                      "no table '%s' in the contract",
+                      table ? table : "(missing)");
+    return 0;
+}
+
+static int validate_change(struct vctx *v, json_t *jc, int64_t prev,
+                           struct fy_change *ch)
+{
+    json_t *row = NULL;
+    int rc = parse_head(v, jc, prev, ch, &row);
+
+    if (rc < 0)
+        return rc;
+    ch->vals = fy_arena_calloc(v->a, ch->table->ncols, sizeof(*ch->vals));
+    if (!ch->vals)
+        return FERRY_ENOMEM;
+    rc = convert_row(v, ch->table, row, ch);
+    if (rc == 0)
+        rc = stamp_scope(v, ch->table, ch);
+    if (rc == 0)
+        rc = check_not_null(v, ch->table, ch);
+    if (rc == 0)
+        rc = make_key(v, ch->table, ch);
+    return rc;
+}
+
+static int parse_body(const char *body, size_t len, const struct fy_key *key,
+                      json_t **root, json_t **changes, struct ferry_err *err)
+{
+    json_error_t jerr;
+    json_t *dev;
+
+    *root = json_loadb(body, len, 0, &jerr);
+    if (!*root)
+        return fy_err_status(err, FERRY_EPARSE, 400,
+                             "malformed JSON at line %d column %d: %s",
+                             jerr.line, jerr.column, jerr.text);
+    *changes = json_object_get(*root, "changes");
+    if (!json_is_object(*root) || !json_is_array(*changes))
+        return fy_err_status(err, FERRY_EPARSE, 400,
+                             "the body must be an object with a"
+                             " \"changes\" array");
+    if (json_array_size(*changes) > FY_PUSH_MAX_CHANGES)
+        return fy_err_status(err, FERRY_ETOOBIG, 413,
+                             "at most %d changes per batch",
+                             FY_PUSH_MAX_CHANGES);
+    dev = json_object_get(*root, "device");
+    if (dev && !json_is_null(dev) &&
+        (!json_is_string(dev) ||
+         strcmp(json_string_value(dev), key->device) != 0))
+        return fy_err_status(err, FERRY_EFORBIDDEN, 403,
+                             "this key belongs to device '%s'", key->device);
+    return 0;
+}
+
+static int validate_all(struct vctx *v, json_t *jchanges,
+                        struct fy_change **out, size_t *n,
+                        struct ferry_err *err)
+{
+    size_t count = json_array_size(jchanges), i;
+    struct fy_change *chs = fy_arena_calloc(v->a, count, sizeof(*chs));
+    int64_t prev = 0;
+    json_t *jc;
+
+    if (!chs)
+        return fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
+    json_array_foreach(jchanges, i, jc) {
+        int rc = validate_change(v, jc, prev, &chs[i]);
+
+        if (rc == FERRY_ENOMEM)
+            return fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
+        if (chs[i].seq > prev)
+            prev = chs[i].seq;
+    }
+    if (v->nbad)
+        return fy_err_status(err,
+                             v->status == 403   ? FERRY_EFORBIDDEN
+                             : v->status == 404 ? FERRY_ENOTFOUND
+                                                : FERRY_ECONTRACT,
+                             v->status, "%ld of %zu changes were rejected;"
+                             " nothing was applied", v->nbad, count);
+    *out = chs;
+    *n = count;
+    return 0;
+}
+
+/* ---- grouping --------------------------------------------------------- */
+
+struct slot {
+    const struct fy_table *t;
+    struct fy_change **where; /* position in its table's list */
+};
+
+static uint64_t hash_key(const struct fy_table *t, const char *key)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)(uintptr_t)t;
+
+    for (; *key; key++)
+        h = (h ^ (unsigned char)*key) * 1099511628211ull;
+    return h;
+}
+
+static struct slot *find_slot(struct slot *slots, size_t cap,
+                              const struct fy_change *ch)
+{
+    size_t i = (size_t)hash_key(ch->table, ch->key) & (cap - 1);
+
+    while (slots[i].t && !(slots[i].t == ch->table &&
+                           strcmp((*slots[i].where)->key, ch->key) == 0))
+        i = (i + 1) & (cap - 1);
+    return &slots[i];
+}
+
+/*
+ * Fills one apply batch per table (contract order) from the changes above
+ * acked, keeping the last change for each key.
+ */
+static int group(struct fy_arena *a, const struct fy_contract *c,
+                 struct fy_change *chs, size_t n, int64_t acked,
+                 struct fy_apply_batch *groups)
+{
+    size_t cap = 16;
+    struct slot *slots;
+
+    while (cap < 2 * n)
+        cap *= 2;
+    slots = fy_arena_calloc(a, cap, sizeof(*slots));
+    for (size_t t = 0; slots && t < c->ntables; t++) {
+        groups[t].table = &c->tables[t];
+        groups[t].changes = fy_arena_calloc(a, n, sizeof(struct fy_change *));
+        if (!groups[t].changes)
+            return FERRY_ENOMEM;
+    }
+    if (!slots)
+        return FERRY_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        struct fy_apply_batch *g =
+            &groups[(size_t)(chs[i].table - c->tables)];
+        struct slot *s;
+
+        if (chs[i].seq <= acked)
+            continue;
+        s = find_slot(slots, cap, &chs[i]);
+        if (s->t) {
+            g->ndel -= (*s->where)->del;
+            *s->where = &chs[i];
+        } else {
+            s->t = chs[i].table;
+            s->where = &g->changes[g->n++];
+            *s->where = &chs[i];
+        }
+        g->ndel += chs[i].del;
+    }
+    return 0;
+}
+
+static int apply_groups(struct fy_store *st, const struct fy_key *key,
+                        struct fy_apply_batch *groups, size_t ngroups,
+                        struct fy_push_result *res, struct ferry_err *err)
+{
+    for (size_t t = 0; t < ngroups; t++) {
+        struct fy_apply_batch *g = &groups[t];
+        int rc;
+
+        if (g->n == 0)
+            continue;
+        g->device = key->device;
+        g->scope_region = g->table->region_col >= 0 ? key->region : NULL;
+        rc = st->ops->push_apply(st, g, &res->st, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int apply(struct fy_store *st, const struct fy_contract *c,
+                 const struct fy_key *key, struct fy_change *chs, size_t n,
+                 struct fy_arena *a, struct fy_push_result *res,
+                 struct ferry_err *err)
+{
+    struct fy_apply_batch *groups;
+    int64_t acked = 0;
+    int rc;
+
+    groups = fy_arena_calloc(a, c->ntables ? c->ntables : 1, sizeof(*groups));
+    if (!groups)
+        return fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
+    rc = st->ops->push_begin(st, key->device, &acked, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        chs[i].seq <= acked ? res->skipped++ : res->applied++;
+    res->acked_seq = n && chs[n - 1].seq > acked ? chs[n - 1].seq : acked;
+    if (res->applied == 0) {
+        st->ops->push_rollback(st); /* nothing new: no write at all */
+        return 0;
+    }
+    rc = group(a, c, chs, n, acked, groups);
+    if (rc < 0)
+        rc = fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
+    if (rc == 0)
+        rc = apply_groups(st, key, groups, c->ntables, res, err);
+    if (rc == 0)
+        return st->ops->push_commit(st, key->device, res->acked_seq,
+                                    res->applied, err);
+    st->ops->push_rollback(st);
+    return rc;
+}
+
+static int store_status(int rc)
+{
+    switch (rc) {
+    case FERRY_EFORBIDDEN:
+        return 403;
+    case FERRY_EUNAVAIL:
+    case FERRY_EBUSY:
+        return 503;
+    default:
+        return 500;
+    }
+}
+
+int fy_push_run(struct fy_store *st, const struct fy_contract *c,
+                const struct fy_key *key, const char *body, size_t len,
+                struct fy_arena *a, struct fy_push_result *res,
+                json_t **details, struct ferry_err *err)
+{
+    struct vctx v = {.c = c, .key = key, .a = a, .details = json_array()};
+    struct fy_change *chs = NULL;
+    json_t *root = NULL, *jchanges = NULL;
+    size_t n = 0;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    *details = NULL;
+    rc = parse_body(body, len, key, &root, &jchanges, err);
+    if (rc == 0)
+        rc = validate_all(&v, jchanges, &chs, &n, err);
+    if (rc == 0) {
+        rc = apply(st, c, key, chs, n, a, res, err);
+        if (rc < 0 && err && !err->status)
+            err->status = store_status(rc);
+    }
+    if (rc < 0 && v.nbad) {
+        *details = v.details;
+        v.details = NULL;
+    }
+    json_decref(v.details);
+    json_decref(root);
+    return rc;
+}
+
+json_t *fy_push_result_json(const struct fy_push_result *res)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "acked_seq",
+                     (json_int_t)res->acked_seq, "applied",
+                     (json_int_t)res->applied, "created",
+                     (json_int_t)res->st.created, "updated",
+                     (json_int_t)res->st.updated, "deleted",
+                     (json_int_t)res->st.deleted, "skipped",
+                     (json_int_t)res->skipped, "stale",
+                     (json_int_t)res->st.stale);
+}

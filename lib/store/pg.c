@@ -1,0 +1,685 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PostgreSQL store. Built for throughput and for PgBouncer in transaction
+ * mode: every batch is applied set-based (COPY into a transaction-local
+ * staging table, then one INSERT ... ON CONFLICT per table), only unnamed
+ * statements are used, and no state outlives a transaction. The device's
+ * acknowledged seq is locked at the start and written at the end of the same
+ * transaction, which is what makes a re-sent batch apply once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "store/sql.h"
+#include "store/store.h"
+#include "fy.h"
+
+struct pg {
+    PGconn *conn;
+    char *url;
+    int stage_no; /* staging tables created in the current transaction */
+};
+
+static const char *const pg_internal_ddl =
+    "CREATE SCHEMA IF NOT EXISTS ferry;"
+    "CREATE TABLE IF NOT EXISTS ferry.schema_versions ("
+    " version bigint PRIMARY KEY, checksum text NOT NULL,"
+    " contract jsonb NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE IF NOT EXISTS ferry.devices ("
+    " device text PRIMARY KEY, acked_seq bigint NOT NULL DEFAULT 0,"
+    " first_seen timestamptz NOT NULL DEFAULT now(),"
+    " last_push_at timestamptz, pushes bigint NOT NULL DEFAULT 0,"
+    " changes bigint NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS ferry.api_keys ("
+    " id text PRIMARY KEY, secret_hash text NOT NULL, device text NOT NULL,"
+    " region text, admin boolean NOT NULL DEFAULT false,"
+    " created_at timestamptz NOT NULL DEFAULT now(), expires_at timestamptz,"
+    " revoked_at timestamptz, last_used_at timestamptz);";
+
+/* SQLSTATE classes that mean "the server is not there right now". */
+static int classify(PGconn *conn, const PGresult *r)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+    if (PQstatus(conn) != CONNECTION_OK)
+        return FERRY_EUNAVAIL;
+    if (!state)
+        return FERRY_ESTORE;
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+        strcmp(state, "53300") == 0)
+        return FERRY_EUNAVAIL;
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+        strcmp(state, "55P03") == 0)
+        return FERRY_EBUSY;
+    return FERRY_ESTORE;
+}
+
+static void first_line(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src ? src : "");
+    dst[strcspn(dst, "\n")] = '\0';
+}
+
+static int pg_fail(struct pg *pg, PGresult *r, const char *what,
+                   struct ferry_err *err)
+{
+    char msg[300];
+    int code = classify(pg->conn, r);
+
+    first_line(msg, sizeof(msg),
+               r ? PQresultErrorMessage(r) : PQerrorMessage(pg->conn));
+    PQclear(r);
+    if (code == FERRY_EUNAVAIL) {
+        /* Drop the connection; the next call reconnects. */
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+    }
+    fy_warn("store", "postgresql %s failed: %s", what, msg);
+    return fy_err_set(err, code, "%s failed: %s", what, msg);
+}
+
+static int pg_connect(struct pg *pg, struct ferry_err *err)
+{
+    char msg[300];
+
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
+        return 0;
+    PQfinish(pg->conn);
+    pg->conn = PQconnectdb(pg->url);
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
+        return 0;
+    first_line(msg, sizeof(msg),
+               pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
+    PQfinish(pg->conn);
+    pg->conn = NULL;
+    return fy_err_set(err, FERRY_EUNAVAIL, "cannot connect to postgresql: %s",
+                      msg);
+}
+
+/*
+ * Runs one statement (parameters as text, NULL entries are SQL NULL) and
+ * checks its status. *out, when given, receives the result (PQclear it).
+ */
+static int pg_run(struct pg *pg, const char *sql, int n,
+                  const char *const *vals, ExecStatusType want,
+                  PGresult **out, const char *what, struct ferry_err *err)
+{
+    PGresult *r;
+    int rc = pg_connect(pg, err);
+
+    if (out)
+        *out = NULL;
+    if (rc < 0)
+        return rc;
+    r = n ? PQexecParams(pg->conn, sql, n, NULL, vals, NULL, NULL, 0)
+          : PQexec(pg->conn, sql);
+    if (PQresultStatus(r) != want)
+        return pg_fail(pg, r, what, err);
+    if (out)
+        *out = r;
+    else
+        PQclear(r);
+    return 0;
+}
+
+static int pg_open(struct fy_store *st, const char *url, struct ferry_err *err)
+{
+    struct pg *pg = fy_calloc(1, sizeof(*pg));
+
+    if (!pg || !(pg->url = fy_strdup(url))) {
+        fy_free(pg);
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    }
+    st->impl = pg;
+    /*
+     * A store that is down at start-up is not fatal: ferryd serves /health
+     * with 503 and reconnects on the next request.
+     */
+    if (pg_connect(pg, err) < 0)
+        fy_warn("store", "%s", err ? err->msg : "postgresql unavailable");
+    fy_err_clear(err);
+    return 0;
+}
+
+static void pg_close(struct fy_store *st)
+{
+    struct pg *pg = st->impl;
+
+    if (!pg)
+        return;
+    PQfinish(pg->conn);
+    fy_free(pg->url);
+    fy_free(pg);
+    st->impl = NULL;
+}
+
+static int pg_ping(struct fy_store *st, struct ferry_err *err)
+{
+    return pg_run(st->impl, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, NULL,
+                  "ping", err);
+}
+
+/* ---- migrate ---------------------------------------------------------- */
+
+static void table_ddl(struct fy_buf *b, const struct fy_table *t)
+{
+    fy_buf_adds(b, "CREATE TABLE IF NOT EXISTS ");
+    fy_buf_add_ident(b, t->name);
+    fy_buf_adds(b, " (");
+    fy_sql_col_defs(b, t, true);
+    fy_buf_adds(b, "_ferry_hlc bigint NOT NULL, _ferry_origin text COLLATE \"C\" NOT NULL,"
+                   " _ferry_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
+                   " PRIMARY KEY (");
+    fy_sql_pk_cols(b, t);
+    fy_buf_adds(b, "));");
+    /* Columns added to the contract later. */
+    for (size_t i = 0; i < t->ncols; i++) {
+        fy_buf_adds(b, "ALTER TABLE ");
+        fy_buf_add_ident(b, t->name);
+        fy_buf_adds(b, " ADD COLUMN IF NOT EXISTS ");
+        fy_buf_add_ident(b, t->cols[i].name);
+        fy_buf_addf(b, " %s;", fy_type_name(t->cols[i].type));
+    }
+    /* Tombstones keep deletes in the last-writer-wins order. */
+    fy_buf_adds(b, "CREATE TABLE IF NOT EXISTS ferry.");
+    fy_buf_addf(b, "\"tomb_%s\" (", t->name);
+    for (size_t i = 0; i < t->npk; i++) {
+        const struct fy_column *c = &t->cols[t->pk[i]];
+
+        fy_buf_add_ident(b, c->name);
+        fy_buf_addf(b, " %s NOT NULL, ", fy_type_name(c->type));
+    }
+    fy_buf_adds(b, "_ferry_hlc bigint NOT NULL, _ferry_origin text COLLATE \"C\" NOT NULL,"
+                   " _ferry_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
+                   " PRIMARY KEY (");
+    fy_sql_pk_cols(b, t);
+    fy_buf_adds(b, "));");
+}
+
+static int record_version(struct pg *pg, const struct fy_contract *c,
+                          struct ferry_err *err)
+{
+    json_t *j = fy_contract_to_json(c);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char ver[32];
+    const char *vals[3] = {ver, c->checksum, text};
+    int rc;
+
+    json_decref(j);
+    if (!text)
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    snprintf(ver, sizeof(ver), "%ld", c->version);
+    rc = pg_run(pg,
+                "INSERT INTO ferry.schema_versions (version, checksum, contract)"
+                " VALUES ($1, $2, $3) ON CONFLICT (version) DO UPDATE SET"
+                " checksum = EXCLUDED.checksum, contract = EXCLUDED.contract,"
+                " applied_at = now()"
+                " WHERE schema_versions.checksum <> EXCLUDED.checksum",
+                3, vals, PGRES_COMMAND_OK, NULL, "record schema version", err);
+    free(text);
+    return rc;
+}
+
+static int pg_migrate(struct fy_store *st, const struct fy_contract *c,
+                      struct ferry_err *err)
+{
+    struct pg *pg = st->impl;
+    struct fy_buf b = FY_BUF_INIT(0);
+    int rc;
+
+    /* One migrator at a time, however many ferryd processes start. */
+    fy_buf_adds(&b, "BEGIN; SELECT pg_advisory_xact_lock(7236081);");
+    fy_buf_adds(&b, pg_internal_ddl);
+    for (size_t i = 0; i < c->ntables; i++)
+        table_ddl(&b, &c->tables[i]);
+    if (fy_buf_error(&b)) {
+        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = pg_run(pg, b.data, 0, NULL, PGRES_COMMAND_OK, NULL, "migrate", err);
+    if (rc == 0)
+        rc = record_version(pg, c, err);
+    if (rc == 0)
+        rc = pg_run(pg, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, "commit",
+                    err);
+    if (rc < 0 && pg->conn)
+        PQclear(PQexec(pg->conn, "ROLLBACK"));
+out:
+    fy_buf_release(&b);
+    return rc;
+}
+
+static int pg_schema_version(struct fy_store *st, long *version,
+                             char checksum[65], struct ferry_err *err)
+{
+    PGresult *r = NULL;
+    int rc;
+
+    *version = 0;
+    checksum[0] = '\0';
+    rc = pg_run(st->impl, "SELECT to_regclass('ferry.schema_versions')", 0,
+                NULL, PGRES_TUPLES_OK, &r, "read schema version", err);
+    if (rc < 0 || PQgetisnull(r, 0, 0))
+        goto out; /* no ferry schema yet: not migrated */
+    PQclear(r);
+    rc = pg_run(st->impl,
+                "SELECT version, checksum FROM ferry.schema_versions"
+                " ORDER BY version DESC LIMIT 1",
+                0, NULL, PGRES_TUPLES_OK, &r, "read schema version", err);
+    if (rc == 0 && PQntuples(r) == 1) {
+        *version = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+        snprintf(checksum, 65, "%s", PQgetvalue(r, 0, 1));
+    }
+out:
+    PQclear(r);
+    return rc;
+}
+
+/* ---- keys ------------------------------------------------------------- */
+
+static int pg_key_put(struct fy_store *st, const struct fy_key *k,
+                      struct ferry_err *err)
+{
+    char exp[32];
+    const char *vals[6] = {k->id, k->hash, k->device, k->region,
+                           k->admin ? "t" : "f", NULL};
+
+    if (k->expires_at) {
+        snprintf(exp, sizeof(exp), "%lld", (long long)k->expires_at);
+        vals[5] = exp;
+    }
+    return pg_run(st->impl,
+                  "INSERT INTO ferry.api_keys (id, secret_hash, device, region,"
+                  " admin, expires_at) VALUES ($1, $2, $3, $4, $5,"
+                  " to_timestamp($6::bigint))",
+                  6, vals, PGRES_COMMAND_OK, NULL, "create key", err);
+}
+
+#define KEY_COLS                                                               \
+    "id, secret_hash, device, region, admin,"                                  \
+    " extract(epoch FROM created_at)::bigint,"                                 \
+    " coalesce(extract(epoch FROM expires_at)::bigint, 0),"                    \
+    " coalesce(extract(epoch FROM revoked_at)::bigint, 0),"                    \
+    " coalesce(extract(epoch FROM last_used_at)::bigint, 0)"
+
+static int key_from_row(PGresult *r, int row, struct fy_key *k)
+{
+    memset(k, 0, sizeof(*k));
+    snprintf(k->id, sizeof(k->id), "%s", PQgetvalue(r, row, 0));
+    snprintf(k->hash, sizeof(k->hash), "%s", PQgetvalue(r, row, 1));
+    k->device = fy_strdup(PQgetvalue(r, row, 2));
+    if (!PQgetisnull(r, row, 3))
+        k->region = fy_strdup(PQgetvalue(r, row, 3));
+    k->admin = PQgetvalue(r, row, 4)[0] == 't';
+    k->created_at = strtoll(PQgetvalue(r, row, 5), NULL, 10);
+    k->expires_at = strtoll(PQgetvalue(r, row, 6), NULL, 10);
+    k->revoked_at = strtoll(PQgetvalue(r, row, 7), NULL, 10);
+    k->last_used_at = strtoll(PQgetvalue(r, row, 8), NULL, 10);
+    if (!k->device || (!PQgetisnull(r, row, 3) && !k->region)) {
+        fy_key_release(k);
+        return FERRY_ENOMEM;
+    }
+    return 0;
+}
+
+static int pg_key_get(struct fy_store *st, const char *id, struct fy_key *k,
+                      struct ferry_err *err)
+{
+    PGresult *r = NULL;
+    int rc = pg_run(st->impl,
+                    "SELECT " KEY_COLS " FROM ferry.api_keys WHERE id = $1", 1,
+                    &id, PGRES_TUPLES_OK, &r, "read key", err);
+
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0)
+        rc = fy_err_set(err, FERRY_ENOTFOUND, "no key '%s'", id);
+    else if (key_from_row(r, 0, k) < 0)
+        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    PQclear(r);
+    return rc;
+}
+
+static int pg_key_list(struct fy_store *st, fy_key_cb *cb, void *ud,
+                       struct ferry_err *err)
+{
+    PGresult *r = NULL;
+    int rc = pg_run(st->impl,
+                    "SELECT " KEY_COLS " FROM ferry.api_keys ORDER BY"
+                    " created_at, id",
+                    0, NULL, PGRES_TUPLES_OK, &r, "list keys", err);
+
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        struct fy_key k;
+
+        if (key_from_row(r, i, &k) < 0) {
+            rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+            break;
+        }
+        rc = cb(&k, ud);
+        fy_key_release(&k);
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int pg_key_revoke(struct fy_store *st, const char *id,
+                         struct ferry_err *err)
+{
+    PGresult *r = NULL;
+    int rc = pg_run(st->impl,
+                    "UPDATE ferry.api_keys SET revoked_at = coalesce("
+                    "revoked_at, now()) WHERE id = $1",
+                    1, &id, PGRES_COMMAND_OK, &r, "revoke key", err);
+
+    if (rc == 0 && strcmp(PQcmdTuples(r), "0") == 0)
+        rc = fy_err_set(err, FERRY_ENOTFOUND, "no key '%s'", id);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_key_touch(struct fy_store *st, const char *id,
+                        struct ferry_err *err)
+{
+    /* At most one write a minute per key: last-used is for humans. */
+    return pg_run(st->impl,
+                  "UPDATE ferry.api_keys SET last_used_at = now() WHERE id = $1"
+                  " AND (last_used_at IS NULL OR"
+                  " last_used_at < now() - interval '60 seconds')",
+                  1, &id, PGRES_COMMAND_OK, NULL, "touch key", err);
+}
+
+/* ---- push ------------------------------------------------------------- */
+
+static int pg_push_begin(struct fy_store *st, const char *device,
+                         int64_t *acked, struct ferry_err *err)
+{
+    struct pg *pg = st->impl;
+    PGresult *r = NULL;
+    int rc;
+
+    pg->stage_no = 0;
+    rc = pg_run(pg, "BEGIN; SET LOCAL TimeZone = 'UTC'", 0, NULL,
+                PGRES_COMMAND_OK, NULL, "begin", err);
+    if (rc < 0)
+        return rc;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = pg_run(pg,
+                    "SELECT acked_seq FROM ferry.devices WHERE device = $1"
+                    " FOR UPDATE",
+                    1, &device, PGRES_TUPLES_OK, &r, "lock device", err);
+        if (rc < 0 || PQntuples(r) == 1)
+            break;
+        PQclear(r);
+        r = NULL;
+        rc = pg_run(pg,
+                    "INSERT INTO ferry.devices (device) VALUES ($1)"
+                    " ON CONFLICT (device) DO NOTHING",
+                    1, &device, PGRES_COMMAND_OK, NULL, "add device", err);
+        if (rc < 0)
+            break;
+    }
+    if (rc == 0 && r && PQntuples(r) == 1)
+        *acked = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    else if (rc == 0)
+        rc = fy_err_set(err, FERRY_ESTORE, "device row vanished");
+    PQclear(r);
+    if (rc < 0)
+        st->ops->push_rollback(st);
+    return rc;
+}
+
+static void stage_row(struct fy_buf *b, const struct fy_apply_batch *ab,
+                      const struct fy_change *ch)
+{
+    for (size_t i = 0; i < ab->table->ncols; i++) {
+        fy_val_copy_text(b, &ch->vals[i]);
+        fy_buf_addc(b, '\t');
+    }
+    fy_buf_addf(b, "%lld\t", (long long)ch->hlc);
+    fy_buf_adds(b, ab->device); /* validated: no COPY escapes needed */
+    fy_buf_adds(b, ch->del ? "\tt\n" : "\tf\n");
+}
+
+static int copy_stage(struct pg *pg, const struct fy_apply_batch *ab,
+                      const char *stage, struct ferry_err *err)
+{
+    struct fy_buf b = FY_BUF_INIT(0);
+    PGresult *r;
+    int rc;
+
+    fy_buf_adds(&b, "CREATE TEMP TABLE ");
+    fy_buf_adds(&b, stage);
+    fy_buf_adds(&b, " (");
+    fy_sql_col_defs(&b, ab->table, true);
+    fy_buf_addf(&b, "_ferry_hlc bigint, _ferry_origin text COLLATE \"C\", _ferry_del"
+                    " boolean) ON COMMIT DROP; COPY %s FROM STDIN", stage);
+    rc = fy_buf_error(&b) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
+                          : pg_run(pg, b.data, 0, NULL, PGRES_COPY_IN, NULL,
+                                   "stage", err);
+    if (rc < 0)
+        goto out;
+    fy_buf_reset(&b);
+    for (size_t i = 0; i < ab->n; i++)
+        stage_row(&b, ab, ab->changes[i]);
+    if (fy_buf_error(&b)) {
+        PQputCopyEnd(pg->conn, "out of memory");
+        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    } else if (PQputCopyData(pg->conn, b.data, (int)b.len) != 1 ||
+               PQputCopyEnd(pg->conn, NULL) != 1) {
+        rc = pg_fail(pg, NULL, "copy", err);
+        goto out;
+    }
+    while ((r = PQgetResult(pg->conn)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0)
+            rc = pg_fail(pg, r, "copy", err);
+        else
+            PQclear(r);
+        if (!pg->conn)
+            break;
+    }
+out:
+    fy_buf_release(&b);
+    return rc;
+}
+
+static int scope_check(struct pg *pg, const struct fy_apply_batch *ab,
+                       const char *stage, struct ferry_err *err)
+{
+    const struct fy_table *t = ab->table;
+    struct fy_buf b = FY_BUF_INIT(0);
+    PGresult *r = NULL;
+    int rc;
+
+    fy_buf_adds(&b, "SELECT 1 FROM ");
+    fy_buf_add_ident(&b, t->name);
+    fy_buf_addf(&b, " t JOIN %s s ON ", stage);
+    fy_sql_pk_match(&b, t, "t", "s");
+    fy_buf_adds(&b, " WHERE t.");
+    fy_buf_add_ident(&b, t->cols[t->region_col].name);
+    fy_buf_adds(&b, " IS DISTINCT FROM s.");
+    fy_buf_add_ident(&b, t->cols[t->region_col].name);
+    fy_buf_adds(&b, " LIMIT 1");
+    rc = pg_run(pg, b.data, 0, NULL, PGRES_TUPLES_OK, &r, "scope check", err);
+    if (rc == 0 && PQntuples(r) > 0)
+        rc = fy_err_set(err, FERRY_EFORBIDDEN,
+                        "table '%s': a row belongs to another region than "
+                        "'%s'", t->name, ab->scope_region);
+    PQclear(r);
+    fy_buf_release(&b);
+    return rc;
+}
+
+static long count_of(PGresult *r, int col)
+{
+    return strtol(PQgetvalue(r, 0, col), NULL, 10);
+}
+
+static int apply_deletes(struct pg *pg, const struct fy_apply_batch *ab,
+                         const char *stage, struct fy_apply_stats *s,
+                         struct ferry_err *err)
+{
+    const struct fy_table *t = ab->table;
+    struct fy_buf b = FY_BUF_INIT(0);
+    PGresult *r = NULL;
+    int rc;
+
+    fy_buf_adds(&b, "WITH d AS (DELETE FROM ");
+    fy_buf_add_ident(&b, t->name);
+    fy_buf_addf(&b, " t USING %s s WHERE s._ferry_del AND ", stage);
+    fy_sql_pk_match(&b, t, "t", "s");
+    fy_buf_adds(&b, " AND (t._ferry_hlc, t._ferry_origin) < (s._ferry_hlc,"
+                    " s._ferry_origin) RETURNING 1), tb AS (INSERT INTO ");
+    fy_buf_addf(&b, "ferry.\"tomb_%s\" AS x (", t->name);
+    fy_sql_pk_cols(&b, t);
+    fy_buf_adds(&b, ", _ferry_hlc, _ferry_origin) SELECT ");
+    fy_sql_pk_cols(&b, t);
+    fy_buf_addf(&b, ", _ferry_hlc, _ferry_origin FROM %s WHERE _ferry_del"
+                    " ON CONFLICT (", stage);
+    fy_sql_pk_cols(&b, t);
+    fy_buf_adds(&b, ") DO UPDATE SET _ferry_hlc = EXCLUDED._ferry_hlc,"
+                    " _ferry_origin = EXCLUDED._ferry_origin,"
+                    " _ferry_xid = pg_current_xact_id()"
+                    " WHERE (x._ferry_hlc, x._ferry_origin) <"
+                    " (EXCLUDED._ferry_hlc, EXCLUDED._ferry_origin))"
+                    " SELECT count(*) FROM d");
+    rc = pg_run(pg, b.data, 0, NULL, PGRES_TUPLES_OK, &r, "delete", err);
+    if (rc == 0)
+        s->deleted += count_of(r, 0);
+    PQclear(r);
+    fy_buf_release(&b);
+    return rc;
+}
+
+static void upsert_sql(struct fy_buf *b, const struct fy_table *t,
+                       const char *stage)
+{
+    fy_buf_adds(b, "WITH ins AS (INSERT INTO ");
+    fy_buf_add_ident(b, t->name);
+    fy_buf_adds(b, " AS t (");
+    fy_sql_cols(b, t, "");
+    fy_buf_adds(b, ", _ferry_hlc, _ferry_origin) SELECT ");
+    fy_sql_cols(b, t, "s.");
+    fy_buf_addf(b, ", s._ferry_hlc, s._ferry_origin FROM %s s WHERE NOT"
+                   " s._ferry_del AND NOT EXISTS (SELECT 1 FROM ", stage);
+    fy_buf_addf(b, "ferry.\"tomb_%s\" x WHERE ", t->name);
+    fy_sql_pk_match(b, t, "x", "s");
+    fy_buf_adds(b, " AND (x._ferry_hlc, x._ferry_origin) >= (s._ferry_hlc,"
+                   " s._ferry_origin)) ON CONFLICT (");
+    fy_sql_pk_cols(b, t);
+    fy_buf_adds(b, ") DO UPDATE SET ");
+    for (size_t i = 0; i < t->ncols; i++) {
+        if (fy_table_is_pk(t, i))
+            continue;
+        fy_buf_add_ident(b, t->cols[i].name);
+        fy_buf_adds(b, " = EXCLUDED.");
+        fy_buf_add_ident(b, t->cols[i].name);
+        fy_buf_adds(b, ", ");
+    }
+    fy_buf_adds(b, "_ferry_hlc = EXCLUDED._ferry_hlc,"
+                   " _ferry_origin = EXCLUDED._ferry_origin,"
+                   " _ferry_xid = pg_current_xact_id()"
+                   " WHERE (t._ferry_hlc, t._ferry_origin) <"
+                   " (EXCLUDED._ferry_hlc, EXCLUDED._ferry_origin)"
+                   " RETURNING (t.xmax = 0) AS created)"
+                   " SELECT count(*) FILTER (WHERE created),"
+                   " count(*) FILTER (WHERE NOT created) FROM ins");
+}
+
+static int apply_upserts(struct pg *pg, const struct fy_apply_batch *ab,
+                         const char *stage, struct fy_apply_stats *s,
+                         struct ferry_err *err)
+{
+    struct fy_buf b = FY_BUF_INIT(0);
+    PGresult *r = NULL;
+    long created, updated;
+    int rc;
+
+    upsert_sql(&b, ab->table, stage);
+    if (fy_buf_error(&b)) {
+        fy_buf_release(&b);
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    }
+    rc = pg_run(pg, b.data, 0, NULL, PGRES_TUPLES_OK, &r, "upsert", err);
+    if (rc == 0) {
+        created = count_of(r, 0);
+        updated = count_of(r, 1);
+        s->created += created;
+        s->updated += updated;
+        s->stale += (long)(ab->n - ab->ndel) - created - updated;
+    }
+    PQclear(r);
+    fy_buf_release(&b);
+    return rc;
+}
+
+static int pg_push_apply(struct fy_store *st, const struct fy_apply_batch *ab,
+                         struct fy_apply_stats *s, struct ferry_err *err)
+{
+    struct pg *pg = st->impl;
+    char stage[32];
+    int rc;
+
+    snprintf(stage, sizeof(stage), "_fy_stage_%d", pg->stage_no++);
+    rc = copy_stage(pg, ab, stage, err);
+    if (rc == 0 && ab->scope_region && ab->table->region_col >= 0)
+        rc = scope_check(pg, ab, stage, err);
+    if (rc == 0 && ab->ndel > 0)
+        rc = apply_deletes(pg, ab, stage, s, err);
+    if (rc == 0 && ab->n > ab->ndel)
+        rc = apply_upserts(pg, ab, stage, s, err);
+    return rc;
+}
+
+static int pg_push_commit(struct fy_store *st, const char *device,
+                          int64_t acked, long nchanges, struct ferry_err *err)
+{
+    struct pg *pg = st->impl;
+    char seq[32], n[32];
+    const char *vals[3] = {device, seq, n};
+    int rc;
+
+    snprintf(seq, sizeof(seq), "%lld", (long long)acked);
+    snprintf(n, sizeof(n), "%ld", nchanges);
+    rc = pg_run(pg,
+                "UPDATE ferry.devices SET acked_seq = greatest(acked_seq, $2),"
+                " last_push_at = now(), pushes = pushes + 1,"
+                " changes = changes + $3 WHERE device = $1",
+                3, vals, PGRES_COMMAND_OK, NULL, "record acked seq", err);
+    if (rc == 0)
+        rc = pg_run(pg, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, "commit",
+                    err);
+    if (rc < 0)
+        st->ops->push_rollback(st);
+    return rc;
+}
+
+static void pg_push_rollback(struct fy_store *st)
+{
+    struct pg *pg = st->impl;
+
+    if (pg->conn && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(pg->conn, "ROLLBACK"));
+}
+
+const struct fy_store_ops fy_store_pg_ops = {
+    .name = "postgresql",
+    .caps = FY_STORE_CONCURRENT,
+    .open = pg_open,
+    .close = pg_close,
+    .ping = pg_ping,
+    .migrate = pg_migrate,
+    .schema_version = pg_schema_version,
+    .key_put = pg_key_put,
+    .key_get = pg_key_get,
+    .key_list = pg_key_list,
+    .key_revoke = pg_key_revoke,
+    .key_touch = pg_key_touch,
+    .push_begin = pg_push_begin,
+    .push_apply = pg_push_apply,
+    .push_commit = pg_push_commit,
+    .push_rollback = pg_push_rollback,
+};

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SQL text shared by the store backends: column lists, key predicates and
+ * the DDL of contract tables. Identifiers come from a validated contract and
+ * are still quoted; values never appear in SQL text (they are bound or
+ * streamed through COPY).
+ */
+#ifndef FY_STORE_SQL_H
+#define FY_STORE_SQL_H
+
+#include "core/contract.h"
+#include "util/buf.h"
+
+/* "a", "b", "c" (all columns); prefix (may be "") is put before each. */
+void fy_sql_cols(struct fy_buf *b, const struct fy_table *t,
+                 const char *prefix);
+/* l."k1" = r."k1" AND l."k2" = r."k2" */
+void fy_sql_pk_match(struct fy_buf *b, const struct fy_table *t,
+                     const char *l, const char *r);
+/* "k1", "k2" */
+void fy_sql_pk_cols(struct fy_buf *b, const struct fy_table *t);
+/* Column definitions "a" bigint NOT NULL, ... with types for dialect. */
+void fy_sql_col_defs(struct fy_buf *b, const struct fy_table *t, bool pg);
+/* SQLite declared type for a contract type. */
+const char *fy_sql_sqlite_type(enum fy_type t);
+
+#endif

@@ -1,0 +1,804 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Embedded SQLite store: zero set-up, one file. Writers are serialised by
+ * SQLite (BEGIN IMMEDIATE), so a push transaction reads the device's
+ * acknowledged seq, applies the rows with prepared statements and records the
+ * new seq without anyone else in between. WAL with synchronous=FULL: an
+ * acknowledged batch survives a crash or power loss.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "store/sql.h"
+#include "store/store.h"
+#include "fy.h"
+
+struct lite {
+    sqlite3 *db;
+    int64_t rev; /* revision of the open push transaction */
+};
+
+static const char *const lite_internal_ddl =
+    "CREATE TABLE IF NOT EXISTS ferry_schema_versions ("
+    " version INTEGER PRIMARY KEY, checksum TEXT NOT NULL,"
+    " contract TEXT NOT NULL, applied_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS ferry_devices ("
+    " device TEXT PRIMARY KEY, acked_seq INTEGER NOT NULL DEFAULT 0,"
+    " first_seen INTEGER NOT NULL DEFAULT (unixepoch()),"
+    " last_push_at INTEGER, pushes INTEGER NOT NULL DEFAULT 0,"
+    " changes INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS ferry_api_keys ("
+    " id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, device TEXT NOT NULL,"
+    " region TEXT, admin INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL, expires_at INTEGER, revoked_at INTEGER,"
+    " last_used_at INTEGER);"
+    "CREATE TABLE IF NOT EXISTS ferry_meta ("
+    " key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO ferry_meta VALUES ('rev', 0);";
+
+static int lite_fail(struct lite *l, int src, const char *what,
+                     struct ferry_err *err)
+{
+    int code = (src == SQLITE_BUSY || src == SQLITE_LOCKED) ? FERRY_EBUSY
+               : (src == SQLITE_CANTOPEN || src == SQLITE_IOERR ||
+                  src == SQLITE_FULL)
+                   ? FERRY_EUNAVAIL
+                   : FERRY_ESTORE;
+
+    fy_warn("store", "sqlite %s failed: %s", what, sqlite3_errmsg(l->db));
+    if (err)
+        err->sys = src;
+    return fy_err_set(err, code, "%s failed: %s", what,
+                      sqlite3_errmsg(l->db));
+}
+
+static int lite_exec(struct lite *l, const char *sql, const char *what,
+                     struct ferry_err *err)
+{
+    int src = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
+
+    return src == SQLITE_OK ? 0 : lite_fail(l, src, what, err);
+}
+
+static int lite_prepare(struct lite *l, const char *sql, sqlite3_stmt **st,
+                        struct ferry_err *err)
+{
+    int src = sqlite3_prepare_v2(l->db, sql, -1, st, NULL);
+
+    return src == SQLITE_OK ? 0 : lite_fail(l, src, "prepare", err);
+}
+
+static const char *lite_path(const char *url)
+{
+    if (strncmp(url, "sqlite://", 9) == 0)
+        return url + 9;
+    if (strncmp(url, "sqlite:", 7) == 0)
+        return url + 7;
+    return url;
+}
+
+static int lite_open(struct fy_store *st, const char *url,
+                     struct ferry_err *err)
+{
+    struct lite *l = fy_calloc(1, sizeof(*l));
+    const char *path = lite_path(url);
+    int rc = 0;
+
+    if (!l)
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    if (sqlite3_open_v2(path, &l->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                            SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        rc = fy_err_set(err, FERRY_EUNAVAIL, "cannot open '%s': %s", path,
+                        l->db ? sqlite3_errmsg(l->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(l->db, 10000);
+    rc = lite_exec(l,
+                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                   " PRAGMA foreign_keys=ON",
+                   "set pragmas", err);
+out:
+    if (rc < 0) {
+        sqlite3_close(l->db);
+        fy_free(l);
+        return rc;
+    }
+    st->impl = l;
+    return 0;
+}
+
+static void lite_close(struct fy_store *st)
+{
+    struct lite *l = st->impl;
+
+    if (!l)
+        return;
+    sqlite3_close(l->db);
+    fy_free(l);
+    st->impl = NULL;
+}
+
+static int lite_ping(struct fy_store *st, struct ferry_err *err)
+{
+    return lite_exec(st->impl, "SELECT 1 FROM ferry_meta LIMIT 1", "ping",
+                     err);
+}
+
+/* ---- migrate ---------------------------------------------------------- */
+
+static bool lite_has_column(struct lite *l, const char *table,
+                            const char *col)
+{
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+
+    if (sqlite3_prepare_v2(l->db,
+                           "SELECT 1 FROM pragma_table_info(?) WHERE name = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
+static void lite_table_ddl(struct fy_buf *b, const struct fy_table *t)
+{
+    fy_buf_adds(b, "CREATE TABLE IF NOT EXISTS ");
+    fy_buf_add_ident(b, t->name);
+    fy_buf_adds(b, " (");
+    fy_sql_col_defs(b, t, false);
+    fy_buf_adds(b, "_ferry_hlc INTEGER NOT NULL, _ferry_origin TEXT NOT NULL,"
+                   " _ferry_rev INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (");
+    fy_sql_pk_cols(b, t);
+    fy_buf_adds(b, "));");
+    fy_buf_addf(b, "CREATE TABLE IF NOT EXISTS \"ferry_tomb_%s\" (", t->name);
+    for (size_t i = 0; i < t->npk; i++) {
+        fy_buf_add_ident(b, t->cols[t->pk[i]].name);
+        fy_buf_addf(b, " %s NOT NULL, ",
+                    fy_sql_sqlite_type(t->cols[t->pk[i]].type));
+    }
+    fy_buf_adds(b, "_ferry_hlc INTEGER NOT NULL, _ferry_origin TEXT NOT NULL,"
+                   " _ferry_rev INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (");
+    fy_sql_pk_cols(b, t);
+    fy_buf_adds(b, "));");
+}
+
+static void lite_add_columns(struct lite *l, struct fy_buf *b,
+                             const struct fy_table *t)
+{
+    for (size_t i = 0; i < t->ncols; i++) {
+        if (lite_has_column(l, t->name, t->cols[i].name))
+            continue;
+        fy_buf_adds(b, "ALTER TABLE ");
+        fy_buf_add_ident(b, t->name);
+        fy_buf_adds(b, " ADD COLUMN ");
+        fy_buf_add_ident(b, t->cols[i].name);
+        fy_buf_addf(b, " %s;", fy_sql_sqlite_type(t->cols[i].type));
+    }
+}
+
+static int lite_record_version(struct lite *l, const struct fy_contract *c,
+                               struct ferry_err *err)
+{
+    json_t *j = fy_contract_to_json(c);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    json_decref(j);
+    if (!text)
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    rc = lite_prepare(l,
+                      "INSERT INTO ferry_schema_versions VALUES (?, ?, ?,"
+                      " unixepoch()) ON CONFLICT (version) DO UPDATE SET"
+                      " checksum = excluded.checksum, contract ="
+                      " excluded.contract, applied_at = excluded.applied_at"
+                      " WHERE checksum <> excluded.checksum",
+                      &st, err);
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, c->version);
+        sqlite3_bind_text(st, 2, c->checksum, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = lite_fail(l, sqlite3_errcode(l->db), "record version", err);
+    }
+    sqlite3_finalize(st);
+    free(text);
+    return rc;
+}
+
+static int lite_migrate(struct fy_store *st, const struct fy_contract *c,
+                        struct ferry_err *err)
+{
+    struct lite *l = st->impl;
+    struct fy_buf b = FY_BUF_INIT(0);
+    int rc = lite_exec(l, "BEGIN IMMEDIATE", "begin", err);
+
+    if (rc < 0)
+        return rc;
+    fy_buf_adds(&b, lite_internal_ddl);
+    for (size_t i = 0; i < c->ntables; i++)
+        lite_table_ddl(&b, &c->tables[i]);
+    rc = fy_buf_error(&b) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
+                          : lite_exec(l, b.data, "migrate", err);
+    /* Now every table exists: add the columns a newer contract brings. */
+    fy_buf_reset(&b);
+    for (size_t i = 0; rc == 0 && i < c->ntables; i++)
+        lite_add_columns(l, &b, &c->tables[i]);
+    if (rc == 0 && b.len > 0)
+        rc = fy_buf_error(&b) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
+                              : lite_exec(l, b.data, "add columns", err);
+    if (rc == 0)
+        rc = lite_record_version(l, c, err);
+    if (rc == 0)
+        rc = lite_exec(l, "COMMIT", "commit", err);
+    else
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+    fy_buf_release(&b);
+    return rc;
+}
+
+static int lite_schema_version(struct fy_store *st, long *version,
+                               char checksum[65], struct ferry_err *err)
+{
+    struct lite *l = st->impl;
+    sqlite3_stmt *s = NULL;
+
+    *version = 0;
+    checksum[0] = '\0';
+    if (sqlite3_prepare_v2(l->db,
+                           "SELECT version, checksum FROM ferry_schema_versions"
+                           " ORDER BY version DESC LIMIT 1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return 0; /* table missing: not migrated */
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *version = (long)sqlite3_column_int64(s, 0);
+        snprintf(checksum, 65, "%s", (const char *)sqlite3_column_text(s, 1));
+    }
+    sqlite3_finalize(s);
+    (void)err;
+    return 0;
+}
+
+/* ---- keys ------------------------------------------------------------- */
+
+static void bind_opt_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static int lite_key_put(struct fy_store *st, const struct fy_key *k,
+                        struct ferry_err *err)
+{
+    struct lite *l = st->impl;
+    sqlite3_stmt *s = NULL;
+    int rc = lite_prepare(l,
+                          "INSERT INTO ferry_api_keys (id, secret_hash, device,"
+                          " region, admin, created_at, expires_at) VALUES"
+                          " (?, ?, ?, ?, ?, unixepoch(), nullif(?, 0))",
+                          &s, err);
+
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, k->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, k->hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, k->device, -1, SQLITE_STATIC);
+    bind_opt_text(s, 4, k->region);
+    sqlite3_bind_int(s, 5, k->admin);
+    sqlite3_bind_int64(s, 6, k->expires_at);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = lite_fail(l, sqlite3_errcode(l->db), "create key", err);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+#define LITE_KEY_COLS                                                          \
+    "id, secret_hash, device, region, admin, created_at,"                      \
+    " coalesce(expires_at, 0), coalesce(revoked_at, 0),"                       \
+    " coalesce(last_used_at, 0)"
+
+static int lite_key_row(sqlite3_stmt *s, struct fy_key *k)
+{
+    const char *region = (const char *)sqlite3_column_text(s, 3);
+
+    memset(k, 0, sizeof(*k));
+    snprintf(k->id, sizeof(k->id), "%s", sqlite3_column_text(s, 0));
+    snprintf(k->hash, sizeof(k->hash), "%s", sqlite3_column_text(s, 1));
+    k->device = fy_strdup((const char *)sqlite3_column_text(s, 2));
+    k->region = region ? fy_strdup(region) : NULL;
+    k->admin = sqlite3_column_int(s, 4) != 0;
+    k->created_at = sqlite3_column_int64(s, 5);
+    k->expires_at = sqlite3_column_int64(s, 6);
+    k->revoked_at = sqlite3_column_int64(s, 7);
+    k->last_used_at = sqlite3_column_int64(s, 8);
+    if (!k->device || (region && !k->region)) {
+        fy_key_release(k);
+        return FERRY_ENOMEM;
+    }
+    return 0;
+}
+
+static int lite_key_get(struct fy_store *st, const char *id, struct fy_key *k,
+                        struct ferry_err *err)
+{
+    struct lite *l = st->impl;
+    sqlite3_stmt *s = NULL;
+    int rc = lite_prepare(
+        l, "SELECT " LITE_KEY_COLS " FROM ferry_api_keys WHERE id = ?", &s,
+        err);
+
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    switch (sqlite3_step(s)) {
+    case SQLITE_ROW:
+        if (lite_key_row(s, k) < 0)
+            rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+        break;
+    case SQLITE_DONE:
+        rc = fy_err_set(err, FERRY_ENOTFOUND, "no key '%s'", id);
+        break;
+    default:
+        rc = lite_fail(l, sqlite3_errcode(l->db), "read key", err);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int lite_key_list(struct fy_store *st, fy_key_cb *cb, void *ud,
+                         struct ferry_err *err)
+{
+    struct lite *l = st->impl;
+    sqlite3_stmt *s = NULL;
+    int rc = lite_prepare(l,
+                          "SELECT " LITE_KEY_COLS " FROM ferry_api_keys"
+                          " ORDER BY created_at, id",
+                          &s, err);
+    int src;
+
+    while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW) {
+        struct fy_key k;
+
+        if (lite_key_row(s, &k) < 0) {
+            rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+            break;
+        }
+        rc = cb(&k, ud);
+        fy_key_release(&k);
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = lite_fail(l, src, "list keys", err);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int lite_key_update(struct fy_store *st, const char *sql,
+                           const char *id, const char *what,
+                           struct ferry_err *err)
+{
+    struct lite *l = st->impl;
+    sqlite3_stmt *s = NULL;
+    int rc = lite_prepare(l, sql, &s, err);
+
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = lite_fail(l, sqlite3_errcode(l->db), what, err);
+    else if (sqlite3_changes(l->db) == 0 && strcmp(what, "revoke key") == 0)
+        rc = fy_err_set(err, FERRY_ENOTFOUND, "no key '%s'", id);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int lite_key_revoke(struct fy_store *st, const char *id,
+                           struct ferry_err *err)
+{
+    return lite_key_update(st,
+                           "UPDATE ferry_api_keys SET revoked_at = coalesce("
+                           "revoked_at, unixepoch()) WHERE id = ?",
+                           id, "revoke key", err);
+}
+
+static int lite_key_touch(struct fy_store *st, const char *id,
+                          struct ferry_err *err)
+{
+    return lite_key_update(st,
+                           "UPDATE ferry_api_keys SET last_used_at ="
+                           " unixepoch() WHERE id = ? AND (last_used_at IS"
+                           " NULL OR last_used_at < unixepoch() - 60)",
+                           id, "touch key", err);
+}
+
+/* ---- push ------------------------------------------------------------- */
+
+/* Runs a statement with an optional text parameter that returns one int. */
+static int lite_one_int(struct lite *l, const char *sql, const char *param,
+                        int64_t *out, const char *what, struct ferry_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = lite_prepare(l, sql, &s, err);
+
+    if (rc < 0)
+        return rc;
+    if (param)
+        sqlite3_bind_text(s, 1, param, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    else
+        rc = lite_fail(l, sqlite3_errcode(l->db), what, err);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int lite_push_begin(struct fy_store *st, const char *device,
+                           int64_t *acked, struct ferry_err *err)
+{
+    struct lite *l = st->impl;
+    int rc = lite_exec(l, "BEGIN IMMEDIATE", "begin", err);
+
+    if (rc < 0)
+        return rc;
+    rc = lite_one_int(l,
+                      "INSERT INTO ferry_devices (device) VALUES (?1)"
+                      " ON CONFLICT (device) DO UPDATE SET device ="
+                      " excluded.device RETURNING acked_seq",
+                      device, acked, "lock device", err);
+    /* One revision per push: the order pull cursors will follow. */
+    if (rc == 0)
+        rc = lite_one_int(l,
+                          "UPDATE ferry_meta SET value = value + 1"
+                          " WHERE key = 'rev' RETURNING value",
+                          NULL, &l->rev, "bump revision", err);
+    if (rc < 0)
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+struct lite_stmts {
+    sqlite3_stmt *sel;  /* current version of a row */
+    sqlite3_stmt *tomb; /* is there a newer-or-equal tombstone? */
+    sqlite3_stmt *put;  /* insert or overwrite a row */
+    sqlite3_stmt *del;  /* delete a row */
+    sqlite3_stmt *tput; /* record a tombstone unless a newer one exists */
+};
+
+static void pk_where(struct fy_buf *b, const struct fy_table *t)
+{
+    for (size_t i = 0; i < t->npk; i++) {
+        fy_buf_adds(b, i ? " AND " : " WHERE ");
+        fy_buf_add_ident(b, t->cols[t->pk[i]].name);
+        fy_buf_addf(b, " = ?%zu", i + 1);
+    }
+}
+
+static void sel_sql(struct fy_buf *b, const struct fy_table *t)
+{
+    fy_buf_adds(b, "SELECT _ferry_hlc, _ferry_origin, ");
+    if (t->region_col >= 0)
+        fy_buf_add_ident(b, t->cols[t->region_col].name);
+    else
+        fy_buf_adds(b, "NULL");
+    fy_buf_adds(b, " FROM ");
+    fy_buf_add_ident(b, t->name);
+    pk_where(b, t);
+}
+
+static void tomb_sql(struct fy_buf *b, const struct fy_table *t)
+{
+    fy_buf_addf(b, "SELECT 1 FROM \"ferry_tomb_%s\"", t->name);
+    pk_where(b, t);
+    fy_buf_addf(b, " AND (_ferry_hlc, _ferry_origin) >= (?%zu, ?%zu)",
+                t->npk + 1, t->npk + 2);
+}
+
+static void put_sql(struct fy_buf *b, const struct fy_table *t)
+{
+    fy_buf_adds(b, "INSERT INTO ");
+    fy_buf_add_ident(b, t->name);
+    fy_buf_adds(b, " (");
+    fy_sql_cols(b, t, "");
+    fy_buf_adds(b, ", _ferry_hlc, _ferry_origin, _ferry_rev) VALUES (");
+    for (size_t i = 0; i < t->ncols + 3; i++)
+        fy_buf_addf(b, "%s?%zu", i ? ", " : "", i + 1);
+    fy_buf_adds(b, ") ON CONFLICT (");
+    fy_sql_pk_cols(b, t);
+    fy_buf_adds(b, ") DO UPDATE SET ");
+    for (size_t i = 0; i < t->ncols; i++) {
+        fy_buf_add_ident(b, t->cols[i].name);
+        fy_buf_adds(b, " = excluded.");
+        fy_buf_add_ident(b, t->cols[i].name);
+        fy_buf_adds(b, ", ");
+    }
+    fy_buf_adds(b, "_ferry_hlc = excluded._ferry_hlc, _ferry_origin ="
+                   " excluded._ferry_origin, _ferry_rev = excluded._ferry_rev");
+}
+
+static void del_sql(struct fy_buf *b, const struct fy_table *t)
+{
+    fy_buf_adds(b, "DELETE FROM ");
+    fy_buf_add_ident(b, t->name);
+    pk_where(b, t);
+}
+
+static void tput_sql(struct fy_buf *b, const struct fy_table *t)
+{
+    fy_buf_addf(b, "INSERT INTO \"ferry_tomb_%s\" (", t->name);
+    fy_sql_pk_cols(b, t);
+    fy_buf_adds(b, ", _ferry_hlc, _ferry_origin, _ferry_rev) VALUES (");
+    for (size_t i = 0; i < t->npk + 3; i++)
+        fy_buf_addf(b, "%s?%zu", i ? ", " : "", i + 1);
+    fy_buf_adds(b, ") ON CONFLICT (");
+    fy_sql_pk_cols(b, t);
+    fy_buf_adds(b, ") DO UPDATE SET _ferry_hlc = excluded._ferry_hlc,"
+                   " _ferry_origin = excluded._ferry_origin, _ferry_rev ="
+                   " excluded._ferry_rev WHERE (_ferry_hlc, _ferry_origin) <"
+                   " (excluded._ferry_hlc, excluded._ferry_origin)");
+}
+
+static void stmts_release(struct lite_stmts *s)
+{
+    sqlite3_finalize(s->sel);
+    sqlite3_finalize(s->tomb);
+    sqlite3_finalize(s->put);
+    sqlite3_finalize(s->del);
+    sqlite3_finalize(s->tput);
+}
+
+static int stmts_prepare(struct lite *l, const struct fy_table *t,
+                         struct lite_stmts *s, struct ferry_err *err)
+{
+    void (*const build[])(struct fy_buf *, const struct fy_table *) = {
+        sel_sql, tomb_sql, put_sql, del_sql, tput_sql};
+    sqlite3_stmt **out[] = {&s->sel, &s->tomb, &s->put, &s->del, &s->tput};
+    struct fy_buf b = FY_BUF_INIT(0);
+    int rc = 0;
+
+    memset(s, 0, sizeof(*s));
+    for (size_t i = 0; rc == 0 && i < FY_ARRAY_LEN(build); i++) {
+        fy_buf_reset(&b);
+        build[i](&b, t);
+        rc = fy_buf_error(&b)
+                 ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
+                 : lite_prepare(l, b.data, out[i], err);
+    }
+    fy_buf_release(&b);
+    return rc;
+}
+
+static void bind_val(sqlite3_stmt *s, int i, const struct fy_val *v)
+{
+    switch (v->kind) {
+    case FY_V_INT:
+    case FY_V_BOOL:
+        sqlite3_bind_int64(s, i, v->i);
+        break;
+    case FY_V_REAL:
+        sqlite3_bind_double(s, i, v->d);
+        break;
+    case FY_V_TEXT:
+        sqlite3_bind_text(s, i, v->s, (int)v->len, SQLITE_STATIC);
+        break;
+    case FY_V_BLOB:
+        sqlite3_bind_blob(s, i, v->s, (int)v->len, SQLITE_STATIC);
+        break;
+    default:
+        sqlite3_bind_null(s, i);
+    }
+}
+
+static void bind_pk(sqlite3_stmt *s, const struct fy_table *t,
+                    const struct fy_change *ch)
+{
+    for (size_t i = 0; i < t->npk; i++)
+        bind_val(s, (int)i + 1, &ch->vals[t->pk[i]]);
+}
+
+/* Binds hlc, origin and (for put statements) the revision after n params. */
+static void bind_version(sqlite3_stmt *s, size_t n, const struct fy_change *ch,
+                         const char *device, int64_t rev)
+{
+    sqlite3_bind_int64(s, (int)n + 1, (sqlite3_int64)ch->hlc);
+    sqlite3_bind_text(s, (int)n + 2, device, -1, SQLITE_STATIC);
+    if (rev >= 0)
+        sqlite3_bind_int64(s, (int)n + 3, rev);
+}
+
+static int run_stmt(struct lite *l, sqlite3_stmt *s, const char *what,
+                    struct ferry_err *err)
+{
+    int src = sqlite3_step(s);
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return src == SQLITE_DONE ? 0 : lite_fail(l, src, what, err);
+}
+
+struct lite_current {
+    bool exists, newer;
+    bool other_region;
+};
+
+static int read_current(struct lite *l, struct lite_stmts *s,
+                        const struct fy_apply_batch *ab,
+                        const struct fy_change *ch, struct lite_current *cur,
+                        struct ferry_err *err)
+{
+    int src;
+
+    bind_pk(s->sel, ab->table, ch);
+    src = sqlite3_step(s->sel);
+    memset(cur, 0, sizeof(*cur));
+    cur->newer = true;
+    if (src == SQLITE_ROW) {
+        uint64_t old = (uint64_t)sqlite3_column_int64(s->sel, 0);
+        const char *origin = (const char *)sqlite3_column_text(s->sel, 1);
+        const char *region = (const char *)sqlite3_column_text(s->sel, 2);
+        int cmp = strcmp(ab->device, origin ? origin : "");
+
+        cur->exists = true;
+        cur->newer = ch->hlc > old || (ch->hlc == old && cmp > 0);
+        cur->other_region = ab->scope_region &&
+                            (!region || strcmp(region, ab->scope_region) != 0);
+    }
+    sqlite3_reset(s->sel);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return lite_fail(l, src, "read row", err);
+    return 0;
+}
+
+static int tomb_blocks(struct lite *l, struct lite_stmts *s,
+                       const struct fy_apply_batch *ab,
+                       const struct fy_change *ch, bool *blocked,
+                       struct ferry_err *err)
+{
+    int src;
+
+    bind_pk(s->tomb, ab->table, ch);
+    bind_version(s->tomb, ab->table->npk, ch, ab->device, -1);
+    src = sqlite3_step(s->tomb);
+    sqlite3_reset(s->tomb);
+    *blocked = src == SQLITE_ROW;
+    return src == SQLITE_ROW || src == SQLITE_DONE
+               ? 0
+               : lite_fail(l, src, "read tombstone", err);
+}
+
+static int apply_delete(struct lite *l, struct lite_stmts *s,
+                        const struct fy_apply_batch *ab,
+                        const struct fy_change *ch,
+                        const struct lite_current *cur,
+                        struct fy_apply_stats *st, struct ferry_err *err)
+{
+    int rc = 0;
+
+    if (cur->exists && cur->newer) {
+        bind_pk(s->del, ab->table, ch);
+        rc = run_stmt(l, s->del, "delete", err);
+        st->deleted++;
+    }
+    if (rc == 0) {
+        bind_pk(s->tput, ab->table, ch);
+        bind_version(s->tput, ab->table->npk, ch, ab->device, l->rev);
+        rc = run_stmt(l, s->tput, "record tombstone", err);
+    }
+    return rc;
+}
+
+static int apply_upsert(struct lite *l, struct lite_stmts *s,
+                        const struct fy_apply_batch *ab,
+                        const struct fy_change *ch,
+                        const struct lite_current *cur,
+                        struct fy_apply_stats *st, struct ferry_err *err)
+{
+    bool blocked = false;
+    int rc = 0;
+
+    if (!cur->exists)
+        rc = tomb_blocks(l, s, ab, ch, &blocked, err);
+    if (rc < 0)
+        return rc;
+    if (!cur->newer || blocked) {
+        st->stale++;
+        return 0;
+    }
+    for (size_t i = 0; i < ab->table->ncols; i++)
+        bind_val(s->put, (int)i + 1, &ch->vals[i]);
+    bind_version(s->put, ab->table->ncols, ch, ab->device, l->rev);
+    rc = run_stmt(l, s->put, "upsert", err);
+    if (rc == 0 && cur->exists)
+        st->updated++;
+    else if (rc == 0)
+        st->created++;
+    return rc;
+}
+
+static int lite_push_apply(struct fy_store *st,
+                           const struct fy_apply_batch *ab,
+                           struct fy_apply_stats *stats, struct ferry_err *err)
+{
+    struct lite *l = st->impl;
+    struct lite_stmts s;
+    int rc = stmts_prepare(l, ab->table, &s, err);
+
+    for (size_t i = 0; rc == 0 && i < ab->n; i++) {
+        const struct fy_change *ch = ab->changes[i];
+        struct lite_current cur;
+
+        rc = read_current(l, &s, ab, ch, &cur, err);
+        if (rc == 0 && cur.exists && cur.other_region)
+            rc = fy_err_set(err, FERRY_EFORBIDDEN,
+                            "table '%s': a row belongs to another region"
+                            " than '%s'",
+                            ab->table->name, ab->scope_region);
+        if (rc < 0)
+            break;
+        rc = ch->del ? apply_delete(l, &s, ab, ch, &cur, stats, err)
+                     : apply_upsert(l, &s, ab, ch, &cur, stats, err);
+    }
+    stmts_release(&s);
+    return rc;
+}
+
+static int lite_push_commit(struct fy_store *st, const char *device,
+                            int64_t acked, long nchanges,
+                            struct ferry_err *err)
+{
+    struct lite *l = st->impl;
+    sqlite3_stmt *s = NULL;
+    int rc = lite_prepare(l,
+                          "UPDATE ferry_devices SET acked_seq = max(acked_seq,"
+                          " ?2), last_push_at = unixepoch(), pushes = pushes"
+                          " + 1, changes = changes + ?3 WHERE device = ?1",
+                          &s, err);
+
+    if (rc == 0) {
+        sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, acked);
+        sqlite3_bind_int64(s, 3, nchanges);
+        rc = run_stmt(l, s, "record acked seq", err);
+    }
+    sqlite3_finalize(s);
+    if (rc == 0)
+        rc = lite_exec(l, "COMMIT", "commit", err);
+    if (rc < 0)
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static void lite_push_rollback(struct fy_store *st)
+{
+    struct lite *l = st->impl;
+
+    if (!sqlite3_get_autocommit(l->db))
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+const struct fy_store_ops fy_store_sqlite_ops = {
+    .name = "sqlite",
+    .caps = 0,
+    .open = lite_open,
+    .close = lite_close,
+    .ping = lite_ping,
+    .migrate = lite_migrate,
+    .schema_version = lite_schema_version,
+    .key_put = lite_key_put,
+    .key_get = lite_key_get,
+    .key_list = lite_key_list,
+    .key_revoke = lite_key_revoke,
+    .key_touch = lite_key_touch,
+    .push_begin = lite_push_begin,
+    .push_apply = lite_push_apply,
+    .push_commit = lite_push_commit,
+    .push_rollback = lite_push_rollback,
+};

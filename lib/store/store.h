@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The store interface behind ferryd: one ops table per backend (SQLite,
+ * PostgreSQL), chosen by URL. A struct fy_store is one connection and is used
+ * by one thread at a time; ferryd keeps a pool of them (store_pool.h).
+ */
+#ifndef FY_STORE_H
+#define FY_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/contract.h"
+#include "json/value.h"
+
+/* An API key record. Strings are owned by the record (fy_key_release). */
+struct fy_key {
+    char id[17];   /* public part of the key, 16 hex */
+    char hash[65]; /* hex SHA-256 of the secret */
+    char *device;
+    char *region; /* NULL: not region-scoped */
+    bool admin;
+    int64_t created_at, expires_at, revoked_at, last_used_at; /* unix s; 0 none */
+};
+
+void fy_key_release(struct fy_key *k);
+
+/* One validated change. Memory belongs to the request arena. */
+struct fy_change {
+    int64_t seq;
+    const struct fy_table *table;
+    bool del;
+    uint64_t hlc;
+    struct fy_val *vals; /* table->ncols values; deletes fill only the key */
+    const char *key;     /* canonical text of the primary key */
+};
+
+/* The changes of one table in one batch: one per key, in seq order. */
+struct fy_apply_batch {
+    const struct fy_table *table;
+    const char *device;       /* writing device, recorded as the origin */
+    const char *scope_region; /* non-NULL: rows must stay in this region */
+    struct fy_change **changes;
+    size_t n, ndel;
+};
+
+struct fy_apply_stats {
+    long created, updated, deleted, stale;
+};
+
+struct fy_store;
+typedef int fy_key_cb(const struct fy_key *k, void *ud);
+
+enum fy_store_caps {
+    FY_STORE_CONCURRENT = (1 << 0), /* several writers at once */
+};
+
+struct fy_store_ops {
+    const char *name;
+    unsigned caps;
+    int (*open)(struct fy_store *st, const char *url, struct ferry_err *err);
+    void (*close)(struct fy_store *st);
+    int (*ping)(struct fy_store *st, struct ferry_err *err);
+    /* Creates or upgrades internal and contract tables; idempotent. */
+    int (*migrate)(struct fy_store *st, const struct fy_contract *c,
+                   struct ferry_err *err);
+    /* Latest applied contract version and checksum; 0 and "" if none. */
+    int (*schema_version)(struct fy_store *st, long *version,
+                          char checksum[65], struct ferry_err *err);
+    int (*key_put)(struct fy_store *st, const struct fy_key *k,
+                   struct ferry_err *err);
+    /* FERRY_ENOTFOUND when no key has that id; k filled, release it. */
+    int (*key_get)(struct fy_store *st, const char *id, struct fy_key *k,
+                   struct ferry_err *err);
+    int (*key_list)(struct fy_store *st, fy_key_cb *cb, void *ud,
+                    struct ferry_err *err);
+    /* FERRY_ENOTFOUND when no key has that id. */
+    int (*key_revoke)(struct fy_store *st, const char *id,
+                      struct ferry_err *err);
+    int (*key_touch)(struct fy_store *st, const char *id,
+                     struct ferry_err *err);
+    /*
+     * Push transaction: begin locks the device's row (creating it) and
+     * returns its acknowledged seq; apply runs once per table; commit
+     * records the new acknowledged seq in the same transaction.
+     */
+    int (*push_begin)(struct fy_store *st, const char *device,
+                      int64_t *acked, struct ferry_err *err);
+    int (*push_apply)(struct fy_store *st, const struct fy_apply_batch *b,
+                      struct fy_apply_stats *s, struct ferry_err *err);
+    int (*push_commit)(struct fy_store *st, const char *device,
+                       int64_t acked, long nchanges, struct ferry_err *err);
+    void (*push_rollback)(struct fy_store *st);
+};
+
+struct fy_store {
+    const struct fy_store_ops *ops;
+    void *impl;
+};
+
+extern const struct fy_store_ops fy_store_sqlite_ops;
+extern const struct fy_store_ops fy_store_pg_ops;
+
+/*
+ * Opens the store a URL names: "sqlite:PATH" (or a bare path) or
+ * "postgresql://..." / "postgres://...". *out is returned owned
+ * (fy_store_close).
+ */
+int fy_store_open(const char *url, struct fy_store **out,
+                  struct ferry_err *err);
+void fy_store_close(struct fy_store *st);
+
+/* The URL with any password replaced by "***", for logs; caller frees. */
+char *fy_store_redact(const char *url);
+
+#endif

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small system helpers: clocks, sleeping, secure random bytes, hex.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "fy.h"
+
+int64_t fy_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double fy_mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void fy_sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (long)(ms % 1000) * 1000000};
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+int fy_random(void *p, size_t n, struct ferry_err *err)
+{
+    if (RAND_bytes(p, (int)n) != 1)
+        return fy_err_set(err, FERRY_EIO, "cannot get random bytes");
+    return 0;
+}
+
+void fy_hex(const void *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *s = p;
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[s[i] >> 4];
+        out[2 * i + 1] = digits[s[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+bool fy_name_valid(const char *s)
+{
+    size_t n = 0;
+
+    if (!s)
+        return false;
+    for (; s[n]; n++) {
+        if (!isalnum((unsigned char)s[n]) && !strchr("._:@-", s[n]))
+            return false;
+    }
+    return n >= 1 && n <= 128;
+}

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ferryd commands: serve, migrate, keys. Thin: options, objects, the loop,
+ * exit codes; the work is in libferry.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "core/contract.h"
+#include "http/server.h"
+#include "server/api.h"
+#include "server/keys.h"
+#include "store/pool.h"
+#include "fy.h"
+
+#include "ferryd.h"
+
+static int fail(const struct ferry_err *err)
+{
+    fprintf(stderr, "ferryd: %s\n",
+            err->msg[0] ? err->msg : ferry_strerror(err->code));
+    return ferryd_exit_code(err->code);
+}
+
+static int parse_size(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+
+    if (!*s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- migrate ---------------------------------------------------------- */
+
+int ferryd_migrate(struct ferryd_settings *s, int argc, char **argv)
+{
+    struct ferry_err err = {0};
+    struct fy_contract *c = NULL;
+    struct fy_store *st = NULL;
+    char *shown;
+    int rc;
+
+    if (argc > 1) {
+        fputs("usage: ferryd [--store URL] [--contract FILE] migrate\n",
+              strcmp(argv[1], "--help") == 0 ? stdout : stderr);
+        return strcmp(argv[1], "--help") == 0 ? FERRYD_OK : FERRYD_USAGE;
+    }
+    rc = fy_contract_load(s->contract, &c, &err);
+    if (rc == 0)
+        rc = fy_store_open(s->store, &st, &err);
+    if (rc == 0)
+        rc = st->ops->migrate(st, c, &err);
+    if (rc == 0) {
+        shown = fy_store_redact(s->store);
+        printf("migrated contract version %ld (%zu tables, checksum %.12s)"
+               " on %s\n",
+               c->version, c->ntables, c->checksum, shown ? shown : "store");
+        fy_free(shown);
+    }
+    fy_store_close(st);
+    fy_contract_free(c);
+    return rc < 0 ? fail(&err) : FERRYD_OK;
+}
+
+/* ---- keys ------------------------------------------------------------- */
+
+static const char keys_usage[] =
+    "usage: ferryd keys create --device NAME [--region R] [--admin]\n"
+    "                          [--expires-days N]\n"
+    "       ferryd keys list [--json]\n"
+    "       ferryd keys revoke ID\n";
+
+static int keys_create(struct fy_store *st, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"device", required_argument, NULL, 'd'},
+        {"region", required_argument, NULL, 'r'},
+        {"admin", no_argument, NULL, 'a'},
+        {"expires-days", required_argument, NULL, 'e'},
+        {NULL, 0, NULL, 0}};
+    const char *device = NULL, *region = NULL;
+    struct ferry_err err = {0};
+    struct fy_key rec;
+    char key[FY_KEY_LEN + 1];
+    long days = 0;
+    int c, admin = 0, rc;
+
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': device = optarg; break;
+        case 'r': region = optarg; break;
+        case 'a': admin = 1; break;
+        case 'e':
+            if (parse_size(optarg, 1, 36500, &days) < 0)
+                return fputs(keys_usage, stderr), FERRYD_USAGE;
+            break;
+        default: return fputs(keys_usage, stderr), FERRYD_USAGE;
+        }
+    }
+    if (!device || optind < argc)
+        return fputs(keys_usage, stderr), FERRYD_USAGE;
+    rc = fy_key_generate(device, region, admin, &rec, key, &err);
+    if (rc < 0)
+        return fail(&err);
+    rec.expires_at = days ? (int64_t)time(NULL) + days * 86400 : 0;
+    rc = st->ops->key_put(st, &rec, &err);
+    if (rc == 0) {
+        printf("%s\n", key);
+        fprintf(stderr,
+                "ferryd: created key id=%s device=%s%s%s%s; it is shown only"
+                " once\n",
+                rec.id, device, region ? " region=" : "",
+                region ? region : "", admin ? " admin" : "");
+    }
+    fy_key_release(&rec);
+    return rc < 0 ? fail(&err) : FERRYD_OK;
+}
+
+static const char *key_state(const struct fy_key *k)
+{
+    if (k->revoked_at)
+        return "revoked";
+    if (k->expires_at && k->expires_at <= (int64_t)time(NULL))
+        return "expired";
+    return "active";
+}
+
+static int print_key(const struct fy_key *k, void *ud)
+{
+    json_t *arr = ud;
+
+    if (arr)
+        return json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s?, s:b, s:s, s:I, s:I, s:I, s:I}",
+                           "id", k->id, "device", k->device, "region",
+                           k->region, "admin", k->admin, "state",
+                           key_state(k), "created_at",
+                           (json_int_t)k->created_at, "expires_at",
+                           (json_int_t)k->expires_at, "revoked_at",
+                           (json_int_t)k->revoked_at, "last_used_at",
+                           (json_int_t)k->last_used_at));
+    printf("%-16s  %-20s  %-12s  %-5s  %-7s  %lld\n", k->id, k->device,
+           k->region ? k->region : "-", k->admin ? "admin" : "-",
+           key_state(k), (long long)k->last_used_at);
+    return 0;
+}
+
+static int keys_list(struct fy_store *st, int argc, char **argv)
+{
+    struct ferry_err err = {0};
+    int as_json = argc == 2 && strcmp(argv[1], "--json") == 0;
+    json_t *arr = as_json ? json_array() : NULL;
+    int rc;
+
+    if (argc > 1 && !as_json)
+        return fputs(keys_usage, stderr), FERRYD_USAGE;
+    if (!as_json)
+        printf("%-16s  %-20s  %-12s  %-5s  %-7s  %s\n", "ID", "DEVICE",
+               "REGION", "ROLE", "STATE", "LAST USED");
+    rc = st->ops->key_list(st, print_key, arr, &err);
+    if (rc == 0 && arr) {
+        json_dumpf(arr, stdout, JSON_INDENT(2));
+        putchar('\n');
+    }
+    json_decref(arr);
+    return rc < 0 ? fail(&err) : FERRYD_OK;
+}
+
+static int keys_revoke(struct fy_store *st, int argc, char **argv)
+{
+    struct ferry_err err = {0};
+    char id[FY_KEY_ID_LEN + 1];
+    const char *arg;
+    int rc;
+
+    if (argc != 2)
+        return fputs(keys_usage, stderr), FERRYD_USAGE;
+    arg = argv[1];
+    if (strncmp(arg, "fy_", 3) == 0)
+        arg += 3; /* accept the full key as well as its id */
+    snprintf(id, sizeof(id), "%s", arg);
+    rc = st->ops->key_revoke(st, id, &err);
+    if (rc == 0)
+        printf("revoked %s\n", id);
+    return rc < 0 ? fail(&err) : FERRYD_OK;
+}
+
+int ferryd_keys(struct ferryd_settings *s, int argc, char **argv)
+{
+    struct ferry_err err = {0};
+    struct fy_store *st = NULL;
+    int rc;
+
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        fputs(keys_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? FERRYD_USAGE : FERRYD_OK;
+    }
+    if (fy_store_open(s->store, &st, &err) < 0)
+        return fail(&err);
+    optind = 0;
+    if (strcmp(argv[1], "create") == 0)
+        rc = keys_create(st, argc - 1, argv + 1);
+    else if (strcmp(argv[1], "list") == 0)
+        rc = keys_list(st, argc - 1, argv + 1);
+    else if (strcmp(argv[1], "revoke") == 0)
+        rc = keys_revoke(st, argc - 1, argv + 1);
+    else
+        rc = (fputs(keys_usage, stderr), FERRYD_USAGE);
+    fy_store_close(st);
+    return rc;
+}
+
+/* ---- serve ------------------------------------------------------------ */
+
+static const char serve_usage[] =
+    "usage: ferryd [OPTIONS] serve [--listen HOST:PORT] [--max-body BYTES]\n"
+    "                              [--pool N]\n"
+    "Listens on 127.0.0.1:8080 by default; port 0 picks a free port and\n"
+    "prints it. The store must be migrated with the same contract.\n";
+
+static int parse_serve(struct ferryd_settings *s, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"max-body", required_argument, NULL, 'm'},
+        {"pool", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    long v;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': s->listen = optarg; break;
+        case 'm':
+            if (parse_size(optarg, 1024, 1L << 30, &v) < 0)
+                return fputs(serve_usage, stderr), FERRYD_USAGE;
+            s->max_body = (size_t)v;
+            break;
+        case 'p':
+            if (parse_size(optarg, 1, 256, &v) < 0)
+                return fputs(serve_usage, stderr), FERRYD_USAGE;
+            s->pool = (unsigned)v;
+            break;
+        case 'h': fputs(serve_usage, stdout); return -1;
+        default: return fputs(serve_usage, stderr), FERRYD_USAGE;
+        }
+    }
+    return optind < argc ? (fputs(serve_usage, stderr), FERRYD_USAGE) : 0;
+}
+
+/*
+ * Refuses to serve a contract the store has not been migrated to: rows
+ * would be rejected by the database instead of by ferryd. A store that is
+ * down now is checked later by its first requests.
+ */
+static int check_schema(struct fy_store_pool *pool,
+                        const struct fy_contract *c, struct ferry_err *err)
+{
+    struct fy_store *st = NULL;
+    char sum[65];
+    long version = 0;
+    int rc = fy_store_pool_get(pool, 1000, &st, err);
+
+    if (rc == 0)
+        rc = st->ops->schema_version(st, &version, sum, err);
+    if (st)
+        fy_store_pool_put(pool, st);
+    if (ferry_err_is_transient(rc)) {
+        fy_warn("store", "store unavailable at start-up (%s); serving 503"
+                         " until it is back", err->msg);
+        fy_err_clear(err);
+        return 0;
+    }
+    if (rc == 0 && version == 0)
+        rc = fy_err_set(err, FERRY_ESCHEMA,
+                        "the store has no ferry schema yet: run 'ferryd"
+                        " migrate' first");
+    else if (rc == 0 && (version != c->version || strcmp(sum, c->checksum)))
+        rc = fy_err_set(err, FERRY_ESCHEMA,
+                        "the store was migrated with contract version %ld,"
+                        " not this one (version %ld): run 'ferryd migrate'",
+                        version, c->version);
+    return rc;
+}
+
+static void wait_for_signal(void)
+{
+    sigset_t set;
+    int sig = 0;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigwait(&set, &sig);
+    fy_info("http", "signal %d: shutting down", sig);
+}
+
+static void block_signals(void)
+{
+    sigset_t set;
+
+    /* Threads inherit the mask, so only sigwait() sees these. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
+{
+    struct ferry_err err = {0};
+    struct fy_contract *c = NULL;
+    struct fy_store_pool *pool = NULL;
+    struct fy_http_server *srv = NULL;
+    struct fy_api api = {.pool_wait_ms = 5000};
+    struct fy_http_config hc = {.max_conns = 1024, .timeout_s = 60};
+    int rc = parse_serve(s, argc, argv);
+
+    if (rc != 0)
+        return rc < 0 ? FERRYD_OK : rc;
+    hc.listen = s->listen ? s->listen : "127.0.0.1:8080";
+    hc.max_body = s->max_body ? s->max_body : 16u << 20;
+    block_signals();
+    rc = fy_contract_load(s->contract, &c, &err);
+    if (rc == 0)
+        rc = fy_store_pool_new(s->store, s->pool ? s->pool : 4, &pool, &err);
+    if (rc == 0)
+        rc = check_schema(pool, c, &err);
+    api.pool = pool;
+    api.contract = c;
+    if (rc == 0)
+        rc = fy_http_server_start(&hc, fy_api_handle, &api, &srv, &err);
+    if (rc == 0) {
+        char *shown = fy_store_redact(s->store);
+
+        printf("listening on %.*s:%u\n",
+               (int)(strrchr(hc.listen, ':') - hc.listen), hc.listen,
+               fy_http_server_port(srv));
+        fflush(stdout);
+        fy_info("http", "listening on port %u, store %s, contract version %ld",
+                fy_http_server_port(srv), shown ? shown : "?", c->version);
+        fy_free(shown);
+        wait_for_signal();
+    }
+    fy_http_server_stop(srv);
+    fy_store_pool_free(pool);
+    fy_contract_free(c);
+    return rc < 0 ? fail(&err) : FERRYD_OK;
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ferryd: the ingestion server. Parses global settings (command line, then
+ * environment, then an optional JSON config file, then defaults), installs
+ * logging and dispatches to serve / migrate / keys.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ferry/ferry.h"
+
+#include "ferryd.h"
+
+static const char usage[] =
+    "usage: ferryd [OPTIONS] COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the HTTP server\n"
+    "  migrate   create or upgrade the contract's tables in the store\n"
+    "  keys      create | list | revoke API keys\n"
+    "\n"
+    "options:\n"
+    "  --store URL      sqlite:PATH (default sqlite:ferry.db) or\n"
+    "                   postgresql://...; or $FERRYD_STORE\n"
+    "  --contract FILE  table contract (default contract.json)\n"
+    "  --config FILE    JSON settings: store, contract, listen,\n"
+    "                   max_body, pool\n"
+    "  -v, --verbose    debug logging\n"
+    "  -q, --quiet      errors only\n"
+    "  -h, --help       this text\n"
+    "  -V, --version    print the version\n";
+
+static const char *const level_names[] = {"error", "warn", "info", "debug",
+                                          "trace"};
+
+static void log_stderr(int level, const char *comp, const char *line,
+                       void *ud)
+{
+    (void)ud;
+    fprintf(stderr, "ferryd: %s: %s: %s\n", level_names[level], comp, line);
+}
+
+int ferryd_exit_code(int rc)
+{
+    switch (rc) {
+    case 0:
+        return FERRYD_OK;
+    case FERRY_EINVAL:
+        return FERRYD_USAGE;
+    case FERRY_ECONFIG:
+    case FERRY_ESCHEMA:
+        return FERRYD_CONFIG;
+    case FERRY_EUNAVAIL:
+        return FERRYD_UNAVAILABLE;
+    default:
+        return FERRYD_ERROR;
+    }
+}
+
+/* Settings file values fill what the command line left unset. */
+static int load_config_file(const char *path, struct ferryd_settings *s,
+                            json_t **keep)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *v;
+
+    if (!json_is_object(root)) {
+        fprintf(stderr, "ferryd: config '%s': %s\n", path,
+                root ? "must be an object" : jerr.text);
+        json_decref(root);
+        return FERRYD_CONFIG;
+    }
+    if (!s->store)
+        s->store = json_string_value(json_object_get(root, "store"));
+    if (!s->contract)
+        s->contract = json_string_value(json_object_get(root, "contract"));
+    if (!s->listen)
+        s->listen = json_string_value(json_object_get(root, "listen"));
+    if ((v = json_object_get(root, "max_body")) && json_integer_value(v) > 0)
+        s->max_body = (size_t)json_integer_value(v);
+    if ((v = json_object_get(root, "pool")) && json_integer_value(v) > 0 &&
+        json_integer_value(v) <= 256)
+        s->pool = (unsigned)json_integer_value(v);
+    *keep = root; /* strings above are borrowed from it */
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(struct ferryd_settings *, int, char **);
+} commands[] = {
+    {"serve", ferryd_serve},
+    {"migrate", ferryd_migrate},
+    {"keys", ferryd_keys},
+};
+
+static int dispatch(struct ferryd_settings *s, int argc, char **argv)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[0], commands[i].name) == 0) {
+            optind = 0;
+            return commands[i].fn(s, argc, argv);
+        }
+    }
+    fprintf(stderr, "ferryd: unknown command '%s'\n%s", argv[0], usage);
+    return FERRYD_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"store", required_argument, NULL, 's'},
+        {"contract", required_argument, NULL, 'k'},
+        {"config", required_argument, NULL, 'c'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
+    struct ferryd_settings s = {0};
+    const char *config = NULL;
+    json_t *file = NULL;
+    int c, level = FERRY_LOG_INFO, rc;
+
+    while ((c = getopt_long(argc, argv, "+vqhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': s.store = optarg; break;
+        case 'k': s.contract = optarg; break;
+        case 'c': config = optarg; break;
+        case 'v': level = FERRY_LOG_DEBUG; break;
+        case 'q': level = FERRY_LOG_ERROR; break;
+        case 'h': fputs(usage, stdout); return FERRYD_OK;
+        case 'V': printf("ferryd %s\n", ferry_version()); return FERRYD_OK;
+        default: fputs(usage, stderr); return FERRYD_USAGE;
+        }
+    }
+    if (!s.store)
+        s.store = getenv("FERRYD_STORE");
+    if (config && (rc = load_config_file(config, &s, &file)) != 0)
+        return rc;
+    if (!s.store)
+        s.store = "sqlite:ferry.db";
+    if (!s.contract)
+        s.contract = "contract.json";
+    ferry_set_log_fn(log_stderr, NULL, level, getenv("FERRYD_LOG"));
+    if (optind >= argc) {
+        fputs(usage, stderr);
+        json_decref(file);
+        return FERRYD_USAGE;
+    }
+    rc = dispatch(&s, argc - optind, argv + optind);
+    json_decref(file);
+    return rc;
+}
