@@ -81,6 +81,13 @@ static int pg_fail(struct pg *pg, PGresult *r, const char *what,
     return fy_err_set(err, code, "%s failed: %s", what, msg);
 }
 
+static void quiet_notice(void *ud, const char *msg)
+{
+    (void)ud;
+    fy_debug("store", "postgresql notice: %.*s", (int)strcspn(msg, "\n"),
+             msg);
+}
+
 static int pg_connect(struct pg *pg, struct ferry_err *err)
 {
     char msg[300];
@@ -89,8 +96,10 @@ static int pg_connect(struct pg *pg, struct ferry_err *err)
         return 0;
     PQfinish(pg->conn);
     pg->conn = PQconnectdb(pg->url);
-    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK) {
+        PQsetNoticeProcessor(pg->conn, quiet_notice, NULL);
         return 0;
+    }
     first_line(msg, sizeof(msg),
                pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
     PQfinish(pg->conn);
