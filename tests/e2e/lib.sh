@@ -1,0 +1,200 @@
+# shellcheck shell=sh
+# Helpers for e2e scenarios: real ferryd and ferry processes over real HTTP
+# on loopback, against a real store (STORE=sqlite or STORE=pg). Sourced by
+# run.sh; each scenario runs in its own temp dir ($T), kept on failure.
+
+. "$E2E_DIR/pglib.sh"
+
+FERRY=${FERRY_BIN:?}
+FERRYD=${FERRYD_BIN:?}
+export FERRY_LOG=${FERRY_LOG:-all}
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+note() {
+    echo "--- $*" >&2
+}
+
+assert_eq() { # what expected actual
+    [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
+}
+
+# Store set-up: a fresh database per scenario.
+store_setup() {
+    case $STORE in
+    sqlite)
+        STORE_URL="sqlite:$T/store.db"
+        ;;
+    pg)
+        base=${PG_DSN:-$(cat "$PG_STATE/dsn")}
+        db="t_$(basename "$T" | tr -c 'a-zA-Z0-9\n' '_' | tr 'A-Z' 'a-z')"
+        psql "$base" -qAt -c "CREATE DATABASE $db" >/dev/null ||
+            fail "cannot create database $db"
+        STORE_URL="${base%/*}/$db"
+        ;;
+    esac
+    export STORE_URL
+}
+
+# store_sql SQL -> rows, '|' separated (same shape for both stores)
+store_sql() {
+    case $STORE in
+    sqlite) sqlite3 -bail "${STORE_URL#sqlite:}" "$1" ;;
+    pg) psql "$STORE_URL" -qAt -v ON_ERROR_STOP=1 -c "$1" ;;
+    esac
+}
+
+app_sql() { # DB SQL
+    sqlite3 -bail "$1" "$2"
+}
+
+write_contract() { # FILE, JSON on stdin
+    cat >"$1"
+}
+
+ferryd_migrate() {
+    "$FERRYD" --store "$STORE_URL" --contract "$T/contract.json" migrate \
+        >"$T/migrate.out" 2>&1 || { cat "$T/migrate.out"; fail "migrate"; }
+}
+
+make_key() { # DEVICE [--region R] [--admin] -> key on stdout
+    _dev=$1
+    shift
+    "$FERRYD" --store "$STORE_URL" keys create --device "$_dev" "$@" 2>/dev/null ||
+        fail "keys create $_dev"
+}
+
+# start_ferryd [PORT]: sets FERRYD_PID, PORT, URL; port 0 (default) picks one
+start_ferryd() {
+    want=${1:-0}
+    : >"$T/ferryd.out"
+    "$FERRYD" --store "$STORE_URL" --contract "$T/contract.json" serve \
+        --listen "127.0.0.1:$want" $FERRYD_ARGS \
+        >"$T/ferryd.out" 2>>"$T/ferryd.log" &
+    FERRYD_PID=$!
+    i=0
+    while ! grep -q '^listening on' "$T/ferryd.out" 2>/dev/null; do
+        kill -0 "$FERRYD_PID" 2>/dev/null || { tail "$T/ferryd.log"; fail "ferryd died"; }
+        i=$((i + 1))
+        [ $i -gt 200 ] && fail "ferryd did not start"
+        sleep 0.05
+    done
+    PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$T/ferryd.out")
+    URL="http://127.0.0.1:$PORT"
+}
+
+stop_ferryd() {
+    [ -n "${FERRYD_PID:-}" ] || return 0
+    kill "$FERRYD_PID" 2>/dev/null
+    wait "$FERRYD_PID" 2>/dev/null
+    FERRYD_PID=
+}
+
+kill9_ferryd() {
+    kill -9 "$FERRYD_PID" 2>/dev/null
+    wait "$FERRYD_PID" 2>/dev/null
+    FERRYD_PID=
+}
+
+# agent_init NAME DEVICE [batch] -> $T/NAME/{app.db,config.json}
+agent_init() {
+    mkdir -p "$T/$1"
+    [ -f "$T/$1/app.db" ] || sqlite3 "$T/$1/app.db" "PRAGMA journal_mode=WAL" >/dev/null
+    "$FERRY" --config "$T/$1/config.json" init --db "$T/$1/app.db" \
+        --url "$URL" --device "$2" --batch-size "${3:-500}" --force \
+        >/dev/null || fail "ferry init"
+}
+
+ferry_in() { # NAME ARGS... (key from $KEY)
+    _agent=$1
+    shift
+    FERRY_API_KEY=${KEY:-} "$FERRY" --config "$T/$_agent/config.json" "$@"
+}
+
+# POST a JSON body with curl: http_post PATH KEY BODY -> "STATUS BODY"
+http_post() {
+    curl -s -o "$T/resp.json" -w '%{http_code}' -X POST \
+        -H "Content-Type: application/json" ${2:+-H "X-Api-Key: $2"} \
+        --data-binary "$3" "$URL$1"
+}
+
+health_ok() {
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")
+    assert_eq "health" 200 "$code"
+}
+
+# Canonical digest of table items(id, name, qty, price, data) in the app db
+# and in the store: the same text in both, compared by md5.
+digest_app() {
+    sqlite3 "$1" "SELECT id || '|' || coalesce(hex(CAST(name AS BLOB)), 'N')
+        || '|' || coalesce(qty, 'N') || '|' || coalesce(printf('%.3f', price),
+        'N') || '|' || coalesce(hex(data), 'N') FROM items ORDER BY id" |
+        md5sum | cut -d' ' -f1
+}
+
+digest_store() {
+    case $STORE in
+    sqlite) digest_app "${STORE_URL#sqlite:}" ;;
+    pg) psql "$STORE_URL" -qAt -c "SELECT id || '|' ||
+        coalesce(upper(encode(convert_to(name, 'UTF8'), 'hex')), 'N') || '|'
+        || coalesce(qty::text, 'N') || '|' || coalesce(to_char(price,
+        'FM9999999990.000'), 'N') || '|' || coalesce(upper(encode(data,
+        'hex')), 'N') FROM items ORDER BY id" | md5sum | cut -d' ' -f1 ;;
+    esac
+}
+
+items_contract() {
+    write_contract "$T/contract.json" <<'JSON'
+{"version": 1, "tables": [{"name": "items",
+  "columns": [{"name": "id", "type": "bigint", "not_null": true},
+              {"name": "name", "type": "text"},
+              {"name": "qty", "type": "bigint"},
+              {"name": "price", "type": "double precision"},
+              {"name": "data", "type": "bytea"}],
+  "primary_key": ["id"]}]}
+JSON
+}
+
+# fill_items DB N: N rows with awkward text, NULLs and blobs in one tx
+fill_items() {
+    sqlite3 "$1" "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY,
+        name TEXT, qty INTEGER, price REAL, data BLOB);
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n
+        WHERE i < $2)
+      INSERT INTO items SELECT i, 'item ' || i || ' \"q'' ü' ||
+        CASE WHEN i % 7 = 0 THEN char(10) || 'line' ELSE '' END,
+        CASE WHEN i % 11 = 0 THEN NULL ELSE i * 3 END, i / 4.0,
+        CASE WHEN i % 5 = 0 THEN randomblob(i % 64) ELSE NULL END FROM n"
+}
+
+# churn DB: updates and deletes so pushes carry every kind of change
+churn_items() {
+    sqlite3 "$1" "UPDATE items SET qty = qty + 1, name = name || '+'
+        WHERE id % $2 = 0; DELETE FROM items WHERE id % $3 = 1;
+        INSERT OR REPLACE INTO items (id, name) VALUES ($4, 'late ' || $4)"
+}
+
+device_changes() { # DEVICE -> applied changes counter
+    case $STORE in
+    sqlite) store_sql "SELECT changes FROM ferry_devices WHERE device = '$1'" ;;
+    pg) store_sql "SELECT changes FROM ferry.devices WHERE device = '$1'" ;;
+    esac
+}
+
+device_acked() {
+    case $STORE in
+    sqlite) store_sql "SELECT acked_seq FROM ferry_devices WHERE device = '$1'" ;;
+    pg) store_sql "SELECT acked_seq FROM ferry.devices WHERE device = '$1'" ;;
+    esac
+}
+
+rand_ms() { # LO HI -> random integer in [LO, HI]
+    echo $(( $1 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % ($2 - $1 + 1) ))
+}
+
+sleep_ms() {
+    sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"
+}

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Runs one e2e scenario against one store:
+#   run.sh SCENARIO_FILE STORE(sqlite|pg) PG_STATE_DIR
+# The scenario's temp dir (logs, databases) is removed on success and kept
+# on failure; its path is printed.
+set -eu
+E2E_DIR=$(cd "$(dirname "$0")" && pwd)
+SCENARIO=$1
+STORE=$2
+PG_STATE=${3:-}
+export E2E_DIR STORE PG_STATE
+SCENARIO_NAME=$(basename "$SCENARIO" .sh)
+T=$(mktemp -d "${TMPDIR:-/tmp}/ferry-e2e.$SCENARIO_NAME.$STORE.XXXXXX")
+chmod 755 "$T"
+export T
+FERRYD_PID=
+FERRYD_ARGS=${FERRYD_ARGS:-}
+
+cleanup() {
+    rc=$?
+    [ -n "${FERRYD_PID:-}" ] && kill "$FERRYD_PID" 2>/dev/null
+    jobs -p | xargs -r kill -9 2>/dev/null
+    [ -n "${OWN_PG:-}" ] && pg_cluster_stop "$OWN_PG"
+    if [ $rc -eq 0 ]; then
+        rm -rf "$T"
+    else
+        echo "scenario $SCENARIO_NAME ($STORE) failed; logs and databases in $T" >&2
+        tail -n 30 "$T/ferryd.log" 2>/dev/null >&2 || true
+    fi
+    exit $rc
+}
+trap cleanup EXIT INT TERM
+
+. "$E2E_DIR/lib.sh"
+cd "$T"
+store_setup
+. "$SCENARIO"
+echo "scenario $SCENARIO_NAME ($STORE): ok"
