@@ -7,6 +7,7 @@
  * acknowledged batch survives a crash or power loss.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -80,6 +81,18 @@ static const char *lite_path(const char *url)
     return url;
 }
 
+/*
+ * How long a writer waits for the lock before the request gets 503 and is
+ * retried by the agent; FERRY_SQLITE_BUSY_MS overrides the 10 s default.
+ */
+static int busy_ms(void)
+{
+    const char *s = getenv("FERRY_SQLITE_BUSY_MS");
+    long v = s ? strtol(s, NULL, 10) : 0;
+
+    return v > 0 && v < 600000 ? (int)v : 10000;
+}
+
 static int lite_open(struct fy_store *st, const char *url,
                      struct ferry_err *err)
 {
@@ -97,7 +110,7 @@ static int lite_open(struct fy_store *st, const char *url,
                         l->db ? sqlite3_errmsg(l->db) : "out of memory");
         goto out;
     }
-    sqlite3_busy_timeout(l->db, 10000);
+    sqlite3_busy_timeout(l->db, busy_ms());
     rc = lite_exec(l,
                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                    " PRAGMA foreign_keys=ON",
