@@ -47,8 +47,9 @@ store_sql() {
     esac
 }
 
+# The app's own writes wait for locks like a real app would.
 app_sql() { # DB SQL
-    sqlite3 -bail "$1" "$2"
+    sqlite3 -bail -cmd ".timeout 10000" "$1" "$2"
 }
 
 write_contract() { # FILE, JSON on stdin
@@ -88,14 +89,14 @@ start_ferryd() {
 
 stop_ferryd() {
     [ -n "${FERRYD_PID:-}" ] || return 0
-    kill "$FERRYD_PID" 2>/dev/null
-    wait "$FERRYD_PID" 2>/dev/null
+    kill "$FERRYD_PID" 2>/dev/null || true
+    wait "$FERRYD_PID" 2>/dev/null || true
     FERRYD_PID=
 }
 
 kill9_ferryd() {
-    kill -9 "$FERRYD_PID" 2>/dev/null
-    wait "$FERRYD_PID" 2>/dev/null
+    kill -9 "$FERRYD_PID" 2>/dev/null || true
+    wait "$FERRYD_PID" 2>/dev/null || true
     FERRYD_PID=
 }
 
@@ -106,6 +107,13 @@ agent_init() {
     "$FERRY" --config "$T/$1/config.json" init --db "$T/$1/app.db" \
         --url "$URL" --device "$2" --batch-size "${3:-500}" --force \
         >/dev/null || fail "ferry init"
+}
+
+# ferry_bg NAME ARGS...: the agent in the background, $! is its own pid
+ferry_bg() {
+    _agent=$1
+    shift
+    FERRY_API_KEY=${KEY:-} "$FERRY" --config "$T/$_agent/config.json" "$@" &
 }
 
 ferry_in() { # NAME ARGS... (key from $KEY)
@@ -129,9 +137,12 @@ health_ok() {
 # Canonical digest of table items(id, name, qty, price, data) in the app db
 # and in the store: the same text in both, compared by md5.
 digest_app() {
-    sqlite3 "$1" "SELECT id || '|' || coalesce(hex(CAST(name AS BLOB)), 'N')
-        || '|' || coalesce(qty, 'N') || '|' || coalesce(printf('%.3f', price),
-        'N') || '|' || coalesce(hex(data), 'N') FROM items ORDER BY id" |
+    # hex(NULL) is '' and printf('%f', NULL) is 0.000 in SQLite: hence CASE.
+    sqlite3 "$1" "SELECT id || '|' || CASE WHEN name IS NULL THEN 'N' ELSE
+        hex(CAST(name AS BLOB)) END || '|' || coalesce(qty, 'N') || '|' ||
+        CASE WHEN price IS NULL THEN 'N' ELSE printf('%.3f', price) END
+        || '|' || CASE WHEN data IS NULL
+        THEN 'N' ELSE hex(data) END FROM items ORDER BY id" |
         md5sum | cut -d' ' -f1
 }
 
@@ -160,7 +171,7 @@ JSON
 
 # fill_items DB N: N rows with awkward text, NULLs and blobs in one tx
 fill_items() {
-    sqlite3 "$1" "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY,
+    app_sql "$1" "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY,
         name TEXT, qty INTEGER, price REAL, data BLOB);
       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n
         WHERE i < $2)
@@ -172,7 +183,7 @@ fill_items() {
 
 # churn DB: updates and deletes so pushes carry every kind of change
 churn_items() {
-    sqlite3 "$1" "UPDATE items SET qty = qty + 1, name = name || '+'
+    app_sql "$1" "UPDATE items SET qty = qty + 1, name = name || '+'
         WHERE id % $2 = 0; DELETE FROM items WHERE id % $3 = 1;
         INSERT OR REPLACE INTO items (id, name) VALUES ($4, 'late ' || $4)"
 }

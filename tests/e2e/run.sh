@@ -18,6 +18,7 @@ FERRYD_ARGS=${FERRYD_ARGS:-}
 
 cleanup() {
     rc=$?
+    set +e
     [ -n "${FERRYD_PID:-}" ] && kill "$FERRYD_PID" 2>/dev/null
     jobs -p | xargs -r kill -9 2>/dev/null
     [ -n "${OWN_PG:-}" ] && pg_cluster_stop "$OWN_PG"

@@ -1,0 +1,38 @@
+# Offline is the normal case: with ferryd down the app keeps writing, push
+# gives up after its retry budget with exit code 5 and the outbox intact;
+# once ferryd is back the next push drains everything.
+items_contract
+ferryd_migrate
+KEY=$(make_key edge1)
+start_ferryd
+agent_init a edge1
+stop_ferryd
+APP=$T/a/app.db
+fill_items "$APP" 300
+ferry_in a track items >/dev/null || fail track
+app_sql "$APP" "UPDATE items SET qty = 1 WHERE id < 10; DELETE FROM items WHERE id > 290"
+set +e
+ferry_in a push --retry-for 2 >"$T/push.out" 2>>"$T/agent.log"
+rc=$?
+set -e
+assert_eq "exit code when unreachable" 5 "$rc"
+grep -q 'retrying in' "$T/agent.log" || fail "no retries logged"
+assert_eq "outbox kept" 300 "$(app_sql "$APP" 'SELECT count(*) FROM _ferry_outbox')"
+# A missing key is an auth failure (exit 4), not something to retry.
+set +e
+FERRY_API_KEY= "$FERRY" --config "$T/a/config.json" push >/dev/null 2>&1
+rc=$?
+set -e
+assert_eq "exit code without key" 4 "$rc"
+start_ferryd "$PORT"
+ferry_in a push >"$T/push.out" 2>>"$T/agent.log" || fail "push after outage"
+assert_eq "digest" "$(digest_app "$APP")" "$(digest_store)"
+# A revoked key stops the push with exit 4 and keeps the outbox.
+"$FERRYD" --store "$STORE_URL" keys revoke "$(echo "$KEY" | cut -c4-19)" >/dev/null
+app_sql "$APP" "INSERT INTO items (id, name) VALUES (5000, 'x')"
+set +e
+ferry_in a push >/dev/null 2>>"$T/agent.log"
+rc=$?
+set -e
+assert_eq "exit code with revoked key" 4 "$rc"
+assert_eq "outbox kept on 401" 1 "$(app_sql "$APP" 'SELECT count(*) FROM _ferry_outbox')"
