@@ -1,0 +1,50 @@
+# Thin wrapper over CMake (the source of truth). `make check` is the one test
+# command: README, CI (.ci/run) and developers all run it.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= 2
+SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+
+.PHONY: all deps build asan check demo release bench format format-check lint clean
+
+all: build
+
+deps:
+	sh scripts/deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Debug -DFERRY_DEVELOPER=ON >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFERRY_DEVELOPER=ON \
+	  -DFERRY_SANITIZE=address,undefined >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Format check, then the whole suite on the dev build and on the
+# ASan+UBSan build; ends with "N passed, N failed".
+check: deps
+	sh scripts/check.sh
+
+# Starts ferryd on the embedded SQLite store and shows rows flowing.
+demo: build
+	sh scripts/demo.sh $(BUILD)
+
+release: deps
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build-release -j $(JOBS)
+
+bench: release
+	sh bench/run.sh build-release
+
+format:
+	clang-format -i $(SOURCES)
+
+format-check:
+	clang-format --dry-run --Werror $(SOURCES)
+
+lint: build
+	clang-tidy -p $(BUILD) --quiet $(filter %.c,$(SOURCES))
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-release

@@ -1,0 +1,50 @@
+#!/bin/sh
+# The whole test suite: formatting, then unit and e2e tests on the dev build
+# and again on the ASan+UBSan build (LeakSanitizer on). Prints one closing
+# line "N passed, N failed" (tests counted over both builds).
+set -u
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-2}
+passed=0
+failed=0
+
+count() { # LOG: adds ctest's totals
+    total=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2/p' "$1" | tail -n 1)
+    bad=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\1/p' "$1" | tail -n 1)
+    if [ -z "$total" ]; then
+        failed=$((failed + 1)) # the build or ctest itself failed
+        return
+    fi
+    passed=$((passed + total - bad))
+    failed=$((failed + bad))
+}
+
+suite() { # BUILD_DIR EXTRA_CMAKE_ARGS
+    dir=$1
+    shift
+    echo "== $dir: build"
+    if ! { cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DFERRY_DEVELOPER=ON "$@" >/dev/null &&
+           cmake --build "$dir" -j "$JOBS" >"$dir.build.log" 2>&1; }; then
+        tail -n 40 "$dir.build.log"
+        failed=$((failed + 1))
+        return
+    fi
+    echo "== $dir: tests"
+    ctest --test-dir "$dir" -j "$JOBS" --output-on-failure 2>&1 | tee "$dir.test.log"
+    count "$dir.test.log"
+}
+
+echo "== format"
+if git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror 2>"format.log"; then
+    passed=$((passed + 1))
+else
+    head -n 20 format.log
+    failed=$((failed + 1))
+fi
+rm -f format.log
+
+suite build
+suite build-asan -DFERRY_SANITIZE=address,undefined
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
