@@ -36,4 +36,5 @@ trap cleanup EXIT INT TERM
 cd "$T"
 store_setup
 . "$SCENARIO"
+stop_ferryd
 echo "scenario $SCENARIO_NAME ($STORE): ok"
