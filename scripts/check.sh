@@ -23,7 +23,7 @@ suite() { # BUILD_DIR EXTRA_CMAKE_ARGS
     dir=$1
     shift
     echo "== $dir: build"
-    if ! { cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DFERRY_DEVELOPER=ON "$@" >/dev/null &&
+    if ! { cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DFERRY_DEVELOPER=ON -DFERRY_UNIT_TESTS=ON "$@" >/dev/null &&
            cmake --build "$dir" -j "$JOBS" >"$dir.build.log" 2>&1; }; then
         tail -n 40 "$dir.build.log"
         failed=$((failed + 1))

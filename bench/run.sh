@@ -1,0 +1,120 @@
+#!/bin/sh
+# Runs every benchmark in one go on a release build and prints one line per
+# figure plus the ratios docs/performance.md records. Starts its own
+# PostgreSQL (default settings, fsync on) and ferryd processes; loopback only.
+#   bench/run.sh [BUILD_DIR]   (default build-release; `make bench` builds it)
+# ROWS (default 200000) and BATCH (default 1000) can be set in the environment.
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$ROOT/${1:-build-release}
+ROWS=${ROWS:-200000}
+BATCH=${BATCH:-1000}
+AGENTS=${AGENTS:-8}
+AGENT_ROWS=${AGENT_ROWS:-50000}
+B=$BUILD/bench
+FERRYD=$BUILD/server/ferryd
+FERRY=$BUILD/agent/ferry
+. "$ROOT/tests/e2e/pglib.sh"
+W=$(mktemp -d /tmp/ferry-bench.XXXXXX)
+PG=$(pg_cluster_start fsync=on)
+SERVER=
+cleanup() {
+    [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null
+    pg_cluster_stop "$PG"
+    rm -rf "$W"
+}
+trap cleanup EXIT INT TERM
+DSN="postgresql://postgres@127.0.0.1:$(cat "$PG/port")/postgres"
+
+echo "# machine: $(nproc) cores, $(sed -n 's/model name\s*: //p' /proc/cpuinfo | head -n 1)"
+echo "# rows=$ROWS batch=$BATCH postgresql=$("$PGBIN/postgres" --version | cut -d' ' -f3)"
+
+"$B/bench_capture" 200000 1000
+
+reset_pg() {
+    psql "$DSN" -qAt -c "TRUNCATE heartbeat, ferry.\"tomb_heartbeat\"" \
+        -c "UPDATE ferry.devices SET acked_seq = 0" \
+        -c "VACUUM ANALYZE heartbeat" -c "CHECKPOINT" >/dev/null
+}
+
+serve() { # STORE -> SERVER, URL
+    "$FERRYD" -q --store "$1" --contract "$ROOT/bench/contract.json" serve \
+        --listen 127.0.0.1:0 --pool 4 >"$W/serve.out" &
+    SERVER=$!
+    while ! grep -q '^listening' "$W/serve.out" 2>/dev/null; do sleep 0.05; done
+    URL="http://$(sed 's/^listening on //' "$W/serve.out")"
+}
+
+keys() { # STORE N -> KEYS, DEVS
+    KEYS= DEVS=
+    for i in $(seq 1 "$2"); do
+        k=$("$FERRYD" --store "$1" keys create --device "bench$i" 2>/dev/null)
+        KEYS="${KEYS:+$KEYS,}$k"
+        DEVS="${DEVS:+$DEVS,}bench$i"
+    done
+}
+
+# --- PostgreSQL: limits, then ferryd on the same rows ------------------
+"$FERRYD" --store "$DSN" --contract "$ROOT/bench/contract.json" migrate >/dev/null
+keys "$DSN" 2
+reset_pg
+"$B/bench_ingest" pg-copy "$DSN" "$ROWS" "$BATCH" 2 | tee "$W/copy"
+reset_pg
+"$B/bench_ingest" pg-staged "$DSN" "$ROWS" "$BATCH" 2 | tee "$W/staged"
+serve "$DSN"
+reset_pg
+"$B/bench_ingest" http "$URL" "$KEYS" "$DEVS" "$ROWS" "$BATCH" | tee "$W/http"
+reset_pg
+"$B/bench_ingest" http "$URL" "$KEYS" "$DEVS" "$ROWS" "$BATCH" gzip | tee "$W/httpz"
+rate() { sed -n 's/.*rows_per_s=\([0-9]*\).*/\1/p' "$1"; }
+echo "pg ratios: ferryd/staged=$(awk "BEGIN{printf \"%.2f\", $(rate "$W/http")/$(rate "$W/staged")}")" \
+     "ferryd_gzip/staged=$(awk "BEGIN{printf \"%.2f\", $(rate "$W/httpz")/$(rate "$W/staged")}")" \
+     "staged/copy=$(awk "BEGIN{printf \"%.2f\", $(rate "$W/staged")/$(rate "$W/copy")}")"
+
+# --- agents draining their outboxes into PostgreSQL ---------------------
+reset_pg
+keys "$DSN" "$AGENTS"
+i=0
+for k in $(echo "$KEYS" | tr ',' ' '); do
+    i=$((i + 1))
+    d=$W/agent$i
+    mkdir -p "$d"
+    sqlite3 "$d/app.db" "PRAGMA journal_mode=WAL; CREATE TABLE heartbeat (id
+      INTEGER PRIMARY KEY, at TEXT NOT NULL, cpu REAL, active BOOLEAN,
+      window TEXT, app TEXT); WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL
+      SELECT x + 1 FROM n WHERE x < $AGENT_ROWS) INSERT INTO heartbeat
+      SELECT $i * 10000000 + x, '2026-11-22T10:00:00Z', x % 1000 / 10.0, x % 2,
+      'editor - notes ' || (x % 97), 'com.example.editor' FROM n" >/dev/null
+    "$FERRY" -q --config "$d/config.json" init --db "$d/app.db" --url "$URL" \
+        --device "bench$i" --batch-size "$BATCH" >/dev/null
+    "$FERRY" -q --config "$d/config.json" track heartbeat >/dev/null
+    echo "$k" >"$d/key"
+done
+t0=$(date +%s.%N)
+pids=
+for d in "$W"/agent*; do
+    FERRY_API_KEY=$(cat "$d/key") /usr/bin/time -f '%M' -o "$d/rss" \
+        "$FERRY" -q --config "$d/config.json" push >/dev/null &
+    pids="$pids $!"
+done
+for p in $pids; do wait "$p"; done
+t1=$(date +%s.%N)
+total=$((AGENTS * AGENT_ROWS))
+stored=$(psql "$DSN" -qAt -c "SELECT count(*) FROM heartbeat")
+[ "$stored" -eq "$total" ] || { echo "agents: only $stored of $total rows stored" >&2; exit 1; }
+echo "agents=$AGENTS rows=$total seconds=$(awk "BEGIN{printf \"%.3f\", $t1-$t0}")" \
+     "rows_per_s=$(awk "BEGIN{printf \"%.0f\", $total/($t1-$t0)}")" \
+     "max_agent_rss_kb=$(cat "$W"/agent*/rss | sort -n | tail -n 1)"
+kill "$SERVER"
+wait "$SERVER" 2>/dev/null || true
+SERVER=
+
+# --- the embedded SQLite store ------------------------------------------
+S="sqlite:$W/store.db"
+"$FERRYD" --store "$S" --contract "$ROOT/bench/contract.json" migrate >/dev/null
+keys "$S" 2
+"$B/bench_ingest" sqlite-upsert "$W/store.db" "$ROWS" "$BATCH" | tee "$W/lite"
+sqlite3 "$W/store.db" "DELETE FROM heartbeat"
+serve "$S"
+"$B/bench_ingest" http "$URL" "$KEYS" "$DEVS" "$ROWS" "$BATCH" | tee "$W/litehttp"
+echo "sqlite ratio: ferryd/upsert=$(awk "BEGIN{printf \"%.2f\", $(rate "$W/litehttp")/$(rate "$W/lite")}")"

@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for the agent's config.json (lib/core/config.h): the seed-000
+ * and flat shapes, defaults, database path resolution and every rejection.
+ * Files live in a fresh mkdtemp folder per test, removed afterwards.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/config.h"
+#include "fy.h"
+
+struct fx {
+    char dir[64];
+    char path[128]; /* dir/config.json */
+};
+
+static int setup(void **state)
+{
+    struct fx *fx = calloc(1, sizeof(*fx));
+
+    if (!fx)
+        return -1;
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-unit-config-XXXXXX");
+    if (!mkdtemp(fx->dir)) {
+        free(fx);
+        return -1;
+    }
+    snprintf(fx->path, sizeof(fx->path), "%s/config.json", fx->dir);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+    int rc;
+
+    unlink(fx->path);
+    rc = rmdir(fx->dir);
+    free(fx);
+    return rc;
+}
+
+static void write_config(const struct fx *fx, const char *text)
+{
+    FILE *f = fopen(fx->path, "w");
+
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void path_in(const struct fx *fx, const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", fx->dir, name);
+}
+
+#define SEED000                                                                \
+    "{\"ingestion\": {\"enabled\": true, \"mode\": \"api\","                   \
+    " \"api\": {\"base_url\": \"http://127.0.0.1:8080\","                      \
+    " \"auth_header\": \"X-Ingest-Key\", \"auth_env\": \"INGEST_KEY\"},"       \
+    " \"batch_size\": 200},"                                                   \
+    " \"ferry\": {\"database\": \"app.db\", \"device\": \"pc1\"}}"
+
+/* Loads text expecting FERRY_ECONFIG; cfg must come back empty. */
+static void load_bad(struct fx *fx, const char *text)
+{
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+    int rc;
+
+    write_config(fx, text);
+    rc = fy_agent_config_load(fx->path, &cfg, &err);
+    if (rc != FERRY_ECONFIG) {
+        if (rc == 0)
+            fy_agent_config_release(&cfg);
+        fail_msg("got %d, want ECONFIG, for %s", rc, text);
+    }
+    assert_int_equal(err.code, FERRY_ECONFIG);
+    assert_true(err.msg[0] != '\0');
+    assert_null(cfg.path);
+    assert_null(cfg.base_url);
+    assert_null(cfg.database);
+    assert_null(cfg.device);
+    fy_agent_config_release(&cfg);
+}
+
+static void test_seed000_shape(void **state)
+{
+    struct fx *fx = *state;
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+    char db[160];
+
+    write_config(fx, SEED000);
+    if (fy_agent_config_load(fx->path, &cfg, &err) != 0)
+        fail_msg("load failed: %s", err.msg);
+    path_in(fx, "app.db", db, sizeof(db));
+    assert_string_equal(cfg.path, fx->path);
+    assert_string_equal(cfg.base_url, "http://127.0.0.1:8080");
+    assert_string_equal(cfg.auth_header, "X-Ingest-Key");
+    assert_string_equal(cfg.auth_env, "INGEST_KEY");
+    assert_int_equal(cfg.batch_size, 200);
+    assert_string_equal(cfg.database, db);
+    assert_string_equal(cfg.device, "pc1");
+    assert_true(cfg.compress);
+    assert_true(cfg.timeout_s > 0);
+    fy_agent_config_release(&cfg);
+    assert_null(cfg.path);
+    assert_null(cfg.database);
+    /* Releasing twice is harmless. */
+    fy_agent_config_release(&cfg);
+}
+
+static void test_flat_shape(void **state)
+{
+    struct fx *fx = *state;
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+
+    write_config(fx, "{\"ingestion\": {\"mode\": \"api\","
+                     " \"base_url\": \"https://ingest.example.com/x\","
+                     " \"auth_header\": \"Authorization\","
+                     " \"auth_env\": \"TOKEN\", \"batch_size\": 10000},"
+                     " \"ferry\": {\"database\": \"/var/lib/app/app.db\","
+                     " \"device\": \"till-7.shop_2:a@b\","
+                     " \"compress\": false}}");
+    if (fy_agent_config_load(fx->path, &cfg, &err) != 0)
+        fail_msg("load failed: %s", err.msg);
+    assert_string_equal(cfg.base_url, "https://ingest.example.com/x");
+    assert_string_equal(cfg.auth_header, "Authorization");
+    assert_string_equal(cfg.auth_env, "TOKEN");
+    assert_int_equal(cfg.batch_size, 10000);
+    /* An absolute database path is kept as it is. */
+    assert_string_equal(cfg.database, "/var/lib/app/app.db");
+    assert_string_equal(cfg.device, "till-7.shop_2:a@b");
+    assert_false(cfg.compress);
+    fy_agent_config_release(&cfg);
+}
+
+static void test_defaults(void **state)
+{
+    struct fx *fx = *state;
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+
+    write_config(fx, "{\"ingestion\": {\"base_url\": \"http://h:1\"},"
+                     " \"ferry\": {\"database\": \"a.db\","
+                     " \"device\": \"d\"}}");
+    if (fy_agent_config_load(fx->path, &cfg, &err) != 0)
+        fail_msg("load failed: %s", err.msg);
+    assert_string_equal(cfg.auth_header, "X-Api-Key");
+    assert_string_equal(cfg.auth_env, "FERRY_API_KEY");
+    assert_int_equal(cfg.batch_size, 500);
+    assert_true(cfg.compress);
+    assert_int_equal(cfg.timeout_s, 30);
+    fy_agent_config_release(&cfg);
+
+    /* Explicit nulls under "api" also mean "use the default". */
+    write_config(fx, "{\"ingestion\": {\"api\": {\"base_url\": \"http://h\","
+                     " \"auth_header\": null, \"auth_env\": null}},"
+                     " \"ferry\": {\"database\": \"a.db\","
+                     " \"device\": \"d\"}}");
+    if (fy_agent_config_load(fx->path, &cfg, &err) != 0)
+        fail_msg("load failed: %s", err.msg);
+    assert_string_equal(cfg.auth_header, "X-Api-Key");
+    assert_string_equal(cfg.auth_env, "FERRY_API_KEY");
+    fy_agent_config_release(&cfg);
+}
+
+static void test_relative_database(void **state)
+{
+    struct fx *fx = *state;
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+    char db[160];
+
+    write_config(fx, "{\"ingestion\": {\"base_url\": \"http://h\"},"
+                     " \"ferry\": {\"database\": \"data/shop.db\","
+                     " \"device\": \"d\"}}");
+    if (fy_agent_config_load(fx->path, &cfg, &err) != 0)
+        fail_msg("load failed: %s", err.msg);
+    path_in(fx, "data/shop.db", db, sizeof(db));
+    assert_string_equal(cfg.database, db);
+    fy_agent_config_release(&cfg);
+}
+
+static void test_missing_file(void **state)
+{
+    struct fx *fx = *state;
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+
+    assert_int_equal(fy_agent_config_load(fx->path, &cfg, &err), FERRY_ECONFIG);
+    assert_int_equal(err.code, FERRY_ECONFIG);
+    assert_non_null(strstr(err.msg, fx->path));
+    assert_null(cfg.path);
+    fy_agent_config_release(&cfg);
+    assert_int_equal(fy_agent_config_load(fx->path, &cfg, NULL), FERRY_ECONFIG);
+}
+
+static void test_bad_json(void **state)
+{
+    struct fx *fx = *state;
+
+    load_bad(fx, "");
+    load_bad(fx, "{");
+    load_bad(fx, "{\"ingestion\": {\"base_url\": \"http://h\",}}");
+    load_bad(fx, "[]");
+    load_bad(fx, "{\"ingestion\": {\"base_url\": \"http://h\"},"
+                 " \"ingestion\": {}}");
+}
+
+static void test_batch_size_range(void **state)
+{
+    struct fx *fx = *state;
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+    static const char *const bad[] = {"0",       "10001", "-1",
+                                      "\"100\"", "1.5",   "4294967297"};
+    char text[512];
+
+    for (size_t i = 0; i < FY_ARRAY_LEN(bad); i++) {
+        snprintf(text, sizeof(text),
+                 "{\"ingestion\": {\"base_url\": \"http://h\","
+                 " \"batch_size\": %s},"
+                 " \"ferry\": {\"database\": \"a.db\", \"device\": \"d\"}}",
+                 bad[i]);
+        load_bad(fx, text);
+    }
+    write_config(fx,
+                 "{\"ingestion\": {\"base_url\": \"http://h\","
+                 " \"batch_size\": 1},"
+                 " \"ferry\": {\"database\": \"a.db\", \"device\": \"d\"}}");
+    assert_int_equal(fy_agent_config_load(fx->path, &cfg, &err), 0);
+    assert_int_equal(cfg.batch_size, 1);
+    fy_agent_config_release(&cfg);
+}
+
+static void test_bad_mode(void **state)
+{
+    struct fx *fx = *state;
+
+    load_bad(fx, "{\"ingestion\": {\"mode\": \"postgres\","
+                 " \"base_url\": \"http://h\"},"
+                 " \"ferry\": {\"database\": \"a.db\", \"device\": \"d\"}}");
+    load_bad(fx, "{\"ingestion\": {\"mode\": 1, \"base_url\": \"http://h\"},"
+                 " \"ferry\": {\"database\": \"a.db\", \"device\": \"d\"}}");
+    load_bad(fx, "{\"ferry\": {\"database\": \"a.db\", \"device\": \"d\"}}");
+    load_bad(fx, "{\"ingestion\": \"api\","
+                 " \"ferry\": {\"database\": \"a.db\", \"device\": \"d\"}}");
+}
+
+static void test_bad_base_url(void **state)
+{
+    static const char *const bad[] = {
+        "\"ftp://h\"", "\"127.0.0.1:8080\"", "\"http:/h\"",
+        "\"\"",        "\"HTTPX://h\"",      "8080",
+    };
+    struct fx *fx = *state;
+    char text[512];
+
+    for (size_t i = 0; i < FY_ARRAY_LEN(bad); i++) {
+        snprintf(text, sizeof(text),
+                 "{\"ingestion\": {\"api\": {\"base_url\": %s}},"
+                 " \"ferry\": {\"database\": \"a.db\", \"device\": \"d\"}}",
+                 bad[i]);
+        load_bad(fx, text);
+    }
+    load_bad(fx, "{\"ingestion\": {\"mode\": \"api\"},"
+                 " \"ferry\": {\"database\": \"a.db\", \"device\": \"d\"}}");
+}
+
+static void test_bad_device(void **state)
+{
+    static const char *const bad[] = {
+        "\"\"", "\"pc 1\"", "\"a/b\"", "\"caf\\u00e9\"", "\"x\\ny\"", "12",
+    };
+    struct fx *fx = *state;
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+    char text[512], name[132];
+
+    load_bad(fx, "{\"ingestion\": {\"base_url\": \"http://h\"},"
+                 " \"ferry\": {\"database\": \"a.db\"}}");
+    for (size_t i = 0; i < FY_ARRAY_LEN(bad); i++) {
+        snprintf(text, sizeof(text),
+                 "{\"ingestion\": {\"base_url\": \"http://h\"},"
+                 " \"ferry\": {\"database\": \"a.db\", \"device\": %s}}",
+                 bad[i]);
+        load_bad(fx, text);
+    }
+    /* 128 characters is the longest name. */
+    memset(name, 'n', 128);
+    name[128] = '\0';
+    snprintf(text, sizeof(text),
+             "{\"ingestion\": {\"base_url\": \"http://h\"},"
+             " \"ferry\": {\"database\": \"a.db\", \"device\": \"%s\"}}",
+             name);
+    write_config(fx, text);
+    assert_int_equal(fy_agent_config_load(fx->path, &cfg, &err), 0);
+    assert_string_equal(cfg.device, name);
+    fy_agent_config_release(&cfg);
+    memset(name, 'n', 129);
+    name[129] = '\0';
+    snprintf(text, sizeof(text),
+             "{\"ingestion\": {\"base_url\": \"http://h\"},"
+             " \"ferry\": {\"database\": \"a.db\", \"device\": \"%s\"}}",
+             name);
+    load_bad(fx, text);
+}
+
+static void test_missing_database(void **state)
+{
+    struct fx *fx = *state;
+
+    load_bad(fx, "{\"ingestion\": {\"base_url\": \"http://h\"},"
+                 " \"ferry\": {\"device\": \"d\"}}");
+    load_bad(fx, "{\"ingestion\": {\"base_url\": \"http://h\"}}");
+}
+
+static void test_write_then_load(void **state)
+{
+    struct fx *fx = *state;
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+    char db[160];
+
+    assert_int_equal(fy_agent_config_write(fx->path, "app.db", "pc9",
+                                           "http://10.0.0.1:8080", "MY_KEY",
+                                           250, false, &err),
+                     0);
+    if (fy_agent_config_load(fx->path, &cfg, &err) != 0)
+        fail_msg("load failed: %s", err.msg);
+    path_in(fx, "app.db", db, sizeof(db));
+    assert_string_equal(cfg.database, db);
+    assert_string_equal(cfg.device, "pc9");
+    assert_string_equal(cfg.base_url, "http://10.0.0.1:8080");
+    assert_string_equal(cfg.auth_env, "MY_KEY");
+    assert_string_equal(cfg.auth_header, "X-Api-Key");
+    assert_int_equal(cfg.batch_size, 250);
+    fy_agent_config_release(&cfg);
+
+    /* An existing file is only replaced with force. */
+    assert_int_equal(fy_agent_config_write(fx->path, "b.db", "pc9", "http://h",
+                                           "K", 1, false, &err),
+                     FERRY_ECONFIG);
+    assert_int_equal(fy_agent_config_load(fx->path, &cfg, &err), 0);
+    assert_string_equal(cfg.database, db);
+    fy_agent_config_release(&cfg);
+    assert_int_equal(fy_agent_config_write(fx->path, "/b.db", "pc9", "http://h",
+                                           "K", 1, true, &err),
+                     0);
+    assert_int_equal(fy_agent_config_load(fx->path, &cfg, &err), 0);
+    assert_string_equal(cfg.database, "/b.db");
+    fy_agent_config_release(&cfg);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_seed000_shape),    T(test_flat_shape),
+        T(test_defaults),         T(test_relative_database),
+        T(test_missing_file),     T(test_bad_json),
+        T(test_batch_size_range), T(test_bad_mode),
+        T(test_bad_base_url),     T(test_bad_device),
+        T(test_missing_database), T(test_write_then_load),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
