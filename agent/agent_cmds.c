@@ -114,6 +114,10 @@ static int parse_init(int argc, char **argv, struct init_opts *o)
     }
     if (!o->db || !o->url || optind < argc)
         return usage_error(init_usage);
+    if (strncmp(o->url, "http://", 7) != 0 &&
+        strncmp(o->url, "https://", 8) != 0)
+        return usage_error("ferry init: --url must start with http:// or"
+                           " https://\n");
     return 0;
 }
 
@@ -465,6 +469,12 @@ int agent_status(struct agent_ctx *ctx, int argc, char **argv)
     json_t *j;
     int as_json = argc == 2 && strcmp(argv[1], "--json") == 0;
 
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        fputs("usage: ferry status [--json]\nShows the outbox depth, the"
+              " acknowledged seq, dead letters and the last push.\n",
+              stdout);
+        return AGENT_OK;
+    }
     if (argc > 1 && !as_json)
         return usage_error("usage: ferry status [--json]\n");
     if (open_agent(ctx, &cfg, &db, &err) < 0)

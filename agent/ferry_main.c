@@ -26,7 +26,7 @@ static const char usage[] =
     "options:\n"
     "  -c, --config FILE  agent config (default $FERRY_CONFIG or"
     " ./config.json)\n"
-    "  -v, --verbose      more log lines (repeat for debug)\n"
+    "  -v, --verbose      debug log lines (-vv: trace)\n"
     "  -q, --quiet        errors only\n"
     "  -h, --help         this text; COMMAND --help for a command\n"
     "  -V, --version      print the version\n";

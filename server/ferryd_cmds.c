@@ -201,10 +201,14 @@ int ferryd_keys(struct ferryd_settings *s, int argc, char **argv)
     struct fy_store *st = NULL;
     int rc;
 
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        fputs(keys_usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? FERRYD_USAGE : FERRYD_OK;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(keys_usage, stdout);
+            return FERRYD_OK;
+        }
     }
+    if (argc < 2)
+        return fputs(keys_usage, stderr), FERRYD_USAGE;
     if (fy_store_open(s->store, &st, &err) < 0)
         return fail(&err);
     optind = 0;

@@ -90,6 +90,46 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
     return 0;
 }
 
+/*
+ * The settings options may also follow the command (`ferryd serve --store
+ * URL`, as SPEC §7 sketches it): take them out of the command's arguments.
+ * Returns -1 when one lacks its value.
+ */
+static int pull_settings(int *argc, char **argv, struct ferryd_settings *s,
+                         const char **config)
+{
+    static const char *const names[] = {"--store", "--contract", "--config"};
+    int out = 1;
+
+    for (int i = 1; i < *argc; i++) {
+        size_t k = 0;
+        const char *val = NULL;
+
+        for (; k < 3; k++) {
+            size_t n = strlen(names[k]);
+
+            if (strcmp(argv[i], names[k]) == 0) {
+                if (i + 1 >= *argc)
+                    return -1;
+                val = argv[++i];
+                break;
+            }
+            if (strncmp(argv[i], names[k], n) == 0 && argv[i][n] == '=') {
+                val = argv[i] + n + 1;
+                break;
+            }
+        }
+        if (!val) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        *(k == 0 ? &s->store : k == 1 ? &s->contract : config) = val;
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(struct ferryd_settings *, int, char **);
@@ -138,6 +178,15 @@ int main(int argc, char **argv)
         case 'V': printf("ferryd %s\n", ferry_version()); return FERRYD_OK;
         default: fputs(usage, stderr); return FERRYD_USAGE;
         }
+    }
+    if (optind < argc) {
+        int n = argc - optind;
+
+        if (pull_settings(&n, argv + optind, &s, &config) < 0) {
+            fputs(usage, stderr);
+            return FERRYD_USAGE;
+        }
+        argc = optind + n;
     }
     if (!s.store)
         s.store = getenv("FERRYD_STORE");

@@ -131,14 +131,16 @@ static int bury_rejected(struct pusher *p, const struct fy_batch *b,
     *buried = 0;
     json_array_foreach(list, i, c) {
         json_t *seq = json_object_get(c, "seq");
+        json_t *st = json_object_get(c, "status");
         const char *code = json_string_value(json_object_get(c, "code"));
         const char *msg = json_string_value(json_object_get(c, "message"));
 
         if (rc < 0 || !json_is_integer(seq))
             continue;
         rc = fy_outbox_bury(p->ob, b, json_integer_value(seq),
-                            (int)p->rep.status, code ? code : "rejected",
-                            msg ? msg : "", err);
+                            json_is_integer(st) ? (int)json_integer_value(st)
+                                                : (int)p->rep.status,
+                            code ? code : "rejected", msg ? msg : "", err);
         if (rc == 0) {
             (*buried)++;
             fy_warn("push", "change seq=%lld rejected (%ld %s): %s",
@@ -219,7 +221,12 @@ static int push_one(struct pusher *p, struct fy_batch *b, bool *done,
     rc = send_retrying(p, b->body.data, b->body.len, err);
     if (rc < 0)
         return rc;
-    if (p->rep.status == 401 || p->rep.status == 403)
+    /*
+     * 403 here is about rows, not the key: the handshake already proved the
+     * key and its device. A change outside the key's region is parked like
+     * any invalid change, so it cannot block the rest of the outbox.
+     */
+    if (p->rep.status == 401)
         return auth_failure(p, err);
     if (p->rep.status != 200)
         return handle_rejection(p, b, err);

@@ -3,8 +3,9 @@
  * `ferry push`: drain the outbox to ferryd in order, in batches. Each batch
  * is retried on network errors, 5xx, 408 and 429 with exponential backoff
  * and jitter (honouring Retry-After) until the retry budget is spent;
- * changes the server rejects as invalid are moved to _ferry_dead with its
- * message and the rest goes on; 401/403 stop the push with the outbox intact.
+ * changes the server rejects as invalid (or outside the key's region) are
+ * moved to _ferry_dead with its message and the rest goes on; a refused key
+ * (401, or 403 to the handshake) stops the push with the outbox intact.
  */
 #ifndef FY_AGENT_PUSH_H
 #define FY_AGENT_PUSH_H

@@ -17,7 +17,7 @@ static const char *const agent_ddl =
     "CREATE TABLE IF NOT EXISTS _ferry_state ("
     " key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS _ferry_outbox ("
-    " tbl TEXT NOT NULL, pk NOT NULL, wall INTEGER NOT NULL,"
+    " tbl TEXT NOT NULL, pk, wall INTEGER NOT NULL,"
     " seq INTEGER, hlc INTEGER, UNIQUE (tbl, pk));"
     "CREATE TABLE IF NOT EXISTS _ferry_tracked ("
     " tbl TEXT PRIMARY KEY, tracked_at INTEGER NOT NULL);"
@@ -187,11 +187,20 @@ static void key_expr(struct fy_buf *b, const struct fy_local_table *t,
         fy_buf_addc(b, ')');
 }
 
-static void outbox_insert(struct fy_buf *b, const struct fy_local_table *t,
-                          const char *which)
+/*
+ * Moves the key's entry to the end of the outbox: delete, then a plain
+ * insert. Not INSERT OR REPLACE: the app statement's own conflict clause
+ * (OR IGNORE, OR ABORT, an UPSERT) would override it inside the trigger and
+ * either fail the app's write or keep a stale entry.
+ */
+static void outbox_put(struct fy_buf *b, const struct fy_local_table *t,
+                       const char *which)
 {
-    fy_buf_addf(b, "INSERT OR REPLACE INTO _ferry_outbox (tbl, pk, wall)"
-                   " VALUES ('%s', ", t->name);
+    fy_buf_addf(b, "DELETE FROM _ferry_outbox WHERE tbl = '%s' AND pk IS ",
+                t->name);
+    key_expr(b, t, which);
+    fy_buf_addf(b, "; INSERT INTO _ferry_outbox (tbl, pk, wall) VALUES"
+                   " ('%s', ", t->name);
     key_expr(b, t, which);
     fy_buf_adds(b, ", " WALL_MS ");");
 }
@@ -202,25 +211,32 @@ static void trigger_sql(struct fy_buf *b, const struct fy_local_table *t)
                    " INSERT ON ", t->name);
     fy_buf_add_ident(b, t->name);
     fy_buf_adds(b, " BEGIN ");
-    outbox_insert(b, t, "NEW");
+    outbox_put(b, t, "NEW");
     fy_buf_addf(b, " END; CREATE TRIGGER IF NOT EXISTS \"_ferry_au_%s\""
                    " AFTER UPDATE ON ", t->name);
     fy_buf_add_ident(b, t->name);
     /* A changed key is a delete of the old key plus the new row. */
-    fy_buf_addf(b, " BEGIN INSERT OR REPLACE INTO _ferry_outbox (tbl, pk,"
-                   " wall) SELECT '%s', ", t->name);
+    fy_buf_addf(b, " BEGIN DELETE FROM _ferry_outbox WHERE tbl = '%s' AND"
+                   " pk IS ", t->name);
+    key_expr(b, t, "OLD");
+    fy_buf_adds(b, " AND ");
+    key_expr(b, t, "OLD");
+    fy_buf_adds(b, " IS NOT ");
+    key_expr(b, t, "NEW");
+    fy_buf_addf(b, "; INSERT INTO _ferry_outbox (tbl, pk, wall) SELECT"
+                   " '%s', ", t->name);
     key_expr(b, t, "OLD");
     fy_buf_adds(b, ", " WALL_MS " WHERE ");
     key_expr(b, t, "OLD");
     fy_buf_adds(b, " IS NOT ");
     key_expr(b, t, "NEW");
     fy_buf_adds(b, "; ");
-    outbox_insert(b, t, "NEW");
+    outbox_put(b, t, "NEW");
     fy_buf_addf(b, " END; CREATE TRIGGER IF NOT EXISTS \"_ferry_ad_%s\""
                    " AFTER DELETE ON ", t->name);
     fy_buf_add_ident(b, t->name);
     fy_buf_adds(b, " BEGIN ");
-    outbox_insert(b, t, "OLD");
+    outbox_put(b, t, "OLD");
     fy_buf_adds(b, " END;");
 }
 
@@ -248,6 +264,10 @@ static int is_tracked(sqlite3 *db, const char *table, bool *yes,
     return 0;
 }
 
+/*
+ * Installs the triggers (again, if a table rebuild dropped them) and, the
+ * first time only, queues the rows the table already holds.
+ */
 static int track_in_tx(sqlite3 *db, const struct fy_local_table *t,
                        struct ferry_err *err)
 {
@@ -255,18 +275,35 @@ static int track_in_tx(sqlite3 *db, const struct fy_local_table *t,
     bool tracked = false;
     int rc = is_tracked(db, t->name, &tracked, err);
 
-    if (rc < 0 || tracked)
+    if (rc < 0)
         return rc;
     trigger_sql(&b, t);
-    backfill_sql(&b, t);
-    fy_buf_addf(&b, "INSERT INTO _ferry_tracked VALUES ('%s', unixepoch());",
-                t->name);
+    if (!tracked) {
+        backfill_sql(&b, t);
+        fy_buf_addf(&b,
+                    "INSERT INTO _ferry_tracked VALUES ('%s', unixepoch());",
+                    t->name);
+    }
     if (fy_buf_error(&b))
         rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
     else if (sqlite3_exec(db, b.data, NULL, NULL, NULL) != SQLITE_OK)
         rc = db_fail(db, "cannot install triggers", err);
     fy_buf_release(&b);
     return rc;
+}
+
+/* json_array() in a composite-key trigger cannot hold a BLOB. */
+static int check_key_types(const struct fy_local_table *t,
+                           struct ferry_err *err)
+{
+    for (size_t i = 0; t->npk > 1 && i < t->npk; i++) {
+        if (t->types[t->pk[i]] == FY_T_BYTEA)
+            return fy_err_set(err, FERRY_EINVAL,
+                              "table '%s': key column '%s' is a BLOB, which"
+                              " a composite key cannot carry",
+                              t->name, t->cols[t->pk[i]]);
+    }
+    return 0;
 }
 
 static long outbox_count(sqlite3 *db, const char *table)
@@ -300,8 +337,12 @@ int fy_capture_track(sqlite3 *db, const char *table, long *queued,
     if (rc < 0)
         return rc;
     rc = fy_local_table_load(db, table, &t, err);
-    if (rc < 0)
+    if (rc == 0)
+        rc = check_key_types(&t, err);
+    if (rc < 0) {
+        fy_local_table_release(&t);
         return rc;
+    }
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         fy_local_table_release(&t);
         return db_fail(db, "cannot begin", err);

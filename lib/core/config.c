@@ -123,8 +123,12 @@ static int load_sections(json_t *root, struct fy_agent_config *cfg,
         rc = get_str(fy, "device", NULL, &cfg->device, p, err);
     if (rc == 0)
         rc = get_int(fy, "timeout_s", 1, 3600, &cfg->timeout_s, p, err);
-    if (rc == 0 && fy && json_object_get(fy, "compress"))
+    if (rc == 0 && fy && json_object_get(fy, "compress")) {
+        if (!json_is_boolean(json_object_get(fy, "compress")))
+            return fy_err_set(err, FERRY_ECONFIG,
+                              "%s: ferry.compress must be true or false", p);
         cfg->compress = json_is_true(json_object_get(fy, "compress"));
+    }
     return rc;
 }
 
@@ -132,7 +136,7 @@ static int check_required(struct fy_agent_config *cfg, struct ferry_err *err)
 {
     int rc = check_url(cfg, err);
 
-    if (rc == 0 && !cfg->database)
+    if (rc == 0 && (!cfg->database || !cfg->database[0]))
         rc = fy_err_set(err, FERRY_ECONFIG,
                         "%s: ferry.database (the SQLite file) is missing",
                         cfg->path);

@@ -118,6 +118,17 @@ const struct fy_table *fy_contract_table(const struct fy_contract *c,
     return NULL;
 }
 
+/* SQLite folds case in names, so "Orders" and "orders" are one table. */
+static bool name_taken(const struct fy_contract *c, size_t upto,
+                       const char *name)
+{
+    for (size_t i = 0; i < upto; i++) {
+        if (strcasecmp(c->tables[i].name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
 int fy_table_column(const struct fy_table *t, const char *name)
 {
     for (size_t i = 0; i < t->ncols; i++) {
@@ -250,6 +261,16 @@ static int parse_blob_cols(struct fy_table *t, json_t *jb,
     return 0;
 }
 
+static bool column_taken(const struct fy_table *t, size_t upto,
+                         const char *name)
+{
+    for (size_t i = 0; i < upto; i++) {
+        if (strcasecmp(t->cols[i].name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
 static int parse_columns(struct fy_table *t, json_t *jcols,
                          struct ferry_err *err)
 {
@@ -269,7 +290,7 @@ static int parse_columns(struct fy_table *t, json_t *jcols,
         if (rc < 0)
             return rc;
         t->ncols++;
-        if (fy_table_column(t, t->cols[i].name) != (int)i)
+        if (column_taken(t, i, t->cols[i].name))
             return fy_err_set(err, FERRY_ECONFIG,
                               "table '%s': column '%s' appears twice", t->name,
                               t->cols[i].name);
@@ -282,10 +303,13 @@ static int parse_table(json_t *jt, struct fy_table *t, struct ferry_err *err)
     const char *name = json_string_value(json_object_get(jt, "name"));
     int rc;
 
-    if (!json_is_object(jt) || !name || !fy_ident_valid(name))
+    /* ferry_ is where the SQLite store keeps its own tables. */
+    if (!json_is_object(jt) || !name || !fy_ident_valid(name) ||
+        strncasecmp(name, "ferry_", 6) == 0 || strlen(name) > 56)
         return fy_err_set(err, FERRY_ECONFIG,
                           "every table needs a valid \"name\" (letters, "
-                          "digits, _; not starting with _ferry)");
+                          "digits, _; at most 56; not starting with _ferry"
+                          " or ferry_)");
     t->name = fy_strdup(name);
     if (!t->name)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
@@ -345,9 +369,10 @@ static int parse_tables(struct fy_contract *c, json_t *root,
         c->ntables++;
         if (rc < 0)
             return rc;
-        if (fy_contract_table(c, c->tables[i].name) != &c->tables[i])
+        if (name_taken(c, i, c->tables[i].name))
             return fy_err_set(err, FERRY_ECONFIG,
-                              "contract: table '%s' appears twice",
+                              "contract: table '%s' appears twice (names are"
+                              " compared without case)",
                               c->tables[i].name);
     }
     return 0;

@@ -143,7 +143,10 @@ int fy_http_post_json(struct fy_http_client *c, const char *path,
         hdrs = curl_slist_append(hdrs, "Content-Encoding: gzip");
     }
     fy_buf_addf(&url, "%s%s", c->base, path);
-    fy_buf_addf(&auth, "%s: %s", auth_header, key);
+    /* Authorization takes the Bearer scheme; custom headers the bare key. */
+    fy_buf_addf(&auth, "%s: %s%s", auth_header,
+                strcasecmp(auth_header, "Authorization") == 0 ? "Bearer " : "",
+                key);
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     hdrs = curl_slist_append(hdrs, auth.data);
     hdrs = curl_slist_append(hdrs, "Expect:");

@@ -114,7 +114,9 @@ static int gunzip(const struct fy_buf *in, struct fy_buf *out, size_t max)
     zs.next_in = (Bytef *)in->data;
     zs.avail_in = (uInt)in->len;
     do {
-        if (fy_buf_grow(out, 64 * 1024) < 0) {
+        size_t room = max + 1 - out->len; /* one byte past max detects it */
+
+        if (fy_buf_grow(out, room < 64 * 1024 ? room : 64 * 1024) < 0) {
             inflateEnd(&zs);
             return out->err;
         }

@@ -28,11 +28,21 @@ static int two(const char *s)
     return (s[0] - '0') * 10 + (s[1] - '0');
 }
 
-/* YYYY-MM-DD with plausible ranges; returns characters consumed or -1. */
+static int days_in_month(int year, int mon)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+    return mon == 2 && leap ? 29 : days[mon - 1];
+}
+
+/* YYYY-MM-DD, a real calendar day; returns characters consumed or -1. */
 static int scan_date(const char *s)
 {
     int mon, day;
 
+    if (strnlen(s, 10) < 10)
+        return -1; /* everything below may read up to s[9] */
     for (int i = 0; i < 4; i++) {
         if (!isdigit((unsigned char)s[i]))
             return -1;
@@ -41,7 +51,10 @@ static int scan_date(const char *s)
         return -1;
     mon = two(s + 5);
     day = two(s + 8);
-    if (mon < 1 || mon > 12 || day < 1 || day > 31)
+    if (mon < 1 || mon > 12 || day < 1 ||
+        day > days_in_month((s[0] - '0') * 1000 + (s[1] - '0') * 100 +
+                                (s[2] - '0') * 10 + (s[3] - '0'),
+                            mon))
         return -1;
     return 10;
 }
@@ -79,9 +92,9 @@ static int scan_zone(const char *s)
     if (two(s + 1) < 0 || two(s + 1) > 15)
         return -1;
     if (s[3] == ':')
-        return two(s + 4) >= 0 ? 6 : -1;
+        return two(s + 4) >= 0 && two(s + 4) <= 59 ? 6 : -1;
     if (isdigit((unsigned char)s[3]))
-        return two(s + 3) >= 0 ? 5 : -1;
+        return two(s + 3) >= 0 && two(s + 3) <= 59 ? 5 : -1;
     return 3;
 }
 

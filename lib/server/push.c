@@ -46,9 +46,9 @@ static int reject(struct vctx *v, int64_t seq, int status, const char *code,
         v->status = status;
     if (v->nbad++ < MAX_DETAILS)
         json_array_append_new(v->details,
-                              json_pack("{s:I, s:s, s:s}", "seq",
-                                        (json_int_t)seq, "code", code,
-                                        "message", msg));
+                              json_pack("{s:I, s:i, s:s, s:s}", "seq",
+                                        (json_int_t)seq, "status", status,
+                                        "code", code, "message", msg));
     return FERRY_ECONTRACT;
 }
 
@@ -95,6 +95,10 @@ static int convert_row(struct vctx *v, const struct fy_table *t,
             continue; /* a delete needs only the key */
         if (col == t->device_col)
             continue; /* stamped from the key, never from the body */
+        if (json_is_null(jv) && fy_table_is_pk(t, (size_t)col))
+            return reject(v, ch->seq, 422, "missing_key",
+                          "table '%s': key column '%s' needs a value",
+                          t->name, name);
         if (fy_val_from_json(&t->cols[col], jv, v->a, &ch->vals[col], why,
                              sizeof(why)) < 0)
             return reject(v, ch->seq, 422, "invalid_value", "table '%s': %s",
@@ -377,6 +381,8 @@ static int store_status(int rc)
     switch (rc) {
     case FERRY_EFORBIDDEN:
         return 403;
+    case FERRY_ECONTRACT:
+        return 422;
     case FERRY_EUNAVAIL:
     case FERRY_EBUSY:
         return 503;

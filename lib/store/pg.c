@@ -54,6 +54,14 @@ static int classify(PGconn *conn, const PGresult *r)
     if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
         strcmp(state, "55P03") == 0)
         return FERRY_EBUSY;
+    /*
+     * Data exceptions and constraint violations are the batch's fault (a
+     * value ferryd's own checks let through, such as a timestamp PostgreSQL
+     * rejects): 422, so the agent narrows down and parks the change instead
+     * of retrying it forever.
+     */
+    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+        return FERRY_ECONTRACT;
     return FERRY_ESTORE;
 }
 
@@ -178,12 +186,23 @@ static void table_ddl(struct fy_buf *b, const struct fy_table *t)
     fy_buf_adds(b, "CREATE TABLE IF NOT EXISTS ");
     fy_buf_add_ident(b, t->name);
     fy_buf_adds(b, " (");
-    fy_sql_col_defs(b, t, true);
+    fy_sql_col_defs(b, t, true, true);
     fy_buf_adds(b, "_ferry_hlc bigint NOT NULL, _ferry_origin text COLLATE \"C\" NOT NULL,"
                    " _ferry_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
                    " PRIMARY KEY (");
     fy_sql_pk_cols(b, t);
     fy_buf_adds(b, "));");
+    /*
+     * Tables that existed before ferry (adopted) get the hidden columns;
+     * their rows count as older than any pushed change.
+     */
+    fy_buf_adds(b, "ALTER TABLE ");
+    fy_buf_add_ident(b, t->name);
+    fy_buf_adds(b, " ADD COLUMN IF NOT EXISTS _ferry_hlc bigint NOT NULL"
+                   " DEFAULT 0, ADD COLUMN IF NOT EXISTS _ferry_origin text"
+                   " COLLATE \"C\" NOT NULL DEFAULT '', ADD COLUMN IF NOT"
+                   " EXISTS _ferry_xid xid8 NOT NULL DEFAULT"
+                   " pg_current_xact_id();");
     /* Columns added to the contract later. */
     for (size_t i = 0; i < t->ncols; i++) {
         fy_buf_adds(b, "ALTER TABLE ");
@@ -463,7 +482,7 @@ static int copy_stage(struct pg *pg, const struct fy_apply_batch *ab,
     fy_buf_adds(&b, "CREATE TEMP TABLE ");
     fy_buf_adds(&b, stage);
     fy_buf_adds(&b, " (");
-    fy_sql_col_defs(&b, ab->table, true);
+    fy_sql_col_defs(&b, ab->table, true, false);
     fy_buf_addf(&b, "_ferry_hlc bigint, _ferry_origin text COLLATE \"C\", _ferry_del"
                     " boolean) ON COMMIT DROP; COPY %s FROM STDIN", stage);
     rc = fy_buf_error(&b) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")

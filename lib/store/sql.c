@@ -57,7 +57,8 @@ const char *fy_sql_sqlite_type(enum fy_type t)
     }
 }
 
-void fy_sql_col_defs(struct fy_buf *b, const struct fy_table *t, bool pg)
+void fy_sql_col_defs(struct fy_buf *b, const struct fy_table *t, bool pg,
+                     bool constraints)
 {
     for (size_t i = 0; i < t->ncols; i++) {
         const struct fy_column *c = &t->cols[i];
@@ -65,6 +66,6 @@ void fy_sql_col_defs(struct fy_buf *b, const struct fy_table *t, bool pg)
         fy_buf_add_ident(b, c->name);
         fy_buf_addf(b, " %s%s, ",
                     pg ? fy_type_name(c->type) : fy_sql_sqlite_type(c->type),
-                    c->not_null ? " NOT NULL" : "");
+                    c->not_null && constraints ? " NOT NULL" : "");
     }
 }

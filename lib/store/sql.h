@@ -19,8 +19,13 @@ void fy_sql_pk_match(struct fy_buf *b, const struct fy_table *t,
                      const char *l, const char *r);
 /* "k1", "k2" */
 void fy_sql_pk_cols(struct fy_buf *b, const struct fy_table *t);
-/* Column definitions "a" bigint NOT NULL, ... with types for dialect. */
-void fy_sql_col_defs(struct fy_buf *b, const struct fy_table *t, bool pg);
+/*
+ * Column definitions "a" bigint NOT NULL, ... with types for the dialect;
+ * without NOT NULL when not constraints (staging tables also hold deletes,
+ * which carry only the key).
+ */
+void fy_sql_col_defs(struct fy_buf *b, const struct fy_table *t, bool pg,
+                     bool constraints);
 /* SQLite declared type for a contract type. */
 const char *fy_sql_sqlite_type(enum fy_type t);
 

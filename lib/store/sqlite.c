@@ -43,10 +43,14 @@ static const char *const lite_internal_ddl =
 static int lite_fail(struct lite *l, int src, const char *what,
                      struct ferry_err *err)
 {
-    int code = (src == SQLITE_BUSY || src == SQLITE_LOCKED) ? FERRY_EBUSY
-               : (src == SQLITE_CANTOPEN || src == SQLITE_IOERR ||
-                  src == SQLITE_FULL)
+    int prim = src & 0xff;
+    int code = (prim == SQLITE_BUSY || prim == SQLITE_LOCKED) ? FERRY_EBUSY
+               : (prim == SQLITE_CANTOPEN || prim == SQLITE_IOERR ||
+                  prim == SQLITE_FULL)
                    ? FERRY_EUNAVAIL
+               : (prim == SQLITE_CONSTRAINT || prim == SQLITE_MISMATCH ||
+                  prim == SQLITE_TOOBIG)
+                   ? FERRY_ECONTRACT /* the batch's fault: 422 */
                    : FERRY_ESTORE;
 
     fy_warn("store", "sqlite %s failed: %s", what, sqlite3_errmsg(l->db));
@@ -166,7 +170,7 @@ static void lite_table_ddl(struct fy_buf *b, const struct fy_table *t)
     fy_buf_adds(b, "CREATE TABLE IF NOT EXISTS ");
     fy_buf_add_ident(b, t->name);
     fy_buf_adds(b, " (");
-    fy_sql_col_defs(b, t, false);
+    fy_sql_col_defs(b, t, false, true);
     fy_buf_adds(b, "_ferry_hlc INTEGER NOT NULL, _ferry_origin TEXT NOT NULL,"
                    " _ferry_rev INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (");
     fy_sql_pk_cols(b, t);
@@ -186,6 +190,20 @@ static void lite_table_ddl(struct fy_buf *b, const struct fy_table *t)
 static void lite_add_columns(struct lite *l, struct fy_buf *b,
                              const struct fy_table *t)
 {
+    static const char *const hidden[][2] = {
+        {"_ferry_hlc", "INTEGER NOT NULL DEFAULT 0"},
+        {"_ferry_origin", "TEXT NOT NULL DEFAULT ''"},
+        {"_ferry_rev", "INTEGER NOT NULL DEFAULT 0"},
+    };
+
+    /* Adopted tables: their rows count as older than any pushed change. */
+    for (size_t i = 0; i < FY_ARRAY_LEN(hidden); i++) {
+        if (lite_has_column(l, t->name, hidden[i][0]))
+            continue;
+        fy_buf_adds(b, "ALTER TABLE ");
+        fy_buf_add_ident(b, t->name);
+        fy_buf_addf(b, " ADD COLUMN %s %s;", hidden[i][0], hidden[i][1]);
+    }
     for (size_t i = 0; i < t->ncols; i++) {
         if (lite_has_column(l, t->name, t->cols[i].name))
             continue;

@@ -21,6 +21,8 @@ void *fy_arena_alloc(struct fy_arena *a, size_t n)
 {
     struct fy_arena_chunk *c = a->head;
 
+    if (n > SIZE_MAX / 2 - sizeof(*c) - ALIGN)
+        return NULL; /* rounding or the chunk header would wrap */
     n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
     if (a->limit && a->used + n > a->limit)
         return NULL;

@@ -77,7 +77,7 @@ int fy_buf_adds(struct fy_buf *b, const char *s)
 
 int fy_buf_addc(struct fy_buf *b, char c)
 {
-    if (b->len + 2 <= b->cap && !b->err) {
+    if (b->len + 2 <= b->cap && !b->err && (!b->max || b->len < b->max)) {
         b->data[b->len++] = c;
         b->data[b->len] = '\0';
         return 0;
@@ -97,6 +97,11 @@ int fy_buf_addf(struct fy_buf *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return b->err = FERRY_EINVAL;
+    if (b->max && b->len + (size_t)n > b->max) {
+        if (b->data != fy_buf_empty)
+            b->data[b->len] = '\0'; /* undo what vsnprintf wrote */
+        return b->err = FERRY_ETOOBIG;
+    }
     if ((size_t)n >= b->cap - b->len || b->data == fy_buf_empty) {
         if (fy_buf_grow(b, (size_t)n))
             return b->err;

@@ -57,7 +57,7 @@ write_contract() { # FILE, JSON on stdin
 }
 
 ferryd_migrate() {
-    "$FERRYD" --store "$STORE_URL" --contract "$T/contract.json" migrate \
+    "$FERRYD" migrate --store "$STORE_URL" --contract "$T/contract.json" \
         >"$T/migrate.out" 2>&1 || { cat "$T/migrate.out"; fail "migrate"; }
 }
 
@@ -165,7 +165,7 @@ items_contract() {
     write_contract "$T/contract.json" <<'JSON'
 {"version": 1, "tables": [{"name": "items",
   "columns": [{"name": "id", "type": "bigint", "not_null": true},
-              {"name": "name", "type": "text"},
+              {"name": "name", "type": "text", "not_null": true},
               {"name": "qty", "type": "bigint"},
               {"name": "price", "type": "double precision"},
               {"name": "data", "type": "bytea"}],

@@ -28,7 +28,14 @@ app_sql "$APP" "CREATE TABLE vals (id INTEGER PRIMARY KEY, t TEXT, n INTEGER,
    (4, '', 0, 1e300, randomblob(3000), 1, '1999-12-31', NULL)"
 # Rows that exist before tracking are queued by `ferry track`.
 ferry_in a track vals >/dev/null || fail "track"
-app_sql "$APP" "INSERT INTO vals (id, t, n) VALUES (5, 'after track', 5)"
+# The app's own conflict clauses keep working on a tracked table, also
+# for rows that already have a queued change.
+app_sql "$APP" "INSERT INTO vals (id, t) VALUES (5, 'upsert')
+    ON CONFLICT (id) DO UPDATE SET t = excluded.t;
+  INSERT OR IGNORE INTO vals (id, t) VALUES (5, 'ignored');
+  INSERT OR REPLACE INTO vals (id, t, n) VALUES (5, 'after track', 5);
+  INSERT OR ROLLBACK INTO vals (id, t, n) VALUES (6, 'rollback-clause', 6);
+  DELETE FROM vals WHERE id = 6"
 ferry_in a push >"$T/push1.out" 2>>"$T/agent.log" || fail "push 1"
 assert_eq "rows after push" 5 "$(store_sql 'SELECT count(*) FROM vals')"
 
@@ -71,4 +78,4 @@ grep -q "pushed 5 changes" "$T/push2.out" || fail "coalescing: $(cat "$T/push2.o
 ferry_in a status --json >"$T/status.json"
 grep -q '"outbox": 0' "$T/status.json" || fail "status outbox: $(cat "$T/status.json")"
 grep -q '"dead_letters": 0' "$T/status.json" || fail "status dead"
-grep -q '"acked_seq": 10' "$T/status.json" || fail "status acked: $(cat "$T/status.json")"
+grep -q '"acked_seq": 11' "$T/status.json" || fail "status acked: $(cat "$T/status.json")"

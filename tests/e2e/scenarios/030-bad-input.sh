@@ -76,6 +76,17 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/nowhere")
 assert_eq "unknown path" 404 "$code"
 assert_eq "still nothing stored" 0 "$(store_sql 'SELECT count(*) FROM ts')"
 
+# gzip bodies just under the limit are fine; Bearer auth works too.
+printf '{"changes":[],"pad":"%s"}' "$(head -c 60000 /dev/zero | tr '\0' 'c')" | gzip -c >"$T/ok.gz"
+code=$(curl -s -o "$T/resp.json" -w '%{http_code}' -X POST -H "X-Api-Key: $KA" \
+    -H "Content-Type: application/json" -H "Content-Encoding: gzip" \
+    --data-binary @"$T/ok.gz" "$URL/v1/push")
+assert_eq "gzip under limit" 200 "$code"
+code=$(curl -s -o "$T/resp.json" -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer $KA" -H "Content-Type: application/json" \
+    --data-binary '{"changes":[]}' "$URL/v1/push")
+assert_eq "bearer auth" 200 "$code"
+
 # A good request works, with device and region stamped from the key.
 assert_eq "good push" 200 "$(http_post /v1/push "$KA" "{\"changes\":[$(ch 1 '{"id":1,"hours":8,"device":"forged","region":null}')]}")"
 assert_eq "stamped" "ankara|ankara-pc|8" "$(store_sql 'SELECT region, device, hours FROM ts')"
