@@ -16,9 +16,16 @@
 static const char *const agent_ddl =
     "CREATE TABLE IF NOT EXISTS _ferry_state ("
     " key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    /*
+     * Append-only: a secondary index here would double the cost of every
+     * captured write. Repeated writes of one key coalesce at push time.
+     */
     "CREATE TABLE IF NOT EXISTS _ferry_outbox ("
-    " tbl TEXT NOT NULL, pk, wall INTEGER NOT NULL,"
-    " seq INTEGER, hlc INTEGER, UNIQUE (tbl, pk));"
+    " tbl TEXT NOT NULL, pk, wall INTEGER NOT NULL, seq INTEGER,"
+    " hlc INTEGER);"
+    /* Only numbered (in-flight) entries are indexed: inserts skip it. */
+    "CREATE INDEX IF NOT EXISTS _ferry_outbox_seq ON _ferry_outbox (seq)"
+    " WHERE seq IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS _ferry_tracked ("
     " tbl TEXT PRIMARY KEY, tracked_at INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS _ferry_dead ("
@@ -188,19 +195,15 @@ static void key_expr(struct fy_buf *b, const struct fy_local_table *t,
 }
 
 /*
- * Moves the key's entry to the end of the outbox: delete, then a plain
- * insert. Not INSERT OR REPLACE: the app statement's own conflict clause
- * (OR IGNORE, OR ABORT, an UPSERT) would override it inside the trigger and
- * either fail the app's write or keep a stale entry.
+ * Appends the key: no conflict clause, no index to maintain, nothing the
+ * app statement's own OR clause or UPSERT could change. Repeated writes of
+ * one key are coalesced when the outbox is read.
  */
 static void outbox_put(struct fy_buf *b, const struct fy_local_table *t,
                        const char *which)
 {
-    fy_buf_addf(b, "DELETE FROM _ferry_outbox WHERE tbl = '%s' AND pk IS ",
+    fy_buf_addf(b, "INSERT INTO _ferry_outbox (tbl, pk, wall) VALUES ('%s', ",
                 t->name);
-    key_expr(b, t, which);
-    fy_buf_addf(b, "; INSERT INTO _ferry_outbox (tbl, pk, wall) VALUES"
-                   " ('%s', ", t->name);
     key_expr(b, t, which);
     fy_buf_adds(b, ", " WALL_MS ");");
 }
@@ -216,14 +219,7 @@ static void trigger_sql(struct fy_buf *b, const struct fy_local_table *t)
                    " AFTER UPDATE ON ", t->name);
     fy_buf_add_ident(b, t->name);
     /* A changed key is a delete of the old key plus the new row. */
-    fy_buf_addf(b, " BEGIN DELETE FROM _ferry_outbox WHERE tbl = '%s' AND"
-                   " pk IS ", t->name);
-    key_expr(b, t, "OLD");
-    fy_buf_adds(b, " AND ");
-    key_expr(b, t, "OLD");
-    fy_buf_adds(b, " IS NOT ");
-    key_expr(b, t, "NEW");
-    fy_buf_addf(b, "; INSERT INTO _ferry_outbox (tbl, pk, wall) SELECT"
+    fy_buf_addf(b, " BEGIN INSERT INTO _ferry_outbox (tbl, pk, wall) SELECT"
                    " '%s', ", t->name);
     key_expr(b, t, "OLD");
     fy_buf_adds(b, ", " WALL_MS " WHERE ");
@@ -242,7 +238,7 @@ static void trigger_sql(struct fy_buf *b, const struct fy_local_table *t)
 
 static void backfill_sql(struct fy_buf *b, const struct fy_local_table *t)
 {
-    fy_buf_addf(b, "INSERT OR IGNORE INTO _ferry_outbox (tbl, pk, wall)"
+    fy_buf_addf(b, "INSERT INTO _ferry_outbox (tbl, pk, wall)"
                    " SELECT '%s', ", t->name);
     key_expr(b, t, "t");
     fy_buf_adds(b, ", " WALL_MS " FROM ");

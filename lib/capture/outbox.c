@@ -306,26 +306,15 @@ static void entries_free(struct entry *es, size_t n)
     fy_free(es);
 }
 
-/*
- * Reads the oldest entries into memory first: changing _ferry_outbox while
- * a SELECT on it is still stepping would make the scan's result undefined.
- */
-static int collect(struct fy_outbox *ob, int limit, struct entry **out,
-                   size_t *n, struct ferry_err *err)
+static int read_entries(struct fy_outbox *ob, const char *sql, int limit,
+                        struct entry *es, size_t *n, struct ferry_err *err)
 {
     sqlite3_stmt *st = NULL;
-    struct entry *es = fy_calloc((size_t)limit, sizeof(*es));
     int rc = 0;
 
-    *n = 0;
-    if (!es)
-        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    if (sqlite3_prepare_v2(ob->db,
-                           "SELECT rowid, tbl, pk, wall, seq, hlc FROM"
-                           " _ferry_outbox ORDER BY rowid LIMIT ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        rc = ob_fail(ob, "read", err);
-    sqlite3_bind_int(st, 1, limit);
+    if (sqlite3_prepare_v2(ob->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return ob_fail(ob, "read", err);
+    sqlite3_bind_int(st, 1, limit - (int)*n);
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
         struct entry *e = &es[(*n)++];
 
@@ -339,12 +328,125 @@ static int collect(struct fy_outbox *ob, int limit, struct entry **out,
             rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
     }
     sqlite3_finalize(st);
+    return rc;
+}
+
+/*
+ * The oldest entries by capture order. Numbered entries (sent before, not
+ * yet acknowledged) always come first: they were numbered in rowid order
+ * and everything captured later has a larger rowid. Read into memory
+ * first: changing _ferry_outbox while a SELECT on it is still stepping
+ * would make the scan's result undefined.
+ */
+static int collect(struct fy_outbox *ob, int limit, struct entry **out,
+                   size_t *n, struct ferry_err *err)
+{
+    struct entry *es = fy_calloc((size_t)limit, sizeof(*es));
+    int rc;
+
+    *n = 0;
+    if (!es)
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    rc = read_entries(ob,
+                      "SELECT rowid, tbl, pk, wall, seq, hlc FROM"
+                      " _ferry_outbox ORDER BY rowid LIMIT ?",
+                      limit, es, n, err);
     if (rc < 0) {
         entries_free(es, *n);
         return rc;
     }
     *out = es;
     return 0;
+}
+
+/* Identity of an entry's key: table, type and bytes of the key value. */
+static int key_text(const struct entry *e, struct fy_buf *b)
+{
+    int type = sqlite3_value_type(e->pk);
+
+    fy_buf_reset(b);
+    fy_buf_adds(b, e->tbl);
+    fy_buf_addc(b, '\0');
+    fy_buf_addc(b, (char)('0' + type));
+    if (type == SQLITE_INTEGER)
+        fy_buf_addf(b, "%lld", (long long)sqlite3_value_int64(e->pk));
+    else if (type == SQLITE_FLOAT)
+        fy_buf_addf(b, "%.17g", sqlite3_value_double(e->pk));
+    else if (type != SQLITE_NULL)
+        fy_buf_add(b, sqlite3_value_blob(e->pk),
+                   (size_t)sqlite3_value_bytes(e->pk));
+    return fy_buf_error(b);
+}
+
+static uint64_t fnv(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    return h;
+}
+
+/*
+ * Marks every entry that a later entry of the same key supersedes: the row
+ * is read once, at its current state, for the last one. NULL keys are never
+ * merged (each is its own bad change).
+ */
+static int coalesce(struct entry *es, size_t n, bool *gone)
+{
+    size_t cap = 16;
+    char **keys;
+    size_t *lens;
+    struct fy_buf b = FY_BUF_INIT(0);
+    int rc = 0;
+
+    while (cap < 2 * n)
+        cap *= 2;
+    keys = fy_calloc(cap, sizeof(*keys));
+    lens = fy_calloc(cap, sizeof(*lens));
+    for (size_t i = n; keys && lens && rc == 0 && i-- > 0;) {
+        size_t h;
+
+        if (sqlite3_value_type(es[i].pk) == SQLITE_NULL ||
+            (rc = key_text(&es[i], &b)) < 0)
+            continue;
+        h = (size_t)fnv(b.data, b.len) & (cap - 1);
+        while (keys[h] && !(lens[h] == b.len &&
+                            memcmp(keys[h], b.data, b.len) == 0))
+            h = (h + 1) & (cap - 1);
+        if (keys[h]) {
+            gone[i] = true;
+            continue;
+        }
+        lens[h] = b.len;
+        keys[h] = fy_buf_detach(&b, NULL);
+        if (!keys[h])
+            rc = FERRY_ENOMEM;
+    }
+    if (!keys || !lens)
+        rc = FERRY_ENOMEM;
+    for (size_t i = 0; keys && i < cap; i++)
+        fy_free(keys[i]);
+    fy_free(keys);
+    fy_free(lens);
+    fy_buf_release(&b);
+    return rc;
+}
+
+static int drop_entry(struct fy_outbox *ob, const struct entry *e,
+                      struct ferry_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    if (sqlite3_prepare_v2(ob->db, "DELETE FROM _ferry_outbox WHERE rowid = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ob_fail(ob, "coalesce", err);
+    sqlite3_bind_int64(st, 1, e->rowid);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = ob_fail(ob, "coalesce", err);
+    sqlite3_finalize(st);
+    return rc;
 }
 
 static int assign(struct fy_outbox *ob, struct entry *e, int64_t *next_seq,
@@ -418,12 +520,21 @@ static int encode_all(struct fy_outbox *ob, struct entry *es, size_t n,
                       int64_t *next_seq, uint64_t *hlc, struct fy_batch *b,
                       struct ferry_err *err)
 {
-    int rc = 0;
+    bool *gone = fy_calloc(n, sizeof(*gone));
+    int rc = gone ? coalesce(es, n, gone) : FERRY_ENOMEM;
 
+    if (rc < 0) {
+        fy_free(gone);
+        return fy_err_set(err, rc, "cannot coalesce the outbox");
+    }
     for (size_t i = 0; rc == 0 && i < n; i++) {
         size_t off = b->body.len + (b->n ? 1 : 0);
         char why[300] = "";
 
+        if (gone[i]) {
+            rc = drop_entry(ob, &es[i], err);
+            continue;
+        }
         rc = assign(ob, &es[i], next_seq, hlc, err);
         if (rc < 0)
             break;
@@ -445,6 +556,7 @@ static int encode_all(struct fy_outbox *ob, struct entry *es, size_t n,
             rc = fy_err_set(err, rc, "cannot build batch: %s",
                             ferry_strerror(rc));
     }
+    fy_free(gone);
     return rc;
 }
 
