@@ -26,8 +26,8 @@
 
 static int fail(struct ferry_err *err)
 {
-    fprintf(stderr, "ferry: %s\n", err->msg[0] ? err->msg
-                                               : ferry_strerror(err->code));
+    fprintf(stderr, "ferry: %s\n",
+            err->msg[0] ? err->msg : ferry_strerror(err->code));
     return agent_exit_code(err->code);
 }
 
@@ -98,18 +98,31 @@ static int parse_init(int argc, char **argv, struct init_opts *o)
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': o->db = optarg; break;
-        case 'u': o->url = optarg; break;
-        case 'n': o->device = optarg; break;
-        case 'e': o->auth_env = optarg; break;
-        case 'f': o->force = 1; break;
+        case 'd':
+            o->db = optarg;
+            break;
+        case 'u':
+            o->url = optarg;
+            break;
+        case 'n':
+            o->device = optarg;
+            break;
+        case 'e':
+            o->auth_env = optarg;
+            break;
+        case 'f':
+            o->force = 1;
+            break;
         case 'b':
             if (parse_long(optarg, 1, FY_BATCH_MAX, &o->batch) < 0)
                 return usage_error("ferry init: --batch-size must be 1 to "
                                    "10000\n");
             break;
-        case 'h': fputs(init_usage, stdout); return -1;
-        default: return usage_error(init_usage);
+        case 'h':
+            fputs(init_usage, stdout);
+            return -1;
+        default:
+            return usage_error(init_usage);
         }
     }
     if (!o->db || !o->url || optind < argc)
@@ -165,10 +178,9 @@ static const char track_usage[] =
 
 int agent_track(struct agent_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"untrack", no_argument, NULL, 'u'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"untrack", no_argument, NULL, 'u'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct fy_agent_config cfg;
     struct ferry_err err = {0};
     sqlite3 *db = NULL;
@@ -194,8 +206,7 @@ int agent_track(struct agent_ctx *ctx, int argc, char **argv)
         if (rc == 0 && untrack)
             printf("untracked %s\n", argv[i]);
         else if (rc == 0)
-            printf("tracking %s (%ld existing rows queued)\n", argv[i],
-                   queued);
+            printf("tracking %s (%ld existing rows queued)\n", argv[i], queued);
     }
     sqlite3_close(db);
     fy_agent_config_release(&cfg);
@@ -233,11 +244,20 @@ static int parse_contract(int argc, char **argv, struct contract_opts *o)
                 return usage_error("ferry contract: --version must be a"
                                    " positive integer\n");
             break;
-        case 'd': o->device_col = optarg; break;
-        case 'r': o->region_col = optarg; break;
-        case 'o': o->out = optarg; break;
-        case 'h': fputs(contract_usage, stdout); return -1;
-        default: return usage_error(contract_usage);
+        case 'd':
+            o->device_col = optarg;
+            break;
+        case 'r':
+            o->region_col = optarg;
+            break;
+        case 'o':
+            o->out = optarg;
+            break;
+        case 'h':
+            fputs(contract_usage, stdout);
+            return -1;
+        default:
+            return usage_error(contract_usage);
         }
     }
     return optind < argc ? usage_error(contract_usage) : 0;
@@ -330,8 +350,11 @@ static int parse_push(int argc, char **argv, struct fy_push_opts *o)
                 return usage_error("ferry push: --max-batches must be > 0\n");
             o->max_batches = (int)v;
             break;
-        case 'h': fputs(push_usage, stdout); return -1;
-        default: return usage_error(push_usage);
+        case 'h':
+            fputs(push_usage, stdout);
+            return -1;
+        default:
+            return usage_error(push_usage);
         }
     }
     return optind < argc ? usage_error(push_usage) : 0;
@@ -355,16 +378,18 @@ int agent_push(struct agent_ctx *ctx, int argc, char **argv)
         return fail(&err);
     o.key = getenv(cfg.auth_env);
     if (!o.key || !*o.key) {
-        fprintf(stderr, "ferry: no API key: set the environment variable"
-                        " %s\n", cfg.auth_env);
+        fprintf(stderr,
+                "ferry: no API key: set the environment variable"
+                " %s\n",
+                cfg.auth_env);
         rc = FERRY_EAUTH;
     } else {
         rc = fy_agent_push(db, &cfg, &o, &s, &err);
         record_run(db, started, rc, &s, err.msg);
         printf("pushed %ld changes in %ld batches (acked seq %lld, %ld"
                " rejected, %ld retries)\n",
-               s.sent, s.batches, (long long)s.acked_seq,
-               s.dead + s.dead_local, s.retries);
+               s.sent, s.batches, (long long)s.acked_seq, s.dead + s.dead_local,
+               s.retries);
     }
     sqlite3_close(db);
     fy_agent_config_release(&cfg);
@@ -421,9 +446,9 @@ static json_t *status_json(sqlite3 *db, const struct fy_agent_config *cfg)
     fy_state_get_int(db, "next_seq", 1, &next, NULL);
     fy_capture_each_tracked(db, add_name, tracked, NULL);
     return json_pack(
-        "{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "device",
-        cfg->device, "database", cfg->database, "server", cfg->base_url,
-        "tracked", tracked, "outbox",
+        "{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "device", cfg->device,
+        "database", cfg->database, "server", cfg->base_url, "tracked", tracked,
+        "outbox",
         (json_int_t)count_of(db, "SELECT count(*) FROM _ferry_outbox"),
         "acked_seq", (json_int_t)acked, "next_seq", (json_int_t)next,
         "dead_letters",
@@ -436,10 +461,12 @@ static void print_status(json_t *j)
     json_t *lp = json_object_get(j, "last_push");
     char *tracked = json_dumps(json_object_get(j, "tracked"), JSON_COMPACT);
 
-    printf("device        %s\n", json_string_value(json_object_get(j, "device")));
+    printf("device        %s\n",
+           json_string_value(json_object_get(j, "device")));
     printf("database      %s\n",
            json_string_value(json_object_get(j, "database")));
-    printf("server        %s\n", json_string_value(json_object_get(j, "server")));
+    printf("server        %s\n",
+           json_string_value(json_object_get(j, "server")));
     printf("tracked       %s\n", tracked ? tracked : "[]");
     printf("outbox        %lld changes queued\n",
            (long long)json_integer_value(json_object_get(j, "outbox")));
@@ -455,8 +482,7 @@ static void print_status(json_t *j)
                json_string_value(json_object_get(lp, "status")),
                (long long)json_integer_value(json_object_get(lp, "sent")),
                e ? ": " : "", e ? e : "");
-    }
-    else
+    } else
         printf("last push     never\n");
     free(tracked);
 }

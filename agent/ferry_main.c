@@ -34,8 +34,7 @@ static const char usage[] =
 static const char *const level_names[] = {"error", "warn", "info", "debug",
                                           "trace"};
 
-static void log_stderr(int level, const char *comp, const char *line,
-                       void *ud)
+static void log_stderr(int level, const char *comp, const char *line, void *ud)
 {
     (void)ud;
     fprintf(stderr, "ferry: %s: %s: %s\n", level_names[level], comp, line);
@@ -63,7 +62,7 @@ static const struct {
     const char *name;
     int (*fn)(struct agent_ctx *, int, char **);
 } commands[] = {
-    {"init", agent_init},       {"track", agent_track},
+    {"init", agent_init},         {"track", agent_track},
     {"contract", agent_contract}, {"push", agent_push},
     {"status", agent_status},
 };
@@ -83,12 +82,24 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "+c:vqhV", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': ctx.config_path = optarg; break;
-        case 'v': ctx.verbose++; break;
-        case 'q': ctx.verbose = FERRY_LOG_ERROR; break;
-        case 'h': fputs(usage, stdout); return AGENT_OK;
-        case 'V': printf("ferry %s\n", ferry_version()); return AGENT_OK;
-        default: fputs(usage, stderr); return AGENT_USAGE;
+        case 'c':
+            ctx.config_path = optarg;
+            break;
+        case 'v':
+            ctx.verbose++;
+            break;
+        case 'q':
+            ctx.verbose = FERRY_LOG_ERROR;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return AGENT_OK;
+        case 'V':
+            printf("ferry %s\n", ferry_version());
+            return AGENT_OK;
+        default:
+            fputs(usage, stderr);
+            return AGENT_USAGE;
         }
     }
     if (!ctx.config_path)

@@ -48,8 +48,7 @@ static sqlite3 *setup(const char *path, enum mode m)
     if (sqlite3_open(path, &db) != SQLITE_OK)
         die(db, "open");
     /* A typical app set-up: WAL, synchronous=NORMAL. */
-    if (sqlite3_exec(db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                      NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(db, table_sql, NULL, NULL, NULL) != SQLITE_OK)
         die(db, "schema");

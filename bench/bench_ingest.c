@@ -43,8 +43,9 @@ struct job {
 
 static void copy_row(struct fy_buf *b, long id)
 {
-    fy_buf_addf(b, "%ld\t2026-11-22T10:00:00Z\t%.1f\t%c\teditor - notes"
-                   " %ld\tcom.example.editor\t%ld\tbench\n",
+    fy_buf_addf(b,
+                "%ld\t2026-11-22T10:00:00Z\t%.1f\t%c\teditor - notes"
+                " %ld\tcom.example.editor\t%ld\tbench\n",
                 id, (double)(id % 1000) / 10.0, id & 1 ? 't' : 'f', id % 97,
                 id + 65536);
 }
@@ -70,8 +71,7 @@ static int pg_copy_batch(PGconn *c, const char *table, long first, long n)
         return -1;
     for (long i = first; i < first + n; i++)
         copy_row(&b, i);
-    rc = PQputCopyData(c, b.data, (int)b.len) == 1 &&
-                 PQputCopyEnd(c, NULL) == 1
+    rc = PQputCopyData(c, b.data, (int)b.len) == 1 && PQputCopyEnd(c, NULL) == 1
              ? pg_ok(c, PQgetResult(c), PGRES_COMMAND_OK)
              : -1;
     while (rc == 0 && PQgetResult(c))
@@ -88,20 +88,21 @@ static int run_pg(struct job *j, bool staged)
     for (long i = 0; rc == 0 && i < j->count; i += j->batch) {
         long n = j->count - i < j->batch ? j->count - i : j->batch;
 
-        rc = pg_ok(c, PQexec(c, staged ? "BEGIN; CREATE TEMP TABLE s (id"
-                                         " bigint, at text, cpu double"
-                                         " precision, active boolean,"
-                                         " \"window\" text, app text,"
-                                         " _ferry_hlc bigint, _ferry_origin"
-                                         " text) ON COMMIT DROP"
-                                       : "BEGIN"),
+        rc = pg_ok(c,
+                   PQexec(c, staged ? "BEGIN; CREATE TEMP TABLE s (id"
+                                      " bigint, at text, cpu double"
+                                      " precision, active boolean,"
+                                      " \"window\" text, app text,"
+                                      " _ferry_hlc bigint, _ferry_origin"
+                                      " text) ON COMMIT DROP"
+                                    : "BEGIN"),
                    PGRES_COMMAND_OK);
         if (rc == 0)
             rc = pg_copy_batch(c, staged ? "s" : "heartbeat", j->first + i, n);
         if (rc == 0 && staged)
             rc = pg_ok(c,
-                       PQexec(c, "INSERT INTO heartbeat (" COLS ") SELECT "
-                                 COLS " FROM s ON CONFLICT (id) DO UPDATE SET"
+                       PQexec(c, "INSERT INTO heartbeat (" COLS ") SELECT " COLS
+                                 " FROM s ON CONFLICT (id) DO UPDATE SET"
                                  " at = EXCLUDED.at, cpu = EXCLUDED.cpu,"
                                  " active = EXCLUDED.active, \"window\" ="
                                  " EXCLUDED.\"window\", app = EXCLUDED.app,"
@@ -130,8 +131,9 @@ static int run_sqlite(struct job *j)
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_open(j->target, &db) == SQLITE_OK &&
-                     sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
-                                      " PRAGMA synchronous=FULL",
+                     sqlite3_exec(db,
+                                  "PRAGMA journal_mode=WAL;"
+                                  " PRAGMA synchronous=FULL",
                                   NULL, NULL, NULL) == SQLITE_OK &&
                      sqlite3_prepare_v2(
                          db,
@@ -190,15 +192,15 @@ static int build_bodies(struct job *j)
         for (long i = start; i < end; i++) {
             long id = j->first + i;
 
-            fy_buf_addf(b,
-                        "%s{\"seq\":%ld,\"table\":\"heartbeat\",\"op\":"
-                        "\"upsert\",\"hlc\":\"%016lx\",\"row\":{\"id\":%ld,"
-                        "\"at\":\"2026-11-22T10:00:00Z\",\"cpu\":%.1f,"
-                        "\"active\":%s,\"window\":\"editor - notes %ld\","
-                        "\"app\":\"com.example.editor\"}}",
-                        i > start ? "," : "", i + 1, (unsigned long)(id + 65536),
-                        id, (double)(id % 1000) / 10.0,
-                        id & 1 ? "true" : "false", id % 97);
+            fy_buf_addf(
+                b,
+                "%s{\"seq\":%ld,\"table\":\"heartbeat\",\"op\":"
+                "\"upsert\",\"hlc\":\"%016lx\",\"row\":{\"id\":%ld,"
+                "\"at\":\"2026-11-22T10:00:00Z\",\"cpu\":%.1f,"
+                "\"active\":%s,\"window\":\"editor - notes %ld\","
+                "\"app\":\"com.example.editor\"}}",
+                i > start ? "," : "", i + 1, (unsigned long)(id + 65536), id,
+                (double)(id % 1000) / 10.0, id & 1 ? "true" : "false", id % 97);
         }
         fy_buf_adds(b, "]}");
         if (fy_buf_error(b))
@@ -282,7 +284,8 @@ int main(int argc, char **argv)
     bool http = strcmp(mode, "http") == 0;
 
     if (argc < (http ? 7 : 5)) {
-        fprintf(stderr, "usage: see the comment at the top of bench_ingest.c\n");
+        fprintf(stderr,
+                "usage: see the comment at the top of bench_ingest.c\n");
         return 2;
     }
     rows = strtol(argv[http ? 5 : 3], NULL, 10);
@@ -303,10 +306,10 @@ int main(int argc, char **argv)
         j->first = rows / n * i + 1;
         j->count = i == n - 1 ? rows - rows / n * i : rows / n;
         j->batch = batch;
-        j->fn = http                              ? run_http
-                : strcmp(mode, "pg-copy") == 0    ? run_pg_copy
-                : strcmp(mode, "pg-staged") == 0  ? run_pg_staged
-                                                  : run_sqlite;
+        j->fn = http                             ? run_http
+                : strcmp(mode, "pg-copy") == 0   ? run_pg_copy
+                : strcmp(mode, "pg-staged") == 0 ? run_pg_staged
+                                                 : run_sqlite;
         if (http) {
             j->key = keys[i];
             j->device = devs[i];

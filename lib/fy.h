@@ -16,7 +16,7 @@
 #include "util/buf.h"
 
 #define FY_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define FY_WUR __attribute__((warn_unused_result))
+#define FY_WUR          __attribute__((warn_unused_result))
 #define FY_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #ifdef FERRY_UNIT_TEST
@@ -40,8 +40,8 @@ void fy_free(void *p);
 int fy_err_set(struct ferry_err *err, int code, const char *fmt, ...)
     FY_PRINTF(3, 4);
 /* As fy_err_set, also recording an HTTP status. */
-int fy_err_status(struct ferry_err *err, int code, int status,
-                  const char *fmt, ...) FY_PRINTF(4, 5);
+int fy_err_status(struct ferry_err *err, int code, int status, const char *fmt,
+                  ...) FY_PRINTF(4, 5);
 void fy_err_clear(struct ferry_err *err);
 
 /* Logging: the threshold is checked before arguments are evaluated. */
@@ -55,8 +55,8 @@ bool fy_log_comp_on(const char *comp);
             fy_log_emit((level), (comp), __VA_ARGS__);                         \
     } while (0)
 #define fy_error(comp, ...) fy_log(FERRY_LOG_ERROR, comp, __VA_ARGS__)
-#define fy_warn(comp, ...) fy_log(FERRY_LOG_WARN, comp, __VA_ARGS__)
-#define fy_info(comp, ...) fy_log(FERRY_LOG_INFO, comp, __VA_ARGS__)
+#define fy_warn(comp, ...)  fy_log(FERRY_LOG_WARN, comp, __VA_ARGS__)
+#define fy_info(comp, ...)  fy_log(FERRY_LOG_INFO, comp, __VA_ARGS__)
 #define fy_debug(comp, ...) fy_log(FERRY_LOG_DEBUG, comp, __VA_ARGS__)
 
 /* Wall clock in milliseconds since the Unix epoch; monotonic in seconds. */

@@ -97,14 +97,21 @@ static int keys_create(struct fy_store *st, int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': device = optarg; break;
-        case 'r': region = optarg; break;
-        case 'a': admin = 1; break;
+        case 'd':
+            device = optarg;
+            break;
+        case 'r':
+            region = optarg;
+            break;
+        case 'a':
+            admin = 1;
+            break;
         case 'e':
             if (parse_size(optarg, 1, 36500, &days) < 0)
                 return fputs(keys_usage, stderr), FERRYD_USAGE;
             break;
-        default: return fputs(keys_usage, stderr), FERRYD_USAGE;
+        default:
+            return fputs(keys_usage, stderr), FERRYD_USAGE;
         }
     }
     if (!device || optind < argc)
@@ -119,8 +126,8 @@ static int keys_create(struct fy_store *st, int argc, char **argv)
         fprintf(stderr,
                 "ferryd: created key id=%s device=%s%s%s%s; it is shown only"
                 " once\n",
-                rec.id, device, region ? " region=" : "",
-                region ? region : "", admin ? " admin" : "");
+                rec.id, device, region ? " region=" : "", region ? region : "",
+                admin ? " admin" : "");
     }
     fy_key_release(&rec);
     return rc < 0 ? fail(&err) : FERRYD_OK;
@@ -143,15 +150,14 @@ static int print_key(const struct fy_key *k, void *ud)
         return json_array_append_new(
             arr, json_pack("{s:s, s:s, s:s?, s:b, s:s, s:I, s:I, s:I, s:I}",
                            "id", k->id, "device", k->device, "region",
-                           k->region, "admin", k->admin, "state",
-                           key_state(k), "created_at",
-                           (json_int_t)k->created_at, "expires_at",
-                           (json_int_t)k->expires_at, "revoked_at",
-                           (json_int_t)k->revoked_at, "last_used_at",
-                           (json_int_t)k->last_used_at));
+                           k->region, "admin", k->admin, "state", key_state(k),
+                           "created_at", (json_int_t)k->created_at,
+                           "expires_at", (json_int_t)k->expires_at,
+                           "revoked_at", (json_int_t)k->revoked_at,
+                           "last_used_at", (json_int_t)k->last_used_at));
     printf("%-16s  %-20s  %-12s  %-5s  %-7s  %lld\n", k->id, k->device,
-           k->region ? k->region : "-", k->admin ? "admin" : "-",
-           key_state(k), (long long)k->last_used_at);
+           k->region ? k->region : "-", k->admin ? "admin" : "-", key_state(k),
+           (long long)k->last_used_at);
     return 0;
 }
 
@@ -245,7 +251,9 @@ static int parse_serve(struct ferryd_settings *s, int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'l': s->listen = optarg; break;
+        case 'l':
+            s->listen = optarg;
+            break;
         case 'm':
             if (parse_size(optarg, 1024, 1L << 30, &v) < 0)
                 return fputs(serve_usage, stderr), FERRYD_USAGE;
@@ -256,8 +264,11 @@ static int parse_serve(struct ferryd_settings *s, int argc, char **argv)
                 return fputs(serve_usage, stderr), FERRYD_USAGE;
             s->pool = (unsigned)v;
             break;
-        case 'h': fputs(serve_usage, stdout); return -1;
-        default: return fputs(serve_usage, stderr), FERRYD_USAGE;
+        case 'h':
+            fputs(serve_usage, stdout);
+            return -1;
+        default:
+            return fputs(serve_usage, stderr), FERRYD_USAGE;
         }
     }
     return optind < argc ? (fputs(serve_usage, stderr), FERRYD_USAGE) : 0;
@@ -268,8 +279,8 @@ static int parse_serve(struct ferryd_settings *s, int argc, char **argv)
  * would be rejected by the database instead of by ferryd. A store that is
  * down now is checked later by its first requests.
  */
-static int check_schema(struct fy_store_pool *pool,
-                        const struct fy_contract *c, struct ferry_err *err)
+static int check_schema(struct fy_store_pool *pool, const struct fy_contract *c,
+                        struct ferry_err *err)
 {
     struct fy_store *st = NULL;
     char sum[65];
@@ -281,8 +292,10 @@ static int check_schema(struct fy_store_pool *pool,
     if (st)
         fy_store_pool_put(pool, st);
     if (ferry_err_is_transient(rc)) {
-        fy_warn("store", "store unavailable at start-up (%s); serving 503"
-                         " until it is back", err->msg);
+        fy_warn("store",
+                "store unavailable at start-up (%s); serving 503"
+                " until it is back",
+                err->msg);
         fy_err_clear(err);
         return 0;
     }

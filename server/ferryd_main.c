@@ -37,8 +37,7 @@ static const char usage[] =
 static const char *const level_names[] = {"error", "warn", "info", "debug",
                                           "trace"};
 
-static void log_stderr(int level, const char *comp, const char *line,
-                       void *ud)
+static void log_stderr(int level, const char *comp, const char *line, void *ud)
 {
     (void)ud;
     fprintf(stderr, "ferryd: %s: %s: %s\n", level_names[level], comp, line);
@@ -169,14 +168,30 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "+vqhV", opts, NULL)) != -1) {
         switch (c) {
-        case 's': s.store = optarg; break;
-        case 'k': s.contract = optarg; break;
-        case 'c': config = optarg; break;
-        case 'v': level = FERRY_LOG_DEBUG; break;
-        case 'q': level = FERRY_LOG_ERROR; break;
-        case 'h': fputs(usage, stdout); return FERRYD_OK;
-        case 'V': printf("ferryd %s\n", ferry_version()); return FERRYD_OK;
-        default: fputs(usage, stderr); return FERRYD_USAGE;
+        case 's':
+            s.store = optarg;
+            break;
+        case 'k':
+            s.contract = optarg;
+            break;
+        case 'c':
+            config = optarg;
+            break;
+        case 'v':
+            level = FERRY_LOG_DEBUG;
+            break;
+        case 'q':
+            level = FERRY_LOG_ERROR;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return FERRYD_OK;
+        case 'V':
+            printf("ferryd %s\n", ferry_version());
+            return FERRYD_OK;
+        default:
+            fputs(usage, stderr);
+            return FERRYD_USAGE;
         }
     }
     if (optind < argc) {

@@ -37,7 +37,7 @@ enum ferry_errno {
 #define FERRY_ERR_ENUM(name, msg) FERRY_##name,
     FERRY_ERRNO_MAP(FERRY_ERR_ENUM)
 #undef FERRY_ERR_ENUM
-    FERRY__ERRNO_END
+        FERRY__ERRNO_END
 };
 
 /*

@@ -33,8 +33,7 @@ static bool transient_status(long status)
     return status >= 500 || status == 429 || status == 408;
 }
 
-static void reply_message(const struct fy_http_reply *rep, char *out,
-                          size_t n)
+static void reply_message(const struct fy_http_reply *rep, char *out, size_t n)
 {
     json_t *root = json_loadb(rep->body.data, rep->body.len, 0, NULL);
     const char *m = json_string_value(
@@ -65,9 +64,9 @@ static int send_retrying(struct pusher *p, const char *body, size_t len,
         if (rc == 0) {
             reply_message(&p->rep, msg, sizeof(msg));
             hint = p->rep.retry_after_ms;
-            rc = fy_err_set(&e, p->rep.status == 429 ? FERRY_ERATELIMIT
-                                                     : FERRY_EUNAVAIL,
-                            "server answered %ld: %s", p->rep.status, msg);
+            rc = fy_err_set(
+                &e, p->rep.status == 429 ? FERRY_ERATELIMIT : FERRY_EUNAVAIL,
+                "server answered %ld: %s", p->rep.status, msg);
         }
         delay = fy_backoff_next(&p->bo, hint);
         if ((fy_mono_s() - start) * 1000 + (double)delay >
@@ -129,7 +128,8 @@ static int bury_rejected(struct pusher *p, const struct fy_batch *b,
     int rc = fy_outbox_begin(p->ob, err);
 
     *buried = 0;
-    json_array_foreach(list, i, c) {
+    json_array_foreach(list, i, c)
+    {
         json_t *seq = json_object_get(c, "seq");
         json_t *st = json_object_get(c, "status");
         const char *code = json_string_value(json_object_get(c, "code"));
@@ -199,8 +199,7 @@ static int auth_failure(struct pusher *p, struct ferry_err *err)
 
     reply_message(&p->rep, msg, sizeof(msg));
     return fy_err_status(err,
-                         p->rep.status == 401 ? FERRY_EAUTH
-                                              : FERRY_EFORBIDDEN,
+                         p->rep.status == 401 ? FERRY_EAUTH : FERRY_EFORBIDDEN,
                          (int)p->rep.status, "server refused the key (%ld): %s",
                          p->rep.status, msg);
 }
@@ -238,9 +237,9 @@ static int push_one(struct pusher *p, struct fy_batch *b, bool *done,
         p->s->sent += (long)b->n;
         p->s->acked_seq = acked;
         p->batch_size = p->cfg->batch_size;
-        fy_info("push", "batch=%ld seq=%lld-%lld acked_seq=%lld",
-                p->s->batches, (long long)b->items[0].seq,
-                (long long)b->items[b->n - 1].seq, (long long)acked);
+        fy_info("push", "batch=%ld seq=%lld-%lld acked_seq=%lld", p->s->batches,
+                (long long)b->items[0].seq, (long long)b->items[b->n - 1].seq,
+                (long long)acked);
     }
     return rc;
 }
@@ -269,8 +268,8 @@ int fy_agent_push(sqlite3 *db, const struct fy_agent_config *cfg,
                   const struct fy_push_opts *o, struct fy_push_stats *s,
                   struct ferry_err *err)
 {
-    struct pusher p = {.db = db, .cfg = cfg, .o = o, .s = s,
-                       .batch_size = cfg->batch_size};
+    struct pusher p = {
+        .db = db, .cfg = cfg, .o = o, .s = s, .batch_size = cfg->batch_size};
     int rc;
 
     memset(s, 0, sizeof(*s));

@@ -14,8 +14,8 @@ static int state_fail(sqlite3 *db, const char *key, struct ferry_err *err)
                       "agent state '%s': %s", key, sqlite3_errmsg(db));
 }
 
-int fy_state_get_int(sqlite3 *db, const char *key, int64_t def,
-                     int64_t *out, struct ferry_err *err)
+int fy_state_get_int(sqlite3 *db, const char *key, int64_t def, int64_t *out,
+                     struct ferry_err *err)
 {
     sqlite3_stmt *st = NULL;
     int src;
@@ -33,8 +33,8 @@ int fy_state_get_int(sqlite3 *db, const char *key, int64_t def,
                                                    : state_fail(db, key, err);
 }
 
-static int set_value(sqlite3 *db, const char *key, const char *text,
-                     int64_t v, struct ferry_err *err)
+static int set_value(sqlite3 *db, const char *key, const char *text, int64_t v,
+                     struct ferry_err *err)
 {
     sqlite3_stmt *st = NULL;
     int src;

@@ -106,8 +106,8 @@ static size_t count_cols(sqlite3 *db, const char *name)
     sqlite3_stmt *st = NULL;
     size_t n = 0;
 
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info(?)",
-                           -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info(?)", -1,
+                           &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW)
             n = (size_t)sqlite3_column_int64(st, 0);
@@ -155,8 +155,8 @@ static int read_cols(sqlite3 *db, struct fy_local_table *t,
     return rc;
 }
 
-int fy_local_table_load(sqlite3 *db, const char *name,
-                        struct fy_local_table *t, struct ferry_err *err)
+int fy_local_table_load(sqlite3 *db, const char *name, struct fy_local_table *t,
+                        struct ferry_err *err)
 {
     size_t n = count_cols(db, name);
     int rc;
@@ -210,17 +210,23 @@ static void outbox_put(struct fy_buf *b, const struct fy_local_table *t,
 
 static void trigger_sql(struct fy_buf *b, const struct fy_local_table *t)
 {
-    fy_buf_addf(b, "CREATE TRIGGER IF NOT EXISTS \"_ferry_ai_%s\" AFTER"
-                   " INSERT ON ", t->name);
+    fy_buf_addf(b,
+                "CREATE TRIGGER IF NOT EXISTS \"_ferry_ai_%s\" AFTER"
+                " INSERT ON ",
+                t->name);
     fy_buf_add_ident(b, t->name);
     fy_buf_adds(b, " BEGIN ");
     outbox_put(b, t, "NEW");
-    fy_buf_addf(b, " END; CREATE TRIGGER IF NOT EXISTS \"_ferry_au_%s\""
-                   " AFTER UPDATE ON ", t->name);
+    fy_buf_addf(b,
+                " END; CREATE TRIGGER IF NOT EXISTS \"_ferry_au_%s\""
+                " AFTER UPDATE ON ",
+                t->name);
     fy_buf_add_ident(b, t->name);
     /* A changed key is a delete of the old key plus the new row. */
-    fy_buf_addf(b, " BEGIN INSERT INTO _ferry_outbox (tbl, pk, wall) SELECT"
-                   " '%s', ", t->name);
+    fy_buf_addf(b,
+                " BEGIN INSERT INTO _ferry_outbox (tbl, pk, wall) SELECT"
+                " '%s', ",
+                t->name);
     key_expr(b, t, "OLD");
     fy_buf_adds(b, ", " WALL_MS " WHERE ");
     key_expr(b, t, "OLD");
@@ -228,8 +234,10 @@ static void trigger_sql(struct fy_buf *b, const struct fy_local_table *t)
     key_expr(b, t, "NEW");
     fy_buf_adds(b, "; ");
     outbox_put(b, t, "NEW");
-    fy_buf_addf(b, " END; CREATE TRIGGER IF NOT EXISTS \"_ferry_ad_%s\""
-                   " AFTER DELETE ON ", t->name);
+    fy_buf_addf(b,
+                " END; CREATE TRIGGER IF NOT EXISTS \"_ferry_ad_%s\""
+                " AFTER DELETE ON ",
+                t->name);
     fy_buf_add_ident(b, t->name);
     fy_buf_adds(b, " BEGIN ");
     outbox_put(b, t, "OLD");
@@ -238,8 +246,10 @@ static void trigger_sql(struct fy_buf *b, const struct fy_local_table *t)
 
 static void backfill_sql(struct fy_buf *b, const struct fy_local_table *t)
 {
-    fy_buf_addf(b, "INSERT INTO _ferry_outbox (tbl, pk, wall)"
-                   " SELECT '%s', ", t->name);
+    fy_buf_addf(b,
+                "INSERT INTO _ferry_outbox (tbl, pk, wall)"
+                " SELECT '%s', ",
+                t->name);
     key_expr(b, t, "t");
     fy_buf_adds(b, ", " WALL_MS " FROM ");
     fy_buf_add_ident(b, t->name);
@@ -251,8 +261,8 @@ static int is_tracked(sqlite3 *db, const char *table, bool *yes,
 {
     sqlite3_stmt *st = NULL;
 
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM _ferry_tracked WHERE tbl = ?",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM _ferry_tracked WHERE tbl = ?", -1,
+                           &st, NULL) != SQLITE_OK)
         return db_fail(db, "cannot read tracked tables", err);
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     *yes = sqlite3_step(st) == SQLITE_ROW;
@@ -307,8 +317,10 @@ static long outbox_count(sqlite3 *db, const char *table)
     sqlite3_stmt *st = NULL;
     long n = 0;
 
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM _ferry_outbox WHERE"
-                               " tbl = ?", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM _ferry_outbox WHERE"
+                           " tbl = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW)
             n = (long)sqlite3_column_int64(st, 0);
@@ -328,7 +340,8 @@ int fy_capture_track(sqlite3 *db, const char *table, long *queued,
     if (!fy_ident_valid(table))
         return fy_err_set(err, FERRY_EINVAL,
                           "table name '%s' must be letters, digits and _ and"
-                          " not start with _ferry", table);
+                          " not start with _ferry",
+                          table);
     rc = fy_capture_init(db, err);
     if (rc < 0)
         return rc;
@@ -383,9 +396,8 @@ int fy_capture_untrack(sqlite3 *db, const char *table, struct ferry_err *err)
     return rc;
 }
 
-int fy_capture_each_tracked(sqlite3 *db,
-                            int (*cb)(const char *table, void *ud), void *ud,
-                            struct ferry_err *err)
+int fy_capture_each_tracked(sqlite3 *db, int (*cb)(const char *table, void *ud),
+                            void *ud, struct ferry_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = 0;
@@ -415,10 +427,10 @@ static json_t *table_json(const struct fy_local_table *t, const char *dev,
     for (size_t i = 0; i < t->ncols; i++) {
         bool textual = t->types[i] == FY_T_TEXT;
 
-        json_array_append_new(
-            cols, json_pack("{s:s, s:s, s:b}", "name", t->cols[i], "type",
-                            fy_type_name(t->types[i]), "not_null",
-                            t->not_null[i]));
+        json_array_append_new(cols,
+                              json_pack("{s:s, s:s, s:b}", "name", t->cols[i],
+                                        "type", fy_type_name(t->types[i]),
+                                        "not_null", t->not_null[i]));
         if (dev && textual && strcmp(t->cols[i], dev) == 0)
             dcol = dev;
         if (reg && textual && strcmp(t->cols[i], reg) == 0)
@@ -427,8 +439,8 @@ static json_t *table_json(const struct fy_local_table *t, const char *dev,
     for (size_t i = 0; i < t->npk; i++)
         json_array_append_new(pk, json_string(t->cols[t->pk[i]]));
     return json_pack("{s:s, s:o, s:o, s:s?, s:s?, s:[]}", "name", t->name,
-                     "columns", cols, "primary_key", pk, "device_column",
-                     dcol, "region_column", rcol, "blob_columns");
+                     "columns", cols, "primary_key", pk, "device_column", dcol,
+                     "region_column", rcol, "blob_columns");
 }
 
 static int add_table(const char *name, void *ud)
@@ -459,9 +471,11 @@ int fy_capture_contract(sqlite3 *db, long version, const char *device_col,
                         const char *region_col, json_t **out,
                         struct ferry_err *err)
 {
-    struct contract_ctx c = {.db = db, .tables = json_array(),
+    struct contract_ctx c = {.db = db,
+                             .tables = json_array(),
                              .device_col = device_col,
-                             .region_col = region_col, .err = err};
+                             .region_col = region_col,
+                             .err = err};
     int rc = fy_capture_init(db, err);
 
     *out = NULL;
@@ -471,7 +485,6 @@ int fy_capture_contract(sqlite3 *db, long version, const char *device_col,
         json_decref(c.tables);
         return rc;
     }
-    *out = json_pack("{s:i, s:o}", "version", (int)version, "tables",
-                     c.tables);
+    *out = json_pack("{s:i, s:o}", "version", (int)version, "tables", c.tables);
     return 0;
 }

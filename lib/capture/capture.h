@@ -22,16 +22,16 @@ struct fy_local_table {
     char *name;
     size_t ncols;
     char **cols;
-    char **decl;          /* declared SQLite types */
-    enum fy_type *types;  /* mapped contract types */
+    char **decl;         /* declared SQLite types */
+    enum fy_type *types; /* mapped contract types */
     bool *not_null;
     size_t npk;
-    size_t *pk;           /* column indexes in key order */
+    size_t *pk; /* column indexes in key order */
 };
 
 /* Reads the table's columns and key; FERRY_ENOTFOUND if it does not exist. */
-int fy_local_table_load(sqlite3 *db, const char *name,
-                        struct fy_local_table *t, struct ferry_err *err);
+int fy_local_table_load(sqlite3 *db, const char *name, struct fy_local_table *t,
+                        struct ferry_err *err);
 void fy_local_table_release(struct fy_local_table *t);
 
 /* Opens the app database for the agent (busy timeout, foreign keys off). */
@@ -50,8 +50,7 @@ int fy_capture_track(sqlite3 *db, const char *table, long *queued,
                      struct ferry_err *err);
 
 /* Drops the triggers; queued changes stay and are still pushed. */
-int fy_capture_untrack(sqlite3 *db, const char *table,
-                       struct ferry_err *err);
+int fy_capture_untrack(sqlite3 *db, const char *table, struct ferry_err *err);
 
 /*
  * Builds a contract for the tracked tables (new reference). device_col and
@@ -62,8 +61,7 @@ int fy_capture_contract(sqlite3 *db, long version, const char *device_col,
                         struct ferry_err *err);
 
 /* Names of tracked tables, via callback. */
-int fy_capture_each_tracked(sqlite3 *db,
-                            int (*cb)(const char *table, void *ud), void *ud,
-                            struct ferry_err *err);
+int fy_capture_each_tracked(sqlite3 *db, int (*cb)(const char *table, void *ud),
+                            void *ud, struct ferry_err *err);
 
 #endif

@@ -193,7 +193,8 @@ static int bind_key(struct ob_table *ot, const struct entry *e)
         json_decref(arr);
         return -1;
     }
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         int p = (int)i + 1;
 
         if (json_is_integer(v))
@@ -238,8 +239,8 @@ static int add_key_row(struct fy_buf *b, const struct ob_table *ot,
     return rc;
 }
 
-static int add_full_row(struct fy_buf *b, const struct ob_table *ot,
-                        char *why, size_t whylen)
+static int add_full_row(struct fy_buf *b, const struct ob_table *ot, char *why,
+                        size_t whylen)
 {
     int rc = 0;
 
@@ -251,8 +252,8 @@ static int add_full_row(struct fy_buf *b, const struct ob_table *ot,
         rc = fy_json_add_value(b, sqlite3_column_value(ot->sel, (int)i),
                                ot->t.types[i], why, whylen);
         if (rc < 0)
-            snprintf(why + strlen(why), whylen - strlen(why),
-                     " (column '%s')", ot->t.cols[i]);
+            snprintf(why + strlen(why), whylen - strlen(why), " (column '%s')",
+                     ot->t.cols[i]);
     }
     return rc;
 }
@@ -272,8 +273,7 @@ static int encode_entry(struct fy_outbox *ob, const struct entry *e,
         return FERRY_EPARSE;
     }
     if (bind_key(ot, e) < 0) {
-        snprintf(why, whylen, "stored key of table '%s' is unreadable",
-                 e->tbl);
+        snprintf(why, whylen, "stored key of table '%s' is unreadable", e->tbl);
         return FERRY_EPARSE;
     }
     src = sqlite3_step(ot->sel);
@@ -411,8 +411,8 @@ static int coalesce(struct entry *es, size_t n, bool *gone)
             (rc = key_text(&es[i], &b)) < 0)
             continue;
         h = (size_t)fnv(b.data, b.len) & (cap - 1);
-        while (keys[h] && !(lens[h] == b.len &&
-                            memcmp(keys[h], b.data, b.len) == 0))
+        while (keys[h] &&
+               !(lens[h] == b.len && memcmp(keys[h], b.data, b.len) == 0))
             h = (h + 1) & (cap - 1);
         if (keys[h]) {
             gone[i] = true;
@@ -489,7 +489,8 @@ static int bury_local(struct fy_outbox *ob, const struct entry *e,
     sqlite3_finalize(st);
     if (rc == 0 && sqlite3_prepare_v2(ob->db,
                                       "DELETE FROM _ferry_outbox WHERE rowid"
-                                      " = ?", -1, &st, NULL) == SQLITE_OK) {
+                                      " = ?",
+                                      -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, e->rowid);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = ob_fail(ob, "dead letter", err);
@@ -655,8 +656,9 @@ int fy_outbox_sync_seq(struct fy_outbox *ob, int64_t server_acked,
     if (rc == 0)
         rc = fy_state_get_int(ob->db, "next_seq", 1, &next_seq, err);
     if (rc == 0 && next_seq <= server_acked) {
-        fy_info("push", "server acknowledged seq=%lld beyond local next=%lld;"
-                        " numbering continues above it",
+        fy_info("push",
+                "server acknowledged seq=%lld beyond local next=%lld;"
+                " numbering continues above it",
                 (long long)server_acked, (long long)next_seq);
         rc = fy_state_set_int(ob->db, "next_seq", server_acked + 1, err);
     }
@@ -683,9 +685,9 @@ static const struct fy_batch_item *find_item(const struct fy_batch *b,
     return NULL;
 }
 
-int fy_outbox_bury(struct fy_outbox *ob, const struct fy_batch *b,
-                   int64_t seq, int status, const char *code,
-                   const char *message, struct ferry_err *err)
+int fy_outbox_bury(struct fy_outbox *ob, const struct fy_batch *b, int64_t seq,
+                   int status, const char *code, const char *message,
+                   struct ferry_err *err)
 {
     const struct fy_batch_item *it = find_item(b, seq);
     sqlite3_stmt *st = NULL;
@@ -726,8 +728,7 @@ int fy_outbox_depth(sqlite3 *db, int64_t *n, struct ferry_err *err)
     if (sqlite3_step(st) == SQLITE_ROW)
         *n = sqlite3_column_int64(st, 0);
     else
-        rc = fy_err_set(err, FERRY_EIO, "outbox depth: %s",
-                        sqlite3_errmsg(db));
+        rc = fy_err_set(err, FERRY_EIO, "outbox depth: %s", sqlite3_errmsg(db));
     sqlite3_finalize(st);
     return rc;
 }

@@ -60,9 +60,9 @@ int fy_outbox_ack(struct fy_outbox *ob, int64_t acked, struct ferry_err *err);
  * Moves the change with this seq to _ferry_dead with the server's verdict.
  * The change's JSON is taken from b.
  */
-int fy_outbox_bury(struct fy_outbox *ob, const struct fy_batch *b,
-                   int64_t seq, int status, const char *code,
-                   const char *message, struct ferry_err *err);
+int fy_outbox_bury(struct fy_outbox *ob, const struct fy_batch *b, int64_t seq,
+                   int status, const char *code, const char *message,
+                   struct ferry_err *err);
 
 /* Transaction helpers so several buries commit together. */
 int fy_outbox_begin(struct fy_outbox *ob, struct ferry_err *err);

@@ -10,11 +10,11 @@
 #include <stdint.h>
 
 struct fy_backoff {
-    int64_t base_ms;    /* first delay ceiling */
-    int64_t cap_ms;     /* no delay ceiling exceeds this */
+    int64_t base_ms;     /* first delay ceiling */
+    int64_t cap_ms;      /* no delay ceiling exceeds this */
     int64_t max_hint_ms; /* Retry-After values above this are clamped */
-    int attempt;        /* delays handed out so far */
-    uint64_t rng;       /* xorshift state, never 0 */
+    int attempt;         /* delays handed out so far */
+    uint64_t rng;        /* xorshift state, never 0 */
 };
 
 void fy_backoff_init(struct fy_backoff *b, int64_t base_ms, int64_t cap_ms,

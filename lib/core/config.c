@@ -104,14 +104,14 @@ static int load_sections(json_t *root, struct fy_agent_config *cfg,
         (fy && !json_is_object(fy)))
         return fy_err_set(err, FERRY_ECONFIG,
                           "%s: needs an \"ingestion\" object", p);
-    if (mode && !(json_is_string(mode) &&
-                  strcmp(json_string_value(mode), "api") == 0))
+    if (mode &&
+        !(json_is_string(mode) && strcmp(json_string_value(mode), "api") == 0))
         return fy_err_set(err, FERRY_ECONFIG,
                           "%s: ingestion.mode must be \"api\" for ferry", p);
     rc = get_str(src, "base_url", NULL, &cfg->base_url, p, err);
     if (rc == 0)
-        rc = get_str(src, "auth_header", "X-Api-Key", &cfg->auth_header, p,
-                     err);
+        rc =
+            get_str(src, "auth_header", "X-Api-Key", &cfg->auth_header, p, err);
     if (rc == 0)
         rc = get_str(src, "auth_env", "FERRY_API_KEY", &cfg->auth_env, p, err);
     if (rc == 0)
@@ -168,14 +168,13 @@ int fy_agent_config_load(const char *path, struct fy_agent_config *cfg,
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        rc = fy_err_set(err, FERRY_ECONFIG, "%s: line %d: %s", path,
-                        jerr.line, jerr.text);
+        rc = fy_err_set(err, FERRY_ECONFIG, "%s: line %d: %s", path, jerr.line,
+                        jerr.text);
         goto out;
     }
-    rc = json_is_object(root)
-             ? load_sections(root, cfg, err)
-             : fy_err_set(err, FERRY_ECONFIG, "%s: must hold a JSON object",
-                          path);
+    rc = json_is_object(root) ? load_sections(root, cfg, err)
+                              : fy_err_set(err, FERRY_ECONFIG,
+                                           "%s: must hold a JSON object", path);
     if (rc == 0)
         rc = check_required(cfg, err);
     if (rc == 0)
@@ -196,8 +195,8 @@ int fy_agent_config_write(const char *path, const char *database,
         "{s:{s:b, s:s, s:{s:s, s:s, s:s}, s:i}, s:{s:s, s:s, s:b, s:i}}",
         "ingestion", "enabled", 1, "mode", "api", "api", "base_url", base_url,
         "auth_header", "X-Api-Key", "auth_env", auth_env, "batch_size",
-        batch_size, "ferry", "database", database, "device", device,
-        "compress", 1, "timeout_s", 30);
+        batch_size, "ferry", "database", database, "device", device, "compress",
+        1, "timeout_s", 30);
     int fd, rc = 0;
     char *text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
 

@@ -157,8 +157,7 @@ static int parse_column(const char *tname, json_t *jc, struct fy_column *col,
 
     if (!json_is_object(jc) || !name || !fy_ident_valid(name))
         return fy_err_set(err, FERRY_ECONFIG,
-                          "table '%s': a column needs a valid \"name\"",
-                          tname);
+                          "table '%s': a column needs a valid \"name\"", tname);
     if (!type || (t = fy_type_parse(type)) < 0)
         return fy_err_set(err, FERRY_ECONFIG,
                           "table '%s' column '%s': unknown type '%s'", tname,
@@ -175,8 +174,8 @@ static int parse_column(const char *tname, json_t *jc, struct fy_column *col,
     return 0;
 }
 
-static int lookup_col(const struct fy_table *t, json_t *jname,
-                      const char *what, struct ferry_err *err)
+static int lookup_col(const struct fy_table *t, json_t *jname, const char *what,
+                      struct ferry_err *err)
 {
     const char *name = json_string_value(jname);
     int i = name ? fy_table_column(t, name) : -1;
@@ -200,7 +199,8 @@ static int parse_pk(struct fy_table *t, json_t *jpk, struct ferry_err *err)
     t->pk = fy_calloc(json_array_size(jpk), sizeof(*t->pk));
     if (!t->pk)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    json_array_foreach(jpk, i, v) {
+    json_array_foreach(jpk, i, v)
+    {
         int c = lookup_col(t, v, "primary key column", err);
 
         if (c < 0)
@@ -245,9 +245,9 @@ static int parse_blob_cols(struct fy_table *t, json_t *jb,
         return 0;
     if (!json_is_array(jb))
         return fy_err_set(err, FERRY_ECONFIG,
-                          "table '%s': blob_columns must be an array",
-                          t->name);
-    json_array_foreach(jb, i, v) {
+                          "table '%s': blob_columns must be an array", t->name);
+    json_array_foreach(jb, i, v)
+    {
         int c = lookup_col(t, v, "blob column", err);
 
         if (c < 0)
@@ -285,7 +285,8 @@ static int parse_columns(struct fy_table *t, json_t *jcols,
     t->cols = fy_calloc(json_array_size(jcols), sizeof(*t->cols));
     if (!t->cols)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    json_array_foreach(jcols, i, jc) {
+    json_array_foreach(jcols, i, jc)
+    {
         rc = parse_column(t->name, jc, &t->cols[i], err);
         if (rc < 0)
             return rc;
@@ -364,7 +365,8 @@ static int parse_tables(struct fy_contract *c, json_t *root,
     c->tables = fy_calloc(json_array_size(jtables), sizeof(*c->tables));
     if (!c->tables)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    json_array_foreach(jtables, i, jt) {
+    json_array_foreach(jtables, i, jt)
+    {
         rc = parse_table(jt, &c->tables[i], err);
         c->ntables++;
         if (rc < 0)

@@ -32,7 +32,7 @@ enum fy_type {
 #define FY_TYPE_ENUM(e, s) FY_T_##e,
     FY_TYPE_MAP(FY_TYPE_ENUM)
 #undef FY_TYPE_ENUM
-    FY_T__COUNT
+        FY_T__COUNT
 };
 
 struct fy_column {

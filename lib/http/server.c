@@ -39,8 +39,7 @@ const char *fy_http_header(const struct fy_http_req *req, const char *name)
 
 const char *fy_http_query(const struct fy_http_req *req, const char *name)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
-                                       name);
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 void fy_http_error(struct fy_http_resp *resp, int status, const char *code,
@@ -74,8 +73,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c,
 
     if (!body)
         return MHD_NO;
-    r = MHD_create_response_from_buffer_with_free_callback(len, body,
-                                                           fy_free);
+    r = MHD_create_response_from_buffer_with_free_callback(len, body, fy_free);
     if (!r) {
         fy_free(body);
         return MHD_NO;
@@ -143,10 +141,10 @@ static enum MHD_Result on_headers(struct fy_http_server *s,
                                   struct MHD_Connection *c,
                                   struct conn_state *cs)
 {
-    const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                  "Content-Length");
-    const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                  "Content-Encoding");
+    const char *len =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    const char *enc =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
 
     if (enc && !is_gzip(enc) && strcasecmp(enc, "identity") != 0) {
         cs->answered = true;
@@ -203,8 +201,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         cs = fy_calloc(1, sizeof(*cs));
         if (!cs)
             return MHD_NO;
-        cs->req = (struct fy_http_req){.method = method, .path = url,
-                                       .conn = c, .started = fy_mono_s()};
+        cs->req = (struct fy_http_req){
+            .method = method, .path = url, .conn = c, .started = fy_mono_s()};
         fy_buf_init(&cs->req.body, s->max_body);
         *con_cls = cs;
         return on_headers(s, c, cs);
@@ -263,9 +261,9 @@ static int resolve(const char *listen, struct sockaddr_storage *ss,
     return 0;
 }
 
-int fy_http_server_start(const struct fy_http_config *cfg,
-                         fy_http_handler *h, void *ud,
-                         struct fy_http_server **out, struct ferry_err *err)
+int fy_http_server_start(const struct fy_http_config *cfg, fy_http_handler *h,
+                         void *ud, struct fy_http_server **out,
+                         struct ferry_err *err)
 {
     struct sockaddr_storage ss = {0};
     struct fy_http_server *s;
@@ -288,13 +286,11 @@ int fy_http_server_start(const struct fy_http_config *cfg,
     s->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
         MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_CONNECTION_LIMIT,
-        cfg->max_conns ? cfg->max_conns : 1024u,
-        MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s ? cfg->timeout_s : 60u,
-        MHD_OPTION_END);
+        cfg->max_conns ? cfg->max_conns : 1024u, MHD_OPTION_CONNECTION_TIMEOUT,
+        cfg->timeout_s ? cfg->timeout_s : 60u, MHD_OPTION_END);
     if (!s->d) {
         fy_free(s);
-        return fy_err_set(err, FERRY_EIO, "cannot listen on '%s'",
-                          cfg->listen);
+        return fy_err_set(err, FERRY_EIO, "cannot listen on '%s'", cfg->listen);
     }
     info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : 0;

@@ -31,8 +31,8 @@ struct fy_http_resp {
     char set_cookie[256];
 };
 
-typedef void fy_http_handler(struct fy_http_req *req,
-                             struct fy_http_resp *resp, void *ud);
+typedef void fy_http_handler(struct fy_http_req *req, struct fy_http_resp *resp,
+                             void *ud);
 
 struct fy_http_config {
     const char *listen; /* "HOST:PORT", "[V6]:PORT"; port 0 picks one */
@@ -44,9 +44,9 @@ struct fy_http_config {
 struct fy_http_server;
 
 /* Starts listening; *out returned owned (fy_http_server_stop). */
-int fy_http_server_start(const struct fy_http_config *cfg,
-                         fy_http_handler *h, void *ud,
-                         struct fy_http_server **out, struct ferry_err *err);
+int fy_http_server_start(const struct fy_http_config *cfg, fy_http_handler *h,
+                         void *ud, struct fy_http_server **out,
+                         struct ferry_err *err);
 /* The bound port (useful with port 0). */
 unsigned fy_http_server_port(const struct fy_http_server *s);
 /* Stops accepting, waits for handlers, frees. Accepts NULL. */

@@ -151,8 +151,7 @@ int fy_json_add_value(struct fy_buf *b, sqlite3_value *v, enum fy_type t,
                         whylen);
     case SQLITE_BLOB:
         fy_buf_addc(b, '"');
-        fy_b64_encode(b, sqlite3_value_blob(v),
-                      (size_t)sqlite3_value_bytes(v));
+        fy_b64_encode(b, sqlite3_value_blob(v), (size_t)sqlite3_value_bytes(v));
         return fy_buf_addc(b, '"');
     default:
         return add_text(b, v, t, why, whylen);

@@ -157,9 +157,9 @@ static int conv_int(const struct fy_column *col, json_t *v, struct fy_val *out,
     json_int_t i;
 
     if (!json_is_integer(v))
-        return bad(why, whylen, col, col->type == FY_T_BIGINT
-                                         ? "a 64-bit integer"
-                                         : "a 32-bit integer");
+        return bad(why, whylen, col,
+                   col->type == FY_T_BIGINT ? "a 64-bit integer"
+                                            : "a 32-bit integer");
     i = json_integer_value(v);
     if (col->type == FY_T_INTEGER && (i < INT32_MIN || i > INT32_MAX))
         return bad(why, whylen, col, "a 32-bit integer");
@@ -168,8 +168,8 @@ static int conv_int(const struct fy_column *col, json_t *v, struct fy_val *out,
     return 0;
 }
 
-static int conv_real(const struct fy_column *col, json_t *v,
-                     struct fy_val *out, char *why, size_t whylen)
+static int conv_real(const struct fy_column *col, json_t *v, struct fy_val *out,
+                     char *why, size_t whylen)
 {
     if (!json_is_number(v))
         return bad(why, whylen, col, "a number");
@@ -195,14 +195,14 @@ static int conv_numeric(const struct fy_column *col, json_t *v,
     return bad(why, whylen, col, "a number or a numeric string");
 }
 
-static int conv_bool(const struct fy_column *col, json_t *v,
-                     struct fy_val *out, char *why, size_t whylen)
+static int conv_bool(const struct fy_column *col, json_t *v, struct fy_val *out,
+                     char *why, size_t whylen)
 {
     /* SQLite keeps booleans as 0/1, so those are accepted as well. */
     if (json_is_boolean(v)) {
         out->i = json_is_true(v);
-    } else if (json_is_integer(v) && (json_integer_value(v) == 0 ||
-                                      json_integer_value(v) == 1)) {
+    } else if (json_is_integer(v) &&
+               (json_integer_value(v) == 0 || json_integer_value(v) == 1)) {
         out->i = json_integer_value(v);
     } else {
         return bad(why, whylen, col, "true, false, 0 or 1");
@@ -232,15 +232,15 @@ static int conv_bytea(const struct fy_column *col, json_t *v,
     return 0;
 }
 
-static int conv_text(const struct fy_column *col, json_t *v,
-                     struct fy_val *out, char *why, size_t whylen)
+static int conv_text(const struct fy_column *col, json_t *v, struct fy_val *out,
+                     char *why, size_t whylen)
 {
     const char *s = json_string_value(v);
 
     if (!s)
         return bad(why, whylen, col, "a string");
-    if (col->blob_ref && (json_string_length(v) != 64 ||
-                          strspn(s, "0123456789abcdef") != 64))
+    if (col->blob_ref &&
+        (json_string_length(v) != 64 || strspn(s, "0123456789abcdef") != 64))
         return bad(why, whylen, col, "a lower-case hex SHA-256");
     if ((col->type == FY_T_TIMESTAMPTZ && !valid_timestamp(s)) ||
         (col->type == FY_T_DATE && (scan_date(s) < 0 || s[10] != '\0')))
@@ -264,9 +264,8 @@ static int conv_jsonb(json_t *v, struct fy_arena *a, struct fy_val *out)
     return out->s ? 0 : FERRY_ENOMEM;
 }
 
-int fy_val_from_json(const struct fy_column *col, json_t *v,
-                     struct fy_arena *a, struct fy_val *out, char *why,
-                     size_t whylen)
+int fy_val_from_json(const struct fy_column *col, json_t *v, struct fy_arena *a,
+                     struct fy_val *out, char *why, size_t whylen)
 {
     memset(out, 0, sizeof(*out));
     if (!v || json_is_null(v)) {
@@ -306,11 +305,20 @@ static void copy_escape(struct fy_buf *b, const char *s, size_t n)
         char esc;
 
         switch (s[i]) {
-        case '\\': esc = '\\'; break;
-        case '\n': esc = 'n'; break;
-        case '\r': esc = 'r'; break;
-        case '\t': esc = 't'; break;
-        default: continue;
+        case '\\':
+            esc = '\\';
+            break;
+        case '\n':
+            esc = 'n';
+            break;
+        case '\r':
+            esc = 'r';
+            break;
+        case '\t':
+            esc = 't';
+            break;
+        default:
+            continue;
         }
         fy_buf_add(b, run, (size_t)(s + i - run));
         fy_buf_addc(b, '\\');

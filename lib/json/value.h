@@ -16,8 +16,14 @@
 #include "util/arena.h"
 #include "util/buf.h"
 
-enum fy_vkind { FY_V_NULL = 0, FY_V_INT, FY_V_REAL, FY_V_TEXT, FY_V_BLOB,
-                FY_V_BOOL };
+enum fy_vkind {
+    FY_V_NULL = 0,
+    FY_V_INT,
+    FY_V_REAL,
+    FY_V_TEXT,
+    FY_V_BLOB,
+    FY_V_BOOL
+};
 
 struct fy_val {
     enum fy_vkind kind;
@@ -32,9 +38,8 @@ struct fy_val {
  * why (a human sentence naming the column). Memory for decoded blobs and
  * re-serialised JSON comes from a; text is borrowed from v.
  */
-int fy_val_from_json(const struct fy_column *col, json_t *v,
-                     struct fy_arena *a, struct fy_val *out, char *why,
-                     size_t whylen);
+int fy_val_from_json(const struct fy_column *col, json_t *v, struct fy_arena *a,
+                     struct fy_val *out, char *why, size_t whylen);
 
 /*
  * Appends a value in PostgreSQL COPY text format (NULL as \N, bytea as \x

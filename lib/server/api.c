@@ -67,8 +67,8 @@ static void handle_health(struct fy_api *api, struct fy_http_req *req,
     set_json(resp, up ? 200 : 503,
              json_pack("{s:s, s:s, s:s, s:s}", "status",
                        up ? "healthy" : "unhealthy", "service", "ferryd",
-                       "database", up ? "connected" : "disconnected",
-                       "version", ferry_version()));
+                       "database", up ? "connected" : "disconnected", "version",
+                       ferry_version()));
     if (!up)
         resp->retry_after = RETRY_AFTER_S;
 }
@@ -204,8 +204,7 @@ static const struct route routes[] = {
     {"POST", "/v1/push", handle_push},
 };
 
-void fy_api_handle(struct fy_http_req *req, struct fy_http_resp *resp,
-                   void *ud)
+void fy_api_handle(struct fy_http_req *req, struct fy_http_resp *resp, void *ud)
 {
     bool path_known = false;
 

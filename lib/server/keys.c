@@ -51,8 +51,7 @@ int fy_key_generate(const char *device, const char *region, bool admin,
     memcpy(out, "fy_", 3);
     memcpy(out + 3, hex, FY_KEY_ID_LEN);
     out[3 + FY_KEY_ID_LEN] = '.';
-    memcpy(out + 4 + FY_KEY_ID_LEN, hex + FY_KEY_ID_LEN,
-           FY_KEY_SECRET_LEN + 1);
+    memcpy(out + 4 + FY_KEY_ID_LEN, hex + FY_KEY_ID_LEN, FY_KEY_SECRET_LEN + 1);
     OPENSSL_cleanse(raw, sizeof(raw));
     OPENSSL_cleanse(hex, sizeof(hex));
     return 0;

@@ -12,9 +12,9 @@
 
 #include "store/store.h"
 
-#define FY_KEY_ID_LEN 16
+#define FY_KEY_ID_LEN     16
 #define FY_KEY_SECRET_LEN 64
-#define FY_KEY_LEN (3 + FY_KEY_ID_LEN + 1 + FY_KEY_SECRET_LEN)
+#define FY_KEY_LEN        (3 + FY_KEY_ID_LEN + 1 + FY_KEY_SECRET_LEN)
 
 /*
  * Makes a new key for device (optional region, admin role): fills rec (id,
@@ -38,6 +38,5 @@ int fy_key_parse(const char *text, size_t len, char id[FY_KEY_ID_LEN + 1],
  */
 int fy_key_verify(struct fy_store *st, const char *text, size_t len,
                   struct fy_key *rec, struct ferry_err *err);
-
 
 #endif

@@ -64,8 +64,7 @@ static int stamp_scope(struct vctx *v, const struct fy_table *t,
         return 0;
     if (ch->vals[t->region_col].kind != FY_V_NULL &&
         (ch->vals[t->region_col].len != strlen(k->region) ||
-         memcmp(ch->vals[t->region_col].s, k->region,
-                strlen(k->region)) != 0))
+         memcmp(ch->vals[t->region_col].s, k->region, strlen(k->region)) != 0))
         return reject(v, ch->seq, 403, "region_scope",
                       "row of region '%.*s' is outside this key's region"
                       " '%s'",
@@ -78,14 +77,15 @@ static int stamp_scope(struct vctx *v, const struct fy_table *t,
     return 0;
 }
 
-static int convert_row(struct vctx *v, const struct fy_table *t,
-                       json_t *row, struct fy_change *ch)
+static int convert_row(struct vctx *v, const struct fy_table *t, json_t *row,
+                       struct fy_change *ch)
 {
     const char *name;
     json_t *jv;
     char why[200];
 
-    json_object_foreach(row, name, jv) {
+    json_object_foreach(row, name, jv)
+    {
         int col = fy_table_column(t, name);
 
         if (col < 0)
@@ -97,8 +97,8 @@ static int convert_row(struct vctx *v, const struct fy_table *t,
             continue; /* stamped from the key, never from the body */
         if (json_is_null(jv) && fy_table_is_pk(t, (size_t)col))
             return reject(v, ch->seq, 422, "missing_key",
-                          "table '%s': key column '%s' needs a value",
-                          t->name, name);
+                          "table '%s': key column '%s' needs a value", t->name,
+                          name);
         if (fy_val_from_json(&t->cols[col], jv, v->a, &ch->vals[col], why,
                              sizeof(why)) < 0)
             return reject(v, ch->seq, 422, "invalid_value", "table '%s': %s",
@@ -132,8 +132,7 @@ static int make_key(struct vctx *v, const struct fy_table *t,
         fy_val_key_text(&b, &ch->vals[t->pk[i]]);
         fy_buf_addc(&b, '\x1f');
     }
-    ch->key = fy_buf_error(&b) ? NULL
-                               : fy_arena_strndup(v->a, b.data, b.len);
+    ch->key = fy_buf_error(&b) ? NULL : fy_arena_strndup(v->a, b.data, b.len);
     fy_buf_release(&b);
     return ch->key ? 0 : FERRY_ENOMEM;
 }
@@ -233,7 +232,8 @@ static int validate_all(struct vctx *v, json_t *jchanges,
 
     if (!chs)
         return fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
-    json_array_foreach(jchanges, i, jc) {
+    json_array_foreach(jchanges, i, jc)
+    {
         int rc = validate_change(v, jc, prev, &chs[i]);
 
         if (rc == FERRY_ENOMEM)
@@ -246,8 +246,10 @@ static int validate_all(struct vctx *v, json_t *jchanges,
                              v->status == 403   ? FERRY_EFORBIDDEN
                              : v->status == 404 ? FERRY_ENOTFOUND
                                                 : FERRY_ECONTRACT,
-                             v->status, "%ld of %zu changes were rejected;"
-                             " nothing was applied", v->nbad, count);
+                             v->status,
+                             "%ld of %zu changes were rejected;"
+                             " nothing was applied",
+                             v->nbad, count);
     *out = chs;
     *n = count;
     return 0;
@@ -303,8 +305,7 @@ static int group(struct fy_arena *a, const struct fy_contract *c,
     if (!slots)
         return FERRY_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        struct fy_apply_batch *g =
-            &groups[(size_t)(chs[i].table - c->tables)];
+        struct fy_apply_batch *g = &groups[(size_t)(chs[i].table - c->tables)];
         struct slot *s;
 
         if (chs[i].seq <= acked)
@@ -423,12 +424,11 @@ int fy_push_run(struct fy_store *st, const struct fy_contract *c,
 
 json_t *fy_push_result_json(const struct fy_push_result *res)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "acked_seq",
-                     (json_int_t)res->acked_seq, "applied",
-                     (json_int_t)res->applied, "created",
-                     (json_int_t)res->st.created, "updated",
-                     (json_int_t)res->st.updated, "deleted",
-                     (json_int_t)res->st.deleted, "skipped",
-                     (json_int_t)res->skipped, "stale",
-                     (json_int_t)res->st.stale);
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "acked_seq",
+        (json_int_t)res->acked_seq, "applied", (json_int_t)res->applied,
+        "created", (json_int_t)res->st.created, "updated",
+        (json_int_t)res->st.updated, "deleted", (json_int_t)res->st.deleted,
+        "skipped", (json_int_t)res->skipped, "stale",
+        (json_int_t)res->st.stale);
 }

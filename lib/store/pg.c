@@ -92,8 +92,7 @@ static int pg_fail(struct pg *pg, PGresult *r, const char *what,
 static void quiet_notice(void *ud, const char *msg)
 {
     (void)ud;
-    fy_debug("store", "postgresql notice: %.*s", (int)strcspn(msg, "\n"),
-             msg);
+    fy_debug("store", "postgresql notice: %.*s", (int)strcspn(msg, "\n"), msg);
 }
 
 static int pg_connect(struct pg *pg, struct ferry_err *err)
@@ -121,8 +120,8 @@ static int pg_connect(struct pg *pg, struct ferry_err *err)
  * checks its status. *out, when given, receives the result (PQclear it).
  */
 static int pg_run(struct pg *pg, const char *sql, int n,
-                  const char *const *vals, ExecStatusType want,
-                  PGresult **out, const char *what, struct ferry_err *err)
+                  const char *const *vals, ExecStatusType want, PGresult **out,
+                  const char *what, struct ferry_err *err)
 {
     PGresult *r;
     int rc = pg_connect(pg, err);
@@ -175,8 +174,8 @@ static void pg_close(struct fy_store *st)
 
 static int pg_ping(struct fy_store *st, struct ferry_err *err)
 {
-    return pg_run(st->impl, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, NULL,
-                  "ping", err);
+    return pg_run(st->impl, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, NULL, "ping",
+                  err);
 }
 
 /* ---- migrate ---------------------------------------------------------- */
@@ -187,9 +186,11 @@ static void table_ddl(struct fy_buf *b, const struct fy_table *t)
     fy_buf_add_ident(b, t->name);
     fy_buf_adds(b, " (");
     fy_sql_col_defs(b, t, true, true);
-    fy_buf_adds(b, "_ferry_hlc bigint NOT NULL, _ferry_origin text COLLATE \"C\" NOT NULL,"
-                   " _ferry_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
-                   " PRIMARY KEY (");
+    fy_buf_adds(
+        b,
+        "_ferry_hlc bigint NOT NULL, _ferry_origin text COLLATE \"C\" NOT NULL,"
+        " _ferry_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
+        " PRIMARY KEY (");
     fy_sql_pk_cols(b, t);
     fy_buf_adds(b, "));");
     /*
@@ -220,9 +221,11 @@ static void table_ddl(struct fy_buf *b, const struct fy_table *t)
         fy_buf_add_ident(b, c->name);
         fy_buf_addf(b, " %s NOT NULL, ", fy_type_name(c->type));
     }
-    fy_buf_adds(b, "_ferry_hlc bigint NOT NULL, _ferry_origin text COLLATE \"C\" NOT NULL,"
-                   " _ferry_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
-                   " PRIMARY KEY (");
+    fy_buf_adds(
+        b,
+        "_ferry_hlc bigint NOT NULL, _ferry_origin text COLLATE \"C\" NOT NULL,"
+        " _ferry_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
+        " PRIMARY KEY (");
     fy_sql_pk_cols(b, t);
     fy_buf_adds(b, "));");
 }
@@ -240,13 +243,14 @@ static int record_version(struct pg *pg, const struct fy_contract *c,
     if (!text)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     snprintf(ver, sizeof(ver), "%ld", c->version);
-    rc = pg_run(pg,
-                "INSERT INTO ferry.schema_versions (version, checksum, contract)"
-                " VALUES ($1, $2, $3) ON CONFLICT (version) DO UPDATE SET"
-                " checksum = EXCLUDED.checksum, contract = EXCLUDED.contract,"
-                " applied_at = now()"
-                " WHERE schema_versions.checksum <> EXCLUDED.checksum",
-                3, vals, PGRES_COMMAND_OK, NULL, "record schema version", err);
+    rc =
+        pg_run(pg,
+               "INSERT INTO ferry.schema_versions (version, checksum, contract)"
+               " VALUES ($1, $2, $3) ON CONFLICT (version) DO UPDATE SET"
+               " checksum = EXCLUDED.checksum, contract = EXCLUDED.contract,"
+               " applied_at = now()"
+               " WHERE schema_versions.checksum <> EXCLUDED.checksum",
+               3, vals, PGRES_COMMAND_OK, NULL, "record schema version", err);
     free(text);
     return rc;
 }
@@ -312,8 +316,8 @@ static int pg_key_put(struct fy_store *st, const struct fy_key *k,
                       struct ferry_err *err)
 {
     char exp[32];
-    const char *vals[6] = {k->id, k->hash, k->device, k->region,
-                           k->admin ? "t" : "f", NULL};
+    const char *vals[6] = {
+        k->id, k->hash, k->device, k->region, k->admin ? "t" : "f", NULL};
 
     if (k->expires_at) {
         snprintf(exp, sizeof(exp), "%lld", (long long)k->expires_at);
@@ -483,11 +487,14 @@ static int copy_stage(struct pg *pg, const struct fy_apply_batch *ab,
     fy_buf_adds(&b, stage);
     fy_buf_adds(&b, " (");
     fy_sql_col_defs(&b, ab->table, true, false);
-    fy_buf_addf(&b, "_ferry_hlc bigint, _ferry_origin text COLLATE \"C\", _ferry_del"
-                    " boolean) ON COMMIT DROP; COPY %s FROM STDIN", stage);
-    rc = fy_buf_error(&b) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
-                          : pg_run(pg, b.data, 0, NULL, PGRES_COPY_IN, NULL,
-                                   "stage", err);
+    fy_buf_addf(
+        &b,
+        "_ferry_hlc bigint, _ferry_origin text COLLATE \"C\", _ferry_del"
+        " boolean) ON COMMIT DROP; COPY %s FROM STDIN",
+        stage);
+    rc = fy_buf_error(&b)
+             ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
+             : pg_run(pg, b.data, 0, NULL, PGRES_COPY_IN, NULL, "stage", err);
     if (rc < 0)
         goto out;
     fy_buf_reset(&b);
@@ -535,7 +542,8 @@ static int scope_check(struct pg *pg, const struct fy_apply_batch *ab,
     if (rc == 0 && PQntuples(r) > 0)
         rc = fy_err_set(err, FERRY_EFORBIDDEN,
                         "table '%s': a row belongs to another region than "
-                        "'%s'", t->name, ab->scope_region);
+                        "'%s'",
+                        t->name, ab->scope_region);
     PQclear(r);
     fy_buf_release(&b);
     return rc;
@@ -565,8 +573,10 @@ static int apply_deletes(struct pg *pg, const struct fy_apply_batch *ab,
     fy_sql_pk_cols(&b, t);
     fy_buf_adds(&b, ", _ferry_hlc, _ferry_origin) SELECT ");
     fy_sql_pk_cols(&b, t);
-    fy_buf_addf(&b, ", _ferry_hlc, _ferry_origin FROM %s WHERE _ferry_del"
-                    " ON CONFLICT (", stage);
+    fy_buf_addf(&b,
+                ", _ferry_hlc, _ferry_origin FROM %s WHERE _ferry_del"
+                " ON CONFLICT (",
+                stage);
     fy_sql_pk_cols(&b, t);
     fy_buf_adds(&b, ") DO UPDATE SET _ferry_hlc = EXCLUDED._ferry_hlc,"
                     " _ferry_origin = EXCLUDED._ferry_origin,"
@@ -591,8 +601,10 @@ static void upsert_sql(struct fy_buf *b, const struct fy_table *t,
     fy_sql_cols(b, t, "");
     fy_buf_adds(b, ", _ferry_hlc, _ferry_origin) SELECT ");
     fy_sql_cols(b, t, "s.");
-    fy_buf_addf(b, ", s._ferry_hlc, s._ferry_origin FROM %s s WHERE NOT"
-                   " s._ferry_del AND NOT EXISTS (SELECT 1 FROM ", stage);
+    fy_buf_addf(b,
+                ", s._ferry_hlc, s._ferry_origin FROM %s s WHERE NOT"
+                " s._ferry_del AND NOT EXISTS (SELECT 1 FROM ",
+                stage);
     fy_buf_addf(b, "ferry.\"tomb_%s\" x WHERE ", t->name);
     fy_sql_pk_match(b, t, "x", "s");
     fy_buf_adds(b, " AND (x._ferry_hlc, x._ferry_origin) >= (s._ferry_hlc,"

@@ -30,8 +30,8 @@ void fy_store_pool_free(struct fy_store_pool *p)
     fy_free(p);
 }
 
-int fy_store_pool_new(const char *url, unsigned n,
-                      struct fy_store_pool **out, struct ferry_err *err)
+int fy_store_pool_new(const char *url, unsigned n, struct fy_store_pool **out,
+                      struct ferry_err *err)
 {
     struct fy_store_pool *p = fy_calloc(1, sizeof(*p));
     int rc = 0;
@@ -79,8 +79,8 @@ int fy_store_pool_get(struct fy_store_pool *p, int wait_ms,
     *st = p->nidle ? p->idle[--p->nidle] : NULL;
     pthread_mutex_unlock(&p->mu);
     if (!*st)
-        return fy_err_set(err, FERRY_EBUSY,
-                          "all %u store connections are busy", p->n);
+        return fy_err_set(err, FERRY_EBUSY, "all %u store connections are busy",
+                          p->n);
     return 0;
 }
 

@@ -12,8 +12,8 @@
 struct fy_store_pool;
 
 /* Opens n connections to url; *out returned owned (fy_store_pool_free). */
-int fy_store_pool_new(const char *url, unsigned n,
-                      struct fy_store_pool **out, struct ferry_err *err);
+int fy_store_pool_new(const char *url, unsigned n, struct fy_store_pool **out,
+                      struct ferry_err *err);
 void fy_store_pool_free(struct fy_store_pool *p);
 
 /* Borrows a connection (wait at most wait_ms); FERRY_EBUSY on time-out. */

@@ -6,8 +6,7 @@
 
 #include "fy.h"
 
-void fy_sql_cols(struct fy_buf *b, const struct fy_table *t,
-                 const char *prefix)
+void fy_sql_cols(struct fy_buf *b, const struct fy_table *t, const char *prefix)
 {
     for (size_t i = 0; i < t->ncols; i++) {
         if (i)
@@ -17,8 +16,8 @@ void fy_sql_cols(struct fy_buf *b, const struct fy_table *t,
     }
 }
 
-void fy_sql_pk_match(struct fy_buf *b, const struct fy_table *t,
-                     const char *l, const char *r)
+void fy_sql_pk_match(struct fy_buf *b, const struct fy_table *t, const char *l,
+                     const char *r)
 {
     for (size_t i = 0; i < t->npk; i++) {
         const char *name = t->cols[t->pk[i]].name;

@@ -15,8 +15,8 @@
 void fy_sql_cols(struct fy_buf *b, const struct fy_table *t,
                  const char *prefix);
 /* l."k1" = r."k1" AND l."k2" = r."k2" */
-void fy_sql_pk_match(struct fy_buf *b, const struct fy_table *t,
-                     const char *l, const char *r);
+void fy_sql_pk_match(struct fy_buf *b, const struct fy_table *t, const char *l,
+                     const char *r);
 /* "k1", "k2" */
 void fy_sql_pk_cols(struct fy_buf *b, const struct fy_table *t);
 /*

@@ -56,8 +56,7 @@ static int lite_fail(struct lite *l, int src, const char *what,
     fy_warn("store", "sqlite %s failed: %s", what, sqlite3_errmsg(l->db));
     if (err)
         err->sys = src;
-    return fy_err_set(err, code, "%s failed: %s", what,
-                      sqlite3_errmsg(l->db));
+    return fy_err_set(err, code, "%s failed: %s", what, sqlite3_errmsg(l->db));
 }
 
 static int lite_exec(struct lite *l, const char *sql, const char *what,
@@ -142,14 +141,12 @@ static void lite_close(struct fy_store *st)
 
 static int lite_ping(struct fy_store *st, struct ferry_err *err)
 {
-    return lite_exec(st->impl, "SELECT 1 FROM ferry_meta LIMIT 1", "ping",
-                     err);
+    return lite_exec(st->impl, "SELECT 1 FROM ferry_meta LIMIT 1", "ping", err);
 }
 
 /* ---- migrate ---------------------------------------------------------- */
 
-static bool lite_has_column(struct lite *l, const char *table,
-                            const char *col)
+static bool lite_has_column(struct lite *l, const char *table, const char *col)
 {
     sqlite3_stmt *st = NULL;
     bool found = false;
@@ -413,9 +410,8 @@ static int lite_key_list(struct fy_store *st, fy_key_cb *cb, void *ud,
     return rc;
 }
 
-static int lite_key_update(struct fy_store *st, const char *sql,
-                           const char *id, const char *what,
-                           struct ferry_err *err)
+static int lite_key_update(struct fy_store *st, const char *sql, const char *id,
+                           const char *what, struct ferry_err *err)
 {
     struct lite *l = st->impl;
     sqlite3_stmt *s = NULL;
@@ -599,9 +595,8 @@ static int stmts_prepare(struct lite *l, const struct fy_table *t,
     for (size_t i = 0; rc == 0 && i < FY_ARRAY_LEN(build); i++) {
         fy_buf_reset(&b);
         build[i](&b, t);
-        rc = fy_buf_error(&b)
-                 ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
-                 : lite_prepare(l, b.data, out[i], err);
+        rc = fy_buf_error(&b) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
+                              : lite_prepare(l, b.data, out[i], err);
     }
     fy_buf_release(&b);
     return rc;
@@ -754,8 +749,7 @@ static int apply_upsert(struct lite *l, struct lite_stmts *s,
     return rc;
 }
 
-static int lite_push_apply(struct fy_store *st,
-                           const struct fy_apply_batch *ab,
+static int lite_push_apply(struct fy_store *st, const struct fy_apply_batch *ab,
                            struct fy_apply_stats *stats, struct ferry_err *err)
 {
     struct lite *l = st->impl;
@@ -782,8 +776,7 @@ static int lite_push_apply(struct fy_store *st,
 }
 
 static int lite_push_commit(struct fy_store *st, const char *device,
-                            int64_t acked, long nchanges,
-                            struct ferry_err *err)
+                            int64_t acked, long nchanges, struct ferry_err *err)
 {
     struct lite *l = st->impl;
     sqlite3_stmt *s = NULL;

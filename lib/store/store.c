@@ -25,8 +25,7 @@ static const struct fy_store_ops *pick(const char *url)
     return &fy_store_sqlite_ops;
 }
 
-int fy_store_open(const char *url, struct fy_store **out,
-                  struct ferry_err *err)
+int fy_store_open(const char *url, struct fy_store **out, struct ferry_err *err)
 {
     struct fy_store *st;
     int rc;

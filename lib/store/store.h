@@ -20,7 +20,8 @@ struct fy_key {
     char *device;
     char *region; /* NULL: not region-scoped */
     bool admin;
-    int64_t created_at, expires_at, revoked_at, last_used_at; /* unix s; 0 none */
+    int64_t created_at, expires_at, revoked_at,
+        last_used_at; /* unix s; 0 none */
 };
 
 void fy_key_release(struct fy_key *k);
@@ -65,8 +66,8 @@ struct fy_store_ops {
     int (*migrate)(struct fy_store *st, const struct fy_contract *c,
                    struct ferry_err *err);
     /* Latest applied contract version and checksum; 0 and "" if none. */
-    int (*schema_version)(struct fy_store *st, long *version,
-                          char checksum[65], struct ferry_err *err);
+    int (*schema_version)(struct fy_store *st, long *version, char checksum[65],
+                          struct ferry_err *err);
     int (*key_put)(struct fy_store *st, const struct fy_key *k,
                    struct ferry_err *err);
     /* FERRY_ENOTFOUND when no key has that id; k filled, release it. */
@@ -84,12 +85,12 @@ struct fy_store_ops {
      * returns its acknowledged seq; apply runs once per table; commit
      * records the new acknowledged seq in the same transaction.
      */
-    int (*push_begin)(struct fy_store *st, const char *device,
-                      int64_t *acked, struct ferry_err *err);
+    int (*push_begin)(struct fy_store *st, const char *device, int64_t *acked,
+                      struct ferry_err *err);
     int (*push_apply)(struct fy_store *st, const struct fy_apply_batch *b,
                       struct fy_apply_stats *s, struct ferry_err *err);
-    int (*push_commit)(struct fy_store *st, const char *device,
-                       int64_t acked, long nchanges, struct ferry_err *err);
+    int (*push_commit)(struct fy_store *st, const char *device, int64_t acked,
+                       long nchanges, struct ferry_err *err);
     void (*push_rollback)(struct fy_store *st);
 };
 

@@ -9,7 +9,7 @@
 #include "fy.h"
 
 #define CHUNK_MIN (64 * 1024)
-#define ALIGN 16
+#define ALIGN     16
 
 struct fy_arena_chunk {
     struct fy_arena_chunk *next;

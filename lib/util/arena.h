@@ -17,7 +17,10 @@ struct fy_arena {
     size_t limit; /* 0 means unlimited */
 };
 
-#define FY_ARENA_INIT(limit_) {.head = NULL, .used = 0, .limit = (limit_)}
+#define FY_ARENA_INIT(limit_)                                                  \
+    {                                                                          \
+        .head = NULL, .used = 0, .limit = (limit_)                             \
+    }
 
 /* Returns n bytes aligned for any type, or NULL (out of memory or limit). */
 void *fy_arena_alloc(struct fy_arena *a, size_t n);

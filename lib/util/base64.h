@@ -23,7 +23,6 @@ static inline size_t fy_b64_max_decoded(size_t n)
  * Decodes s[0..n) into out (room for fy_b64_max_decoded(n) bytes) and stores
  * the length; FERRY_EPARSE when s is not padded base64.
  */
-int fy_b64_decode(const char *s, size_t n, unsigned char *out,
-                  size_t *outlen);
+int fy_b64_decode(const char *s, size_t n, unsigned char *out, size_t *outlen);
 
 #endif

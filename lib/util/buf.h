@@ -16,7 +16,10 @@ struct fy_buf {
 };
 
 extern char fy_buf_empty[1];
-#define FY_BUF_INIT(max_) {.data = fy_buf_empty, .max = (max_)}
+#define FY_BUF_INIT(max_)                                                      \
+    {                                                                          \
+        .data = fy_buf_empty, .max = (max_)                                    \
+    }
 
 void fy_buf_init(struct fy_buf *b, size_t max);
 /* Frees the storage and returns to the INIT state; accepts released bufs. */

@@ -73,8 +73,8 @@ int fy_err_set(struct ferry_err *err, int code, const char *fmt, ...)
     return code;
 }
 
-int fy_err_status(struct ferry_err *err, int code, int status,
-                  const char *fmt, ...)
+int fy_err_status(struct ferry_err *err, int code, int status, const char *fmt,
+                  ...)
 {
     va_list ap;
 

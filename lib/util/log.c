@@ -26,8 +26,7 @@ int ferry_set_log_fn(ferry_log_fn *fn, void *ud, int level, const char *spec)
         size_t n = strcspn(p, ",");
         size_t used = strlen(log_off);
 
-        if (n > 1 && p[0] == '-' &&
-            used + n + 2 < sizeof(log_off)) {
+        if (n > 1 && p[0] == '-' && used + n + 2 < sizeof(log_off)) {
             snprintf(log_off + used, sizeof(log_off) - used, ",%.*s,",
                      (int)(n - 1), p + 1);
         }
