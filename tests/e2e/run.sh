@@ -22,6 +22,7 @@ cleanup() {
     [ -n "${FERRYD_PID:-}" ] && kill "$FERRYD_PID" 2>/dev/null
     jobs -p | xargs -r kill -9 2>/dev/null
     [ -n "${OWN_PG:-}" ] && pg_cluster_stop "$OWN_PG"
+    [ -f "$T/bouncer/pgbouncer.pid" ] && kill "$(cat "$T/bouncer/pgbouncer.pid")" 2>/dev/null
     if [ $rc -eq 0 ]; then
         rm -rf "$T"
     else
