@@ -213,3 +213,35 @@ rand_ms() { # LO HI -> random integer in [LO, HI]
 sleep_ms() {
     sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"
 }
+
+# The crash scenarios' common start: the items contract, a key for DEVICE,
+# ferryd, and agent "a" (batch size BATCH) with ROWS tracked rows queued.
+# Sets KEY and APP.
+setup_items_agent() { # DEVICE BATCH ROWS
+    items_contract
+    ferryd_migrate
+    KEY=$(make_key "$1")
+    start_ferryd
+    agent_init a "$1" "$2"
+    APP=$T/a/app.db
+    fill_items "$APP" "$3"
+    ferry_in a track items >/dev/null || fail track
+}
+
+# ...and their common end: one more push, then the store holds exactly the
+# app's rows, and the server never applied more changes than the agent
+# numbered. Seqs of changes coalesced before they were ever sent leave
+# gaps, so fewer applied changes than the last seq is fine; more is not.
+verify_items() { # DEVICE
+    ferry_in a push >>"$T/push.out" 2>>"$T/agent.log" || fail "final push"
+    assert_eq "digest" "$(digest_app "$APP")" "$(digest_store)"
+    assert_eq "outbox drained" 0 "$(app_sql "$APP" 'SELECT count(*) FROM _ferry_outbox')"
+    assert_eq "nothing dead" 0 "$(app_sql "$APP" 'SELECT count(*) FROM _ferry_dead')"
+    _next=$(app_sql "$APP" "SELECT value FROM _ferry_state WHERE key = 'next_seq'")
+    [ "$(device_changes "$1")" -le $((_next - 1)) ] ||
+        fail "more changes applied ($(device_changes "$1")) than numbered ($((_next - 1)))"
+    assert_eq "acked the last seq" $((_next - 1)) "$(device_acked "$1")"
+}
+
+# How many times the crash scenarios kill something (FERRY_TEST_KILLS).
+KILLS=${FERRY_TEST_KILLS:-20}
