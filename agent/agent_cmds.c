@@ -343,7 +343,7 @@ static int parse_push(int argc, char **argv, struct fy_push_opts *o)
         case 'r':
             if (parse_long(optarg, 0, 7 * 86400, &v) < 0)
                 return usage_error("ferry push: --retry-for takes seconds\n");
-            o->retry_budget_ms = v * 1000;
+            o->retry_budget_ms = (int64_t)v * 1000;
             break;
         case 'm':
             if (parse_long(optarg, 1, INT32_MAX, &v) < 0)
@@ -468,7 +468,7 @@ static void print_status(json_t *j)
     printf("server        %s\n",
            json_string_value(json_object_get(j, "server")));
     printf("tracked       %s\n", tracked ? tracked : "[]");
-    printf("outbox        %lld changes queued\n",
+    printf("outbox        %lld writes queued (coalesced per row at push)\n",
            (long long)json_integer_value(json_object_get(j, "outbox")));
     printf("acked seq     %lld\n",
            (long long)json_integer_value(json_object_get(j, "acked_seq")));

@@ -303,7 +303,8 @@ static int check_schema(struct fy_store_pool *pool, const struct fy_contract *c,
         rc = fy_err_set(err, FERRY_ESCHEMA,
                         "the store has no ferry schema yet: run 'ferryd"
                         " migrate' first");
-    else if (rc == 0 && (version != c->version || strcmp(sum, c->checksum)))
+    else if (rc == 0 &&
+             (version != c->version || strcmp(sum, c->checksum) != 0))
         rc = fy_err_set(err, FERRY_ESCHEMA,
                         "the store was migrated with contract version %ld,"
                         " not this one (version %ld): run 'ferryd migrate'",

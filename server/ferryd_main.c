@@ -29,7 +29,7 @@ static const char usage[] =
     "  --contract FILE  table contract (default contract.json)\n"
     "  --config FILE    JSON settings: store, contract, listen,\n"
     "                   max_body, pool\n"
-    "  -v, --verbose    debug logging\n"
+    "  -v, --verbose    debug log lines\n"
     "  -q, --quiet      errors only\n"
     "  -h, --help       this text\n"
     "  -V, --version    print the version\n";

@@ -171,12 +171,45 @@ static int bury_single(struct pusher *p, const struct fy_batch *b,
     return rc;
 }
 
+/*
+ * True for ferryd's verdict on the batch's rows: its JSON error body with
+ * one of the codes it gives bad rows. Anything else (a proxy's 404, a wrong
+ * base_url path, a redirect, an HTML page) says nothing about the rows and
+ * must not get them parked.
+ */
+static bool is_verdict(const struct fy_http_reply *rep)
+{
+    static const char *const codes[] = {"contract_violation", "unknown_table",
+                                        "forbidden", "malformed",
+                                        "body_too_large"};
+    json_t *root = json_loadb(rep->body.data, rep->body.len, 0, NULL);
+    const char *code = json_string_value(
+        json_object_get(json_object_get(root, "error"), "code"));
+    bool known = false;
+
+    for (size_t i = 0; code && i < FY_ARRAY_LEN(codes); i++)
+        known = known || strcmp(code, codes[i]) == 0;
+    json_decref(root);
+    return known;
+}
+
 /* A 4xx answer to a batch: park what it names, else narrow the batch. */
 static int handle_rejection(struct pusher *p, const struct fy_batch *b,
                             struct ferry_err *err)
 {
     long buried = 0;
-    int rc = bury_rejected(p, b, &buried, err);
+    int rc;
+
+    if (!is_verdict(&p->rep)) {
+        char msg[300];
+
+        reply_message(&p->rep, msg, sizeof(msg));
+        return fy_err_status(err, FERRY_EHTTP, (int)p->rep.status,
+                             "unexpected answer %ld from '%s' (is base_url"
+                             " a ferryd?): %s",
+                             p->rep.status, p->cfg->base_url, msg);
+    }
+    rc = bury_rejected(p, b, &buried, err);
 
     if (rc < 0 || buried > 0) {
         p->s->dead += buried;
@@ -236,7 +269,14 @@ static int push_one(struct pusher *p, struct fy_batch *b, bool *done,
         p->s->batches++;
         p->s->sent += (long)b->n;
         p->s->acked_seq = acked;
-        p->batch_size = p->cfg->batch_size;
+        /*
+         * Grow back gradually after narrowing down a rejected change, so
+         * finding the next one does not start from the full batch again.
+         */
+        if (p->batch_size < p->cfg->batch_size)
+            p->batch_size = p->batch_size * 2 < p->cfg->batch_size
+                                ? p->batch_size * 2
+                                : p->cfg->batch_size;
         fy_info("push", "batch=%ld seq=%lld-%lld acked_seq=%lld", p->s->batches,
                 (long long)b->items[0].seq, (long long)b->items[b->n - 1].seq,
                 (long long)acked);

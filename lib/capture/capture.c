@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fy.h"
 
@@ -337,10 +338,12 @@ int fy_capture_track(sqlite3 *db, const char *table, long *queued,
     int rc;
 
     *queued = 0;
-    if (!fy_ident_valid(table))
+    /* The same rule as the contract: ferry_ is the SQLite store's own. */
+    if (!fy_ident_valid(table) || strncasecmp(table, "ferry_", 6) == 0 ||
+        strlen(table) > 56)
         return fy_err_set(err, FERRY_EINVAL,
-                          "table name '%s' must be letters, digits and _ and"
-                          " not start with _ferry",
+                          "table name '%s' must be letters, digits and _ (at"
+                          " most 56), not starting with _ferry or ferry_",
                           table);
     rc = fy_capture_init(db, err);
     if (rc < 0)

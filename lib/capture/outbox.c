@@ -353,6 +353,7 @@ static int collect(struct fy_outbox *ob, int limit, struct entry **out,
                       limit, es, n, err);
     if (rc < 0) {
         entries_free(es, *n);
+        *n = 0; /* nothing left for the caller to free */
         return rc;
     }
     *out = es;

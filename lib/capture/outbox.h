@@ -3,8 +3,9 @@
  * The agent's outbox: turning captured keys into numbered, stamped changes
  * and a request body, and settling them after the server answers. A change
  * gets its seq and HLC once, in the same transaction that persists the
- * counters, so a batch re-sent after a crash carries the same numbers and
- * the server can recognise it.
+ * counters, so a change re-sent after a crash carries the same number and
+ * the server recognises it (entries superseded by a later write of the same
+ * row are dropped instead, and their numbers stay unused).
  */
 #ifndef FY_OUTBOX_H
 #define FY_OUTBOX_H
@@ -47,8 +48,9 @@ int fy_outbox_sync_seq(struct fy_outbox *ob, int64_t server_acked,
                        struct ferry_err *err);
 
 /*
- * Builds the next batch of at most limit changes, oldest first, into b
- * (reset first). b->n == 0 means the outbox is empty.
+ * Builds the next batch from at most limit entries, oldest first, into b
+ * (reset first). b->n == 0 with b->dead_local == 0 means the outbox is
+ * empty; with dead_local > 0 every entry read was parked.
  */
 int fy_outbox_build(struct fy_outbox *ob, const char *device, int limit,
                     struct fy_batch *b, struct ferry_err *err);
@@ -69,7 +71,7 @@ int fy_outbox_begin(struct fy_outbox *ob, struct ferry_err *err);
 int fy_outbox_commit(struct fy_outbox *ob, struct ferry_err *err);
 void fy_outbox_rollback(struct fy_outbox *ob);
 
-/* Number of queued changes. */
+/* Number of queued entries (one per captured write until coalesced). */
 int fy_outbox_depth(sqlite3 *db, int64_t *n, struct ferry_err *err);
 
 #endif

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#define ZLIB_CONST /* next_in is const: zlib never writes input */
 #include <zlib.h>
 
 #include "fy.h"
@@ -73,7 +74,7 @@ int fy_gzip(const void *p, size_t n, struct fy_buf *out)
         deflateEnd(&zs);
         return out->err;
     }
-    zs.next_in = (Bytef *)(uintptr_t)p;
+    zs.next_in = p;
     zs.avail_in = (uInt)n;
     zs.next_out = (Bytef *)out->data;
     zs.avail_out = (uInt)(out->cap - 1);

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#define ZLIB_CONST /* next_in is const: zlib never writes input */
 #include <zlib.h>
 
 #include "fy.h"
@@ -101,6 +102,8 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status,
     return send_resp(c, &resp);
 }
 
+#define INFLATE_STEP ((size_t)64 * 1024)
+
 /* Inflates a gzip body into out, failing past max bytes. */
 static int gunzip(const struct fy_buf *in, struct fy_buf *out, size_t max)
 {
@@ -109,12 +112,12 @@ static int gunzip(const struct fy_buf *in, struct fy_buf *out, size_t max)
 
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
         return FERRY_ENOMEM;
-    zs.next_in = (Bytef *)in->data;
+    zs.next_in = (const Bytef *)in->data;
     zs.avail_in = (uInt)in->len;
     do {
         size_t room = max + 1 - out->len; /* one byte past max detects it */
 
-        if (fy_buf_grow(out, room < 64 * 1024 ? room : 64 * 1024) < 0) {
+        if (fy_buf_grow(out, room < INFLATE_STEP ? room : INFLATE_STEP) < 0) {
             inflateEnd(&zs);
             return out->err;
         }

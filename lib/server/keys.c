@@ -6,6 +6,7 @@
 #include "server/keys.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,8 +39,7 @@ int fy_key_generate(const char *device, const char *region, bool admin,
     if (rc < 0)
         return rc;
     fy_hex(raw, sizeof(raw), hex);
-    memcpy(rec->id, hex, FY_KEY_ID_LEN);
-    rec->id[FY_KEY_ID_LEN] = '\0';
+    snprintf(rec->id, sizeof(rec->id), "%.*s", FY_KEY_ID_LEN, hex);
     hash_secret(hex + FY_KEY_ID_LEN, FY_KEY_SECRET_LEN, rec->hash);
     rec->device = fy_strdup(device);
     rec->region = region ? fy_strdup(region) : NULL;

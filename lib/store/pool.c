@@ -41,10 +41,12 @@ int fy_store_pool_new(const char *url, unsigned n, struct fy_store_pool **out,
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    p->all = fy_calloc(n, sizeof(*p->all));
-    p->idle = fy_calloc(n, sizeof(*p->idle));
-    if (!p->all || !p->idle)
-        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    p->all = fy_calloc(n, sizeof(struct fy_store *));
+    p->idle = fy_calloc(n, sizeof(struct fy_store *));
+    if (!p->all || !p->idle) {
+        fy_store_pool_free(p);
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    }
     for (unsigned i = 0; rc == 0 && i < n; i++) {
         rc = fy_store_open(url, &p->all[i], err);
         if (rc == 0) {

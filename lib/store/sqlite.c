@@ -91,9 +91,10 @@ static const char *lite_path(const char *url)
 static int busy_ms(void)
 {
     const char *s = getenv("FERRY_SQLITE_BUSY_MS");
-    long v = s ? strtol(s, NULL, 10) : 0;
+    char *end = NULL;
+    long v = s ? strtol(s, &end, 10) : 0;
 
-    return v > 0 && v < 600000 ? (int)v : 10000;
+    return s && *s && !*end && v > 0 && v < 600000 ? (int)v : 10000;
 }
 
 static int lite_open(struct fy_store *st, const char *url,

@@ -8,7 +8,7 @@
 
 #include "fy.h"
 
-#define CHUNK_MIN (64 * 1024)
+#define CHUNK_MIN ((size_t)64 * 1024)
 #define ALIGN     16
 
 struct fy_arena_chunk {

@@ -93,7 +93,8 @@ int fy_buf_addf(struct fy_buf *b, const char *fmt, ...)
     if (b->err)
         return b->err;
     va_start(ap, fmt);
-    n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    n = vsnprintf(b->data + b->len, b->cap - b->len, fmt,
+                  ap); /* NOLINT(clang-analyzer-valist.*) */
     va_end(ap);
     if (n < 0)
         return b->err = FERRY_EINVAL;

@@ -59,7 +59,8 @@ static int err_vset(struct ferry_err *err, int code, int status,
         return code;
     err->code = code;
     err->status = status;
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    vsnprintf(err->msg, sizeof(err->msg), fmt,
+              ap); /* NOLINT(clang-analyzer-valist.*) */
     return code;
 }
 

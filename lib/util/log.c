@@ -55,7 +55,8 @@ void fy_log_emit(int level, const char *comp, const char *fmt, ...)
     if (!log_fn)
         return;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    vsnprintf(line, sizeof(line), fmt,
+              ap); /* NOLINT(clang-analyzer-valist.*) */
     va_end(ap);
     log_fn(level, comp, line, log_ud);
 }

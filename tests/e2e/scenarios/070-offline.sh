@@ -27,6 +27,16 @@ rc=$?
 set -e
 assert_eq "exit code without key" 4 "$rc"
 start_ferryd "$PORT"
+# A base_url that is not a ferryd (wrong path: 404 not_found) is an error,
+# not a verdict on the rows: nothing is parked, the outbox stays.
+sed -i "s|\"base_url\": \"$URL\"|\"base_url\": \"$URL/wrong\"|" "$T/a/config.json"
+set +e
+ferry_in a push >/dev/null 2>>"$T/agent.log"
+rc=$?
+set -e
+assert_eq "exit code for a wrong base_url" 1 "$rc"
+assert_eq "nothing parked" 0 "$(app_sql "$APP" 'SELECT count(*) FROM _ferry_dead')"
+sed -i "s|\"base_url\": \"$URL/wrong\"|\"base_url\": \"$URL\"|" "$T/a/config.json"
 ferry_in a push >"$T/push.out" 2>>"$T/agent.log" || fail "push after outage"
 assert_eq "digest" "$(digest_app "$APP")" "$(digest_store)"
 # A revoked key stops the push with exit 4 and keeps the outbox.
