@@ -33,7 +33,7 @@ int fy_state_get_int(sqlite3 *db, const char *key, int64_t def, int64_t *out,
                                                    : state_fail(db, key, err);
 }
 
-static int set_value(sqlite3 *db, const char *key, const char *text, int64_t v,
+int fy_state_set_int(sqlite3 *db, const char *key, int64_t v,
                      struct ferry_err *err)
 {
     sqlite3_stmt *st = NULL;
@@ -46,39 +46,8 @@ static int set_value(sqlite3 *db, const char *key, const char *text, int64_t v,
                            -1, &st, NULL) != SQLITE_OK)
         return state_fail(db, key, err);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (text)
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_int64(st, 2, v);
+    sqlite3_bind_int64(st, 2, v);
     src = sqlite3_step(st);
     sqlite3_finalize(st);
     return src == SQLITE_DONE ? 0 : state_fail(db, key, err);
-}
-
-int fy_state_set_int(sqlite3 *db, const char *key, int64_t v,
-                     struct ferry_err *err)
-{
-    return set_value(db, key, NULL, v, err);
-}
-
-int fy_state_set_text(sqlite3 *db, const char *key, const char *v,
-                      struct ferry_err *err)
-{
-    return set_value(db, key, v ? v : "", 0, err);
-}
-
-char *fy_state_get_text(sqlite3 *db, const char *key)
-{
-    sqlite3_stmt *st = NULL;
-    char *out = NULL;
-
-    if (sqlite3_prepare_v2(db, "SELECT value FROM _ferry_state WHERE key = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return NULL;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW &&
-        sqlite3_column_type(st, 0) != SQLITE_NULL)
-        out = fy_strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    return out;
 }

@@ -18,9 +18,5 @@ int fy_state_get_int(sqlite3 *db, const char *key, int64_t def, int64_t *out,
                      struct ferry_err *err);
 int fy_state_set_int(sqlite3 *db, const char *key, int64_t v,
                      struct ferry_err *err);
-int fy_state_set_text(sqlite3 *db, const char *key, const char *v,
-                      struct ferry_err *err);
-/* Returned owned (fy_free) or NULL when unset. */
-char *fy_state_get_text(sqlite3 *db, const char *key);
 
 #endif

@@ -715,21 +715,3 @@ int fy_outbox_bury(struct fy_outbox *ob, const struct fy_batch *b, int64_t seq,
         rc = exec_int(ob, "DELETE FROM _ferry_outbox WHERE seq = ?", seq, err);
     return rc;
 }
-
-int fy_outbox_depth(sqlite3 *db, int64_t *n, struct ferry_err *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-
-    *n = 0;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM _ferry_outbox", -1, &st,
-                           NULL) != SQLITE_OK)
-        return fy_err_set(err, FERRY_EIO, "outbox depth: %s",
-                          sqlite3_errmsg(db));
-    if (sqlite3_step(st) == SQLITE_ROW)
-        *n = sqlite3_column_int64(st, 0);
-    else
-        rc = fy_err_set(err, FERRY_EIO, "outbox depth: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    return rc;
-}

@@ -71,7 +71,4 @@ int fy_outbox_begin(struct fy_outbox *ob, struct ferry_err *err);
 int fy_outbox_commit(struct fy_outbox *ob, struct ferry_err *err);
 void fy_outbox_rollback(struct fy_outbox *ob);
 
-/* Number of queued entries (one per captured write until coalesced). */
-int fy_outbox_depth(sqlite3 *db, int64_t *n, struct ferry_err *err);
-
 #endif
