@@ -22,6 +22,16 @@ assert_eq() { # what expected actual
     [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
 }
 
+# assert_exit WHAT CODE CMD...: CMD (output to the agent log) exits CODE
+assert_exit() {
+    _what=$1
+    _want=$2
+    shift 2
+    _rc=0
+    "$@" >/dev/null 2>>"$T/agent.log" || _rc=$?
+    assert_eq "$_what" "$_want" "$_rc"
+}
+
 # Store set-up: a fresh database per scenario.
 store_setup() {
     case $STORE in
