@@ -5,20 +5,48 @@
 #ifndef AGENT_H
 #define AGENT_H
 
+#include <sqlite3.h>
+
+#include "core/config.h"
+
 /* Exit codes scripts can rely on (docs/commands.md). */
 enum agent_exit {
     AGENT_OK = 0,
-    AGENT_ERROR = 1,   /* anything else */
-    AGENT_USAGE = 2,   /* bad command line */
-    AGENT_CONFIG = 3,  /* bad or missing config / database */
-    AGENT_AUTH = 4,    /* key missing, refused or out of scope */
-    AGENT_TEMPFAIL = 5 /* server unreachable or unavailable; retry later */
+    AGENT_ERROR = 1,    /* anything else */
+    AGENT_USAGE = 2,    /* bad command line */
+    AGENT_CONFIG = 3,   /* bad or missing config / database */
+    AGENT_AUTH = 4,     /* key missing, refused or out of scope */
+    AGENT_TEMPFAIL = 5, /* server unreachable or unavailable; retry later */
+    AGENT_PARKED = 6,   /* every change this run sent was parked */
+    AGENT_CAPTURE = 7   /* capture is broken on a tracked table */
 };
 
 struct agent_ctx {
     const char *config_path;
     int verbose;
+    /*
+     * Tracked tables whose capture is broken (triggers missing or stale,
+     * table renamed or dropped, columns added), found by agent_open() and
+     * already reported on stderr. push and status exit AGENT_CAPTURE when
+     * it is not zero.
+     */
+    int capture_problems;
 };
+
+/* Prints err's message as "ferry: ..." and returns its exit code. */
+int agent_fail(struct ferry_err *err);
+/* Prints text to stderr and returns AGENT_USAGE. */
+int agent_usage_error(const char *text);
+/* Parses a decimal in [lo, hi]; -1 when s is not one. */
+int agent_parse_long(const char *s, long lo, long hi, long *out);
+/*
+ * Loads the config and opens its database (ferry's tables created), then
+ * checks every tracked table's capture and reports problems on stderr
+ * (ctx->capture_problems). *db and cfg are returned owned: sqlite3_close()
+ * and fy_agent_config_release().
+ */
+int agent_open(struct agent_ctx *ctx, struct fy_agent_config *cfg, sqlite3 **db,
+               struct ferry_err *err);
 
 int agent_init(struct agent_ctx *ctx, int argc, char **argv);
 int agent_track(struct agent_ctx *ctx, int argc, char **argv);

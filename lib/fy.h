@@ -65,6 +65,14 @@ double fy_mono_s(void);
 /* Sleeps for ms milliseconds, restarting after signals. */
 void fy_sleep_ms(int64_t ms);
 
+/*
+ * Formats a Unix time as local ISO 8601 with its offset, e.g.
+ * "2026-11-30T04:05:06+0100", for people to read; "-" for 0 (never).
+ * Returns out.
+ */
+#define FY_TIME_STRLEN 24
+char *fy_local_time(int64_t unix_s, char out[FY_TIME_STRLEN + 1]);
+
 /* Fills p with n cryptographically random bytes (OpenSSL). */
 int fy_random(void *p, size_t n, struct ferry_err *err);
 /* True for a device or region name: [A-Za-z0-9._:@-]{1,128}. */

@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -66,4 +67,15 @@ bool fy_name_valid(const char *s)
             return false;
     }
     return n >= 1 && n <= 128;
+}
+
+char *fy_local_time(int64_t unix_s, char out[FY_TIME_STRLEN + 1])
+{
+    time_t t = (time_t)unix_s;
+    struct tm tm;
+
+    if (unix_s <= 0 || !localtime_r(&t, &tm) ||
+        strftime(out, FY_TIME_STRLEN + 1, "%Y-%m-%dT%H:%M:%S%z", &tm) == 0)
+        snprintf(out, FY_TIME_STRLEN + 1, "-");
+    return out;
 }

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `ferry status`: outbox depth, acknowledged seq, dead letters, last push.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "agent/state.h"
+#include "capture/capture.h"
+#include "core/config.h"
+#include "fy.h"
+
+#include "agent.h"
+
+/* ---- status ----------------------------------------------------------- */
+
+static int64_t count_of(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = 0;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static json_t *last_run(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *j = json_null();
+
+    if (sqlite3_prepare_v2(db,
+                           "SELECT ended, status, sent, error FROM _ferry_runs"
+                           " ORDER BY id DESC LIMIT 1",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        j = json_pack("{s:I, s:s, s:I, s:s?}", "at",
+                      (json_int_t)sqlite3_column_int64(st, 0), "status",
+                      (const char *)sqlite3_column_text(st, 1), "sent",
+                      (json_int_t)sqlite3_column_int64(st, 2), "error",
+                      (const char *)sqlite3_column_text(st, 3));
+    }
+    sqlite3_finalize(st);
+    return j;
+}
+
+static int add_name(const char *table, void *ud)
+{
+    return json_array_append_new(ud, json_string(table));
+}
+
+static json_t *status_json(sqlite3 *db, const struct fy_agent_config *cfg)
+{
+    int64_t acked = 0, next = 1;
+    json_t *tracked = json_array();
+
+    fy_state_get_int(db, "acked_seq", 0, &acked, NULL);
+    fy_state_get_int(db, "next_seq", 1, &next, NULL);
+    fy_capture_each_tracked(db, add_name, tracked, NULL);
+    return json_pack(
+        "{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "device", cfg->device,
+        "database", cfg->database, "server", cfg->base_url, "tracked", tracked,
+        "outbox",
+        (json_int_t)count_of(db, "SELECT count(*) FROM _ferry_outbox"),
+        "acked_seq", (json_int_t)acked, "next_seq", (json_int_t)next,
+        "dead_letters",
+        (json_int_t)count_of(db, "SELECT count(*) FROM _ferry_dead"),
+        "last_push", last_run(db));
+}
+
+static void print_status(json_t *j)
+{
+    json_t *lp = json_object_get(j, "last_push");
+    char *tracked = json_dumps(json_object_get(j, "tracked"), JSON_COMPACT);
+
+    printf("device        %s\n",
+           json_string_value(json_object_get(j, "device")));
+    printf("database      %s\n",
+           json_string_value(json_object_get(j, "database")));
+    printf("server        %s\n",
+           json_string_value(json_object_get(j, "server")));
+    printf("tracked       %s\n", tracked ? tracked : "[]");
+    printf("outbox        %lld writes queued (coalesced per row at push)\n",
+           (long long)json_integer_value(json_object_get(j, "outbox")));
+    printf("acked seq     %lld\n",
+           (long long)json_integer_value(json_object_get(j, "acked_seq")));
+    printf("dead letters  %lld\n",
+           (long long)json_integer_value(json_object_get(j, "dead_letters")));
+    if (json_is_object(lp)) {
+        const char *e = json_string_value(json_object_get(lp, "error"));
+
+        printf("last push     %lld (%s, %lld sent)%s%s\n",
+               (long long)json_integer_value(json_object_get(lp, "at")),
+               json_string_value(json_object_get(lp, "status")),
+               (long long)json_integer_value(json_object_get(lp, "sent")),
+               e ? ": " : "", e ? e : "");
+    } else
+        printf("last push     never\n");
+    free(tracked);
+}
+
+int agent_status(struct agent_ctx *ctx, int argc, char **argv)
+{
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+    sqlite3 *db = NULL;
+    json_t *j;
+    int as_json = argc == 2 && strcmp(argv[1], "--json") == 0;
+
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        fputs("usage: ferry status [--json]\nShows the outbox depth, the"
+              " acknowledged seq, dead letters and the last push.\n",
+              stdout);
+        return AGENT_OK;
+    }
+    if (argc > 1 && !as_json)
+        return agent_usage_error("usage: ferry status [--json]\n");
+    if (agent_open(ctx, &cfg, &db, &err) < 0)
+        return agent_fail(&err);
+    j = status_json(db, &cfg);
+    if (as_json) {
+        json_dumpf(j, stdout, JSON_INDENT(2));
+        putchar('\n');
+    } else {
+        print_status(j);
+    }
+    json_decref(j);
+    sqlite3_close(db);
+    fy_agent_config_release(&cfg);
+    return AGENT_OK;
+}

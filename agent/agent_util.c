@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers the ferry commands share: error reporting, option values, and
+ * opening the config and the app database.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <sqlite3.h>
+
+#include "capture/capture.h"
+#include "core/config.h"
+#include "fy.h"
+
+#include "agent.h"
+
+int agent_fail(struct ferry_err *err)
+{
+    fprintf(stderr, "ferry: %s\n",
+            err->msg[0] ? err->msg : ferry_strerror(err->code));
+    return agent_exit_code(err->code);
+}
+
+int agent_usage_error(const char *text)
+{
+    fprintf(stderr, "%s", text);
+    return AGENT_USAGE;
+}
+
+int agent_parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+
+    if (!*s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Loads the config and opens its database. */
+int agent_open(struct agent_ctx *ctx, struct fy_agent_config *cfg, sqlite3 **db,
+               struct ferry_err *err)
+{
+    int rc = fy_agent_config_load(ctx->config_path, cfg, err);
+
+    if (rc < 0)
+        return rc;
+    rc = fy_capture_open(cfg->database, db, err);
+    if (rc == 0)
+        rc = fy_capture_init(*db, err);
+    if (rc < 0) {
+        err->code = FERRY_ECONFIG;
+        sqlite3_close(*db);
+        *db = NULL;
+        fy_agent_config_release(cfg);
+    }
+    return rc;
+}
