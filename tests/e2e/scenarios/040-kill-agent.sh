@@ -9,7 +9,7 @@ while [ $round -lt "$KILLS" ]; do
     round=$((round + 1))
     ferry_bg a push --retry-for 30 >>"$T/push.out" 2>>"$T/agent.log"
     pid=$!
-    sleep_ms "$(rand_ms 10 200)"
+    sleep_ms "$(rand_ms 1 60)"
     if kill -9 $pid 2>/dev/null; then
         kills=$((kills + 1))
     fi
