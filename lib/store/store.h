@@ -114,4 +114,11 @@ void fy_store_close(struct fy_store *st);
 /* The URL with any password replaced by "***", for logs; caller frees. */
 char *fy_store_redact(const char *url);
 
+/*
+ * As fy_store_open, but never creates a SQLite file: FERRY_ESCHEMA ("run
+ * 'ferryd migrate' first") when it does not exist.
+ */
+int fy_store_open_existing(const char *url, struct fy_store **out,
+                           struct ferry_err *err);
+
 #endif
