@@ -7,8 +7,10 @@
 #include "json/value.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/base64.h"
@@ -98,23 +100,117 @@ static int scan_zone(const char *s)
     return 3;
 }
 
-static bool valid_timestamp(const char *s)
+#define US_PER_S  INT64_C(1000000)
+#define S_PER_DAY INT64_C(86400)
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    int64_t era, yoe, doy;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    int64_t era, doe, yoe, doy, mp;
+
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static int year_of(const char *s)
+{
+    return (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+           (s[3] - '0');
+}
+
+/*
+ * Fractional seconds as PostgreSQL reads them: strtod of ".ddd", times a
+ * million, rint (round half to even on the double). Longer fractions than
+ * 40 digits are refused rather than rounded differently.
+ */
+static int scan_frac_us(const char *dot, size_t n, int64_t *us)
+{
+    char tmp[48];
+    double x;
+
+    if (n > 41)
+        return -1;
+    memcpy(tmp, dot, n);
+    tmp[n] = '\0';
+    x = strtod(tmp, NULL) * 1e6; /* 0 <= x <= 1e6 */
+    *us = (int64_t)x;
+    if (x - (double)*us > 0.5 || (x - (double)*us == 0.5 && (*us & 1)))
+        (*us)++;
+    return 0;
+}
+
+static int64_t zone_seconds(const char *z, int n)
+{
+    int64_t off = 0;
+
+    if (n == 3 || n == 5 || n == 6) {
+        off = two(z + 1) * 3600 + (n == 3 ? 0 : two(z + (n == 6 ? 4 : 3)) * 60);
+        if (z[0] == '-')
+            off = -off;
+    }
+    return off;
+}
+
+/* The UTC instant of an ISO 8601 timestamp in microseconds, or -1. */
+static int parse_timestamp(const char *s, int64_t *out)
 {
     int n = scan_date(s), m;
+    int64_t secs, us = 0;
 
-    if (n < 0)
-        return false;
-    if (s[n] == '\0')
-        return true; /* a bare date is midnight */
-    if (s[n] != 'T' && s[n] != ' ')
-        return false;
-    n++;
-    if ((m = scan_time(s + n)) < 0)
-        return false;
-    n += m;
-    if ((m = scan_zone(s + n)) < 0)
-        return false;
-    return s[n + m] == '\0';
+    if (n < 0 || year_of(s) == 0)
+        return -1;
+    secs = days_from_civil(year_of(s), two(s + 5), two(s + 8)) * S_PER_DAY;
+    if (s[n] != '\0') {
+        if (s[n] != 'T' && s[n] != ' ')
+            return -1;
+        n++;
+        if ((m = scan_time(s + n)) < 0)
+            return -1;
+        secs += two(s + n) * 3600 + two(s + n + 3) * 60 +
+                (m >= 8 ? two(s + n + 6) : 0);
+        if (m > 8 && scan_frac_us(s + n + 8, (size_t)m - 8, &us) < 0)
+            return -1;
+        n += m;
+        if ((m = scan_zone(s + n)) < 0 || s[n + m] != '\0')
+            return -1;
+        secs -= zone_seconds(s + n, m);
+    }
+    *out = secs * US_PER_S + us;
+    /* Years 1 to 9999 in UTC: what both stores hold alike. */
+    if (*out < days_from_civil(1, 1, 1) * S_PER_DAY * US_PER_S ||
+        *out >= days_from_civil(10000, 1, 1) * S_PER_DAY * US_PER_S)
+        return -1;
+    return 0;
+}
+
+static bool valid_timestamp(const char *s)
+{
+    int64_t us;
+
+    return parse_timestamp(s, &us) == 0;
+}
+
+static bool valid_date(const char *s)
+{
+    return scan_date(s) == 10 && s[10] == '\0' && year_of(s) > 0;
 }
 
 static bool valid_numeric(const char *s)
@@ -142,6 +238,26 @@ static bool valid_numeric(const char *s)
             s++;
     }
     return *s == '\0';
+}
+
+/*
+ * Both stores must hold the same numbers: the SQLite store keeps numerics as
+ * doubles, so a numeric beyond the double range (Inf there) or one that
+ * underflows to zero is refused on both.
+ */
+static bool finite_numeric(const char *s)
+{
+    double d = strtod(s, NULL);
+
+    if (isinf(d))
+        return false;
+    if (d == 0) {
+        for (; *s && *s != 'e' && *s != 'E'; s++) {
+            if (*s >= '1' && *s <= '9')
+                return false;
+        }
+    }
+    return true;
 }
 
 static void set_text(struct fy_val *out, json_t *v)
@@ -189,6 +305,10 @@ static int conv_numeric(const struct fy_column *col, json_t *v,
     if (json_is_real(v))
         return conv_real(col, v, out, why, whylen);
     if (json_is_string(v) && valid_numeric(json_string_value(v))) {
+        if (!finite_numeric(json_string_value(v)))
+            return bad(why, whylen, col,
+                       "a number within the range of a double (about"
+                       " 1e-307 to 1e308 in magnitude)");
         set_text(out, v);
         return 0;
     }
@@ -243,7 +363,7 @@ static int conv_text(const struct fy_column *col, json_t *v, struct fy_val *out,
         (json_string_length(v) != 64 || strspn(s, "0123456789abcdef") != 64))
         return bad(why, whylen, col, "a lower-case hex SHA-256");
     if ((col->type == FY_T_TIMESTAMPTZ && !valid_timestamp(s)) ||
-        (col->type == FY_T_DATE && (scan_date(s) < 0 || s[10] != '\0')))
+        (col->type == FY_T_DATE && !valid_date(s)))
         return bad(why, whylen, col,
                    col->type == FY_T_DATE ? "a date YYYY-MM-DD"
                                           : "an ISO 8601 timestamp");
@@ -378,4 +498,264 @@ int fy_val_key_text(struct fy_buf *b, const struct fy_val *v)
         fy_buf_addf(b, "%zu:", v->len);
         return fy_buf_add(b, v->s, v->len);
     }
+}
+
+/* ---- canonical keys --------------------------------------------------- */
+
+/*
+ * A numeric's plain decimal without sign on zero, leading or trailing zeros
+ * or exponent ("-001.50e1" -> "-15"), in the arena. The value is known to be
+ * within the double range, so the exponent is small.
+ */
+static char *numeric_canon(const char *s, struct fy_arena *a)
+{
+    size_t len = strlen(s), nd = 0;
+    char *dig = fy_arena_alloc(a, len + 1), *out, *p;
+    long point = 0, exp = 0;
+    bool neg = *s == '-', seen_point = false;
+
+    if (!dig)
+        return NULL;
+    if (*s == '-' || *s == '+')
+        s++;
+    for (; *s && *s != 'e' && *s != 'E'; s++) {
+        if (*s == '.') {
+            seen_point = true;
+        } else if (nd > 0 || *s != '0') {
+            dig[nd++] = *s;
+            point += !seen_point;
+        } else if (seen_point) {
+            point--; /* a leading zero after the point */
+        }
+    }
+    if (*s)
+        exp = strtol(s + 1, NULL, 10);
+    while (nd > 0 && dig[nd - 1] == '0')
+        nd--;
+    if (nd == 0)
+        return fy_arena_strndup(a, "0", 1);
+    point += exp; /* value = 0.DIGITS x 10^point */
+    out = p = fy_arena_alloc(a, nd + (size_t)labs(point) + 4);
+    if (!out)
+        return NULL;
+    if (neg)
+        *p++ = '-';
+    if (point <= 0) {
+        *p++ = '0';
+        *p++ = '.';
+        memset(p, '0', (size_t)-point);
+        p += -point;
+        memcpy(p, dig, nd);
+        p += nd;
+    } else if ((size_t)point >= nd) {
+        memcpy(p, dig, nd);
+        memset(p + nd, '0', (size_t)point - nd);
+        p += point;
+    } else {
+        memcpy(p, dig, (size_t)point);
+        p += point;
+        *p++ = '.';
+        memcpy(p, dig + point, nd - (size_t)point);
+        p += nd - (size_t)point;
+    }
+    *p = '\0';
+    return out;
+}
+
+/* Significant digits of a canonical numeric. */
+static size_t numeric_digits(const char *c)
+{
+    size_t n = 0, zeros = 0;
+    bool started = false;
+
+    for (; *c; c++) {
+        if (*c < '0' || *c > '9')
+            continue;
+        if (*c != '0') {
+            n += zeros + 1;
+            zeros = 0;
+            started = true;
+        } else if (started) {
+            zeros++;
+        }
+    }
+    return n;
+}
+
+/* Shortest "%.Ng" that reads back as the same double. */
+static void shortest_double(char *buf, size_t n, double d)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            return;
+    }
+}
+
+static int canon_numeric(const struct fy_column *col, struct fy_val *v,
+                         struct fy_arena *a, struct fy_buf *key, char *why,
+                         size_t whylen)
+{
+    char tmp[40];
+    const char *text = tmp;
+    char *c, *end;
+    long long i;
+
+    if (v->kind == FY_V_INT)
+        snprintf(tmp, sizeof(tmp), "%lld", (long long)v->i);
+    else if (v->kind == FY_V_REAL)
+        shortest_double(tmp, sizeof(tmp), v->d);
+    else
+        text = v->s;
+    if (!(c = numeric_canon(text, a)))
+        return FERRY_ENOMEM;
+    errno = 0;
+    i = strchr(c, '.') ? 0 : strtoll(c, &end, 10);
+    if (!strchr(c, '.') && errno == 0) {
+        *v = (struct fy_val){.kind = FY_V_INT, .i = i};
+    } else if (numeric_digits(c) > 15) {
+        /*
+         * The SQLite store compares numerics as doubles: beyond 15
+         * significant digits two different keys could be one row there
+         * and two in PostgreSQL.
+         */
+        return bad(why, whylen, col,
+                   "a key number with at most 15 significant digits or a"
+                   " 64-bit integer");
+    } else {
+        *v = (struct fy_val){.kind = FY_V_TEXT, .s = c, .len = strlen(c)};
+    }
+    fy_buf_addc(key, 'n');
+    return fy_buf_adds(key, c);
+}
+
+static int canon_timestamp(struct fy_val *v, struct fy_arena *a,
+                           struct fy_buf *key)
+{
+    char tmp[64], *text = fy_arena_alloc(a, v->len + 1);
+    int64_t us, day_us, days;
+    int y, m, d, n, frac = 0;
+
+    if (!text)
+        return FERRY_ENOMEM;
+    memcpy(text, v->s, v->len);
+    text[v->len] = '\0';
+    if (parse_timestamp(text, &us) < 0)
+        return FERRY_ECONTRACT; /* validated before: cannot happen */
+    days = us / (S_PER_DAY * US_PER_S);
+    day_us = us % (S_PER_DAY * US_PER_S);
+    if (day_us < 0) {
+        days--;
+        day_us += S_PER_DAY * US_PER_S;
+    }
+    civil_from_days(days, &y, &m, &d);
+    n = snprintf(tmp, sizeof(tmp), "%04d-%02d-%02d %02d:%02d:%02d", y, m, d,
+                 (int)(day_us / 3600000000), (int)(day_us / 60000000 % 60),
+                 (int)(day_us / US_PER_S % 60));
+    frac = (int)(day_us % US_PER_S);
+    if (frac) {
+        n += snprintf(tmp + n, sizeof(tmp) - (size_t)n, ".%06d", frac);
+        while (tmp[n - 1] == '0')
+            n--;
+    }
+    /* "+00:00" sorts before ".": text order is time order. */
+    memcpy(tmp + n, "+00:00", 7);
+    n += 6;
+    v->s = fy_arena_strndup(a, tmp, (size_t)n);
+    v->len = (size_t)n;
+    fy_buf_addf(key, "t%lld", (long long)us);
+    return v->s ? 0 : FERRY_ENOMEM;
+}
+
+/* A real that is an integer (below 2^53, where doubles are exact). */
+static bool integral_real(const json_t *j)
+{
+    double d = json_real_value(j);
+
+    return json_is_real(j) && fabs(d) < 9e15 && d == (double)(int64_t)d;
+}
+
+/* jsonb compares numbers as numerics: 1, 1.0 and 1e0 are one key. */
+static void jsonb_normalise(json_t *j)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+    void *tmp;
+
+    if (json_is_real(j))
+        return;
+    json_array_foreach(j, i, x)
+    {
+        if (integral_real(x))
+            json_array_set_new(j, i,
+                               json_integer((json_int_t)json_real_value(x)));
+        else
+            jsonb_normalise(x);
+    }
+    json_object_foreach_safe(j, tmp, k, x)
+    {
+        if (integral_real(x))
+            json_object_set_new(j, k,
+                                json_integer((json_int_t)json_real_value(x)));
+        else
+            jsonb_normalise(x);
+    }
+}
+
+static int canon_jsonb(struct fy_val *v, struct fy_arena *a, struct fy_buf *key)
+{
+    json_t *j = json_loadb(v->s, v->len, JSON_DECODE_ANY, NULL);
+    char *text;
+
+    if (!j)
+        return FERRY_ENOMEM;
+    if (integral_real(j)) {
+        json_t *i = json_integer((json_int_t)json_real_value(j));
+
+        json_decref(j);
+        j = i;
+    }
+    jsonb_normalise(j);
+    text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    json_decref(j);
+    if (!text)
+        return FERRY_ENOMEM;
+    v->len = strlen(text);
+    v->s = fy_arena_strndup(a, text, v->len);
+    free(text); /* jansson's malloc */
+    if (!v->s)
+        return FERRY_ENOMEM;
+    fy_buf_addf(key, "j%zu:", v->len);
+    return fy_buf_add(key, v->s, v->len);
+}
+
+int fy_val_key_canon(const struct fy_column *col, struct fy_val *v,
+                     struct fy_arena *a, struct fy_buf *key, size_t *bytes,
+                     char *why, size_t whylen)
+{
+    int rc;
+
+    switch (v->kind == FY_V_NULL ? FY_T__COUNT : col->type) {
+    case FY_T_NUMERIC:
+        rc = canon_numeric(col, v, a, key, why, whylen);
+        break;
+    case FY_T_DOUBLE:
+        if (v->d == 0)
+            v->d = 0; /* -0 and 0 are one key */
+        rc = fy_val_key_text(key, v);
+        break;
+    case FY_T_TIMESTAMPTZ:
+        rc = canon_timestamp(v, a, key);
+        break;
+    case FY_T_JSONB:
+        rc = canon_jsonb(v, a, key);
+        break;
+    default:
+        /* integers, booleans, dates (one spelling), text and bytea */
+        rc = fy_val_key_text(key, v);
+        break;
+    }
+    *bytes += v->kind == FY_V_TEXT || v->kind == FY_V_BLOB ? v->len : 8;
+    return rc;
 }

@@ -47,7 +47,35 @@ int fy_val_from_json(const struct fy_column *col, json_t *v, struct fy_arena *a,
  */
 int fy_val_copy_text(struct fy_buf *b, const struct fy_val *v);
 
-/* Appends a canonical key text for a primary-key value (hash/compare). */
+/* Appends a key text for a value as it is (hash/compare). */
 int fy_val_key_text(struct fy_buf *b, const struct fy_val *v);
+
+/*
+ * The most bytes the values of one primary key may take together (text and
+ * bytea by their bytes, other types 8 each, canonical numerics, times and
+ * jsonb by their text): PostgreSQL's btree refuses index rows over about
+ * 2.7 KB, and both stores must refuse the same keys.
+ */
+#define FY_KEY_MAX_BYTES 2048
+
+/*
+ * Puts a validated primary-key value of column col into its canonical form,
+ * so that two values are one key to ferryd exactly when they are one key to
+ * PostgreSQL, and the SQLite store holds them in one spelling:
+ *   numeric      plain decimal without sign on zero, leading or trailing
+ *                zeros (an integer value when it is one); at most 15
+ *                significant digits unless a 64-bit integer
+ *   double       -0 as 0
+ *   timestamptz  the UTC instant, "YYYY-MM-DD HH:MM:SS[.ffffff]+00:00",
+ *                fractional seconds rounded to microseconds as PostgreSQL
+ *   jsonb        sorted keys, integral numbers as integers
+ *   others       as they are (one spelling already)
+ * Rewrites *v (memory from a), appends the key text to key and adds the
+ * value's size to *bytes. Returns 0, FERRY_ECONTRACT with why, or
+ * FERRY_ENOMEM.
+ */
+int fy_val_key_canon(const struct fy_column *col, struct fy_val *v,
+                     struct fy_arena *a, struct fy_buf *key, size_t *bytes,
+                     char *why, size_t whylen);
 
 #endif

@@ -19,8 +19,9 @@ struct vctx {
     const struct fy_contract *c;
     const struct fy_key *key;
     struct fy_arena *a;
-    json_t *details; /* per-change problems */
-    int status;      /* worst HTTP status so far, 0 when none */
+    json_t *details;      /* per-change problems */
+    struct fy_buf keybuf; /* reused for every change's key text */
+    int status;           /* worst HTTP status so far, 0 when none */
     long nbad;
 };
 
@@ -124,17 +125,35 @@ static int check_not_null(struct vctx *v, const struct fy_table *t,
     return 0;
 }
 
+/*
+ * The grouping key of a change: each key value in its canonical form (see
+ * fy_val_key_canon), so two changes are one key here exactly when they are
+ * one row in the store, and the store is given that one spelling.
+ */
 static int make_key(struct vctx *v, const struct fy_table *t,
                     struct fy_change *ch)
 {
-    struct fy_buf b = FY_BUF_INIT(0);
+    struct fy_buf *b = &v->keybuf;
+    size_t bytes = 0;
+    char why[200];
 
+    fy_buf_reset(b);
     for (size_t i = 0; i < t->npk; i++) {
-        fy_val_key_text(&b, &ch->vals[t->pk[i]]);
-        fy_buf_addc(&b, '\x1f');
+        int rc = fy_val_key_canon(&t->cols[t->pk[i]], &ch->vals[t->pk[i]], v->a,
+                                  b, &bytes, why, sizeof(why));
+
+        if (rc == FERRY_ECONTRACT)
+            return reject(v, ch->seq, 422, "invalid_value", "table '%s': %s",
+                          t->name, why);
+        if (rc < 0)
+            return FERRY_ENOMEM;
+        fy_buf_addc(b, '\x1f');
     }
-    ch->key = fy_buf_error(&b) ? NULL : fy_arena_strndup(v->a, b.data, b.len);
-    fy_buf_release(&b);
+    if (bytes > FY_KEY_MAX_BYTES)
+        return reject(v, ch->seq, 422, "key_too_long",
+                      "table '%s': the key takes %zu bytes; at most %d",
+                      t->name, bytes, FY_KEY_MAX_BYTES);
+    ch->key = fy_buf_error(b) ? NULL : fy_arena_strndup(v->a, b->data, b->len);
     return ch->key ? 0 : FERRY_ENOMEM;
 }
 
@@ -151,6 +170,10 @@ static int parse_head(struct vctx *v, json_t *jc, int64_t prev,
     if (!json_is_object(jc) || ch->seq <= 0)
         return reject(v, ch->seq, 422, "invalid_change",
                       "a change needs \"seq\" as a positive integer");
+    if (ch->seq > FY_PUSH_MAX_SEQ)
+        return reject(v, ch->seq, 422, "invalid_change",
+                      "\"seq\" must be at most %lld (2^53 - 1)",
+                      (long long)FY_PUSH_MAX_SEQ);
     if (ch->seq <= prev)
         return reject(v, ch->seq, 422, "seq_order",
                       "seq must increase within a batch");
@@ -199,7 +222,8 @@ static int parse_body(const char *body, size_t len, const struct fy_key *key,
     json_error_t jerr;
     json_t *dev;
 
-    *root = json_loadb(body, len, 0, &jerr);
+    /* A key given twice is ambiguous: refuse it, as the contract parser. */
+    *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!*root)
         return fy_err_status(err, FERRY_EPARSE, 400,
                              "malformed JSON at line %d column %d: %s",
@@ -393,12 +417,29 @@ static int store_status(int rc)
     }
 }
 
+/*
+ * The store refused one change's data (FERRY_ECONTRACT: a value it cannot
+ * hold). With a single change in the batch that change is the culprit: name
+ * it, so the agent parks it with the store's reason. With more, the agent
+ * narrows the batch down until one is left.
+ */
+static void store_verdict(struct vctx *v, const struct fy_change *chs, size_t n,
+                          const struct ferry_err *err)
+{
+    if (n == 1 && err)
+        reject(v, chs[0].seq, 422, "store_rejected", "%s", err->msg);
+}
+
 int fy_push_run(struct fy_store *st, const struct fy_contract *c,
                 const struct fy_key *key, const char *body, size_t len,
                 struct fy_arena *a, struct fy_push_result *res,
                 json_t **details, struct ferry_err *err)
 {
-    struct vctx v = {.c = c, .key = key, .a = a, .details = json_array()};
+    struct vctx v = {.c = c,
+                     .key = key,
+                     .a = a,
+                     .details = json_array(),
+                     .keybuf = FY_BUF_INIT(0)};
     struct fy_change *chs = NULL;
     json_t *root = NULL, *jchanges = NULL;
     size_t n = 0;
@@ -413,6 +454,8 @@ int fy_push_run(struct fy_store *st, const struct fy_contract *c,
         rc = apply(st, c, key, chs, n, a, res, err);
         if (rc < 0 && err && !err->status)
             err->status = store_status(rc);
+        if (rc == FERRY_ECONTRACT)
+            store_verdict(&v, chs, n, err);
     }
     if (rc < 0 && v.nbad) {
         *details = v.details;
@@ -420,6 +463,7 @@ int fy_push_run(struct fy_store *st, const struct fy_contract *c,
     }
     json_decref(v.details);
     json_decref(root);
+    fy_buf_release(&v.keybuf);
     return rc;
 }
 

@@ -60,8 +60,16 @@ static int classify(PGconn *conn, const PGresult *r)
      * rejects): 422, so the agent narrows down and parks the change instead
      * of retrying it forever.
      */
-    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+        strcmp(state, "21000") == 0 || strncmp(state, "54", 2) == 0)
         return FERRY_ECONTRACT;
+    /*
+     * A database, role or schema that does not exist, or a refused
+     * password, will not fix itself: a configuration error, not an outage.
+     */
+    if (strcmp(state, "3D000") == 0 || strncmp(state, "28", 2) == 0 ||
+        strcmp(state, "3F000") == 0)
+        return FERRY_ECONFIG;
     return FERRY_ESTORE;
 }
 
@@ -77,8 +85,12 @@ static int pg_fail(struct pg *pg, PGresult *r, const char *what,
     char msg[300];
     int code = classify(pg->conn, r);
 
+    /* The primary message only: no "ERROR:" prefix, no SQL text. */
     first_line(msg, sizeof(msg),
-               r ? PQresultErrorMessage(r) : PQerrorMessage(pg->conn));
+               r && PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                   ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+               : r ? PQresultErrorMessage(r)
+                   : PQerrorMessage(pg->conn));
     PQclear(r);
     if (code == FERRY_EUNAVAIL) {
         /* Drop the connection; the next call reconnects. */
@@ -95,9 +107,38 @@ static void quiet_notice(void *ud, const char *msg)
     fy_debug("store", "postgresql notice: %.*s", (int)strcspn(msg, "\n"), msg);
 }
 
+/*
+ * libpq gives no SQLSTATE for a failed connection, only the server's
+ * message: a missing database or role (3D000, 28000), a refused password
+ * (28P01), no pg_hba.conf entry (28000), a password libpq does not have,
+ * or a URL it cannot parse are permanent. Anything else (refused, timed
+ * out, starting up, too many clients) may pass.
+ */
+static bool connect_permanent(PGconn *conn, const char *msg)
+{
+    static const char *const marks[] = {"does not exist",
+                                        "authentication failed",
+                                        "no pg_hba.conf entry",
+                                        "no password supplied",
+                                        "invalid URI",
+                                        "invalid connection option",
+                                        "invalid sslmode",
+                                        "missing \"=\" after",
+                                        "permission denied for database"};
+
+    if (conn && PQconnectionNeedsPassword(conn))
+        return true;
+    for (size_t i = 0; i < FY_ARRAY_LEN(marks); i++) {
+        if (strstr(msg, marks[i]))
+            return true;
+    }
+    return false;
+}
+
 static int pg_connect(struct pg *pg, struct ferry_err *err)
 {
     char msg[300];
+    bool permanent;
 
     if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
         return 0;
@@ -107,12 +148,19 @@ static int pg_connect(struct pg *pg, struct ferry_err *err)
         PQsetNoticeProcessor(pg->conn, quiet_notice, NULL);
         return 0;
     }
-    first_line(msg, sizeof(msg),
-               pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
+    /* Keep the line with the server's reason ("FATAL: ..."). */
+    {
+        const char *full =
+            pg->conn ? PQerrorMessage(pg->conn) : "out of memory";
+        const char *fatal = strstr(full, "FATAL:");
+
+        first_line(msg, sizeof(msg), fatal ? fatal : full);
+        permanent = connect_permanent(pg->conn, full);
+    }
     PQfinish(pg->conn);
     pg->conn = NULL;
-    return fy_err_set(err, FERRY_EUNAVAIL, "cannot connect to postgresql: %s",
-                      msg);
+    return fy_err_set(err, permanent ? FERRY_ECONFIG : FERRY_EUNAVAIL,
+                      "cannot connect to postgresql: %s", msg);
 }
 
 /*
@@ -152,10 +200,17 @@ static int pg_open(struct fy_store *st, const char *url, struct ferry_err *err)
     st->impl = pg;
     /*
      * A store that is down at start-up is not fatal: ferryd serves /health
-     * with 503 and reconnects on the next request.
+     * with 503 and reconnects on the next request. A wrong database name,
+     * role, password or URL is: it would answer 503 forever.
      */
-    if (pg_connect(pg, err) < 0)
-        fy_warn("store", "%s", err ? err->msg : "postgresql unavailable");
+    if (pg_connect(pg, err) == FERRY_ECONFIG) {
+        fy_free(pg->url);
+        fy_free(pg);
+        st->impl = NULL;
+        return FERRY_ECONFIG;
+    }
+    if (err && err->code < 0)
+        fy_warn("store", "%s", err->msg);
     fy_err_clear(err);
     return 0;
 }
@@ -225,9 +280,18 @@ static void table_ddl(struct fy_buf *b, const struct fy_table *t)
         b,
         "_ferry_hlc bigint NOT NULL, _ferry_origin text COLLATE \"C\" NOT NULL,"
         " _ferry_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
-        " PRIMARY KEY (");
+        " _ferry_region text, PRIMARY KEY (");
     fy_sql_pk_cols(b, t);
     fy_buf_adds(b, "));");
+    /*
+     * The region of the key that deleted (NULL: an unscoped key, all
+     * regions); stores migrated before it get the column, their
+     * tombstones stay unscoped.
+     */
+    fy_buf_addf(b,
+                "ALTER TABLE ferry.\"tomb_%s\" ADD COLUMN IF NOT EXISTS"
+                " _ferry_region text;",
+                t->name);
 }
 
 static int record_version(struct pg *pg, const struct fy_contract *c,
@@ -255,6 +319,30 @@ static int record_version(struct pg *pg, const struct fy_contract *c,
     return rc;
 }
 
+/*
+ * Refuses a migration that would leave changes unapplied, against the
+ * contract recorded under the same version and the latest one.
+ */
+static int check_drift(struct pg *pg, const struct fy_contract *c,
+                       struct ferry_err *err)
+{
+    PGresult *r = NULL;
+    char ver[32];
+    const char *vals[1] = {ver};
+    int rc;
+
+    snprintf(ver, sizeof(ver), "%ld", c->version);
+    rc = pg_run(pg,
+                "SELECT contract::text FROM ferry.schema_versions WHERE"
+                " version = $1::bigint OR version = (SELECT max(version)"
+                " FROM ferry.schema_versions) ORDER BY version",
+                1, vals, PGRES_TUPLES_OK, &r, "read recorded contract", err);
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+        rc = fy_sql_drift_error(PQgetvalue(r, i, 0), c, err);
+    PQclear(r);
+    return rc;
+}
+
 static int pg_migrate(struct fy_store *st, const struct fy_contract *c,
                       struct ferry_err *err)
 {
@@ -265,6 +353,14 @@ static int pg_migrate(struct fy_store *st, const struct fy_contract *c,
     /* One migrator at a time, however many ferryd processes start. */
     fy_buf_adds(&b, "BEGIN; SELECT pg_advisory_xact_lock(7236081);");
     fy_buf_adds(&b, pg_internal_ddl);
+    rc = fy_buf_error(&b) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
+                          : pg_run(pg, b.data, 0, NULL, PGRES_COMMAND_OK, NULL,
+                                   "migrate", err);
+    if (rc == 0)
+        rc = check_drift(pg, c, err);
+    if (rc < 0)
+        goto out;
+    fy_buf_reset(&b);
     for (size_t i = 0; i < c->ntables; i++)
         table_ddl(&b, &c->tables[i]);
     if (fy_buf_error(&b)) {
@@ -277,9 +373,9 @@ static int pg_migrate(struct fy_store *st, const struct fy_contract *c,
     if (rc == 0)
         rc = pg_run(pg, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, "commit",
                     err);
+out:
     if (rc < 0 && pg->conn)
         PQclear(PQexec(pg->conn, "ROLLBACK"));
-out:
     fy_buf_release(&b);
     return rc;
 }
@@ -571,15 +667,19 @@ static int apply_deletes(struct pg *pg, const struct fy_apply_batch *ab,
                     " s._ferry_origin) RETURNING 1), tb AS (INSERT INTO ");
     fy_buf_addf(&b, "ferry.\"tomb_%s\" AS x (", t->name);
     fy_sql_pk_cols(&b, t);
-    fy_buf_adds(&b, ", _ferry_hlc, _ferry_origin) SELECT ");
+    fy_buf_adds(&b, ", _ferry_hlc, _ferry_origin, _ferry_region) SELECT ");
     fy_sql_pk_cols(&b, t);
-    fy_buf_addf(&b,
-                ", _ferry_hlc, _ferry_origin FROM %s WHERE _ferry_del"
-                " ON CONFLICT (",
-                stage);
+    fy_buf_adds(&b, ", _ferry_hlc, _ferry_origin, ");
+    /* A region-scoped key's tombstone is its region's only. */
+    if (t->region_col >= 0)
+        fy_buf_add_ident(&b, t->cols[t->region_col].name);
+    else
+        fy_buf_adds(&b, "NULL::text");
+    fy_buf_addf(&b, " FROM %s WHERE _ferry_del ON CONFLICT (", stage);
     fy_sql_pk_cols(&b, t);
     fy_buf_adds(&b, ") DO UPDATE SET _ferry_hlc = EXCLUDED._ferry_hlc,"
                     " _ferry_origin = EXCLUDED._ferry_origin,"
+                    " _ferry_region = EXCLUDED._ferry_region,"
                     " _ferry_xid = pg_current_xact_id()"
                     " WHERE (x._ferry_hlc, x._ferry_origin) <"
                     " (EXCLUDED._ferry_hlc, EXCLUDED._ferry_origin))"
@@ -608,7 +708,14 @@ static void upsert_sql(struct fy_buf *b, const struct fy_table *t,
     fy_buf_addf(b, "ferry.\"tomb_%s\" x WHERE ", t->name);
     fy_sql_pk_match(b, t, "x", "s");
     fy_buf_adds(b, " AND (x._ferry_hlc, x._ferry_origin) >= (s._ferry_hlc,"
-                   " s._ferry_origin)) ON CONFLICT (");
+                   " s._ferry_origin)");
+    /* Another region's tombstone does not shadow this region's row. */
+    if (t->region_col >= 0) {
+        fy_buf_adds(b, " AND (x._ferry_region IS NULL OR x._ferry_region = s.");
+        fy_buf_add_ident(b, t->cols[t->region_col].name);
+        fy_buf_adds(b, ")");
+    }
+    fy_buf_adds(b, ") ON CONFLICT (");
     fy_sql_pk_cols(b, t);
     fy_buf_adds(b, ") DO UPDATE SET ");
     for (size_t i = 0; i < t->ncols; i++) {

@@ -4,6 +4,8 @@
  */
 #include "store/sql.h"
 
+#include <string.h>
+
 #include "fy.h"
 
 void fy_sql_cols(struct fy_buf *b, const struct fy_table *t, const char *prefix)
@@ -67,4 +69,72 @@ void fy_sql_col_defs(struct fy_buf *b, const struct fy_table *t, bool pg,
                     pg ? fy_type_name(c->type) : fy_sql_sqlite_type(c->type),
                     c->not_null && constraints ? " NOT NULL" : "");
     }
+}
+
+/* Old and new contracts define the same version differently? */
+static void drift_version(struct fy_buf *b, const struct fy_contract *old,
+                          const struct fy_contract *c)
+{
+    if (old->version == c->version && strcmp(old->checksum, c->checksum) != 0)
+        fy_buf_addf(b,
+                    "; version %ld was migrated with another contract: give"
+                    " a changed contract a new version",
+                    c->version);
+    else if (old->version > c->version)
+        fy_buf_addf(b,
+                    "; the store is at contract version %ld, newer than this"
+                    " contract's version %ld",
+                    old->version, c->version);
+}
+
+static void drift_table(struct fy_buf *b, const struct fy_table *o,
+                        const struct fy_table *t)
+{
+    for (size_t i = 0; i < o->ncols; i++) {
+        int col = fy_table_column(t, o->cols[i].name);
+
+        if (col < 0)
+            fy_buf_addf(b, "; table '%s': column '%s' was dropped", t->name,
+                        o->cols[i].name);
+        else if (t->cols[col].type != o->cols[i].type)
+            fy_buf_addf(b,
+                        "; table '%s': column '%s' changed type from %s to %s",
+                        t->name, o->cols[i].name, fy_type_name(o->cols[i].type),
+                        fy_type_name(t->cols[col].type));
+    }
+}
+
+int fy_sql_contract_drift(const struct fy_contract *old,
+                          const struct fy_contract *c, struct fy_buf *b)
+{
+    drift_version(b, old, c);
+    for (size_t i = 0; i < old->ntables; i++) {
+        const struct fy_table *t = fy_contract_table(c, old->tables[i].name);
+
+        if (t)
+            drift_table(b, &old->tables[i], t);
+    }
+    return b->len ? FERRY_ESCHEMA : fy_buf_error(b);
+}
+
+int fy_sql_drift_error(const char *recorded, const struct fy_contract *c,
+                       struct ferry_err *err)
+{
+    struct fy_contract *old = NULL;
+    struct fy_buf b = FY_BUF_INIT(0);
+    int rc = fy_contract_parse(recorded, strlen(recorded), &old, err);
+
+    if (rc < 0)
+        return rc;
+    rc = fy_sql_contract_drift(old, c, &b);
+    if (rc == FERRY_ESCHEMA)
+        rc = fy_err_set(err, FERRY_ESCHEMA,
+                        "migrate would not apply these changes%s; nothing was"
+                        " migrated",
+                        b.data + 1);
+    else if (rc < 0)
+        rc = fy_err_set(err, rc, "out of memory");
+    fy_contract_free(old);
+    fy_buf_release(&b);
+    return rc;
 }

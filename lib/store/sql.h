@@ -29,4 +29,21 @@ void fy_sql_col_defs(struct fy_buf *b, const struct fy_table *t, bool pg,
 /* SQLite declared type for a contract type. */
 const char *fy_sql_sqlite_type(enum fy_type t);
 
+/*
+ * Changes from the recorded contract old to c that migrate cannot apply and
+ * would otherwise ignore: the same version with another checksum, an older
+ * version, a column dropped or retyped in a table both have. Adding tables
+ * and columns is routine. Appends "; problem" per problem to b; returns
+ * FERRY_ESCHEMA when there is one, else 0.
+ */
+int fy_sql_contract_drift(const struct fy_contract *old,
+                          const struct fy_contract *c, struct fy_buf *b);
+
+/*
+ * The same, from the recorded contract's JSON text: FERRY_ESCHEMA with
+ * every problem named in err, 0 when migrating is routine.
+ */
+int fy_sql_drift_error(const char *recorded, const struct fy_contract *c,
+                       struct ferry_err *err);
+
 #endif

@@ -180,7 +180,8 @@ static void lite_table_ddl(struct fy_buf *b, const struct fy_table *t)
                     fy_sql_sqlite_type(t->cols[t->pk[i]].type));
     }
     fy_buf_adds(b, "_ferry_hlc INTEGER NOT NULL, _ferry_origin TEXT NOT NULL,"
-                   " _ferry_rev INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (");
+                   " _ferry_rev INTEGER NOT NULL DEFAULT 0, _ferry_region TEXT,"
+                   " PRIMARY KEY (");
     fy_sql_pk_cols(b, t);
     fy_buf_adds(b, "));");
 }
@@ -193,6 +194,7 @@ static void lite_add_columns(struct lite *l, struct fy_buf *b,
         {"_ferry_origin", "TEXT NOT NULL DEFAULT ''"},
         {"_ferry_rev", "INTEGER NOT NULL DEFAULT 0"},
     };
+    struct fy_buf tomb = FY_BUF_INIT(0);
 
     /* Adopted tables: their rows count as older than any pushed change. */
     for (size_t i = 0; i < FY_ARRAY_LEN(hidden); i++) {
@@ -202,6 +204,16 @@ static void lite_add_columns(struct lite *l, struct fy_buf *b,
         fy_buf_add_ident(b, t->name);
         fy_buf_addf(b, " ADD COLUMN %s %s;", hidden[i][0], hidden[i][1]);
     }
+    /*
+     * The region of the key that deleted (NULL: unscoped, all regions);
+     * older stores' tombstones stay unscoped.
+     */
+    fy_buf_reset(&tomb);
+    fy_buf_addf(&tomb, "ferry_tomb_%s", t->name);
+    if (!fy_buf_error(&tomb) && !lite_has_column(l, tomb.data, "_ferry_region"))
+        fy_buf_addf(b, "ALTER TABLE \"%s\" ADD COLUMN _ferry_region TEXT;",
+                    tomb.data);
+    fy_buf_release(&tomb);
     for (size_t i = 0; i < t->ncols; i++) {
         if (lite_has_column(l, t->name, t->cols[i].name))
             continue;
@@ -243,6 +255,30 @@ static int lite_record_version(struct lite *l, const struct fy_contract *c,
     return rc;
 }
 
+/*
+ * Refuses a migration that would leave changes unapplied, against the
+ * contract recorded under the same version and the latest one.
+ */
+static int lite_check_drift(struct lite *l, const struct fy_contract *c,
+                            struct ferry_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = lite_prepare(l,
+                          "SELECT contract FROM ferry_schema_versions WHERE"
+                          " version = ?1 OR version = (SELECT max(version)"
+                          " FROM ferry_schema_versions) ORDER BY version",
+                          &s, err);
+
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, c->version);
+    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW)
+        rc =
+            fy_sql_drift_error((const char *)sqlite3_column_text(s, 0), c, err);
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static int lite_migrate(struct fy_store *st, const struct fy_contract *c,
                         struct ferry_err *err)
 {
@@ -252,11 +288,14 @@ static int lite_migrate(struct fy_store *st, const struct fy_contract *c,
 
     if (rc < 0)
         return rc;
-    fy_buf_adds(&b, lite_internal_ddl);
+    rc = lite_exec(l, lite_internal_ddl, "migrate", err);
+    if (rc == 0)
+        rc = lite_check_drift(l, c, err);
     for (size_t i = 0; i < c->ntables; i++)
         lite_table_ddl(&b, &c->tables[i]);
-    rc = fy_buf_error(&b) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
-                          : lite_exec(l, b.data, "migrate", err);
+    if (rc == 0)
+        rc = fy_buf_error(&b) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
+                              : lite_exec(l, b.data, "migrate", err);
     /* Now every table exists: add the columns a newer contract brings. */
     fy_buf_reset(&b);
     for (size_t i = 0; rc == 0 && i < c->ntables; i++)
@@ -441,11 +480,22 @@ static int lite_key_revoke(struct fy_store *st, const char *id,
 static int lite_key_touch(struct fy_store *st, const char *id,
                           struct ferry_err *err)
 {
-    return lite_key_update(st,
-                           "UPDATE ferry_api_keys SET last_used_at ="
-                           " unixepoch() WHERE id = ? AND (last_used_at IS"
-                           " NULL OR last_used_at < unixepoch() - 60)",
-                           id, "touch key", err);
+    struct lite *l = st->impl;
+    int rc;
+
+    /*
+     * Last-used is for humans: when another writer holds the lock, skip
+     * it instead of waiting a busy timeout before the request's own
+     * transaction waits another one.
+     */
+    sqlite3_busy_timeout(l->db, 0);
+    rc = lite_key_update(st,
+                         "UPDATE ferry_api_keys SET last_used_at ="
+                         " unixepoch() WHERE id = ? AND (last_used_at IS"
+                         " NULL OR last_used_at < unixepoch() - 60)",
+                         id, "touch key", err);
+    sqlite3_busy_timeout(l->db, busy_ms());
+    return rc;
 }
 
 /* ---- push ------------------------------------------------------------- */
@@ -522,12 +572,15 @@ static void sel_sql(struct fy_buf *b, const struct fy_table *t)
     pk_where(b, t);
 }
 
+/* Another region's tombstone does not shadow this region's row. */
 static void tomb_sql(struct fy_buf *b, const struct fy_table *t)
 {
     fy_buf_addf(b, "SELECT 1 FROM \"ferry_tomb_%s\"", t->name);
     pk_where(b, t);
-    fy_buf_addf(b, " AND (_ferry_hlc, _ferry_origin) >= (?%zu, ?%zu)",
-                t->npk + 1, t->npk + 2);
+    fy_buf_addf(b,
+                " AND (_ferry_hlc, _ferry_origin) >= (?%zu, ?%zu) AND"
+                " (_ferry_region IS NULL OR _ferry_region = ?%zu)",
+                t->npk + 1, t->npk + 2, t->npk + 3);
 }
 
 static void put_sql(struct fy_buf *b, const struct fy_table *t)
@@ -563,14 +616,16 @@ static void tput_sql(struct fy_buf *b, const struct fy_table *t)
 {
     fy_buf_addf(b, "INSERT INTO \"ferry_tomb_%s\" (", t->name);
     fy_sql_pk_cols(b, t);
-    fy_buf_adds(b, ", _ferry_hlc, _ferry_origin, _ferry_rev) VALUES (");
-    for (size_t i = 0; i < t->npk + 3; i++)
+    fy_buf_adds(b, ", _ferry_hlc, _ferry_origin, _ferry_rev, _ferry_region)"
+                   " VALUES (");
+    for (size_t i = 0; i < t->npk + 4; i++)
         fy_buf_addf(b, "%s?%zu", i ? ", " : "", i + 1);
     fy_buf_adds(b, ") ON CONFLICT (");
     fy_sql_pk_cols(b, t);
     fy_buf_adds(b, ") DO UPDATE SET _ferry_hlc = excluded._ferry_hlc,"
                    " _ferry_origin = excluded._ferry_origin, _ferry_rev ="
-                   " excluded._ferry_rev WHERE (_ferry_hlc, _ferry_origin) <"
+                   " excluded._ferry_rev, _ferry_region ="
+                   " excluded._ferry_region WHERE (_ferry_hlc, _ferry_origin) <"
                    " (excluded._ferry_hlc, excluded._ferry_origin)");
 }
 
@@ -641,6 +696,19 @@ static void bind_version(sqlite3_stmt *s, size_t n, const struct fy_change *ch,
         sqlite3_bind_int64(s, (int)n + 3, rev);
 }
 
+/*
+ * The row's region (stamped from a region-scoped key), NULL for tables
+ * without one: a tombstone's region, and whose tombstones shadow a row.
+ */
+static void bind_region(sqlite3_stmt *s, int i, const struct fy_apply_batch *ab,
+                        const struct fy_change *ch)
+{
+    if (ab->table->region_col >= 0)
+        bind_val(s, i, &ch->vals[ab->table->region_col]);
+    else
+        sqlite3_bind_null(s, i);
+}
+
 static int run_stmt(struct lite *l, sqlite3_stmt *s, const char *what,
                     struct ferry_err *err)
 {
@@ -693,6 +761,7 @@ static int tomb_blocks(struct lite *l, struct lite_stmts *s,
 
     bind_pk(s->tomb, ab->table, ch);
     bind_version(s->tomb, ab->table->npk, ch, ab->device, -1);
+    bind_region(s->tomb, (int)ab->table->npk + 3, ab, ch);
     src = sqlite3_step(s->tomb);
     sqlite3_reset(s->tomb);
     *blocked = src == SQLITE_ROW;
@@ -717,6 +786,7 @@ static int apply_delete(struct lite *l, struct lite_stmts *s,
     if (rc == 0) {
         bind_pk(s->tput, ab->table, ch);
         bind_version(s->tput, ab->table->npk, ch, ab->device, l->rev);
+        bind_region(s->tput, (int)ab->table->npk + 4, ab, ch);
         rc = run_stmt(l, s->tput, "record tombstone", err);
     }
     return rc;
