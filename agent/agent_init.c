@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `ferry init`: writes the agent config and creates ferry's tables in the
- * app database.
+ * `ferry init`: adds ferry's section to the agent config (or writes a new
+ * one) and creates ferry's tables in the app database, all or nothing.
  */
 #define _XOPEN_SOURCE 700 /* realpath */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -22,11 +25,16 @@
 /* ---- init ------------------------------------------------------------- */
 
 static const char init_usage[] =
-    "usage: ferry init --db PATH --url URL [--device NAME] [--auth-env VAR]\n"
+    "usage: ferry init --db PATH [--url URL] [--device NAME] [--auth-env VAR]\n"
     "                  [--batch-size N] [--force]\n"
-    "Writes the agent config (see --config) and creates ferry's tables in\n"
-    "the SQLite database. The API key is read at push time from the\n"
-    "environment variable --auth-env names (default FERRY_API_KEY).\n";
+    "Adds ferry's section to the agent config (see --config), or writes a\n"
+    "new one, and creates ferry's tables in the SQLite database. In an\n"
+    "existing config only the \"ferry\" section and the values given here\n"
+    "change; every other section stays as it is. --url may be left out\n"
+    "when the config already has ingestion base_url. The API key is read\n"
+    "at push time from the environment variable the config's auth_env\n"
+    "names (--auth-env; FERRY_API_KEY in a new config).\n"
+    "--force changes the database or device of an already set up config.\n";
 
 struct init_opts {
     const char *db, *url, *device, *auth_env;
@@ -34,7 +42,59 @@ struct init_opts {
     int force;
 };
 
-static int parse_init(int argc, char **argv, struct init_opts *o)
+static int init_option(int c, struct init_opts *o)
+{
+    switch (c) {
+    case 'd':
+        o->db = optarg;
+        return 0;
+    case 'u':
+        o->url = optarg;
+        return 0;
+    case 'n':
+        o->device = optarg;
+        return 0;
+    case 'e':
+        o->auth_env = optarg;
+        return 0;
+    case 'f':
+        o->force = 1;
+        return 0;
+    case 'b':
+        if (agent_parse_long(optarg, 1, FY_BATCH_MAX, &o->batch) < 0)
+            return agent_usage_error("ferry init: --batch-size must be 1 to"
+                                     " 10000\n");
+        return 0;
+    case 'h':
+        fputs(init_usage, stdout);
+        return -1;
+    default:
+        return agent_usage_error(init_usage);
+    }
+}
+
+static int check_init(const struct init_opts *o)
+{
+    if (!o->db)
+        return agent_usage_error(init_usage);
+    if (o->url && strncmp(o->url, "http://", 7) != 0 &&
+        strncmp(o->url, "https://", 8) != 0)
+        return agent_usage_error("ferry init: --url must start with http:// or"
+                                 " https://\n");
+    if (o->auth_env && !fy_env_name_valid(o->auth_env))
+        return agent_usage_error(
+            "ferry init: --auth-env must be an environment variable name:"
+            " letters, digits and _, not starting with a digit (e.g."
+            " FERRY_API_KEY)\n");
+    if (!fy_name_valid(o->device))
+        return agent_usage_error(
+            "ferry init: --device must be 1 to 128 letters,"
+            " digits or ._:@-\n");
+    return 0;
+}
+
+static int parse_init(int argc, char **argv, struct init_opts *o, char *host,
+                      size_t hostlen)
 {
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
@@ -45,79 +105,123 @@ static int parse_init(int argc, char **argv, struct init_opts *o)
         {"force", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    int c;
+    int c, rc = 0;
 
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            o->db = optarg;
-            break;
-        case 'u':
-            o->url = optarg;
-            break;
-        case 'n':
-            o->device = optarg;
-            break;
-        case 'e':
-            o->auth_env = optarg;
-            break;
-        case 'f':
-            o->force = 1;
-            break;
-        case 'b':
-            if (agent_parse_long(optarg, 1, FY_BATCH_MAX, &o->batch) < 0)
-                return agent_usage_error(
-                    "ferry init: --batch-size must be 1 to "
-                    "10000\n");
-            break;
-        case 'h':
-            fputs(init_usage, stdout);
-            return -1;
-        default:
-            return agent_usage_error(init_usage);
-        }
-    }
-    if (!o->db || !o->url || optind < argc)
+    while (rc == 0 && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+        rc = init_option(c, o);
+    if (rc != 0)
+        return rc;
+    if (optind < argc)
         return agent_usage_error(init_usage);
-    if (strncmp(o->url, "http://", 7) != 0 &&
-        strncmp(o->url, "https://", 8) != 0)
-        return agent_usage_error("ferry init: --url must start with http:// or"
-                                 " https://\n");
-    return 0;
+    if (!o->device && gethostname(host, hostlen - 1) == 0)
+        o->device = host;
+    return check_init(o);
 }
 
+/*
+ * Opens the database (creating it like sqlite3 does, *created says so) and
+ * proves it is a SQLite database ferry can write, before anything changes.
+ */
+static int open_db(const char *path, sqlite3 **db, bool *created,
+                   char dbpath[PATH_MAX])
+{
+    struct stat st;
+    int rc;
+
+    *created = stat(path, &st) != 0;
+    rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                         NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(*db, "BEGIN IMMEDIATE; ROLLBACK", NULL, NULL, NULL);
+    if (rc == SQLITE_OK && realpath(path, dbpath))
+        return 0;
+    fprintf(stderr, "ferry: cannot prepare database '%s': %s\n", path,
+            rc == SQLITE_OK ? strerror(errno) : sqlite3_errmsg(*db));
+    return -1;
+}
+
+/*
+ * Undoes what init did when a later step fails: the previous config comes
+ * back (or goes away when there was none) and a database file init created
+ * is removed.
+ */
+static void roll_back(const char *config, const char *old, bool wrote,
+                      const char *dbpath, bool created)
+{
+    struct ferry_err err = {0};
+
+    if (wrote && fy_agent_config_replace(config, old, &err) < 0)
+        fprintf(stderr, "ferry: could not restore %s: %s\n", config, err.msg);
+    if (created)
+        unlink(dbpath);
+}
+
+static void print_done(const char *config, const struct init_opts *o,
+                       const char *dbpath)
+{
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+    const char *env = o->auth_env;
+
+    if (fy_agent_config_load(config, &cfg, &err) == 0 && !env)
+        env = cfg.auth_env;
+    printf("wrote %s (device %s, database %s)\n", config, o->device, dbpath);
+    printf("next: export %s=<key from 'ferryd keys create --device %s'>\n",
+           env ? env : "FERRY_API_KEY", o->device);
+    if (!err.code)
+        fy_agent_config_release(&cfg);
+}
+
+/*
+ * Everything is checked first (options, the database, the merged config);
+ * then the config is replaced atomically, then ferry's tables are created.
+ * Config first because its old bytes are in hand, so undoing it is exact;
+ * the tables come last, and if they fail the config is put back. (Undoing
+ * tables instead would mean dropping them, which must never touch an
+ * agent's existing outbox.)
+ */
 int agent_init(struct agent_ctx *ctx, int argc, char **argv)
 {
-    struct init_opts o = {.auth_env = "FERRY_API_KEY", .batch = 500};
+    struct init_opts o = {0};
     struct ferry_err err = {0};
-    char host[256] = "device", dbpath[PATH_MAX];
+    char host[256] = "device", dbpath[PATH_MAX] = "";
+    char *text = NULL, *old = NULL;
     sqlite3 *db = NULL;
-    int rc = parse_init(argc, argv, &o);
+    bool created = false, wrote = false;
+    int rc = parse_init(argc, argv, &o, host, sizeof(host));
 
     if (rc != 0)
         return rc < 0 ? AGENT_OK : rc;
-    if (!o.device && gethostname(host, sizeof(host) - 1) == 0)
-        o.device = host;
-    if (!fy_name_valid(o.device))
-        return agent_usage_error(
-            "ferry init: --device must be 1 to 128 letters,"
-            " digits or ._:@-\n");
-    if (sqlite3_open_v2(o.db, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                        NULL) != SQLITE_OK ||
-        fy_capture_init(db, &err) < 0 || !realpath(o.db, dbpath)) {
-        fprintf(stderr, "ferry: cannot prepare database '%s': %s\n", o.db,
-                err.msg[0] ? err.msg : sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return AGENT_CONFIG;
+    if (open_db(o.db, &db, &created, dbpath) < 0) {
+        rc = AGENT_CONFIG;
+        goto out;
     }
+    rc = fy_agent_config_merge(
+        ctx->config_path,
+        &(struct fy_agent_init){.database = dbpath,
+                                .device = o.device,
+                                .base_url = o.url,
+                                .auth_env = o.auth_env,
+                                .batch_size = (int)o.batch,
+                                .force = o.force},
+        &text, &old, &err);
+    if (rc == 0)
+        rc = fy_agent_config_replace(ctx->config_path, text, &err);
+    wrote = rc == 0;
+    if (rc == 0)
+        rc = fy_capture_init(db, &err);
+    if (rc < 0) {
+        rc = agent_fail(&err);
+        goto out;
+    }
+    print_done(ctx->config_path, &o, dbpath);
+    rc = AGENT_OK;
+out:
     sqlite3_close(db);
-    rc = fy_agent_config_write(ctx->config_path, dbpath, o.device, o.url,
-                               o.auth_env, (int)o.batch, o.force, &err);
-    if (rc < 0)
-        return agent_fail(&err);
-    printf("wrote %s (device %s, database %s)\n", ctx->config_path, o.device,
-           dbpath);
-    printf("next: export %s=<key from 'ferryd keys create --device %s'>\n",
-           o.auth_env, o.device);
-    return AGENT_OK;
+    if (rc != AGENT_OK)
+        roll_back(ctx->config_path, old, wrote, dbpath[0] ? dbpath : o.db,
+                  created);
+    fy_free(text);
+    fy_free(old);
+    return rc;
 }

@@ -2,7 +2,7 @@
 /*
  * ferry: the agent and command-line tool for edge machines. This file only
  * parses the global options, installs logging and dispatches; each command
- * lives in agent_cmds.c and the work itself in libferry.
+ * lives in its own agent_<command>.c and the work itself in libferry.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -17,19 +17,28 @@ static const char usage[] =
     "usage: ferry [--config FILE] [-v|-q] COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
-    "  init      create config.json and ferry's tables in an app database\n"
+    "  init      add ferry to config.json (or create it) and ferry's tables\n"
+    "            to an app database\n"
     "  track     capture changes of tables (--untrack to stop)\n"
     "  contract  print the table contract of the tracked tables\n"
     "  push      send queued changes to ferryd\n"
     "  status    show outbox depth, acknowledged seq, dead letters\n"
+    "  dead      list, retry or drop dead letters (changes push parked)\n"
     "\n"
     "options:\n"
     "  -c, --config FILE  agent config (default $FERRY_CONFIG or"
     " ./config.json)\n"
     "  -v, --verbose      debug log lines (-vv: trace)\n"
     "  -q, --quiet        errors only\n"
-    "  -h, --help         this text; COMMAND --help for a command\n"
-    "  -V, --version      print the version\n";
+    "  -h, --help         this text; COMMAND -h or --help for a command\n"
+    "  -V, --version      print the version\n"
+    "\n"
+    "exit codes: 0 ok, 1 error, 2 usage, 3 config or database, 4 API key,\n"
+    "5 server unreachable (retry later), 6 every change parked, 7 capture\n"
+    "broken on a tracked table\n";
+
+/* NEEDSWORK: belongs in agent.h with the other commands (owned elsewhere). */
+int agent_dead(struct agent_ctx *ctx, int argc, char **argv);
 
 static const char *const level_names[] = {"error", "warn", "info", "debug",
                                           "trace"};
@@ -64,7 +73,7 @@ static const struct {
 } commands[] = {
     {"init", agent_init},         {"track", agent_track},
     {"contract", agent_contract}, {"push", agent_push},
-    {"status", agent_status},
+    {"status", agent_status},     {"dead", agent_dead},
 };
 
 int main(int argc, char **argv)

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "agent/state.h"
 #include "capture/outbox.h"
 #include "core/backoff.h"
 #include "http/client.h"
@@ -25,6 +26,7 @@ struct pusher {
     struct fy_outbox *ob;
     struct fy_backoff bo;
     struct fy_http_reply rep;
+    int64_t acked; /* acked_seq of the last 200 */
     int batch_size;
 };
 
@@ -43,44 +45,11 @@ static void reply_message(const struct fy_http_reply *rep, char *out, size_t n)
     json_decref(root);
 }
 
-/* POSTs body, retrying transient failures within the budget. */
-static int send_retrying(struct pusher *p, const char *body, size_t len,
-                         struct ferry_err *err)
-{
-    double start = fy_mono_s();
-
-    for (;;) {
-        struct ferry_err e = {0};
-        int64_t delay, hint = -1;
-        int rc = fy_http_post_json(p->http, "/v1/push", p->cfg->auth_header,
-                                   p->o->key, body, len, p->cfg->compress,
-                                   &p->rep, &e);
-        char msg[300];
-
-        if (rc == 0 && !transient_status(p->rep.status)) {
-            fy_backoff_reset(&p->bo);
-            return 0;
-        }
-        if (rc == 0) {
-            reply_message(&p->rep, msg, sizeof(msg));
-            hint = p->rep.retry_after_ms;
-            rc = fy_err_set(
-                &e, p->rep.status == 429 ? FERRY_ERATELIMIT : FERRY_EUNAVAIL,
-                "server answered %ld: %s", p->rep.status, msg);
-        }
-        delay = fy_backoff_next(&p->bo, hint);
-        if ((fy_mono_s() - start) * 1000 + (double)delay >
-            (double)p->o->retry_budget_ms) {
-            if (err)
-                *err = e;
-            return rc;
-        }
-        p->s->retries++;
-        fy_warn("retry", "%s; retrying in %lld ms", e.msg, (long long)delay);
-        fy_sleep_ms(delay);
-    }
-}
-
+/*
+ * A 200 must carry the acknowledged seq. One without it (a body cut short,
+ * empty, or not ferryd's JSON) says nothing about the batch: it is treated
+ * as a network error and retried, never as a verdict.
+ */
 static int parse_acked(const struct fy_http_reply *rep, int64_t *acked,
                        struct ferry_err *err)
 {
@@ -89,12 +58,85 @@ static int parse_acked(const struct fy_http_reply *rep, int64_t *acked,
     int rc = 0;
 
     if (!json_is_integer(v))
-        rc = fy_err_set(err, FERRY_EHTTP,
-                        "server answered 200 without acked_seq");
+        rc = fy_err_set(err, FERRY_ENET,
+                        "server answered 200 without a readable acked_seq"
+                        " (%zu bytes%s)",
+                        rep->body.len,
+                        rep->body.len ? "" : ": answer cut short?");
     else
         *acked = json_integer_value(v);
     json_decref(root);
     return rc;
+}
+
+static void report(struct pusher *p, struct fy_push_event *ev)
+{
+    ev->stats = p->s;
+    ev->budget_ms = p->o->retry_budget_ms;
+    if (p->o->report)
+        p->o->report(ev, p->o->report_ud);
+}
+
+/* One attempt: 0 for an answer to act on, else a transient error in e. */
+static int attempt(struct pusher *p, const char *body, size_t len,
+                   struct ferry_err *e)
+{
+    char msg[300];
+    int rc =
+        fy_http_post_json(p->http, "/v1/push", p->cfg->auth_header, p->o->key,
+                          body, len, p->cfg->compress, &p->rep, e);
+
+    if (rc < 0)
+        return rc;
+    if (p->rep.status == 200)
+        return parse_acked(&p->rep, &p->acked, e);
+    if (!transient_status(p->rep.status))
+        return 0;
+    reply_message(&p->rep, msg, sizeof(msg));
+    return fy_err_set(e,
+                      p->rep.status == 429 ? FERRY_ERATELIMIT : FERRY_EUNAVAIL,
+                      "server answered %ld: %s", p->rep.status, msg);
+}
+
+/* POSTs body, retrying transient failures within the budget. */
+static int send_retrying(struct pusher *p, const char *body, size_t len,
+                         struct ferry_err *err)
+{
+    double start = fy_mono_s();
+    int failures = 0;
+
+    for (;;) {
+        struct ferry_err e = {0};
+        int64_t delay, failing;
+        int rc = attempt(p, body, len, &e);
+
+        failing = (int64_t)((fy_mono_s() - start) * 1000);
+        if (rc == 0) {
+            fy_backoff_reset(&p->bo);
+            if (failures > 0)
+                report(p, &(struct fy_push_event){.kind = FY_PUSH_RECOVERED,
+                                                  .failing_ms = failing});
+            return 0;
+        }
+        delay = fy_backoff_next(
+            &p->bo, p->rep.status >= 400 ? p->rep.retry_after_ms : -1);
+        if (!ferry_err_is_transient(rc) ||
+            failing + delay > p->o->retry_budget_ms) {
+            if (err)
+                *err = e;
+            return rc;
+        }
+        p->s->retries++;
+        failures++;
+        fy_log(p->o->report ? FERRY_LOG_DEBUG : FERRY_LOG_WARN, "retry",
+               "%s; retrying in %lld ms", e.msg, (long long)delay);
+        report(p, &(struct fy_push_event){.kind = FY_PUSH_RETRY,
+                                          .error = e.msg,
+                                          .attempt = failures,
+                                          .delay_ms = delay,
+                                          .failing_ms = failing});
+        fy_sleep_ms(delay);
+    }
 }
 
 static int handshake(struct pusher *p, struct ferry_err *err)
@@ -110,11 +152,10 @@ static int handshake(struct pusher *p, struct ferry_err *err)
         return rc;
     if (p->rep.status != 200)
         return -1; /* classified by the caller */
-    rc = parse_acked(&p->rep, &acked, err);
-    if (rc == 0)
-        rc = fy_outbox_sync_seq(p->ob, acked, err);
+    acked = p->acked;
+    p->s->answered = true;
     p->s->acked_seq = acked;
-    return rc;
+    return fy_outbox_sync_seq(p->ob, acked, err);
 }
 
 /* Parks each change the server listed in error.changes. */
@@ -262,9 +303,8 @@ static int push_one(struct pusher *p, struct fy_batch *b, bool *done,
         return auth_failure(p, err);
     if (p->rep.status != 200)
         return handle_rejection(p, b, err);
-    rc = parse_acked(&p->rep, &acked, err);
-    if (rc == 0)
-        rc = fy_outbox_ack(p->ob, acked, err);
+    acked = p->acked;
+    rc = fy_outbox_ack(p->ob, acked, err);
     if (rc == 0) {
         p->s->batches++;
         p->s->sent += (long)b->n;
@@ -277,9 +317,11 @@ static int push_one(struct pusher *p, struct fy_batch *b, bool *done,
             p->batch_size = p->batch_size * 2 < p->cfg->batch_size
                                 ? p->batch_size * 2
                                 : p->cfg->batch_size;
-        fy_info("push", "batch=%ld seq=%lld-%lld acked_seq=%lld", p->s->batches,
-                (long long)b->items[0].seq, (long long)b->items[b->n - 1].seq,
-                (long long)acked);
+        fy_log(p->o->report ? FERRY_LOG_DEBUG : FERRY_LOG_INFO, "push",
+               "batch=%ld seq=%lld-%lld acked_seq=%lld", p->s->batches,
+               (long long)b->items[0].seq, (long long)b->items[b->n - 1].seq,
+               (long long)acked);
+        report(p, &(struct fy_push_event){.kind = FY_PUSH_PROGRESS});
     }
     return rc;
 }
@@ -304,6 +346,19 @@ static int run(struct pusher *p, struct ferry_err *err)
     return rc;
 }
 
+static long count_queued(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    long n = 0;
+
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM _ferry_outbox", -1, &st,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
 int fy_agent_push(sqlite3 *db, const struct fy_agent_config *cfg,
                   const struct fy_push_opts *o, struct fy_push_stats *s,
                   struct ferry_err *err)
@@ -313,6 +368,12 @@ int fy_agent_push(sqlite3 *db, const struct fy_agent_config *cfg,
     int rc;
 
     memset(s, 0, sizeof(*s));
+    /*
+     * Until the server answers, the acknowledged seq is the one the agent
+     * stored last time, not 0: a failed push reports what is really known.
+     */
+    fy_state_get_int(db, "acked_seq", 0, &s->acked_seq, NULL);
+    s->queued = count_queued(db);
     fy_buf_init(&p.rep.body, 0);
     fy_backoff_init(&p.bo, o->backoff_base_ms, o->backoff_cap_ms,
                     (uint64_t)fy_now_ms() ^ (uint64_t)getpid());

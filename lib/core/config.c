@@ -2,12 +2,16 @@
 /*
  * Agent configuration: load, validate, write; see config.h.
  */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "core/config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -81,11 +85,23 @@ static int check_url(const struct fy_agent_config *cfg, struct ferry_err *err)
 {
     const char *u = cfg->base_url;
 
-    if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0))
+    if (!u)
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "%s: ingestion base_url is missing (ferry init"
+                          " --url URL sets it)",
+                          cfg->path);
+    if ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0))
         return fy_err_set(err, FERRY_ECONFIG,
                           "%s: ingestion base_url must start with http:// or"
                           " https://",
                           cfg->path);
+    for (const char *c = u; *c; c++) {
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return fy_err_set(err, FERRY_ECONFIG,
+                              "%s: ingestion base_url must not contain spaces"
+                              " or control characters",
+                              cfg->path);
+    }
     return 0;
 }
 
@@ -145,74 +161,453 @@ static int check_required(struct fy_agent_config *cfg, struct ferry_err *err)
                         "%s: ferry.device must be 1 to 128 letters, digits"
                         " or ._:@-",
                         cfg->path);
-    if (rc == 0 && (!cfg->auth_env[0] || !cfg->auth_header[0]))
+    /*
+     * The header name goes into the request as it is: CR, LF, a colon or a
+     * space in it would let the file add or split headers.
+     */
+    if (rc == 0 && !fy_http_token_valid(cfg->auth_header))
         rc = fy_err_set(err, FERRY_ECONFIG,
-                        "%s: auth_header and auth_env must not be empty",
+                        "%s: auth_header must be an HTTP header name (1 to"
+                        " 128 letters, digits or !#$%%&'*+-.^_`|~), such as"
+                        " X-Api-Key or Authorization",
+                        cfg->path);
+    if (rc == 0 && !fy_env_name_valid(cfg->auth_env))
+        rc = fy_err_set(err, FERRY_ECONFIG,
+                        "%s: auth_env must be an environment variable name"
+                        " (letters, digits and _, not starting with a digit),"
+                        " such as FERRY_API_KEY",
                         cfg->path);
     return rc;
+}
+
+bool fy_env_name_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n == 0 || n > 128 || (s[0] >= '0' && s[0] <= '9'))
+        return false;
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789_") == n;
+}
+
+bool fy_http_token_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    return n > 0 && n <= 128 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789!#$%&'*+-.^_`|~") == n;
+}
+
+static void config_defaults(struct fy_agent_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->batch_size = 500;
+    cfg->compress = true;
+    cfg->timeout_s = 30;
+}
+
+/* Validates a parsed file into cfg (cfg->path already set). */
+static int load_root(json_t *root, struct fy_agent_config *cfg,
+                     struct ferry_err *err)
+{
+    int rc = json_is_object(root)
+                 ? load_sections(root, cfg, err)
+                 : fy_err_set(err, FERRY_ECONFIG, "%s: must hold a JSON object",
+                              cfg->path);
+
+    if (rc == 0)
+        rc = check_required(cfg, err);
+    return rc;
+}
+
+static int parse_fail(const char *path, const json_error_t *jerr, int saved,
+                      struct ferry_err *err)
+{
+    if (saved == ENOENT)
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "config file '%s' not found: run 'ferry init' to"
+                          " create it, or name another file with -c FILE (or"
+                          " FERRY_CONFIG)",
+                          path);
+    if (jerr->line < 1)
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "cannot read config file '%s':"
+                          " %s",
+                          path, saved ? strerror(saved) : jerr->text);
+    return fy_err_set(err, FERRY_ECONFIG, "%s: line %d: %s", path, jerr->line,
+                      jerr->text);
+}
+
+/* Parses path; *root NULL and 0 returned when missing_ok and it is absent. */
+static int parse_file(const char *path, bool missing_ok, json_t **root,
+                      struct ferry_err *err)
+{
+    json_error_t jerr;
+    int saved = 0;
+
+    *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (*root)
+        return 0;
+    if (jerr.line < 1 && access(path, R_OK) != 0)
+        saved = errno;
+    if (missing_ok && saved == ENOENT)
+        return 0;
+    return parse_fail(path, &jerr, saved, err);
 }
 
 int fy_agent_config_load(const char *path, struct fy_agent_config *cfg,
                          struct ferry_err *err)
 {
-    json_error_t jerr;
-    json_t *root;
+    json_t *root = NULL;
     int rc;
 
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->batch_size = 500;
-    cfg->compress = true;
-    cfg->timeout_s = 30;
+    config_defaults(cfg);
     cfg->path = fy_strdup(path);
     if (!cfg->path)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        rc = fy_err_set(err, FERRY_ECONFIG, "%s: line %d: %s", path, jerr.line,
-                        jerr.text);
-        goto out;
-    }
-    rc = json_is_object(root) ? load_sections(root, cfg, err)
-                              : fy_err_set(err, FERRY_ECONFIG,
-                                           "%s: must hold a JSON object", path);
+    rc = parse_file(path, false, &root, err);
     if (rc == 0)
-        rc = check_required(cfg, err);
+        rc = load_root(root, cfg, err);
     if (rc == 0)
         rc = resolve_database(cfg, err);
-out:
     json_decref(root);
     if (rc < 0)
         fy_agent_config_release(cfg);
     return rc;
 }
 
-int fy_agent_config_write(const char *path, const char *database,
-                          const char *device, const char *base_url,
-                          const char *auth_env, int batch_size, bool force,
-                          struct ferry_err *err)
-{
-    json_t *root = json_pack(
-        "{s:{s:b, s:s, s:{s:s, s:s, s:s}, s:i}, s:{s:s, s:s, s:b, s:i}}",
-        "ingestion", "enabled", 1, "mode", "api", "api", "base_url", base_url,
-        "auth_header", "X-Api-Key", "auth_env", auth_env, "batch_size",
-        batch_size, "ferry", "database", database, "device", device, "compress",
-        1, "timeout_s", 30);
-    int fd, rc = 0;
-    char *text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+/* ---- ferry init: merging into an existing file ------------------------- */
 
-    json_decref(root);
-    if (!text)
+/* Fewest %g digits that give v back, and no exponent where %.17g has none. */
+static int real_digits(double v)
+{
+    char b[64];
+    int p = 1;
+
+    while (p < 17) {
+        snprintf(b, sizeof(b), "%.*g", p, v);
+        if (strtod(b, NULL) == v)
+            break;
+        p++;
+    }
+    if (v > -1e17 && v < 1e17) {
+        int whole = snprintf(b, sizeof(b), "%.0f", v < 0 ? -v : v);
+
+        if (whole > p)
+            p = whole;
+    }
+    return p;
+}
+
+/*
+ * jansson prints every real with one precision (17 digits by default, so
+ * 0.1 would come out as 0.10000000000000001): use the fewest digits that
+ * still give every real in the file back exactly.
+ */
+static int max_real_digits(json_t *j)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    int p = 1, q;
+
+    if (json_is_real(j))
+        return real_digits(json_real_value(j));
+    json_object_foreach(j, k, v)
+    {
+        q = max_real_digits(v);
+        p = q > p ? q : p;
+    }
+    json_array_foreach(j, i, v)
+    {
+        q = max_real_digits(v);
+        p = q > p ? q : p;
+    }
+    return p;
+}
+
+/* Reads the whole file (NULL and 0 when it does not exist). */
+static int read_bytes(const char *path, char **out, struct ferry_err *err)
+{
+    struct fy_buf b = FY_BUF_INIT(0);
+    char chunk[4096];
+    size_t n;
+    FILE *f = fopen(path, "rb");
+
+    *out = NULL;
+    if (!f)
+        return errno == ENOENT
+                   ? 0
+                   : fy_err_set(err, FERRY_ECONFIG, "cannot read '%s': %s",
+                                path, strerror(errno));
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fy_buf_add(&b, chunk, n);
+    fclose(f);
+    if (fy_buf_error(&b)) {
+        fy_buf_release(&b);
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | (force ? 0 : O_EXCL), 0644);
-    if (fd < 0)
-        rc = fy_err_set(err, FERRY_ECONFIG, "cannot create '%s': %s", path,
-                        strerror(errno));
-    else if (write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
-             write(fd, "\n", 1) != 1 || fsync(fd) < 0)
-        rc = fy_err_set(err, FERRY_EIO, "cannot write '%s': %s", path,
-                        strerror(errno));
-    if (fd >= 0)
+    }
+    *out = fy_buf_detach(&b, NULL);
+    return 0;
+}
+
+static json_t *section(json_t *parent, const char *key, bool *created)
+{
+    json_t *s = json_object_get(parent, key);
+
+    *created = false;
+    if (s)
+        return s;
+    s = json_object();
+    if (s && json_object_set_new(parent, key, s) < 0)
+        return NULL;
+    *created = true;
+    return s;
+}
+
+static int set_str(json_t *obj, const char *key, const char *v)
+{
+    return json_object_set_new(obj, key, json_string(v));
+}
+
+/* The ingestion values: where the file keeps them ("api" or flat). */
+static int merge_ingestion(json_t *root, const struct fy_agent_init *in)
+{
+    bool fresh, fresh_api = false;
+    json_t *ing = section(root, "ingestion", &fresh);
+    json_t *src, *api;
+    int rc = 0;
+
+    if (!json_is_object(ing))
+        return ing ? 0 : -1; /* not an object: validation says so */
+    if (fresh) {
+        rc |= json_object_set_new(ing, "enabled", json_true());
+        rc |= set_str(ing, "mode", "api");
+        api = section(ing, "api", &fresh_api);
+        rc |= api ? 0 : -1;
+    }
+    api = json_object_get(ing, "api");
+    src = json_is_object(api) ? api : ing;
+    if (in->base_url)
+        rc |= set_str(src, "base_url", in->base_url);
+    if (fresh)
+        rc |= set_str(src, "auth_header", "X-Api-Key");
+    if (in->auth_env || fresh)
+        rc |= set_str(src, "auth_env",
+                      in->auth_env ? in->auth_env : "FERRY_API_KEY");
+    if (in->batch_size > 0 || fresh)
+        rc |= json_object_set_new(
+            ing, "batch_size",
+            json_integer(in->batch_size > 0 ? in->batch_size : 500));
+    return rc;
+}
+
+/* True when the file's ferry.database names the same file as database. */
+static bool same_database(const char *path, const char *old, const char *db)
+{
+    struct stat a, b;
+    struct fy_buf p = FY_BUF_INIT(0);
+    const char *slash = strrchr(path, '/');
+    bool same;
+
+    if (old[0] != '/' && slash)
+        fy_buf_add(&p, path, (size_t)(slash - path + 1));
+    fy_buf_adds(&p, old);
+    same =
+        strcmp(old, db) == 0 || (stat(p.data, &a) == 0 && stat(db, &b) == 0 &&
+                                 a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+    fy_buf_release(&p);
+    return same;
+}
+
+/* An agent already set up keeps its database and device unless forced. */
+static int check_takeover(const char *path, json_t *fy,
+                          const struct fy_agent_init *in, struct ferry_err *err)
+{
+    const char *db = json_string_value(json_object_get(fy, "database"));
+    const char *dev = json_string_value(json_object_get(fy, "device"));
+
+    if (in->force)
+        return 0;
+    if (dev && strcmp(dev, in->device) != 0)
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "%s is already set up for device '%s': use --force"
+                          " to change it to '%s' (the new device starts its"
+                          " own seq numbering at the server)",
+                          path, dev, in->device);
+    if (db && *db && !same_database(path, db, in->database))
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "%s is already set up for database '%s': use"
+                          " --force to change it",
+                          path, db);
+    return 0;
+}
+
+static int merge_ferry(const char *path, json_t *root,
+                       const struct fy_agent_init *in, struct ferry_err *err)
+{
+    bool fresh;
+    json_t *fy = section(root, "ferry", &fresh);
+    int rc;
+
+    if (!fy)
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    if (!json_is_object(fy))
+        return fy_err_set(err, FERRY_ECONFIG, "%s: \"ferry\" must be an object",
+                          path);
+    rc = check_takeover(path, fy, in, err);
+    if (rc < 0)
+        return rc;
+    rc = set_str(fy, "database", in->database) |
+         set_str(fy, "device", in->device);
+    if (fresh)
+        rc |= json_object_set_new(fy, "compress", json_true()) |
+              json_object_set_new(fy, "timeout_s", json_integer(30));
+    return rc ? fy_err_set(err, FERRY_ENOMEM, "out of memory") : 0;
+}
+
+static int merged_text(json_t *root, char **text, struct ferry_err *err)
+{
+    size_t flags = JSON_INDENT(2) | JSON_REAL_PRECISION(max_real_digits(root));
+    char *t = json_dumps(root, flags);
+
+    *text = t ? fy_malloc(strlen(t) + 2) : NULL;
+    if (*text) {
+        memcpy(*text, t, strlen(t));
+        memcpy(*text + strlen(t), "\n", 2);
+    }
+    free(t); /* jansson's malloc */
+    return *text ? 0 : fy_err_set(err, FERRY_ENOMEM, "out of memory");
+}
+
+static int validate_merged(const char *path, json_t *root,
+                           struct ferry_err *err)
+{
+    struct fy_agent_config cfg;
+    int rc;
+
+    config_defaults(&cfg);
+    cfg.path = fy_strdup(path);
+    rc = cfg.path ? load_root(root, &cfg, err)
+                  : fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    fy_agent_config_release(&cfg);
+    return rc;
+}
+
+int fy_agent_config_merge(const char *path, const struct fy_agent_init *in,
+                          char **text, char **old, struct ferry_err *err)
+{
+    json_t *root = NULL;
+    int rc = read_bytes(path, old, err);
+
+    *text = NULL;
+    if (rc == 0 && *old)
+        rc = parse_file(path, false, &root, err);
+    if (rc == 0 && !root && !(root = json_object()))
+        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    if (rc == 0 && !json_is_object(root))
+        rc =
+            fy_err_set(err, FERRY_ECONFIG, "%s: must hold a JSON object", path);
+    if (rc == 0 && merge_ingestion(root, in) != 0)
+        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = merge_ferry(path, root, in, err);
+    if (rc == 0)
+        rc = validate_merged(path, root, err);
+    if (rc == 0)
+        rc = merged_text(root, text, err);
+    json_decref(root);
+    if (rc < 0) {
+        fy_free(*old);
+        *old = NULL;
+    }
+    return rc;
+}
+
+/* ---- atomic replace ---------------------------------------------------- */
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+
+    if (fd >= 0) {
+        fsync(fd); /* best effort: some file systems refuse it */
         close(fd);
-    free(text);
+    }
+}
+
+/* Writes text to a new temp file next to target; *tmp returned owned. */
+static int write_temp(const char *target, const char *text, mode_t mode,
+                      struct fy_buf *tmp, struct ferry_err *err)
+{
+    int fd, rc = 0;
+
+    fy_buf_addf(tmp, "%s.tmp.XXXXXX", target);
+    if (fy_buf_error(tmp))
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    fd = mkstemp(tmp->data);
+    if (fd < 0)
+        return fy_err_set(err, FERRY_ECONFIG, "cannot create '%s': %s",
+                          tmp->data, strerror(errno));
+    if (fchmod(fd, mode) < 0 || write_all(fd, text, strlen(text)) < 0 ||
+        fsync(fd) < 0)
+        rc = fy_err_set(err, FERRY_EIO, "cannot write '%s': %s", tmp->data,
+                        strerror(errno));
+    if (close(fd) < 0 && rc == 0)
+        rc = fy_err_set(err, FERRY_EIO, "cannot write '%s': %s", tmp->data,
+                        strerror(errno));
+    if (rc < 0)
+        unlink(tmp->data);
+    return rc;
+}
+
+int fy_agent_config_replace(const char *path, const char *text,
+                            struct ferry_err *err)
+{
+    struct fy_buf tmp = FY_BUF_INIT(0), dir = FY_BUF_INIT(0);
+    char real[PATH_MAX];
+    const char *target = realpath(path, real) ? real : path;
+    const char *slash = strrchr(target, '/');
+    struct stat st;
+    mode_t mode = stat(target, &st) == 0 ? (st.st_mode & 07777) : 0644;
+    int rc = 0;
+
+    if (!text) {
+        if (unlink(target) < 0 && errno != ENOENT)
+            rc = fy_err_set(err, FERRY_EIO, "cannot remove '%s': %s", target,
+                            strerror(errno));
+        return rc;
+    }
+    rc = write_temp(target, text, mode, &tmp, err);
+    if (rc == 0 && rename(tmp.data, target) < 0) {
+        rc = fy_err_set(err, FERRY_ECONFIG, "cannot replace '%s': %s", target,
+                        strerror(errno));
+        unlink(tmp.data);
+    }
+    if (slash)
+        fy_buf_add(&dir, target,
+                   slash == target ? 1 : (size_t)(slash - target));
+    else
+        fy_buf_adds(&dir, ".");
+    if (rc == 0 && !fy_buf_error(&dir))
+        sync_dir(dir.data);
+    fy_buf_release(&tmp);
+    fy_buf_release(&dir);
     return rc;
 }

@@ -33,12 +33,41 @@ int fy_agent_config_load(const char *path, struct fy_agent_config *cfg,
 void fy_agent_config_release(struct fy_agent_config *cfg);
 
 /*
- * Writes a new config file (refuses to overwrite unless force) with the
- * given settings; other fields get their defaults.
+ * What `ferry init` puts into a config file. database and device are
+ * required; the others are NULL / 0 to keep what the file has (or the
+ * default in a new file).
  */
-int fy_agent_config_write(const char *path, const char *database,
-                          const char *device, const char *base_url,
-                          const char *auth_env, int batch_size, bool force,
-                          struct ferry_err *err);
+struct fy_agent_init {
+    const char *database; /* absolute path of the app database */
+    const char *device;
+    const char *base_url;
+    const char *auth_env;
+    int batch_size;
+    bool force; /* may change an existing ferry section's database/device */
+};
+
+/*
+ * Merges in into the config file at path (which may not exist yet): only
+ * the "ferry" section and the ingestion values given change; every other
+ * section, key and key order stay. The result is validated like
+ * fy_agent_config_load before anything is written. *text is the new
+ * content and *old the file's previous bytes (NULL when there was no
+ * file); both returned owned (fy_free).
+ */
+int fy_agent_config_merge(const char *path, const struct fy_agent_init *in,
+                          char **text, char **old, struct ferry_err *err);
+
+/*
+ * Replaces path's content with text atomically (temp file in the same
+ * folder, fsync, rename, fsync of the folder), keeping the file's mode. A
+ * symlink is followed: its target is replaced. text NULL removes the file.
+ */
+int fy_agent_config_replace(const char *path, const char *text,
+                            struct ferry_err *err);
+
+/* True for a usable environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
+bool fy_env_name_valid(const char *s);
+/* True for an HTTP header name (an RFC 9110 token), at most 128 bytes. */
+bool fy_http_token_valid(const char *s);
 
 #endif

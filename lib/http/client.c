@@ -101,6 +101,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
     char val[128];
 
+    /* Each response (a 100 Continue first, say) starts with its status. */
+    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0)
+        rep->headers_done = false;
+    if ((len == 2 && p[0] == '\r' && p[1] == '\n') ||
+        (len == 1 && p[0] == '\n'))
+        rep->headers_done = true;
     if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
         snprintf(val, sizeof(val), "%.*s", (int)(len - 12), p + 12);
         val[strcspn(val, "\r\n")] = '\0';
@@ -138,6 +144,7 @@ int fy_http_post_json(struct fy_http_client *c, const char *path,
     fy_buf_reset(&rep->body);
     rep->status = 0;
     rep->retry_after_ms = -1;
+    rep->headers_done = false;
     if (gzip && fy_gzip(body, len, &c->zbody) == 0) {
         body = c->zbody.data;
         len = c->zbody.len;
@@ -168,6 +175,11 @@ int fy_http_post_json(struct fy_http_client *c, const char *path,
         rc = curl_fail(cc, url.data, err);
     else
         curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &rep->status);
+    if (rc == 0 && (rep->status < 100 || !rep->headers_done))
+        rc = fy_err_set(
+            err, FERRY_ENET, "cannot reach '%s': the answer was cut short (%s)",
+            url.data,
+            rep->status < 100 ? "no status line" : "inside its headers");
     curl_slist_free_all(hdrs);
     fy_buf_release(&url);
     fy_buf_release(&auth);

@@ -20,6 +20,7 @@ struct fy_http_reply {
     long status;
     struct fy_buf body;     /* at most 1 MiB kept */
     int64_t retry_after_ms; /* -1 when absent */
+    bool headers_done;      /* internal: the blank line after the headers */
 };
 
 int fy_http_client_new(const char *base_url, long timeout_s,
@@ -28,7 +29,9 @@ void fy_http_client_free(struct fy_http_client *c);
 
 /*
  * POSTs body to base_url + path with auth_header: key. rep->body is reset
- * first; release it with fy_buf_release when done.
+ * first; release it with fy_buf_release when done. An answer without a
+ * status line or cut short before the end of its headers is FERRY_ENET, as
+ * libcurl may report it as a success with status 200 and no body.
  */
 int fy_http_post_json(struct fy_http_client *c, const char *path,
                       const char *auth_header, const char *key,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "core/config.h"
 #include "fy.h"
@@ -46,6 +47,13 @@ static int teardown(void **state)
 
     unlink(fx->path);
     rc = rmdir(fx->dir);
+    if (rc < 0) {
+        /* A failed test may leave a temp file of an atomic replace. */
+        char cmd[128];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+        rc = system(cmd);
+    }
     free(fx);
     return rc;
 }
@@ -328,21 +336,51 @@ static void test_missing_database(void **state)
     load_bad(fx, "{\"ingestion\": {\"base_url\": \"http://h\"}}");
 }
 
+/* Merges in, writes the result; returns merge's code. */
+static int init_into(struct fx *fx, const struct fy_agent_init *in)
+{
+    struct ferry_err err = {0};
+    char *text = NULL, *old = NULL;
+    int rc = fy_agent_config_merge(fx->path, in, &text, &old, &err);
+
+    if (rc == 0)
+        assert_int_equal(fy_agent_config_replace(fx->path, text, &err), 0);
+    else
+        assert_true(err.msg[0] != '\0');
+    fy_free(text);
+    fy_free(old);
+    return rc;
+}
+
+static char *slurp(const struct fx *fx)
+{
+    FILE *f = fopen(fx->path, "rb");
+    char *buf = calloc(1, 65536);
+    size_t n;
+
+    assert_non_null(f);
+    assert_non_null(buf);
+    n = fread(buf, 1, 65535, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
 static void test_write_then_load(void **state)
 {
     struct fx *fx = *state;
     struct fy_agent_config cfg;
     struct ferry_err err = {0};
-    char db[160];
+    struct fy_agent_init in = {.database = "/x/app.db",
+                               .device = "pc9",
+                               .base_url = "http://10.0.0.1:8080",
+                               .auth_env = "MY_KEY",
+                               .batch_size = 250};
 
-    assert_int_equal(fy_agent_config_write(fx->path, "app.db", "pc9",
-                                           "http://10.0.0.1:8080", "MY_KEY",
-                                           250, false, &err),
-                     0);
+    assert_int_equal(init_into(fx, &in), 0);
     if (fy_agent_config_load(fx->path, &cfg, &err) != 0)
         fail_msg("load failed: %s", err.msg);
-    path_in(fx, "app.db", db, sizeof(db));
-    assert_string_equal(cfg.database, db);
+    assert_string_equal(cfg.database, "/x/app.db");
     assert_string_equal(cfg.device, "pc9");
     assert_string_equal(cfg.base_url, "http://10.0.0.1:8080");
     assert_string_equal(cfg.auth_env, "MY_KEY");
@@ -350,19 +388,185 @@ static void test_write_then_load(void **state)
     assert_int_equal(cfg.batch_size, 250);
     fy_agent_config_release(&cfg);
 
-    /* An existing file is only replaced with force. */
-    assert_int_equal(fy_agent_config_write(fx->path, "b.db", "pc9", "http://h",
-                                           "K", 1, false, &err),
-                     FERRY_ECONFIG);
+    /* Another device or database only with force; the file is unchanged. */
+    in.device = "pc10";
+    assert_int_equal(init_into(fx, &in), FERRY_ECONFIG);
+    in.device = "pc9";
+    in.database = "/y/b.db";
+    assert_int_equal(init_into(fx, &in), FERRY_ECONFIG);
     assert_int_equal(fy_agent_config_load(fx->path, &cfg, &err), 0);
-    assert_string_equal(cfg.database, db);
+    assert_string_equal(cfg.database, "/x/app.db");
     fy_agent_config_release(&cfg);
-    assert_int_equal(fy_agent_config_write(fx->path, "/b.db", "pc9", "http://h",
-                                           "K", 1, true, &err),
-                     0);
+    in.force = true;
+    assert_int_equal(init_into(fx, &in), 0);
     assert_int_equal(fy_agent_config_load(fx->path, &cfg, &err), 0);
-    assert_string_equal(cfg.database, "/b.db");
+    assert_string_equal(cfg.database, "/y/b.db");
     fy_agent_config_release(&cfg);
+}
+
+/*
+ * The onboarding case: an app's own config with other sections, its own
+ * auth_env and batch_size. Only "ferry" is added; everything else keeps
+ * its value and its place, reals included.
+ */
+static void test_merge_keeps_the_rest(void **state)
+{
+    static const char app[] =
+        "{\n  \"emp_id\": 7,\n  \"ingestion\": {\n    \"enabled\": true,\n"
+        "    \"mode\": \"api\",\n    \"api\": {\n"
+        "      \"base_url\": \"https://ingest.example.com\",\n"
+        "      \"auth_header\": \"X-Api-Key\",\n"
+        "      \"auth_env\": \"WFH_AGENT_API_KEY\"\n    },\n"
+        "    \"db\": {\n      \"schema\": \"employee_monitor\",\n"
+        "      \"url\": \"\",\n      \"url_env\": \"\"\n    },\n"
+        "    \"batch_size\": 200\n  },\n  \"screenshots\": {\n"
+        "    \"interval\": 0.1,\n    \"scale\": 1.5,\n    \"big\": 1e300,\n"
+        "    \"list\": [\n      1,\n      \"two\",\n      null,\n"
+        "      false\n    ]\n  }\n}\n";
+    struct fx *fx = *state;
+    struct fy_agent_init in = {.database = "/srv/app.db", .device = "pc1"};
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+    char *text;
+
+    write_config(fx, app);
+    assert_int_equal(init_into(fx, &in), 0);
+    text = slurp(fx);
+    /* The file as it was, up to its last brace, then the ferry section. */
+    assert_memory_equal(text, app, strlen(app) - 3);
+    assert_non_null(strstr(text + strlen(app) - 3,
+                           "\"ferry\": {\n    \"database\": \"/srv/app.db\""));
+    free(text);
+    assert_int_equal(fy_agent_config_load(fx->path, &cfg, &err), 0);
+    assert_string_equal(cfg.auth_env, "WFH_AGENT_API_KEY");
+    assert_int_equal(cfg.batch_size, 200);
+    assert_string_equal(cfg.base_url, "https://ingest.example.com");
+    fy_agent_config_release(&cfg);
+
+    /* Values given on the command line go where the file keeps them. */
+    in.base_url = "http://10.1.1.1:8080";
+    in.batch_size = 50;
+    assert_int_equal(init_into(fx, &in), 0);
+    text = slurp(fx);
+    assert_non_null(strstr(text, "\"api\": {\n      \"base_url\":"
+                                 " \"http://10.1.1.1:8080\""));
+    assert_non_null(strstr(text, "\"url_env\": \"\"\n    },\n"
+                                 "    \"batch_size\": 50\n"));
+    free(text);
+}
+
+/* A file init cannot use is refused and left exactly as it was. */
+static void test_merge_refuses(void **state)
+{
+    static const char *const bad[] = {
+        "{\"ingestion\": {\"mode\": \"postgres\","
+        " \"db\": {\"url\": \"postgresql://u:p@h/db\"}}}",
+        "{\"ingestion\": {\"api\": {\"base_url\": \"http://h\","
+        " \"auth_header\": \"X-Key\\r\\nX-Evil: 1\"}}}",
+        "{\"ingestion\": {\"base_url\": \"http://h\"}, \"ferry\": 3}",
+        "{\"ingestion\": {\"base_url\": \"http://h\"},",
+        "[1]",
+        "{\"a\": 1, \"a\": 2, \"ingestion\": {\"base_url\": \"http://h\"}}",
+        "{\"ingestion\": {\"mode\": \"api\"}}",
+    };
+    struct fx *fx = *state;
+    struct fy_agent_init in = {.database = "/srv/app.db", .device = "pc1"};
+
+    for (size_t i = 0; i < FY_ARRAY_LEN(bad); i++) {
+        char *text;
+
+        write_config(fx, bad[i]);
+        if (init_into(fx, &in) != FERRY_ECONFIG)
+            fail_msg("merged %s", bad[i]);
+        text = slurp(fx);
+        assert_string_equal(text, bad[i]);
+        free(text);
+    }
+}
+
+/* Header names and variable names are checked as a class. */
+static void test_auth_names(void **state)
+{
+    static const char *const bad_header[] = {
+        "X-Key\r\nX-Evil: 1",
+        "X-Key\n",
+        "X Key",
+        "X-Key:",
+        "X-Key:1",
+        "\"quoted\"",
+        "X\tKey",
+        "caf\xc3\xa9",
+        "X(Key)",
+        "X/Key",
+        "X;Key",
+        "X=Key",
+        "X@Key",
+        "X[K]",
+        "X{K}",
+        "X\\K",
+        "X?K",
+        "X,K",
+        "\x7f",
+    };
+    static const char *const bad_env[] = {
+        "BAD VAR", "1KEY", "A-B",         "A=B", "A.B",
+        "$A",      "A\nB", "caf\xc3\xa9", "A:B",
+    };
+    static const char *const good_header[] = {
+        "X-Api-Key",
+        "Authorization",
+        "x_key",
+        "X!#$%&'*+-.^_`|~1",
+    };
+    struct fx *fx = *state;
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+    json_t *j;
+    char *text;
+
+    assert_false(fy_http_token_valid(""));
+    assert_false(fy_env_name_valid(""));
+    assert_true(fy_env_name_valid("_K9"));
+    for (size_t i = 0; i < FY_ARRAY_LEN(bad_header) + FY_ARRAY_LEN(bad_env) +
+                               FY_ARRAY_LEN(good_header);
+         i++) {
+        size_t nh = FY_ARRAY_LEN(bad_header), ne = FY_ARRAY_LEN(bad_env);
+        const char *h = i < nh         ? bad_header[i]
+                        : i >= nh + ne ? good_header[i - nh - ne]
+                                       : "X-Api-Key";
+        const char *e = i >= nh && i < nh + ne ? bad_env[i - nh] : "KEY";
+
+        j = json_pack("{s:{s:s, s:s, s:s}, s:{s:s, s:s}}", "ingestion",
+                      "base_url", "http://h", "auth_header", h, "auth_env", e,
+                      "ferry", "database", "a.db", "device", "d");
+        text = json_dumps(j, 0);
+        json_decref(j);
+        if (i < nh + ne) {
+            load_bad(fx, text);
+        } else {
+            write_config(fx, text);
+            assert_int_equal(fy_agent_config_load(fx->path, &cfg, &err), 0);
+            fy_agent_config_release(&cfg);
+        }
+        free(text);
+    }
+    /* A base_url cannot smuggle line breaks or spaces either. */
+    load_bad(fx, "{\"ingestion\": {\"base_url\": \"http://h/\\r\\nX: 1\"},"
+                 " \"ferry\": {\"database\": \"a.db\", \"device\": \"d\"}}");
+    load_bad(fx, "{\"ingestion\": {\"base_url\": \"http://h/a b\"},"
+                 " \"ferry\": {\"database\": \"a.db\", \"device\": \"d\"}}");
+}
+
+static void test_missing_file_message(void **state)
+{
+    struct fx *fx = *state;
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+
+    assert_int_equal(fy_agent_config_load(fx->path, &cfg, &err), FERRY_ECONFIG);
+    assert_non_null(strstr(err.msg, "ferry init"));
+    assert_non_null(strstr(err.msg, "-c FILE"));
+    assert_null(strstr(err.msg, "line -1"));
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -370,12 +574,22 @@ static void test_write_then_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_seed000_shape),    T(test_flat_shape),
-        T(test_defaults),         T(test_relative_database),
-        T(test_missing_file),     T(test_bad_json),
-        T(test_batch_size_range), T(test_bad_mode),
-        T(test_bad_base_url),     T(test_bad_device),
-        T(test_missing_database), T(test_write_then_load),
+        T(test_seed000_shape),
+        T(test_flat_shape),
+        T(test_defaults),
+        T(test_relative_database),
+        T(test_missing_file),
+        T(test_bad_json),
+        T(test_batch_size_range),
+        T(test_bad_mode),
+        T(test_bad_base_url),
+        T(test_bad_device),
+        T(test_missing_database),
+        T(test_write_then_load),
+        T(test_merge_keeps_the_rest),
+        T(test_merge_refuses),
+        T(test_auth_names),
+        T(test_missing_file_message),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
