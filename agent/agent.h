@@ -5,6 +5,8 @@
 #ifndef AGENT_H
 #define AGENT_H
 
+#include <stdbool.h>
+
 #include <sqlite3.h>
 
 #include "core/config.h"
@@ -31,6 +33,7 @@ struct agent_ctx {
      * it is not zero.
      */
     int capture_problems;
+    bool quiet_check; /* agent_open() checks without reporting (track) */
 };
 
 /* Prints err's message as "ferry: ..." and returns its exit code. */

@@ -86,7 +86,7 @@ static void print_status(json_t *j)
     printf("server        %s\n",
            json_string_value(json_object_get(j, "server")));
     printf("tracked       %s\n", tracked ? tracked : "[]");
-    printf("outbox        %lld writes queued (coalesced per row at push)\n",
+    printf("outbox        %lld changes queued (coalesced per row at push)\n",
            (long long)json_integer_value(json_object_get(j, "outbox")));
     printf("acked seq     %lld\n",
            (long long)json_integer_value(json_object_get(j, "acked_seq")));
@@ -95,11 +95,14 @@ static void print_status(json_t *j)
     if (json_is_object(lp)) {
         const char *e = json_string_value(json_object_get(lp, "error"));
 
-        printf("last push     %lld (%s, %lld sent)%s%s\n",
-               (long long)json_integer_value(json_object_get(lp, "at")),
-               json_string_value(json_object_get(lp, "status")),
-               (long long)json_integer_value(json_object_get(lp, "sent")),
-               e ? ": " : "", e ? e : "");
+        char when[FY_TIME_STRLEN + 1];
+
+        printf(
+            "last push     %s (%s, %lld sent)%s%s\n",
+            fy_local_time(json_integer_value(json_object_get(lp, "at")), when),
+            json_string_value(json_object_get(lp, "status")),
+            (long long)json_integer_value(json_object_get(lp, "sent")),
+            e ? ": " : "", e ? e : "");
     } else
         printf("last push     never\n");
     free(tracked);
@@ -113,7 +116,8 @@ int agent_status(struct agent_ctx *ctx, int argc, char **argv)
     json_t *j;
     int as_json = argc == 2 && strcmp(argv[1], "--json") == 0;
 
-    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+    if (argc == 2 &&
+        (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs("usage: ferry status [--json]\nShows the outbox depth, the"
               " acknowledged seq, dead letters and the last push.\n",
               stdout);
@@ -133,5 +137,5 @@ int agent_status(struct agent_ctx *ctx, int argc, char **argv)
     json_decref(j);
     sqlite3_close(db);
     fy_agent_config_release(&cfg);
-    return AGENT_OK;
+    return ctx->capture_problems ? AGENT_CAPTURE : AGENT_OK;
 }

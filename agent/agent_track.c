@@ -22,8 +22,51 @@
 
 static const char track_usage[] =
     "usage: ferry track [--untrack] TABLE...\n"
-    "Installs capture triggers on each table (idempotent) and queues its\n"
-    "existing rows; --untrack removes the triggers.\n";
+    "Installs capture triggers on each table and queues its existing rows.\n"
+    "Run it again after the app rebuilt or renamed a table: it repairs the\n"
+    "triggers (and queues the rows again). --untrack removes the triggers.\n";
+
+static void print_tracked(const struct fy_track_result *r)
+{
+    if (r->already)
+        printf("%s is already tracked (triggers complete)\n", r->name);
+    else if (r->renamed_from[0])
+        printf("tracking %s, renamed from %s (old triggers replaced, %ld"
+               " rows queued)\n",
+               r->name, r->renamed_from, r->queued);
+    else if (r->repaired)
+        printf("repaired capture of %s (%ld rows queued again)\n", r->name,
+               r->queued);
+    else
+        printf("tracking %s (%ld existing rows queued)\n", r->name, r->queued);
+    if (r->unique_index[0])
+        fprintf(stderr,
+                "ferry: warning: %s has a UNIQUE constraint besides its key"
+                " (%s): an INSERT OR REPLACE that removes a row through it"
+                " is not captured as a delete unless the app sets PRAGMA"
+                " recursive_triggers=ON (or uses INSERT ... ON CONFLICT DO"
+                " UPDATE); see docs/internals/capture.md\n",
+                r->name, r->unique_index);
+}
+
+static int track_one(sqlite3 *db, const char *table, bool untrack,
+                     struct ferry_err *err)
+{
+    struct fy_track_result r;
+    char name[64];
+    int rc;
+
+    if (untrack) {
+        rc = fy_capture_untrack(db, table, name, sizeof(name), err);
+        if (rc == 0)
+            printf("untracked %s\n", name);
+        return rc;
+    }
+    rc = fy_capture_track(db, table, &r, err);
+    if (rc == 0)
+        print_tracked(&r);
+    return rc;
+}
 
 int agent_track(struct agent_ctx *ctx, int argc, char **argv)
 {
@@ -35,7 +78,7 @@ int agent_track(struct agent_ctx *ctx, int argc, char **argv)
     sqlite3 *db = NULL;
     int c, untrack = 0, rc = 0;
 
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'u')
             untrack = 1;
         else if (c == 'h')
@@ -45,18 +88,11 @@ int agent_track(struct agent_ctx *ctx, int argc, char **argv)
     }
     if (optind >= argc)
         return agent_usage_error(track_usage);
+    ctx->quiet_check = true; /* track is how problems get repaired */
     if (agent_open(ctx, &cfg, &db, &err) < 0)
         return agent_fail(&err);
-    for (int i = optind; rc == 0 && i < argc; i++) {
-        long queued = 0;
-
-        rc = untrack ? fy_capture_untrack(db, argv[i], &err)
-                     : fy_capture_track(db, argv[i], &queued, &err);
-        if (rc == 0 && untrack)
-            printf("untracked %s\n", argv[i]);
-        else if (rc == 0)
-            printf("tracking %s (%ld existing rows queued)\n", argv[i], queued);
-    }
+    for (int i = optind; rc == 0 && i < argc; i++)
+        rc = track_one(db, argv[i], untrack, &err);
     sqlite3_close(db);
     fy_agent_config_release(&cfg);
     return rc < 0 ? agent_fail(&err) : AGENT_OK;
@@ -66,79 +102,113 @@ int agent_track(struct agent_ctx *ctx, int argc, char **argv)
 
 static const char contract_usage[] =
     "usage: ferry contract [--version N] [--device-column COL]\n"
-    "                      [--region-column COL] [-o FILE]\n"
+    "                      [--region-column COL] [--global-key TABLE]...\n"
+    "                      [-o FILE]\n"
     "Prints the table contract for the tracked tables (SQLite types mapped\n"
-    "to PostgreSQL, docs/contract.md); ferryd migrate applies it.\n";
+    "to PostgreSQL, docs/contract.md); ferryd migrate applies it. A table\n"
+    "keyed by integers the app numbers on each device gets the device\n"
+    "column (default 'device', filled by ferryd) in its key, so devices\n"
+    "cannot overwrite each other's rows; --global-key TABLE says the app\n"
+    "assigns that table's integer keys centrally.\n";
 
-struct contract_opts {
-    long version;
-    const char *device_col, *region_col, *out;
+#define MAX_GLOBAL 64
+
+struct contract_args {
+    struct fy_contract_opts o;
+    const char *global[MAX_GLOBAL];
+    const char *out;
 };
 
-static int parse_contract(int argc, char **argv, struct contract_opts *o)
+static int parse_contract_opt(int c, struct contract_args *a)
+{
+    switch (c) {
+    case 'n':
+        if (agent_parse_long(optarg, 1, INT32_MAX, &a->o.version) < 0)
+            return agent_usage_error("ferry contract: --version must be a"
+                                     " positive integer\n");
+        return 0;
+    case 'd':
+        a->o.device_col = optarg;
+        return 0;
+    case 'r':
+        a->o.region_col = optarg;
+        return 0;
+    case 'g':
+        if (a->o.nglobal == MAX_GLOBAL)
+            return agent_usage_error("ferry contract: too many --global-key\n");
+        a->global[a->o.nglobal++] = optarg;
+        return 0;
+    case 'o':
+        a->out = optarg;
+        return 0;
+    case 'h':
+        fputs(contract_usage, stdout);
+        return -1;
+    default:
+        return agent_usage_error(contract_usage);
+    }
+}
+
+static int parse_contract(int argc, char **argv, struct contract_args *a)
 {
     static const struct option opts[] = {
         {"version", required_argument, NULL, 'n'},
         {"device-column", required_argument, NULL, 'd'},
         {"region-column", required_argument, NULL, 'r'},
+        {"global-key", required_argument, NULL, 'g'},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    int c;
+    int c, rc;
 
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            if (agent_parse_long(optarg, 1, INT32_MAX, &o->version) < 0)
-                return agent_usage_error("ferry contract: --version must be a"
-                                         " positive integer\n");
-            break;
-        case 'd':
-            o->device_col = optarg;
-            break;
-        case 'r':
-            o->region_col = optarg;
-            break;
-        case 'o':
-            o->out = optarg;
-            break;
-        case 'h':
-            fputs(contract_usage, stdout);
-            return -1;
-        default:
-            return agent_usage_error(contract_usage);
-        }
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+        rc = parse_contract_opt(c, a);
+        if (rc != 0)
+            return rc;
     }
     return optind < argc ? agent_usage_error(contract_usage) : 0;
 }
 
+static void print_note(const char *table, const char *note, void *ud)
+{
+    (void)ud;
+    fprintf(stderr, "ferry: %s: %s\n", table, note);
+}
+
+static int write_contract(json_t *j, const char *out)
+{
+    int rc = out ? json_dump_file(j, out, JSON_INDENT(2))
+                 : json_dumpf(j, stdout, JSON_INDENT(2));
+
+    if (!out)
+        putchar('\n');
+    if (rc != 0) {
+        fprintf(stderr, "ferry: cannot write '%s'\n", out ? out : "-");
+        return AGENT_ERROR;
+    }
+    return AGENT_OK;
+}
+
 int agent_contract(struct agent_ctx *ctx, int argc, char **argv)
 {
-    struct contract_opts o = {.version = 1};
+    struct contract_args a = {.o = {.version = 1, .note = print_note}};
     struct fy_agent_config cfg;
     struct ferry_err err = {0};
     json_t *j = NULL;
     sqlite3 *db = NULL;
-    int rc = parse_contract(argc, argv, &o);
+    int rc = parse_contract(argc, argv, &a);
 
     if (rc != 0)
         return rc < 0 ? AGENT_OK : rc;
+    a.o.global = a.global;
     if (agent_open(ctx, &cfg, &db, &err) < 0)
         return agent_fail(&err);
-    rc = fy_capture_contract(db, o.version, o.device_col, o.region_col, &j,
-                             &err);
+    rc = fy_capture_contract(db, &a.o, &j, &err);
     sqlite3_close(db);
     fy_agent_config_release(&cfg);
     if (rc < 0)
         return agent_fail(&err);
-    rc = o.out ? json_dump_file(j, o.out, JSON_INDENT(2))
-               : json_dumpf(j, stdout, JSON_INDENT(2));
-    if (!o.out)
-        putchar('\n');
+    rc = write_contract(j, a.out);
     json_decref(j);
-    if (rc != 0) {
-        fprintf(stderr, "ferry: cannot write '%s'\n", o.out ? o.out : "-");
-        return AGENT_ERROR;
-    }
-    return AGENT_OK;
+    return rc;
 }

@@ -39,6 +39,14 @@ int agent_parse_long(const char *s, long lo, long hi, long *out)
 }
 
 /* Loads the config and opens its database. */
+static int report_problem(const char *table, const char *problem, void *ud)
+{
+    (void)ud;
+    fprintf(stderr, "ferry: error: capture of table '%s' is broken: %s\n",
+            table, problem);
+    return 0;
+}
+
 int agent_open(struct agent_ctx *ctx, struct fy_agent_config *cfg, sqlite3 **db,
                struct ferry_err *err)
 {
@@ -49,8 +57,15 @@ int agent_open(struct agent_ctx *ctx, struct fy_agent_config *cfg, sqlite3 **db,
     rc = fy_capture_open(cfg->database, db, err);
     if (rc == 0)
         rc = fy_capture_init(*db, err);
+    if (rc == 0) {
+        rc = fy_capture_check(*db, ctx->quiet_check ? NULL : report_problem,
+                              NULL, err);
+        ctx->capture_problems = rc > 0 ? rc : 0;
+        rc = rc > 0 ? 0 : rc;
+    }
     if (rc < 0) {
-        err->code = FERRY_ECONFIG;
+        if (rc != FERRY_EBUSY)
+            err->code = FERRY_ECONFIG;
         sqlite3_close(*db);
         *db = NULL;
         fy_agent_config_release(cfg);

@@ -42,7 +42,7 @@ static sqlite3 *setup(const char *path, enum mode m)
 {
     struct ferry_err err = {0};
     sqlite3 *db = NULL;
-    long queued;
+    struct fy_track_result tracked;
 
     unlink(path);
     if (sqlite3_open(path, &db) != SQLITE_OK)
@@ -52,7 +52,7 @@ static sqlite3 *setup(const char *path, enum mode m)
                      NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(db, table_sql, NULL, NULL, NULL) != SQLITE_OK)
         die(db, "schema");
-    if (m == FERRY && fy_capture_track(db, "heartbeat", &queued, &err) < 0) {
+    if (m == FERRY && fy_capture_track(db, "heartbeat", &tracked, &err) < 0) {
         fprintf(stderr, "bench_capture: track: %s\n", err.msg);
         exit(1);
     }

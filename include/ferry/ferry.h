@@ -11,6 +11,13 @@
 
 #define FERRY_API __attribute__((visibility("default")))
 
+/*
+ * The largest per-device seq of the protocol: 2^53 - 1, the largest
+ * integer every JSON parser (JavaScript's included) reads exactly. ferryd
+ * refuses larger ones and the agent never numbers past it.
+ */
+#define FERRY_SEQ_MAX 9007199254740991LL
+
 enum ferry_log_level {
     FERRY_LOG_ERROR = 0,
     FERRY_LOG_WARN,

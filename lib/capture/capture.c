@@ -5,10 +5,14 @@
  */
 #include "capture/capture.h"
 
+#include <jansson.h>
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "capture/capture_int.h"
 #include "fy.h"
 
 /* Wall-clock milliseconds in plain SQL that every SQLite version knows. */
@@ -23,22 +27,23 @@ static const char *const agent_ddl =
      */
     "CREATE TABLE IF NOT EXISTS _ferry_outbox ("
     " tbl TEXT NOT NULL, pk, wall INTEGER NOT NULL, seq INTEGER,"
-    " hlc INTEGER);"
+    " hlc INTEGER, pk2, pk3, pk4, pk5, pk6, pk7, pk8);"
     /* Only numbered (in-flight) entries are indexed: inserts skip it. */
     "CREATE INDEX IF NOT EXISTS _ferry_outbox_seq ON _ferry_outbox (seq)"
     " WHERE seq IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS _ferry_tracked ("
-    " tbl TEXT PRIMARY KEY, tracked_at INTEGER NOT NULL);"
+    " tbl TEXT PRIMARY KEY COLLATE NOCASE, tracked_at INTEGER NOT NULL,"
+    " keycols TEXT, cols TEXT);"
     "CREATE TABLE IF NOT EXISTS _ferry_dead ("
     " id INTEGER PRIMARY KEY, seq INTEGER, tbl TEXT, pk, hlc INTEGER,"
     " change TEXT, status INTEGER, code TEXT, message TEXT,"
-    " at INTEGER NOT NULL);"
+    " at INTEGER NOT NULL, pk2, pk3, pk4, pk5, pk6, pk7, pk8);"
     "CREATE TABLE IF NOT EXISTS _ferry_runs ("
     " id INTEGER PRIMARY KEY, started INTEGER NOT NULL, ended INTEGER,"
     " status TEXT NOT NULL, sent INTEGER NOT NULL DEFAULT 0,"
     " acked_seq INTEGER, error TEXT);";
 
-static int db_fail(sqlite3 *db, const char *what, struct ferry_err *err)
+int fy_capture_db_fail(sqlite3 *db, const char *what, struct ferry_err *err)
 {
     int src = sqlite3_errcode(db);
 
@@ -62,15 +67,212 @@ int fy_capture_open(const char *path, sqlite3 **db, struct ferry_err *err)
         *db = NULL;
         return rc;
     }
+    /* SQLite opens a file it cannot write read-only, without an error. */
+    if (sqlite3_db_readonly(*db, "main") == 1) {
+        sqlite3_close(*db);
+        *db = NULL;
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "database '%s' is read-only: ferry needs to write"
+                          " its outbox there",
+                          path);
+    }
     sqlite3_busy_timeout(*db, 10000);
     return 0;
+}
+
+int fy_capture_exec(sqlite3 *db, const struct fy_buf *sql, const char *what,
+                    struct ferry_err *err)
+{
+    if (fy_buf_error(sql))
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    if (sqlite3_exec(db, sql->data, NULL, NULL, NULL) != SQLITE_OK)
+        return fy_capture_db_fail(db, what, err);
+    return 0;
+}
+
+static bool has_column(sqlite3 *db, const char *table, const char *col)
+{
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM pragma_table_info(?) WHERE name = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+/*
+ * Entries of a composite key written by the triggers of ferry 0.1 hold a
+ * JSON array in pk; spread them over the key columns (their reals were
+ * already rounded by json_array(): nothing better can be recovered).
+ */
+static void spread_legacy_keys(struct fy_buf *b, const char *outbox,
+                               const struct fy_local_table *t)
+{
+    fy_buf_addf(b, "UPDATE %s SET ", outbox);
+    for (size_t i = t->npk; i-- > 0;)
+        fy_buf_addf(b, "%s = json_extract(pk, '$[%zu]')%s",
+                    fy_outbox_key_cols[i], i, i ? ", " : "");
+    fy_buf_addf(b,
+                " WHERE tbl = '%s' AND pk2 IS NULL AND json_valid(pk) AND"
+                " json_type(pk) = 'array';",
+                t->name);
+}
+
+/* One tracked table moved to the current capture layout. */
+static int upgrade_table(sqlite3 *db, const char *name, struct fy_buf *b,
+                         struct ferry_err *err)
+{
+    struct fy_local_table t;
+    int present = 0, stale = 0, rc;
+
+    if (fy_local_table_load(db, name, &t, NULL) < 0)
+        return 0; /* gone: the health check reports it */
+    if (t.npk > 1) {
+        spread_legacy_keys(b, "_ferry_outbox", &t);
+        spread_legacy_keys(b, "_ferry_dead", &t);
+    }
+    rc = fy_capture_trigger_state(db, name, &t, &present, &stale, err);
+    /* Complete old triggers are replaced in place: no write is missed. */
+    if (rc == 0 && present == 3) {
+        fy_capture_triggers_sql(b, &t);
+        rc = fy_capture_record_shape(db, &t, err);
+    }
+    fy_local_table_release(&t);
+    return rc;
+}
+
+static int upgrade_tables(sqlite3 *db, struct ferry_err *err)
+{
+    static const char *const add =
+        "ALTER TABLE _ferry_outbox ADD COLUMN pk2;"
+        "ALTER TABLE _ferry_outbox ADD COLUMN pk3;"
+        "ALTER TABLE _ferry_outbox ADD COLUMN pk4;"
+        "ALTER TABLE _ferry_outbox ADD COLUMN pk5;"
+        "ALTER TABLE _ferry_outbox ADD COLUMN pk6;"
+        "ALTER TABLE _ferry_outbox ADD COLUMN pk7;"
+        "ALTER TABLE _ferry_outbox ADD COLUMN pk8;"
+        "ALTER TABLE _ferry_dead ADD COLUMN pk2;"
+        "ALTER TABLE _ferry_dead ADD COLUMN pk3;"
+        "ALTER TABLE _ferry_dead ADD COLUMN pk4;"
+        "ALTER TABLE _ferry_dead ADD COLUMN pk5;"
+        "ALTER TABLE _ferry_dead ADD COLUMN pk6;"
+        "ALTER TABLE _ferry_dead ADD COLUMN pk7;"
+        "ALTER TABLE _ferry_dead ADD COLUMN pk8;"
+        "ALTER TABLE _ferry_tracked ADD COLUMN keycols TEXT;"
+        "ALTER TABLE _ferry_tracked ADD COLUMN cols TEXT;";
+    struct fy_buf b = FY_BUF_INIT(0);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    fy_buf_adds(&b, add);
+    if (sqlite3_prepare_v2(db, "SELECT tbl FROM _ferry_tracked", -1, &st,
+                           NULL) != SQLITE_OK)
+        rc = fy_capture_db_fail(db, "cannot read tracked tables", err);
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
+        rc = upgrade_table(db, (const char *)sqlite3_column_text(st, 0), &b,
+                           err);
+    sqlite3_finalize(st);
+    if (rc == 0)
+        rc = fy_capture_exec(db, &b, "cannot upgrade ferry's tables", err);
+    fy_buf_release(&b);
+    return rc;
+}
+
+/*
+ * Databases set up by ferry 0.1 keep a composite key as one JSON array and
+ * have no record of the tracked tables' shape: upgrade them once, in one
+ * transaction, re-checked under the write lock (another agent process may
+ * have done it meanwhile).
+ */
+static int upgrade(sqlite3 *db, struct ferry_err *err)
+{
+    int rc;
+
+    if (has_column(db, "_ferry_outbox", "pk2"))
+        return 0;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return fy_capture_db_fail(db, "cannot upgrade ferry's tables", err);
+    rc = has_column(db, "_ferry_outbox", "pk2") ? 0 : upgrade_tables(db, err);
+    if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = fy_capture_db_fail(db, "cannot upgrade ferry's tables", err);
+    if (rc < 0)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    else
+        fy_debug("capture", "ferry's tables are at the current layout");
+    return rc;
 }
 
 int fy_capture_init(sqlite3 *db, struct ferry_err *err)
 {
     if (sqlite3_exec(db, agent_ddl, NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(db, "cannot create ferry's tables", err);
-    return 0;
+        return fy_capture_db_fail(db, "cannot create ferry's tables", err);
+    return upgrade(db, err);
+}
+
+int fy_capture_record_shape(sqlite3 *db, const struct fy_local_table *t,
+                            struct ferry_err *err)
+{
+    char *keys = fy_capture_shape(t, true), *cols = fy_capture_shape(t, false);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    if (!keys || !cols)
+        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    else if (sqlite3_prepare_v2(db,
+                                "INSERT INTO _ferry_tracked (tbl, tracked_at,"
+                                " keycols, cols) VALUES (?1, unixepoch(), ?2,"
+                                " ?3) ON CONFLICT (tbl) DO UPDATE SET tbl ="
+                                " ?1, keycols = ?2, cols = ?3",
+                                -1, &st, NULL) != SQLITE_OK)
+        rc = fy_capture_db_fail(db, "cannot record tracked table", err);
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, keys, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, cols, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = fy_capture_db_fail(db, "cannot record tracked table", err);
+    }
+    sqlite3_finalize(st);
+    fy_free(keys);
+    fy_free(cols);
+    return rc;
+}
+
+char *fy_capture_shape(const struct fy_local_table *t, bool key_only)
+{
+    json_t *arr = json_array();
+    size_t n = key_only ? t->npk : t->ncols;
+    char *text, *out;
+
+    for (size_t i = 0; arr && i < n; i++)
+        json_array_append_new(arr,
+                              json_string(t->cols[key_only ? t->pk[i] : i]));
+    text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    out = text ? fy_strdup(text) : NULL;
+    free(text); /* jansson's malloc */
+    return out;
+}
+
+int fy_capture_each_tracked(sqlite3 *db, int (*cb)(const char *table, void *ud),
+                            void *ud, struct ferry_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    if (sqlite3_prepare_v2(db, "SELECT tbl FROM _ferry_tracked ORDER BY tbl",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fy_capture_db_fail(db, "cannot read tracked tables", err);
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
+        rc = cb((const char *)sqlite3_column_text(st, 0), ud);
+    sqlite3_finalize(st);
+    return rc;
 }
 
 void fy_local_table_release(struct fy_local_table *t)
@@ -128,7 +330,7 @@ static int read_cols(sqlite3 *db, struct fy_local_table *t,
                            "SELECT name, type, \"notnull\", pk FROM"
                            " pragma_table_info(?) ORDER BY cid",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(db, "cannot read table schema", err);
+        return fy_capture_db_fail(db, "cannot read table schema", err);
     sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
         size_t i = t->ncols;
@@ -181,18 +383,43 @@ int fy_local_table_load(sqlite3 *db, const char *name, struct fy_local_table *t,
     return rc;
 }
 
-/* NEW."id" or json_array(NEW."a", NEW."b") for the key of t. */
-static void key_expr(struct fy_buf *b, const struct fy_local_table *t,
-                     const char *which)
+const char *const fy_outbox_key_cols[FY_KEY_COLS_MAX] = {
+    "pk", "pk2", "pk3", "pk4", "pk5", "pk6", "pk7", "pk8"};
+
+/* "pk, pk2" for the key of t: one outbox column per key column. */
+static void key_slots(struct fy_buf *b, const struct fy_local_table *t)
 {
-    if (t->npk > 1)
-        fy_buf_adds(b, "json_array(");
+    for (size_t i = 0; i < t->npk; i++)
+        fy_buf_addf(b, "%s%s", i ? ", " : "", fy_outbox_key_cols[i]);
+}
+
+/*
+ * NEW."a", NEW."b": each key column as its own value. A value keeps its
+ * exact type and bytes in the outbox (a REAL is not rounded by a text
+ * form, a BLOB needs no encoding), so the row is found again at push time.
+ */
+static void key_values(struct fy_buf *b, const struct fy_local_table *t,
+                       const char *which)
+{
     for (size_t i = 0; i < t->npk; i++) {
         fy_buf_addf(b, "%s%s.", i ? ", " : "", which);
         fy_buf_add_ident(b, t->cols[t->pk[i]]);
     }
-    if (t->npk > 1)
-        fy_buf_addc(b, ')');
+}
+
+/*
+ * OLD."a" IS NOT NEW."a" COLLATE BINARY OR ...: a key changed in any way,
+ * including only in case under a NOCASE column, so the old key is deleted.
+ */
+static void key_changed(struct fy_buf *b, const struct fy_local_table *t)
+{
+    for (size_t i = 0; i < t->npk; i++) {
+        fy_buf_adds(b, i ? " OR OLD." : "OLD.");
+        fy_buf_add_ident(b, t->cols[t->pk[i]]);
+        fy_buf_adds(b, " IS NOT NEW.");
+        fy_buf_add_ident(b, t->cols[t->pk[i]]);
+        fy_buf_adds(b, " COLLATE BINARY");
+    }
 }
 
 /*
@@ -203,291 +430,57 @@ static void key_expr(struct fy_buf *b, const struct fy_local_table *t,
 static void outbox_put(struct fy_buf *b, const struct fy_local_table *t,
                        const char *which)
 {
-    fy_buf_addf(b, "INSERT INTO _ferry_outbox (tbl, pk, wall) VALUES ('%s', ",
-                t->name);
-    key_expr(b, t, which);
+    fy_buf_adds(b, "INSERT INTO _ferry_outbox (tbl, ");
+    key_slots(b, t);
+    fy_buf_addf(b, ", wall) VALUES ('%s', ", t->name);
+    key_values(b, t, which);
     fy_buf_adds(b, ", " WALL_MS ");");
 }
 
-static void trigger_sql(struct fy_buf *b, const struct fy_local_table *t)
+/* Appends one CREATE TRIGGER statement (no final ';') of kind i, u or d. */
+void fy_capture_trigger_sql(struct fy_buf *b, const struct fy_local_table *t,
+                            char kind)
 {
-    fy_buf_addf(b,
-                "CREATE TRIGGER IF NOT EXISTS \"_ferry_ai_%s\" AFTER"
-                " INSERT ON ",
-                t->name);
+    static const char *const events[] = {"INSERT", "UPDATE", "DELETE"};
+    int e = kind == 'i' ? 0 : kind == 'u' ? 1 : 2;
+
+    fy_buf_addf(b, "CREATE TRIGGER \"_ferry_a%c_%s\" AFTER %s ON ", kind,
+                t->name, events[e]);
     fy_buf_add_ident(b, t->name);
     fy_buf_adds(b, " BEGIN ");
-    outbox_put(b, t, "NEW");
-    fy_buf_addf(b,
-                " END; CREATE TRIGGER IF NOT EXISTS \"_ferry_au_%s\""
-                " AFTER UPDATE ON ",
-                t->name);
-    fy_buf_add_ident(b, t->name);
-    /* A changed key is a delete of the old key plus the new row. */
-    fy_buf_addf(b,
-                " BEGIN INSERT INTO _ferry_outbox (tbl, pk, wall) SELECT"
-                " '%s', ",
-                t->name);
-    key_expr(b, t, "OLD");
-    fy_buf_adds(b, ", " WALL_MS " WHERE ");
-    key_expr(b, t, "OLD");
-    fy_buf_adds(b, " IS NOT ");
-    key_expr(b, t, "NEW");
-    fy_buf_adds(b, "; ");
-    outbox_put(b, t, "NEW");
-    fy_buf_addf(b,
-                " END; CREATE TRIGGER IF NOT EXISTS \"_ferry_ad_%s\""
-                " AFTER DELETE ON ",
-                t->name);
-    fy_buf_add_ident(b, t->name);
-    fy_buf_adds(b, " BEGIN ");
-    outbox_put(b, t, "OLD");
-    fy_buf_adds(b, " END;");
+    if (kind == 'u') {
+        /* A changed key is a delete of the old key plus the new row. */
+        fy_buf_adds(b, "INSERT INTO _ferry_outbox (tbl, ");
+        key_slots(b, t);
+        fy_buf_addf(b, ", wall) SELECT '%s', ", t->name);
+        key_values(b, t, "OLD");
+        fy_buf_adds(b, ", " WALL_MS " WHERE ");
+        key_changed(b, t);
+        fy_buf_adds(b, "; ");
+    }
+    outbox_put(b, t, kind == 'd' ? "OLD" : "NEW");
+    fy_buf_adds(b, " END");
 }
 
-static void backfill_sql(struct fy_buf *b, const struct fy_local_table *t)
+void fy_capture_triggers_sql(struct fy_buf *b, const struct fy_local_table *t)
 {
-    fy_buf_addf(b,
-                "INSERT INTO _ferry_outbox (tbl, pk, wall)"
-                " SELECT '%s', ",
-                t->name);
-    key_expr(b, t, "t");
+    static const char kinds[] = {'i', 'u', 'd'};
+
+    for (size_t i = 0; i < sizeof(kinds); i++) {
+        fy_buf_addf(b, "DROP TRIGGER IF EXISTS \"_ferry_a%c_%s\"; ", kinds[i],
+                    t->name);
+        fy_capture_trigger_sql(b, t, kinds[i]);
+        fy_buf_adds(b, "; ");
+    }
+}
+
+void fy_capture_backfill_sql(struct fy_buf *b, const struct fy_local_table *t)
+{
+    fy_buf_adds(b, "INSERT INTO _ferry_outbox (tbl, ");
+    key_slots(b, t);
+    fy_buf_addf(b, ", wall) SELECT '%s', ", t->name);
+    key_values(b, t, "t");
     fy_buf_adds(b, ", " WALL_MS " FROM ");
     fy_buf_add_ident(b, t->name);
     fy_buf_adds(b, " AS t;");
-}
-
-static int is_tracked(sqlite3 *db, const char *table, bool *yes,
-                      struct ferry_err *err)
-{
-    sqlite3_stmt *st = NULL;
-
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM _ferry_tracked WHERE tbl = ?", -1,
-                           &st, NULL) != SQLITE_OK)
-        return db_fail(db, "cannot read tracked tables", err);
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    *yes = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    return 0;
-}
-
-/*
- * Installs the triggers (again, if a table rebuild dropped them) and, the
- * first time only, queues the rows the table already holds.
- */
-static int track_in_tx(sqlite3 *db, const struct fy_local_table *t,
-                       struct ferry_err *err)
-{
-    struct fy_buf b = FY_BUF_INIT(0);
-    bool tracked = false;
-    int rc = is_tracked(db, t->name, &tracked, err);
-
-    if (rc < 0)
-        return rc;
-    trigger_sql(&b, t);
-    if (!tracked) {
-        backfill_sql(&b, t);
-        fy_buf_addf(&b,
-                    "INSERT INTO _ferry_tracked VALUES ('%s', unixepoch());",
-                    t->name);
-    }
-    if (fy_buf_error(&b))
-        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    else if (sqlite3_exec(db, b.data, NULL, NULL, NULL) != SQLITE_OK)
-        rc = db_fail(db, "cannot install triggers", err);
-    fy_buf_release(&b);
-    return rc;
-}
-
-/* json_array() in a composite-key trigger cannot hold a BLOB. */
-static int check_key_types(const struct fy_local_table *t,
-                           struct ferry_err *err)
-{
-    for (size_t i = 0; t->npk > 1 && i < t->npk; i++) {
-        if (t->types[t->pk[i]] == FY_T_BYTEA)
-            return fy_err_set(err, FERRY_EINVAL,
-                              "table '%s': key column '%s' is a BLOB, which"
-                              " a composite key cannot carry",
-                              t->name, t->cols[t->pk[i]]);
-    }
-    return 0;
-}
-
-static long outbox_count(sqlite3 *db, const char *table)
-{
-    sqlite3_stmt *st = NULL;
-    long n = 0;
-
-    if (sqlite3_prepare_v2(db,
-                           "SELECT count(*) FROM _ferry_outbox WHERE"
-                           " tbl = ?",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            n = (long)sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    return n;
-}
-
-int fy_capture_track(sqlite3 *db, const char *table, long *queued,
-                     struct ferry_err *err)
-{
-    struct fy_local_table t;
-    long before;
-    int rc;
-
-    *queued = 0;
-    /* The same rule as the contract: ferry_ is the SQLite store's own. */
-    if (!fy_ident_valid(table) || strncasecmp(table, "ferry_", 6) == 0 ||
-        strlen(table) > 56)
-        return fy_err_set(err, FERRY_EINVAL,
-                          "table name '%s' must be letters, digits and _ (at"
-                          " most 56), not starting with _ferry or ferry_",
-                          table);
-    rc = fy_capture_init(db, err);
-    if (rc < 0)
-        return rc;
-    rc = fy_local_table_load(db, table, &t, err);
-    if (rc == 0)
-        rc = check_key_types(&t, err);
-    if (rc < 0) {
-        fy_local_table_release(&t);
-        return rc;
-    }
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        fy_local_table_release(&t);
-        return db_fail(db, "cannot begin", err);
-    }
-    before = outbox_count(db, table);
-    rc = track_in_tx(db, &t, err);
-    if (rc == 0)
-        *queued = outbox_count(db, table) - before;
-    if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        rc = db_fail(db, "cannot commit", err);
-    if (rc < 0)
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    fy_local_table_release(&t);
-    return rc;
-}
-
-int fy_capture_untrack(sqlite3 *db, const char *table, struct ferry_err *err)
-{
-    struct fy_buf b = FY_BUF_INIT(0);
-    bool tracked = false;
-    int rc;
-
-    if (!fy_ident_valid(table))
-        return fy_err_set(err, FERRY_EINVAL, "bad table name '%s'", table);
-    rc = fy_capture_init(db, err);
-    if (rc == 0)
-        rc = is_tracked(db, table, &tracked, err);
-    if (rc == 0 && !tracked)
-        return fy_err_set(err, FERRY_ENOTFOUND, "table '%s' is not tracked",
-                          table);
-    fy_buf_addf(&b,
-                "BEGIN IMMEDIATE; DROP TRIGGER IF EXISTS \"_ferry_ai_%s\";"
-                " DROP TRIGGER IF EXISTS \"_ferry_au_%s\"; DROP TRIGGER IF"
-                " EXISTS \"_ferry_ad_%s\"; DELETE FROM _ferry_tracked WHERE"
-                " tbl = '%s'; COMMIT;",
-                table, table, table, table);
-    if (rc == 0 && sqlite3_exec(db, b.data, NULL, NULL, NULL) != SQLITE_OK) {
-        rc = db_fail(db, "cannot drop triggers", err);
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    }
-    fy_buf_release(&b);
-    return rc;
-}
-
-int fy_capture_each_tracked(sqlite3 *db, int (*cb)(const char *table, void *ud),
-                            void *ud, struct ferry_err *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-
-    if (sqlite3_prepare_v2(db, "SELECT tbl FROM _ferry_tracked ORDER BY tbl",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_fail(db, "cannot read tracked tables", err);
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
-        rc = cb((const char *)sqlite3_column_text(st, 0), ud);
-    sqlite3_finalize(st);
-    return rc;
-}
-
-struct contract_ctx {
-    sqlite3 *db;
-    json_t *tables;
-    const char *device_col, *region_col;
-    struct ferry_err *err;
-};
-
-static json_t *table_json(const struct fy_local_table *t, const char *dev,
-                          const char *reg)
-{
-    json_t *cols = json_array(), *pk = json_array();
-    const char *dcol = NULL, *rcol = NULL;
-
-    for (size_t i = 0; i < t->ncols; i++) {
-        bool textual = t->types[i] == FY_T_TEXT;
-
-        json_array_append_new(cols,
-                              json_pack("{s:s, s:s, s:b}", "name", t->cols[i],
-                                        "type", fy_type_name(t->types[i]),
-                                        "not_null", t->not_null[i]));
-        if (dev && textual && strcmp(t->cols[i], dev) == 0)
-            dcol = dev;
-        if (reg && textual && strcmp(t->cols[i], reg) == 0)
-            rcol = reg;
-    }
-    for (size_t i = 0; i < t->npk; i++)
-        json_array_append_new(pk, json_string(t->cols[t->pk[i]]));
-    return json_pack("{s:s, s:o, s:o, s:s?, s:s?, s:[]}", "name", t->name,
-                     "columns", cols, "primary_key", pk, "device_column", dcol,
-                     "region_column", rcol, "blob_columns");
-}
-
-static int add_table(const char *name, void *ud)
-{
-    struct contract_ctx *c = ud;
-    struct fy_local_table t;
-    int rc = fy_local_table_load(c->db, name, &t, c->err);
-
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; i < t.ncols; i++) {
-        if (!fy_ident_valid(t.cols[i])) {
-            rc = fy_err_set(c->err, FERRY_EINVAL,
-                            "table '%s': column name '%s' is not supported"
-                            " (letters, digits and _ only)",
-                            name, t.cols[i]);
-            break;
-        }
-    }
-    if (rc == 0)
-        json_array_append_new(c->tables,
-                              table_json(&t, c->device_col, c->region_col));
-    fy_local_table_release(&t);
-    return rc;
-}
-
-int fy_capture_contract(sqlite3 *db, long version, const char *device_col,
-                        const char *region_col, json_t **out,
-                        struct ferry_err *err)
-{
-    struct contract_ctx c = {.db = db,
-                             .tables = json_array(),
-                             .device_col = device_col,
-                             .region_col = region_col,
-                             .err = err};
-    int rc = fy_capture_init(db, err);
-
-    *out = NULL;
-    if (rc == 0)
-        rc = fy_capture_each_tracked(db, add_table, &c, err);
-    if (rc < 0) {
-        json_decref(c.tables);
-        return rc;
-    }
-    *out = json_pack("{s:i, s:o}", "version", (int)version, "tables", c.tables);
-    return 0;
 }

@@ -40,25 +40,82 @@ int fy_capture_open(const char *path, sqlite3 **db, struct ferry_err *err);
 /* Creates the agent's _ferry_ tables if missing; idempotent. */
 int fy_capture_init(sqlite3 *db, struct ferry_err *err);
 
+/* Columns of a primary key that capture keeps (outbox columns pk..pk8). */
+#define FY_KEY_COLS_MAX 8
+/* The outbox columns that hold key column 1, 2, ... ("pk", "pk2", ...). */
+extern const char *const fy_outbox_key_cols[FY_KEY_COLS_MAX];
+
+struct fy_track_result {
+    char name[64];         /* the table's own spelling of its name */
+    long queued;           /* rows queued by this call */
+    bool already;          /* tracked and healthy: nothing was done */
+    bool repaired;         /* triggers were missing or stale: reinstalled */
+    char renamed_from[64]; /* tracking moved over from this old name */
+    char unique_index[64]; /* a UNIQUE index besides the key, or "" */
+};
+
 /*
  * Installs the triggers for table and queues its existing rows (so
  * onboarding an existing database pushes what is already there), in one
- * transaction. Idempotent: an already tracked table is left as it is and
- * *queued is 0.
+ * transaction. The name is matched without case. Idempotent: a tracked
+ * table with complete, current triggers is left as it is (res->already).
+ * A tracked table whose triggers are missing or stale, or whose columns
+ * changed, is repaired and its rows queued again; a table the app renamed
+ * takes over the old name's tracking (res->renamed_from).
  */
-int fy_capture_track(sqlite3 *db, const char *table, long *queued,
-                     struct ferry_err *err);
-
-/* Drops the triggers; queued changes stay and are still pushed. */
-int fy_capture_untrack(sqlite3 *db, const char *table, struct ferry_err *err);
+int fy_capture_track(sqlite3 *db, const char *table,
+                     struct fy_track_result *res, struct ferry_err *err);
 
 /*
- * Builds a contract for the tracked tables (new reference). device_col and
- * region_col (may be NULL) are declared for tables that have such columns.
+ * Drops the triggers; queued changes stay and are still pushed. name
+ * (n bytes) receives the tracked spelling of the table's name.
  */
-int fy_capture_contract(sqlite3 *db, long version, const char *device_col,
-                        const char *region_col, json_t **out,
-                        struct ferry_err *err);
+int fy_capture_untrack(sqlite3 *db, const char *table, char *name, size_t n,
+                       struct ferry_err *err);
+
+typedef int fy_capture_problem_fn(const char *table, const char *problem,
+                                  void *ud);
+
+/*
+ * Checks every tracked table: it exists (or was renamed), its three
+ * triggers are there and current, its columns are the ones it had when
+ * tracked. Calls cb once per table with a problem (a sentence saying what
+ * to do). Returns the number of such tables, or an error.
+ */
+int fy_capture_check(sqlite3 *db, fy_capture_problem_fn *cb, void *ud,
+                     struct ferry_err *err);
+
+/*
+ * The table a tracked table was renamed to (its triggers moved along), or
+ * NULL. Returned owned (fy_free).
+ */
+char *fy_capture_renamed_to(sqlite3 *db, const char *tracked);
+
+typedef void fy_capture_note_fn(const char *table, const char *note, void *ud);
+
+struct fy_contract_opts {
+    long version;
+    /*
+     * The column ferryd fills with the device; default "device". Tables
+     * keyed by local integers get it in their key (added to the contract
+     * when the local table lacks it); other tables that have it get it
+     * stamped only when it was named explicitly.
+     */
+    const char *device_col;
+    const char *region_col;    /* stamped with the key's region; may be NULL */
+    const char *const *global; /* tables whose integer keys are global */
+    size_t nglobal;
+    fy_capture_note_fn *note; /* lines for the user, may be NULL */
+    void *ud;
+};
+
+/*
+ * Builds a contract for the tracked tables (new reference). FERRY_EINVAL
+ * for a device or region column that is not a name, not text, or used by
+ * no table.
+ */
+int fy_capture_contract(sqlite3 *db, const struct fy_contract_opts *o,
+                        json_t **out, struct ferry_err *err);
 
 /* Names of tracked tables, via callback. */
 int fy_capture_each_tracked(sqlite3 *db, int (*cb)(const char *table, void *ud),

@@ -27,14 +27,20 @@ struct fy_outbox {
     struct ob_table *tables;
     size_t ntables;
     sqlite3_stmt *assign; /* UPDATE _ferry_outbox SET seq, hlc */
+    char *held;           /* JSON array of tables whose capture is broken */
 };
 
 struct entry {
     int64_t rowid, wall, seq;
     uint64_t hlc;
     char *tbl;
-    sqlite3_value *pk; /* sqlite3_value_dup'ed */
+    /* The key's values (sqlite3_value_dup'ed); NULL stands for SQL NULL. */
+    sqlite3_value *pk[FY_KEY_COLS_MAX];
 };
+
+/* Every outbox column an entry is read from, in struct entry's order. */
+#define ENTRY_COLS                                                             \
+    "rowid, tbl, wall, seq, hlc, pk, pk2, pk3, pk4, pk5, pk6, pk7, pk8"
 
 static int ob_fail(struct fy_outbox *ob, const char *what,
                    struct ferry_err *err)
@@ -58,6 +64,35 @@ void fy_batch_release(struct fy_batch *b)
     fy_batch_init(b);
 }
 
+static int hold(const char *table, const char *problem, void *ud)
+{
+    (void)problem;
+    return json_array_append_new(ud, json_string(table));
+}
+
+/*
+ * Tables whose capture is broken keep their not yet numbered changes in
+ * the outbox until `ferry track` repairs them: sent now they could only be
+ * parked (a renamed table's rows cannot be read under the old name; new
+ * columns are not in the contract yet). Numbered changes always go: their
+ * seqs are part of the device's sequence.
+ */
+static int find_held(struct fy_outbox *ob, struct ferry_err *err)
+{
+    json_t *arr = json_array();
+    char *text;
+    int rc = arr ? fy_capture_check(ob->db, hold, arr, err) : FERRY_ENOMEM;
+
+    text = rc >= 0 ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    if (rc >= 0) {
+        ob->held = text ? fy_strdup(text) : NULL;
+        rc = ob->held ? 0 : fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    }
+    free(text); /* jansson's malloc */
+    return rc;
+}
+
 int fy_outbox_new(sqlite3 *db, struct fy_outbox **out, struct ferry_err *err)
 {
     struct fy_outbox *ob = fy_calloc(1, sizeof(*ob));
@@ -68,6 +103,8 @@ int fy_outbox_new(sqlite3 *db, struct fy_outbox **out, struct ferry_err *err)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     ob->db = db;
     rc = fy_capture_init(db, err);
+    if (rc == 0)
+        rc = find_held(ob, err);
     if (rc == 0 &&
         sqlite3_prepare_v2(db,
                            "UPDATE _ferry_outbox SET seq = ?, hlc = ?"
@@ -93,6 +130,7 @@ void fy_outbox_free(struct fy_outbox *ob)
     }
     fy_free(ob->tables);
     sqlite3_finalize(ob->assign);
+    fy_free(ob->held);
     fy_free(ob);
 }
 
@@ -182,43 +220,65 @@ static struct ob_table *find_table(struct fy_outbox *ob, const char *name)
 
 static int bind_key(struct ob_table *ot, const struct entry *e)
 {
-    json_error_t jerr;
-    json_t *arr, *v;
-    size_t i;
+    for (size_t i = 0; i < ot->t.npk; i++) {
+        int src = e->pk[i] ? sqlite3_bind_value(ot->sel, (int)i + 1, e->pk[i])
+                           : sqlite3_bind_null(ot->sel, (int)i + 1);
 
-    if (ot->t.npk == 1)
-        return sqlite3_bind_value(ot->sel, 1, e->pk) == SQLITE_OK ? 0 : -1;
-    arr = json_loads((const char *)sqlite3_value_text(e->pk), 0, &jerr);
-    if (!json_is_array(arr) || json_array_size(arr) != ot->t.npk) {
-        json_decref(arr);
-        return -1;
+        if (src != SQLITE_OK)
+            return -1;
     }
-    json_array_foreach(arr, i, v)
-    {
-        int p = (int)i + 1;
-
-        if (json_is_integer(v))
-            sqlite3_bind_int64(ot->sel, p, json_integer_value(v));
-        else if (json_is_real(v))
-            sqlite3_bind_double(ot->sel, p, json_real_value(v));
-        else if (json_is_string(v))
-            sqlite3_bind_text(ot->sel, p, json_string_value(v),
-                              (int)json_string_length(v), SQLITE_TRANSIENT);
-        else
-            sqlite3_bind_null(ot->sel, p);
-    }
-    json_decref(arr);
     return 0;
 }
 
+/* Type and bytes equal: the identity SQLite itself gives the value. */
+static bool same_value(sqlite3_value *a, sqlite3_value *b)
+{
+    int ta = a ? sqlite3_value_type(a) : SQLITE_NULL;
+    int tb = sqlite3_value_type(b);
+    double da, db;
+
+    if (ta != tb)
+        return false;
+    switch (ta) {
+    case SQLITE_NULL:
+        return true;
+    case SQLITE_INTEGER:
+        return sqlite3_value_int64(a) == sqlite3_value_int64(b);
+    case SQLITE_FLOAT:
+        da = sqlite3_value_double(a);
+        db = sqlite3_value_double(b);
+        return memcmp(&da, &db, sizeof(da)) == 0;
+    default:
+        return sqlite3_value_bytes(a) == sqlite3_value_bytes(b) &&
+               memcmp(sqlite3_value_blob(a), sqlite3_value_blob(b),
+                      (size_t)sqlite3_value_bytes(a)) == 0;
+    }
+}
+
+/*
+ * The row the lookup found is this entry's row only if its key is the
+ * entry's key exactly: under a NOCASE key column 'a' finds 'A', which is
+ * another row for every store ferry writes to.
+ */
+static bool found_same_key(const struct ob_table *ot, const struct entry *e)
+{
+    for (size_t i = 0; i < ot->t.npk; i++) {
+        if (!same_value(e->pk[i],
+                        sqlite3_column_value(ot->sel, (int)ot->t.pk[i])))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * A delete's key, encoded exactly as an upsert encodes the same columns
+ * (the server must see one key, whichever way the row went).
+ */
 static int add_key_row(struct fy_buf *b, const struct ob_table *ot,
                        const struct entry *e, char *why, size_t whylen)
 {
-    json_t *arr = NULL;
     int rc = 0;
 
-    if (ot->t.npk > 1)
-        arr = json_loads((const char *)sqlite3_value_text(e->pk), 0, NULL);
     for (size_t i = 0; rc == 0 && i < ot->t.npk; i++) {
         size_t col = ot->t.pk[i];
 
@@ -226,16 +286,12 @@ static int add_key_row(struct fy_buf *b, const struct ob_table *ot,
             fy_buf_addc(b, ',');
         fy_json_add_str(b, ot->t.cols[col], strlen(ot->t.cols[col]));
         fy_buf_addc(b, ':');
-        if (!arr) {
-            rc = fy_json_add_value(b, e->pk, ot->t.types[col], why, whylen);
-        } else {
-            char *text = json_dumps(json_array_get(arr, i), JSON_ENCODE_ANY);
-
-            rc = text ? fy_buf_adds(b, text) : FERRY_ENOMEM;
-            free(text);
+        if (!e->pk[i]) {
+            rc = fy_buf_add(b, "null", 4);
+            continue;
         }
+        rc = fy_json_add_value(b, e->pk[i], ot->t.types[col], why, whylen);
     }
-    json_decref(arr);
     return rc;
 }
 
@@ -264,6 +320,7 @@ static int encode_entry(struct fy_outbox *ob, const struct entry *e,
 {
     struct ob_table *ot = find_table(ob, e->tbl);
     char hlc[FY_HLC_STRLEN + 1];
+    bool found;
     int src, rc;
 
     if (!ot)
@@ -277,17 +334,18 @@ static int encode_entry(struct fy_outbox *ob, const struct entry *e,
         return FERRY_EPARSE;
     }
     src = sqlite3_step(ot->sel);
+    found = src == SQLITE_ROW && found_same_key(ot, e);
     fy_hlc_format(e->hlc, hlc);
     fy_buf_addf(b, "{\"seq\":%lld,\"table\":", (long long)e->seq);
     fy_json_add_str(b, e->tbl, strlen(e->tbl));
     fy_buf_addf(b, ",\"op\":\"%s\",\"hlc\":\"%s\",\"row\":{",
-                src == SQLITE_ROW ? "upsert" : "delete", hlc);
-    if (src == SQLITE_ROW)
-        rc = add_full_row(b, ot, why, whylen);
-    else if (src == SQLITE_DONE)
-        rc = add_key_row(b, ot, e, why, whylen);
-    else
+                found ? "upsert" : "delete", hlc);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
         rc = ob_fail(ob, "read row", NULL);
+    else if (found)
+        rc = add_full_row(b, ot, why, whylen);
+    else
+        rc = add_key_row(b, ot, e, why, whylen);
     sqlite3_reset(ot->sel);
     sqlite3_clear_bindings(ot->sel);
     if (rc == 0)
@@ -301,9 +359,25 @@ static void entries_free(struct entry *es, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         fy_free(es[i].tbl);
-        sqlite3_value_free(es[i].pk);
+        for (size_t k = 0; k < FY_KEY_COLS_MAX; k++)
+            sqlite3_value_free(es[i].pk[k]);
     }
     fy_free(es);
+}
+
+/* Copies the key columns from column first on; NULLs stay NULL pointers. */
+static int read_key(sqlite3_stmt *st, int first, struct entry *e)
+{
+    for (int i = 0; i < FY_KEY_COLS_MAX; i++) {
+        sqlite3_value *v = sqlite3_column_value(st, first + i);
+
+        if (sqlite3_value_type(v) == SQLITE_NULL)
+            continue;
+        e->pk[i] = sqlite3_value_dup(v);
+        if (!e->pk[i])
+            return FERRY_ENOMEM;
+    }
+    return 0;
 }
 
 static int read_entries(struct fy_outbox *ob, const char *sql, int limit,
@@ -315,16 +389,16 @@ static int read_entries(struct fy_outbox *ob, const char *sql, int limit,
     if (sqlite3_prepare_v2(ob->db, sql, -1, &st, NULL) != SQLITE_OK)
         return ob_fail(ob, "read", err);
     sqlite3_bind_int(st, 1, limit - (int)*n);
+    sqlite3_bind_text(st, 2, ob->held, -1, SQLITE_STATIC);
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
         struct entry *e = &es[(*n)++];
 
         e->rowid = sqlite3_column_int64(st, 0);
         e->tbl = fy_strdup((const char *)sqlite3_column_text(st, 1));
-        e->pk = sqlite3_value_dup(sqlite3_column_value(st, 2));
-        e->wall = sqlite3_column_int64(st, 3);
-        e->seq = sqlite3_column_int64(st, 4); /* 0 when NULL */
-        e->hlc = (uint64_t)sqlite3_column_int64(st, 5);
-        if (!e->tbl || !e->pk)
+        e->wall = sqlite3_column_int64(st, 2);
+        e->seq = sqlite3_column_int64(st, 3); /* 0 when NULL */
+        e->hlc = (uint64_t)sqlite3_column_int64(st, 4);
+        if (!e->tbl || read_key(st, 5, e) < 0)
             rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
     }
     sqlite3_finalize(st);
@@ -348,8 +422,9 @@ static int collect(struct fy_outbox *ob, int limit, struct entry **out,
     if (!es)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     rc = read_entries(ob,
-                      "SELECT rowid, tbl, pk, wall, seq, hlc FROM"
-                      " _ferry_outbox ORDER BY rowid LIMIT ?",
+                      "SELECT " ENTRY_COLS " FROM _ferry_outbox WHERE seq IS"
+                      " NOT NULL OR tbl NOT IN (SELECT value FROM"
+                      " json_each(?2)) ORDER BY rowid LIMIT ?1",
                       limit, es, n, err);
     if (rc < 0) {
         entries_free(es, *n);
@@ -360,22 +435,29 @@ static int collect(struct fy_outbox *ob, int limit, struct entry **out,
     return 0;
 }
 
-/* Identity of an entry's key: table, type and bytes of the key value. */
+/* Identity of an entry's key: table, then type and bytes of each value. */
 static int key_text(const struct entry *e, struct fy_buf *b)
 {
-    int type = sqlite3_value_type(e->pk);
-
     fy_buf_reset(b);
     fy_buf_adds(b, e->tbl);
-    fy_buf_addc(b, '\0');
-    fy_buf_addc(b, (char)('0' + type));
-    if (type == SQLITE_INTEGER)
-        fy_buf_addf(b, "%lld", (long long)sqlite3_value_int64(e->pk));
-    else if (type == SQLITE_FLOAT)
-        fy_buf_addf(b, "%.17g", sqlite3_value_double(e->pk));
-    else if (type != SQLITE_NULL)
-        fy_buf_add(b, sqlite3_value_blob(e->pk),
-                   (size_t)sqlite3_value_bytes(e->pk));
+    for (size_t i = 0; i < FY_KEY_COLS_MAX; i++) {
+        sqlite3_value *v = e->pk[i];
+        int type = v ? sqlite3_value_type(v) : SQLITE_NULL;
+        double d;
+
+        fy_buf_addc(b, '\0');
+        fy_buf_addc(b, (char)('0' + type));
+        if (type == SQLITE_INTEGER) {
+            fy_buf_addf(b, "%lld", (long long)sqlite3_value_int64(v));
+        } else if (type == SQLITE_FLOAT) {
+            d = sqlite3_value_double(v);
+            fy_buf_add(b, &d, sizeof(d)); /* the bits: -0.0 is not 0.0 */
+        } else if (type != SQLITE_NULL) {
+            fy_buf_addf(b, "%d:", sqlite3_value_bytes(v));
+            fy_buf_add(b, sqlite3_value_blob(v),
+                       (size_t)sqlite3_value_bytes(v));
+        }
+    }
     return fy_buf_error(b);
 }
 
@@ -408,8 +490,7 @@ static int coalesce(struct entry *es, size_t n, bool *gone)
     for (size_t i = n; keys && lens && rc == 0 && i-- > 0;) {
         size_t h;
 
-        if (sqlite3_value_type(es[i].pk) == SQLITE_NULL ||
-            (rc = key_text(&es[i], &b)) < 0)
+        if (!es[i].pk[0] || (rc = key_text(&es[i], &b)) < 0)
             continue;
         h = (size_t)fnv(b.data, b.len) & (cap - 1);
         while (keys[h] &&
@@ -457,6 +538,12 @@ static int assign(struct fy_outbox *ob, struct entry *e, int64_t *next_seq,
 
     if (e->seq)
         return 0;
+    if (*next_seq > FERRY_SEQ_MAX)
+        return fy_err_set(err, FERRY_ETOOBIG,
+                          "the device's seq would pass %lld, the largest"
+                          " ferry uses; register this device under a new"
+                          " name",
+                          (long long)FERRY_SEQ_MAX);
     e->seq = (*next_seq)++;
     e->hlc = fy_hlc_next(hlc, e->wall);
     sqlite3_bind_int64(ob->assign, 1, e->seq);
@@ -475,28 +562,22 @@ static int bury_local(struct fy_outbox *ob, const struct entry *e,
     int rc = 0;
 
     if (sqlite3_prepare_v2(ob->db,
-                           "INSERT INTO _ferry_dead (seq, tbl, pk, hlc, status,"
-                           " code, message, at) VALUES (?, ?, ?, ?, 0,"
-                           " 'unencodable', ?, unixepoch())",
+                           "INSERT INTO _ferry_dead (seq, tbl, hlc, status,"
+                           " code, message, at, pk, pk2, pk3, pk4, pk5, pk6,"
+                           " pk7, pk8) SELECT ?1, tbl, ?2, 0, 'unencodable',"
+                           " ?3, unixepoch(), pk, pk2, pk3, pk4, pk5, pk6,"
+                           " pk7, pk8 FROM _ferry_outbox WHERE rowid = ?4",
                            -1, &st, NULL) != SQLITE_OK)
         return ob_fail(ob, "dead letter", err);
     sqlite3_bind_int64(st, 1, e->seq);
-    sqlite3_bind_text(st, 2, e->tbl, -1, SQLITE_STATIC);
-    sqlite3_bind_value(st, 3, e->pk);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)e->hlc);
-    sqlite3_bind_text(st, 5, why, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)e->hlc);
+    sqlite3_bind_text(st, 3, why, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, e->rowid);
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = ob_fail(ob, "dead letter", err);
     sqlite3_finalize(st);
-    if (rc == 0 && sqlite3_prepare_v2(ob->db,
-                                      "DELETE FROM _ferry_outbox WHERE rowid"
-                                      " = ?",
-                                      -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, e->rowid);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = ob_fail(ob, "dead letter", err);
-        sqlite3_finalize(st);
-    }
+    if (rc == 0)
+        rc = drop_entry(ob, e, err);
     fy_warn("push", "change seq=%lld table=%s parked: %s", (long long)e->seq,
             e->tbl, why);
     return rc;
@@ -654,6 +735,11 @@ int fy_outbox_sync_seq(struct fy_outbox *ob, int64_t server_acked,
     int64_t next_seq = 1;
     int rc = fy_outbox_begin(ob, err);
 
+    if (rc == 0 && (server_acked < 0 || server_acked > FERRY_SEQ_MAX))
+        rc = fy_err_set(err, FERRY_EHTTP,
+                        "the server acknowledged seq %lld, outside 0 to"
+                        " %lld",
+                        (long long)server_acked, (long long)FERRY_SEQ_MAX);
     if (rc == 0)
         rc = fy_state_get_int(ob->db, "next_seq", 1, &next_seq, err);
     if (rc == 0 && next_seq <= server_acked) {
@@ -695,10 +781,11 @@ int fy_outbox_bury(struct fy_outbox *ob, const struct fy_batch *b, int64_t seq,
     int rc = 0;
 
     if (sqlite3_prepare_v2(ob->db,
-                           "INSERT INTO _ferry_dead (seq, tbl, pk, hlc, change,"
-                           " status, code, message, at) SELECT seq, tbl, pk,"
-                           " hlc, ?2, ?3, ?4, ?5, unixepoch() FROM"
-                           " _ferry_outbox WHERE seq = ?1",
+                           "INSERT INTO _ferry_dead (seq, tbl, hlc, change,"
+                           " status, code, message, at, pk, pk2, pk3, pk4,"
+                           " pk5, pk6, pk7, pk8) SELECT seq, tbl, hlc, ?2,"
+                           " ?3, ?4, ?5, unixepoch(), pk, pk2, pk3, pk4, pk5,"
+                           " pk6, pk7, pk8 FROM _ferry_outbox WHERE seq = ?1",
                            -1, &st, NULL) != SQLITE_OK)
         return ob_fail(ob, "dead letter", err);
     sqlite3_bind_int64(st, 1, seq);
