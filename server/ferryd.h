@@ -20,6 +20,7 @@ struct ferryd_settings {
     const char *contract; /* path */
     const char *listen;
     size_t max_body;
+    size_t max_inflight; /* bytes of all request bodies at once */
     unsigned pool;
 };
 

@@ -4,6 +4,7 @@
  * exit codes; the work is in libferry.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -144,6 +145,8 @@ static const char *key_state(const struct fy_key *k)
 
 static int print_key(const struct fy_key *k, void *ud)
 {
+    char created[FY_TIME_STRLEN + 1], used[FY_TIME_STRLEN + 1],
+        expires[FY_TIME_STRLEN + 1];
     json_t *arr = ud;
 
     if (arr)
@@ -155,9 +158,11 @@ static int print_key(const struct fy_key *k, void *ud)
                            "expires_at", (json_int_t)k->expires_at,
                            "revoked_at", (json_int_t)k->revoked_at,
                            "last_used_at", (json_int_t)k->last_used_at));
-    printf("%-16s  %-20s  %-12s  %-5s  %-7s  %lld\n", k->id, k->device,
-           k->region ? k->region : "-", k->admin ? "admin" : "-", key_state(k),
-           (long long)k->last_used_at);
+    printf("%-16s  %-20s  %-12s  %-5s  %-7s  %-24s  %-24s  %s\n", k->id,
+           k->device, k->region ? k->region : "-", k->admin ? "admin" : "-",
+           key_state(k), fy_local_time(k->created_at, created),
+           fy_local_time(k->last_used_at, used),
+           fy_local_time(k->expires_at, expires));
     return 0;
 }
 
@@ -171,8 +176,9 @@ static int keys_list(struct fy_store *st, int argc, char **argv)
     if (argc > 1 && !as_json)
         return fputs(keys_usage, stderr), FERRYD_USAGE;
     if (!as_json)
-        printf("%-16s  %-20s  %-12s  %-5s  %-7s  %s\n", "ID", "DEVICE",
-               "REGION", "ROLE", "STATE", "LAST USED");
+        printf("%-16s  %-20s  %-12s  %-5s  %-7s  %-24s  %-24s  %s\n", "ID",
+               "DEVICE", "REGION", "ROLE", "STATE", "CREATED", "LAST USED",
+               "EXPIRES");
     rc = st->ops->key_list(st, print_key, arr, &err);
     if (rc == 0 && arr) {
         json_dumpf(arr, stdout, JSON_INDENT(2));
@@ -201,6 +207,33 @@ static int keys_revoke(struct fy_store *st, int argc, char **argv)
     return rc < 0 ? fail(&err) : FERRYD_OK;
 }
 
+/*
+ * Opens a store that 'ferryd migrate' has prepared: keys live in its tables,
+ * so before migrate there is nothing to list or add to, and no SQLite file
+ * may be created as a side effect.
+ */
+static int open_migrated(const char *url, struct fy_store **out,
+                         struct ferry_err *err)
+{
+    struct fy_store *st = NULL;
+    char sum[65];
+    long version = 0;
+    int rc = fy_store_open_existing(url, &st, err);
+
+    if (rc == 0)
+        rc = st->ops->schema_version(st, &version, sum, err);
+    if (rc == 0 && version == 0)
+        rc = fy_err_set(err, FERRY_ESCHEMA,
+                        "the store has no ferry schema yet: run 'ferryd"
+                        " migrate' first");
+    if (rc < 0) {
+        fy_store_close(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
 int ferryd_keys(struct ferryd_settings *s, int argc, char **argv)
 {
     struct ferry_err err = {0};
@@ -215,7 +248,7 @@ int ferryd_keys(struct ferryd_settings *s, int argc, char **argv)
     }
     if (argc < 2)
         return fputs(keys_usage, stderr), FERRYD_USAGE;
-    if (fy_store_open(s->store, &st, &err) < 0)
+    if (open_migrated(s->store, &st, &err) < 0)
         return fail(&err);
     optind = 0;
     if (strcmp(argv[1], "create") == 0)
@@ -234,7 +267,7 @@ int ferryd_keys(struct ferryd_settings *s, int argc, char **argv)
 
 static const char serve_usage[] =
     "usage: ferryd [OPTIONS] serve [--listen HOST:PORT] [--max-body BYTES]\n"
-    "                              [--pool N]\n"
+    "                              [--max-inflight BYTES] [--pool N]\n"
     "Listens on 127.0.0.1:8080 by default; port 0 picks a free port and\n"
     "prints it. The store must be migrated with the same contract.\n";
 
@@ -243,6 +276,7 @@ static int parse_serve(struct ferryd_settings *s, int argc, char **argv)
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"max-body", required_argument, NULL, 'm'},
+        {"max-inflight", required_argument, NULL, 'i'},
         {"pool", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -258,6 +292,11 @@ static int parse_serve(struct ferryd_settings *s, int argc, char **argv)
             if (parse_size(optarg, 1024, 1L << 30, &v) < 0)
                 return fputs(serve_usage, stderr), FERRYD_USAGE;
             s->max_body = (size_t)v;
+            break;
+        case 'i':
+            if (parse_size(optarg, 1024, LONG_MAX, &v) < 0)
+                return fputs(serve_usage, stderr), FERRYD_USAGE;
+            s->max_inflight = (size_t)v;
             break;
         case 'p':
             if (parse_size(optarg, 1, 256, &v) < 0)
@@ -350,6 +389,14 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
         return rc < 0 ? FERRYD_OK : rc;
     hc.listen = s->listen ? s->listen : "127.0.0.1:8080";
     hc.max_body = s->max_body ? s->max_body : 16u << 20;
+    hc.max_inflight = s->max_inflight ? s->max_inflight : 4 * hc.max_body;
+    if (hc.max_inflight <= hc.max_body) {
+        fprintf(stderr,
+                "ferryd: max_inflight (%zu bytes) must be larger than"
+                " max_body (%zu bytes)\n",
+                hc.max_inflight, hc.max_body);
+        return FERRYD_USAGE;
+    }
     block_signals();
     rc = fy_contract_load(s->contract, &c, &err);
     if (rc == 0)
@@ -359,7 +406,7 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
     api.pool = pool;
     api.contract = c;
     if (rc == 0)
-        rc = fy_http_server_start(&hc, fy_api_handle, &api, &srv, &err);
+        rc = fy_http_server_start(&hc, &fy_api_handlers, &api, &srv, &err);
     if (rc == 0) {
         char *shown = fy_store_redact(s->store);
 

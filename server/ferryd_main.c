@@ -28,7 +28,7 @@ static const char usage[] =
     "                   postgresql://...; or $FERRYD_STORE\n"
     "  --contract FILE  table contract (default contract.json)\n"
     "  --config FILE    JSON settings: store, contract, listen,\n"
-    "                   max_body, pool\n"
+    "                   max_body, max_inflight, pool\n"
     "  -v, --verbose    debug log lines\n"
     "  -q, --quiet      errors only\n"
     "  -h, --help       this text\n"
@@ -82,6 +82,9 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
         s->listen = json_string_value(json_object_get(root, "listen"));
     if ((v = json_object_get(root, "max_body")) && json_integer_value(v) > 0)
         s->max_body = (size_t)json_integer_value(v);
+    if ((v = json_object_get(root, "max_inflight")) &&
+        json_integer_value(v) > 0)
+        s->max_inflight = (size_t)json_integer_value(v);
     if ((v = json_object_get(root, "pool")) && json_integer_value(v) > 0 &&
         json_integer_value(v) <= 256)
         s->pool = (unsigned)json_integer_value(v);

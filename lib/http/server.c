@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libmicrohttpd glue: request accumulation with limits, gzip bodies, and
- * responses; see server.h.
+ * libmicrohttpd glue: framing checks, request accumulation with limits, the
+ * in-flight body budget, gzip bodies, responses and the access log; see
+ * server.h.
  */
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,15 +25,27 @@
 
 struct fy_http_server {
     struct MHD_Daemon *d;
-    fy_http_handler *handler;
+    struct fy_http_handlers h;
     void *ud;
     size_t max_body;
+    size_t max_inflight;
+    _Atomic size_t inflight; /* bytes of bodies held, all connections */
     unsigned port;
+    /* The last libmicrohttpd message while starting, for the error. */
+    pthread_mutex_t msg_mu;
+    bool starting;
+    char start_msg[512];
 };
 
 struct conn_state {
     struct fy_http_req req;
+    char uri[256];       /* raw request target, for the log line */
+    int status;          /* what ferry answered; 0 not yet */
+    size_t body_charge;  /* bytes of the budget held for req.body */
+    size_t plain_charge; /* ... for the decompressed body */
+    bool headers_done;   /* the access handler has seen the headers */
     bool too_big;
+    bool busy;     /* the in-flight budget ran out mid-body */
     bool answered; /* a response was queued before the body */
 };
 
@@ -63,7 +79,76 @@ void fy_http_error(struct fy_http_resp *resp, int status, const char *code,
     json_decref(root);
 }
 
+/* ---- the in-flight body budget ------------------------------------------ */
+
+/*
+ * Takes n bytes from the budget of all bodies in flight; false when that
+ * would pass max_inflight. Lock-free: connection threads race here.
+ */
+static bool budget_take(struct fy_http_server *s, size_t n)
+{
+    size_t cur = atomic_load(&s->inflight);
+
+    do {
+        if (n > s->max_inflight || cur > s->max_inflight - n)
+            return false;
+    } while (!atomic_compare_exchange_weak(&s->inflight, &cur, cur + n));
+    return true;
+}
+
+static void budget_give(struct fy_http_server *s, size_t *charge)
+{
+    atomic_fetch_sub(&s->inflight, *charge);
+    *charge = 0;
+}
+
+/* The capacity fy_buf_grow() will pick for need bytes (it doubles). */
+static size_t grown_cap(const struct fy_buf *b, size_t need)
+{
+    size_t cap = b->cap ? b->cap : 64;
+
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    return cap;
+}
+
+/*
+ * fy_buf_grow() paid from the budget: *charge holds what b already cost.
+ * FERRY_EUNAVAIL when the budget is spent, FERRY_ETOOBIG past b->max.
+ */
+static int grow_charged(struct fy_http_server *s, struct fy_buf *b,
+                        size_t extra, size_t *charge)
+{
+    size_t need = b->len + extra + 1, cap, old = b->cap;
+    int rc;
+
+    if (need <= b->cap)
+        return 0;
+    if (b->max && need > b->max + 1)
+        return FERRY_ETOOBIG;
+    cap = grown_cap(b, need);
+    if (!budget_take(s, cap - old))
+        return FERRY_EUNAVAIL;
+    rc = fy_buf_grow(b, extra);
+    /* Charge what was really allocated, whatever the buffer decided. */
+    if (b->cap >= cap)
+        atomic_fetch_add(&s->inflight, b->cap - cap);
+    else
+        atomic_fetch_sub(&s->inflight, cap - b->cap);
+    *charge += b->cap - old;
+    return rc;
+}
+
+size_t fy_http_server_inflight(const struct fy_http_server *s)
+{
+    return atomic_load(&s->inflight);
+}
+
+/* ---- responses ------------------------------------------------------------
+ */
+
 static enum MHD_Result send_resp(struct MHD_Connection *c,
+                                 struct conn_state *cs,
                                  struct fy_http_resp *resp)
 {
     size_t len;
@@ -90,25 +175,43 @@ static enum MHD_Result send_resp(struct MHD_Connection *c,
         MHD_add_response_header(r, "Set-Cookie", resp->set_cookie);
     ret = MHD_queue_response(c, (unsigned)resp->status, r);
     MHD_destroy_response(r);
+    if (ret == MHD_YES)
+        cs->status = resp->status;
     return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, int status,
+static enum MHD_Result send_error(struct MHD_Connection *c,
+                                  struct conn_state *cs, int status,
                                   const char *code, const char *msg)
 {
     struct fy_http_resp resp = {.body = FY_BUF_INIT(0)};
 
     fy_http_error(&resp, status, code, msg, NULL);
-    return send_resp(c, &resp);
+    if (status == 503)
+        resp.retry_after = FY_HTTP_BUSY_RETRY_S;
+    return send_resp(c, cs, &resp);
+}
+
+/* Answers before the body: what arrives of it later is dropped unread. */
+static enum MHD_Result answer_early(struct MHD_Connection *c,
+                                    struct conn_state *cs, int status,
+                                    const char *code, const char *msg)
+{
+    cs->answered = true;
+    return send_error(c, cs, status, code, msg);
 }
 
 #define INFLATE_STEP ((size_t)64 * 1024)
 
-/* Inflates a gzip body into out, failing past max bytes. */
-static int gunzip(const struct fy_buf *in, struct fy_buf *out, size_t max)
+/*
+ * Inflates a gzip body into out, failing past max bytes; out's memory is
+ * paid from the budget into *charge.
+ */
+static int gunzip(struct fy_http_server *s, const struct fy_buf *in,
+                  struct fy_buf *out, size_t max, size_t *charge)
 {
     z_stream zs = {0};
-    int zrc;
+    int zrc, rc;
 
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
         return FERRY_ENOMEM;
@@ -117,9 +220,11 @@ static int gunzip(const struct fy_buf *in, struct fy_buf *out, size_t max)
     do {
         size_t room = max + 1 - out->len; /* one byte past max detects it */
 
-        if (fy_buf_grow(out, room < INFLATE_STEP ? room : INFLATE_STEP) < 0) {
+        rc = grow_charged(s, out, room < INFLATE_STEP ? room : INFLATE_STEP,
+                          charge);
+        if (rc < 0) {
             inflateEnd(&zs);
-            return out->err;
+            return rc;
         }
         zs.next_out = (Bytef *)out->data + out->len;
         zs.avail_out = (uInt)(out->cap - out->len - 1);
@@ -140,6 +245,76 @@ static bool is_gzip(const char *enc)
     return enc && strcasecmp(enc, "gzip") == 0;
 }
 
+/* ---- framing --------------------------------------------------------------
+ */
+
+struct framing {
+    unsigned ncl, nte;
+    const char *cl; /* the first Content-Length */
+    bool cl_conflict;
+    bool te_other; /* a Transfer-Encoding other than plain "chunked" */
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+                                     const char *key, const char *value)
+{
+    struct framing *f = cls;
+
+    (void)kind;
+    if (strcasecmp(key, "Content-Length") == 0) {
+        if (f->ncl++ == 0)
+            f->cl = value;
+        else if (strcmp(f->cl, value ? value : "") != 0)
+            f->cl_conflict = true;
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        f->nte++;
+        if (!value || strcasecmp(value, "chunked") != 0)
+            f->te_other = true;
+    }
+    return MHD_YES;
+}
+
+/*
+ * The request's framing must have one reading only, or a proxy in front
+ * and ferryd could split the stream into different requests (request
+ * smuggling). Returns the reason it is refused, or NULL. Identical
+ * repeated Content-Length headers are one length (RFC 9110, 8.6).
+ */
+static const char *framing_problem(struct MHD_Connection *c)
+{
+    struct framing f = {0};
+
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+    if (f.cl_conflict)
+        return "conflicting Content-Length headers";
+    if (f.nte && f.ncl)
+        return "Transfer-Encoding together with Content-Length";
+    if (f.nte > 1 || f.te_other)
+        return "Transfer-Encoding must be chunked, once";
+    return NULL;
+}
+
+/* ---- the request's life ---------------------------------------------------
+ */
+
+/* Runs the headers hook; true when it answered the request. */
+static bool run_headers_hook(struct fy_http_server *s, struct MHD_Connection *c,
+                             struct conn_state *cs, enum MHD_Result *ret)
+{
+    struct fy_http_resp resp = {.body = FY_BUF_INIT(0)};
+
+    if (!s->h.headers)
+        return false;
+    s->h.headers(&cs->req, &resp, s->ud);
+    if (!resp.status) {
+        fy_buf_release(&resp.body);
+        return false;
+    }
+    cs->answered = true;
+    *ret = send_resp(c, cs, &resp);
+    return true;
+}
+
 static enum MHD_Result on_headers(struct fy_http_server *s,
                                   struct MHD_Connection *c,
                                   struct conn_state *cs)
@@ -148,47 +323,128 @@ static enum MHD_Result on_headers(struct fy_http_server *s,
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     const char *enc =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
+    const char *bad = framing_problem(c);
+    unsigned long long declared = len ? strtoull(len, NULL, 10) : 0;
+    enum MHD_Result ret = MHD_YES;
 
-    if (enc && !is_gzip(enc) && strcasecmp(enc, "identity") != 0) {
-        cs->answered = true;
-        return send_error(c, 415, "unsupported_encoding",
-                          "Content-Encoding must be gzip or identity");
-    }
-    if (len && strtoull(len, NULL, 10) > s->max_body) {
-        /* Refuse before reading: the client never sends the body. */
-        cs->answered = true;
-        return send_error(c, 413, "body_too_large",
-                          "the request body is over the size limit");
-    }
+    if (bad)
+        return answer_early(c, cs, 400, "bad_framing", bad);
+    /* Routing and authentication come before any body byte is held. */
+    if (run_headers_hook(s, c, cs, &ret))
+        return ret;
+    if (enc && !is_gzip(enc) && strcasecmp(enc, "identity") != 0)
+        return answer_early(c, cs, 415, "unsupported_encoding",
+                            "Content-Encoding must be gzip or identity");
+    if (declared > s->max_body)
+        return answer_early(c, cs, 413, "body_too_large",
+                            "the request body is over the size limit");
+    /*
+     * A declared length is paid for in full now, so the client learns
+     * before sending it that there is no room (with Expect: 100-continue
+     * it never sends it at all).
+     */
+    if (declared && !budget_take(s, (size_t)declared + 1))
+        return answer_early(c, cs, 503, "server_busy",
+                            "too many request bodies in flight; retry");
+    cs->body_charge = declared ? (size_t)declared + 1 : 0;
     return MHD_YES;
+}
+
+/* Holds one piece of the body, or notes why it cannot. */
+static void take_data(struct fy_http_server *s, struct conn_state *cs,
+                      const char *data, size_t n)
+{
+    struct fy_buf *b = &cs->req.body;
+    int rc;
+
+    if (cs->answered || cs->too_big || cs->busy)
+        return;
+    if (cs->body_charge && b->cap == 0) {
+        /* Declared length: paid already, allocate exactly that. */
+        b->data = fy_malloc(cs->body_charge);
+        if (!b->data) {
+            *b = (struct fy_buf)FY_BUF_INIT(s->max_body);
+            cs->busy = true;
+            return;
+        }
+        b->cap = cs->body_charge;
+        b->data[0] = '\0';
+    }
+    rc = b->len + n + 1 <= b->cap ? 0 : grow_charged(s, b, n, &cs->body_charge);
+    if (rc == 0)
+        rc = fy_buf_add(b, data, n);
+    if (rc == 0)
+        return;
+    cs->too_big = rc == FERRY_ETOOBIG;
+    cs->busy = !cs->too_big;
+    fy_buf_release(b);
+}
+
+/* Replaces a gzip body by its decompressed form; < 0 answered already. */
+static int decompress(struct fy_http_server *s, struct MHD_Connection *c,
+                      struct conn_state *cs, enum MHD_Result *ret)
+{
+    struct fy_buf plain = FY_BUF_INIT(s->max_body + 1);
+    int rc = gunzip(s, &cs->req.body, &plain, s->max_body, &cs->plain_charge);
+
+    fy_buf_release(&cs->req.body);
+    budget_give(s, &cs->body_charge);
+    cs->req.body = plain;
+    if (rc == 0)
+        return 0;
+    if (rc == FERRY_ETOOBIG)
+        *ret = send_error(c, cs, 413, "body_too_large",
+                          "the decompressed body is over the size limit");
+    else if (rc == FERRY_EUNAVAIL)
+        *ret = send_error(c, cs, 503, "server_busy",
+                          "too many request bodies in flight; retry");
+    else
+        *ret = send_error(c, cs, 400, "bad_encoding",
+                          "the body is not valid gzip");
+    return rc;
 }
 
 static enum MHD_Result finish(struct fy_http_server *s,
                               struct MHD_Connection *c, struct conn_state *cs)
 {
     struct fy_http_resp resp = {.status = 200, .body = FY_BUF_INIT(0)};
+    enum MHD_Result ret = MHD_NO;
     const char *enc;
-    int rc;
 
     if (cs->too_big)
-        return send_error(c, 413, "body_too_large",
+        return send_error(c, cs, 413, "body_too_large",
                           "the request body is over the size limit");
+    if (cs->busy)
+        return send_error(c, cs, 503, "server_busy",
+                          "too many request bodies in flight; retry");
     enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
-    if (is_gzip(enc) && cs->req.body.len > 0) {
-        struct fy_buf plain = FY_BUF_INIT(s->max_body + 1);
+    if (is_gzip(enc) && cs->req.body.len > 0 && decompress(s, c, cs, &ret) < 0)
+        return ret;
+    s->h.handle(&cs->req, &resp, s->ud);
+    return send_resp(c, cs, &resp);
+}
 
-        rc = gunzip(&cs->req.body, &plain, s->max_body);
-        fy_buf_release(&cs->req.body);
-        cs->req.body = plain;
-        if (rc == FERRY_ETOOBIG)
-            return send_error(c, 413, "body_too_large",
-                              "the decompressed body is over the size limit");
-        if (rc < 0)
-            return send_error(c, 400, "bad_encoding",
-                              "the body is not valid gzip");
-    }
-    s->handler(&cs->req, &resp, s->ud);
-    return send_resp(c, &resp);
+static struct conn_state *conn_state_new(const char *uri)
+{
+    struct conn_state *cs = fy_calloc(1, sizeof(*cs));
+
+    if (!cs)
+        return NULL;
+    cs->req.started = fy_mono_s();
+    cs->req.body = (struct fy_buf)FY_BUF_INIT(0);
+    snprintf(cs->uri, sizeof(cs->uri), "%s", uri ? uri : "-");
+    return cs;
+}
+
+/*
+ * Called by MHD as soon as the request line is read, before the headers:
+ * the state made here lets on_done log requests that libmicrohttpd itself
+ * refuses later (bad Content-Length, bad chunking, headers too large).
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls, (void)c;
+    return conn_state_new(uri);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
@@ -200,22 +456,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     struct conn_state *cs = *con_cls;
 
     (void)version;
-    if (!cs) {
-        cs = fy_calloc(1, sizeof(*cs));
-        if (!cs)
-            return MHD_NO;
-        cs->req = (struct fy_http_req){
-            .method = method, .path = url, .conn = c, .started = fy_mono_s()};
+    if (!cs && !(cs = *con_cls = conn_state_new(url)))
+        return MHD_NO;
+    if (!cs->headers_done) {
+        cs->headers_done = true;
+        cs->req.method = method;
+        cs->req.path = url;
+        cs->req.conn = c;
         fy_buf_init(&cs->req.body, s->max_body);
-        *con_cls = cs;
         return on_headers(s, c, cs);
     }
     if (*size) {
-        if (!cs->too_big && !cs->answered &&
-            fy_buf_add(&cs->req.body, data, *size) < 0) {
-            cs->too_big = true;
-            fy_buf_release(&cs->req.body);
-        }
+        take_data(s, cs, data, *size);
         *size = 0;
         return MHD_YES;
     }
@@ -224,21 +476,116 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return finish(s, c, cs);
 }
 
+static const char *ended_how(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+        return "";
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return " ended=timeout";
+    case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+        return " ended=client_closed";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return " ended=shutdown";
+    default:
+        return " ended=error";
+    }
+}
+
+/*
+ * The access log: one line per request, whoever answered it (ferry, or
+ * libmicrohttpd for what it refuses by itself), with how it ended.
+ */
+static void log_request(struct MHD_Connection *c, const struct conn_state *cs,
+                        enum MHD_RequestTerminationCode toe)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+    unsigned status = cs->status ? (unsigned)cs->status
+                      : ci       ? ci->http_status
+                                 : 0;
+
+    char shown[16] = "-";
+
+    if (status)
+        snprintf(shown, sizeof(shown), "%u", status);
+    fy_info("http", "%s %s %s ms=%.1f%s%s",
+            cs->req.method ? cs->req.method : "-",
+            cs->req.path ? cs->req.path : cs->uri, shown,
+            (fy_mono_s() - cs->req.started) * 1000.0, ended_how(toe),
+            cs->status || !status ? "" : " by=libmicrohttpd");
+}
+
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
                     enum MHD_RequestTerminationCode toe)
 {
+    struct fy_http_server *s = cls;
     struct conn_state *cs = *con_cls;
 
-    (void)cls, (void)c, (void)toe;
     if (!cs)
         return;
+    log_request(c, cs, toe);
+    if (s->h.done && cs->headers_done)
+        s->h.done(&cs->req, s->ud);
     fy_buf_release(&cs->req.body);
+    budget_give(s, &cs->body_charge);
+    budget_give(s, &cs->plain_charge);
     fy_free(cs);
     *con_cls = NULL;
 }
 
+/*
+ * libmicrohttpd's own messages, as ferry log lines (escaped like every
+ * line). Its error pages are HTML: the log keeps the status, not the page.
+ */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct fy_http_server *s = cls;
+    char msg[512];
+    char *html;
+    size_t n;
+    bool starting;
+
+    vsnprintf(msg, sizeof(msg), fmt, ap); /* NOLINT(clang-analyzer-valist.*) */
+    html = strstr(msg, " ('<html>");
+    if (html)
+        snprintf(html, sizeof(msg) - (size_t)(html - msg), ")");
+    n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    pthread_mutex_lock(&s->msg_mu);
+    starting = s->starting;
+    if (starting)
+        snprintf(s->start_msg, sizeof(s->start_msg), "%s", msg);
+    pthread_mutex_unlock(&s->msg_mu);
+    /*
+     * A start-up failure is said once, in the error it causes; a client
+     * going away is in the request's access line already.
+     */
+    if (starting || strstr(msg, "closed by remote side"))
+        fy_debug("http", "libmicrohttpd: %s", msg); /* or the access line */
+    else
+        fy_warn("http", "libmicrohttpd: %s", msg);
+}
+
+/* A port is 0 to 65535, in decimal digits only. */
+static int parse_port(const char *listen, const char *p, unsigned *port,
+                      struct ferry_err *err)
+{
+    unsigned long v = 0;
+    size_t n = strspn(p, "0123456789");
+
+    if (n == 0 || n > 5 || p[n] != '\0' || (v = strtoul(p, NULL, 10)) > 65535)
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "listen address '%s': the port must be a number"
+                          " from 1 to 65535, or 0 to pick a free one",
+                          listen);
+    *port = (unsigned)v;
+    return 0;
+}
+
 static int resolve(const char *listen, struct sockaddr_storage *ss,
-                   struct ferry_err *err)
+                   unsigned *port, struct ferry_err *err)
 {
     char host[256];
     const char *colon = strrchr(listen, ':');
@@ -250,6 +597,8 @@ static int resolve(const char *listen, struct sockaddr_storage *ss,
     if (!colon || colon == listen)
         return fy_err_set(err, FERRY_ECONFIG,
                           "listen address '%s' must be HOST:PORT", listen);
+    if (parse_port(listen, colon + 1, port, err) < 0)
+        return FERRY_ECONFIG;
     hl = (size_t)(colon - listen);
     if (listen[0] == '[' && hl >= 2 && listen[hl - 1] == ']')
         snprintf(host, sizeof(host), "%.*s", (int)(hl - 2), listen + 1);
@@ -264,36 +613,63 @@ static int resolve(const char *listen, struct sockaddr_storage *ss,
     return 0;
 }
 
-int fy_http_server_start(const struct fy_http_config *cfg, fy_http_handler *h,
-                         void *ud, struct fy_http_server **out,
-                         struct ferry_err *err)
+static struct MHD_Daemon *start_daemon(struct fy_http_server *s,
+                                       const struct fy_http_config *cfg,
+                                       const struct sockaddr_storage *ss,
+                                       unsigned port)
+{
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+
+    if (ss->ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    /*
+     * The port is passed as well as the address only so that
+     * libmicrohttpd's bind error names the port asked for, not 0.
+     */
+    return MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR, ss,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED,
+        on_done, s, MHD_OPTION_CONNECTION_LIMIT,
+        cfg->max_conns ? cfg->max_conns : 1024u, MHD_OPTION_CONNECTION_TIMEOUT,
+        cfg->timeout_s ? cfg->timeout_s : 60u, MHD_OPTION_END);
+}
+
+int fy_http_server_start(const struct fy_http_config *cfg,
+                         const struct fy_http_handlers *h, void *ud,
+                         struct fy_http_server **out, struct ferry_err *err)
 {
     struct sockaddr_storage ss = {0};
     struct fy_http_server *s;
     const union MHD_DaemonInfo *info;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
-    int rc = resolve(cfg->listen, &ss, err);
+    unsigned port = 0;
+    int rc = resolve(cfg->listen, &ss, &port, err);
 
     *out = NULL;
     if (rc < 0)
         return rc;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
     s = fy_calloc(1, sizeof(*s));
     if (!s)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    s->handler = h;
+    s->h = *h;
     s->ud = ud;
     s->max_body = cfg->max_body;
-    s->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_CONNECTION_LIMIT,
-        cfg->max_conns ? cfg->max_conns : 1024u, MHD_OPTION_CONNECTION_TIMEOUT,
-        cfg->timeout_s ? cfg->timeout_s : 60u, MHD_OPTION_END);
+    s->max_inflight = cfg->max_inflight ? cfg->max_inflight : SIZE_MAX;
+    atomic_init(&s->inflight, 0);
+    pthread_mutex_init(&s->msg_mu, NULL);
+    s->starting = true;
+    s->d = start_daemon(s, cfg, &ss, port);
+    pthread_mutex_lock(&s->msg_mu);
+    s->starting = false;
+    pthread_mutex_unlock(&s->msg_mu);
     if (!s->d) {
+        rc =
+            fy_err_set(err, FERRY_EIO, "cannot listen on '%s': %s", cfg->listen,
+                       s->start_msg[0] ? s->start_msg : "unknown reason");
+        pthread_mutex_destroy(&s->msg_mu);
         fy_free(s);
-        return fy_err_set(err, FERRY_EIO, "cannot listen on '%s'", cfg->listen);
+        return rc;
     }
     info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : 0;
@@ -311,5 +687,6 @@ void fy_http_server_stop(struct fy_http_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->d);
+    pthread_mutex_destroy(&s->msg_mu);
     fy_free(s);
 }

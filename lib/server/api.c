@@ -4,6 +4,7 @@
  */
 #include "server/api.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,11 +18,20 @@
 
 #define RETRY_AFTER_S 2
 
+struct api_req;
+
 struct route {
     const char *method;
     const char *path;
-    void (*fn)(struct fy_api *api, struct fy_http_req *req,
+    bool needs_key;
+    void (*fn)(struct fy_api *api, struct api_req *ar, struct fy_http_req *req,
                struct fy_http_resp *resp);
+};
+
+/* Per-request state, from the headers to the end of the request. */
+struct api_req {
+    const struct route *route;
+    struct fy_key key; /* verified before the body was read */
 };
 
 static void set_json(struct fy_http_resp *resp, int status, json_t *j)
@@ -41,25 +51,33 @@ static void set_json(struct fy_http_resp *resp, int status, json_t *j)
     free(text);
 }
 
-/* Maps a store failure to 503 (with Retry-After) or 500. */
+/*
+ * Maps a store failure to 503 (with Retry-After) or 500. The client gets a
+ * generic message: the store's own (table names, SQL, hosts) goes to the
+ * log only, for the operator.
+ */
 static void store_error(struct fy_http_resp *resp, int rc, const char *msg)
 {
     if (ferry_err_is_transient(rc)) {
-        fy_http_error(resp, 503, "store_unavailable", msg, NULL);
+        fy_warn("store", "request answered 503: %s", msg);
+        fy_http_error(resp, 503, "store_unavailable",
+                      "the store is unavailable; retry later", NULL);
         resp->retry_after = RETRY_AFTER_S;
     } else {
-        fy_http_error(resp, 500, "internal", msg, NULL);
+        fy_error("store", "request answered 500: %s", msg);
+        fy_http_error(resp, 500, "internal",
+                      "internal error; the server log has the detail", NULL);
     }
 }
 
-static void handle_health(struct fy_api *api, struct fy_http_req *req,
-                          struct fy_http_resp *resp)
+static void handle_health(struct fy_api *api, struct api_req *ar,
+                          struct fy_http_req *req, struct fy_http_resp *resp)
 {
     struct ferry_err err = {0};
     struct fy_store *st = NULL;
     bool up;
 
-    (void)req;
+    (void)req, (void)ar;
     up = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err) == 0 &&
          st->ops->ping(st, &err) == 0;
     if (st)
@@ -89,13 +107,15 @@ static const char *presented_key(const struct fy_http_req *req, size_t *len)
 }
 
 /*
- * Verifies the request's key with a borrowed store connection. Returns 0
- * with *key filled, or answers the request (401/503) and returns < 0.
+ * Verifies the request's key on the headers alone, with a store connection
+ * of its own. Returns 0 with *key filled, or answers the request (401, or
+ * 503 when the store cannot say) and returns < 0.
  */
-static int authenticate(struct fy_store *st, struct fy_http_req *req,
+static int authenticate(struct fy_api *api, struct fy_http_req *req,
                         struct fy_http_resp *resp, struct fy_key *key)
 {
     struct ferry_err err = {0};
+    struct fy_store *st = NULL;
     size_t len;
     const char *text = presented_key(req, &len);
     int rc;
@@ -107,7 +127,12 @@ static int authenticate(struct fy_store *st, struct fy_http_req *req,
                       NULL);
         return FERRY_EAUTH;
     }
-    rc = fy_key_verify(st, text, len, key, &err);
+    /* A key that cannot be one is refused without touching the store. */
+    rc = fy_key_verify_shape(text, len, &err);
+    if (rc == 0)
+        rc = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err);
+    if (rc == 0)
+        rc = fy_key_verify(st, text, len, key, &err);
     if (rc == FERRY_EAUTH)
         fy_http_error(resp, 401, "unauthorized", err.msg, NULL);
     else if (rc < 0)
@@ -116,6 +141,8 @@ static int authenticate(struct fy_store *st, struct fy_http_req *req,
     if (rc == 0 && key->last_used_at < (int64_t)time(NULL) - 60 &&
         st->ops->key_touch(st, key->id, &err) < 0)
         fy_warn("auth", "cannot record use of key=%s: %s", key->id, err.msg);
+    if (st)
+        fy_store_pool_put(api->pool, st);
     return rc;
 }
 
@@ -162,49 +189,46 @@ static void push_failed(struct fy_http_resp *resp, int rc,
     store_error(resp, rc, err->msg);
 }
 
-static void handle_push(struct fy_api *api, struct fy_http_req *req,
-                        struct fy_http_resp *resp)
+static void handle_push(struct fy_api *api, struct api_req *ar,
+                        struct fy_http_req *req, struct fy_http_resp *resp)
 {
     struct ferry_err err = {0};
     struct fy_arena arena = FY_ARENA_INIT(0);
     struct fy_push_result res;
-    struct fy_key key = {0};
     struct fy_store *st = NULL;
     json_t *details = NULL;
     int rc;
 
-    if (!json_content(req, resp))
-        return;
     rc = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err);
     if (rc < 0) {
         store_error(resp, rc, err.msg);
         return;
     }
-    if (authenticate(st, req, resp, &key) < 0)
-        goto out;
-    rc = fy_push_run(st, api->contract, &key, req->body.data, req->body.len,
+    rc = fy_push_run(st, api->contract, &ar->key, req->body.data, req->body.len,
                      &arena, &res, &details, &err);
     if (rc < 0) {
         push_failed(resp, rc, &err, details);
-        fy_info("push", "device=%s rejected status=%d: %s", key.device,
+        fy_info("push", "device=%s rejected status=%d: %s", ar->key.device,
                 resp->status, err.msg);
         goto out;
     }
     set_json(resp, 200, fy_push_result_json(&res));
     fy_debug("push", "device=%s acked_seq=%lld applied=%ld skipped=%ld",
-             key.device, (long long)res.acked_seq, res.applied, res.skipped);
+             ar->key.device, (long long)res.acked_seq, res.applied,
+             res.skipped);
 out:
-    fy_key_release(&key);
     fy_store_pool_put(api->pool, st);
     fy_arena_reset(&arena);
 }
 
 static const struct route routes[] = {
-    {"GET", "/health", handle_health},
-    {"POST", "/v1/push", handle_push},
+    {"GET", "/health", false, handle_health},
+    {"POST", "/v1/push", true, handle_push},
 };
 
-void fy_api_handle(struct fy_http_req *req, struct fy_http_resp *resp, void *ud)
+/* The route for the request, or answers 404/405 and returns NULL. */
+static const struct route *find_route(const struct fy_http_req *req,
+                                      struct fy_http_resp *resp)
 {
     bool path_known = false;
 
@@ -212,17 +236,63 @@ void fy_api_handle(struct fy_http_req *req, struct fy_http_resp *resp, void *ud)
         if (strcmp(req->path, routes[i].path) != 0)
             continue;
         path_known = true;
-        if (strcmp(req->method, routes[i].method) == 0) {
-            routes[i].fn(ud, req, resp);
-            goto log;
-        }
+        if (strcmp(req->method, routes[i].method) == 0)
+            return &routes[i];
     }
     if (path_known)
         fy_http_error(resp, 405, "method_not_allowed",
                       "this method is not allowed here", NULL);
     else
         fy_http_error(resp, 404, "not_found", "no such endpoint", NULL);
-log:
-    fy_info("http", "%s %s %d ms=%.1f", req->method, req->path, resp->status,
-            (fy_mono_s() - req->started) * 1000.0);
+    return NULL;
 }
+
+void fy_api_headers(struct fy_http_req *req, struct fy_http_resp *resp,
+                    void *ud)
+{
+    struct api_req *ar;
+    const struct route *r = find_route(req, resp);
+
+    if (!r)
+        return;
+    ar = fy_calloc(1, sizeof(*ar));
+    if (!ar) {
+        fy_http_error(resp, 500, "internal", "out of memory", NULL);
+        return;
+    }
+    ar->route = r;
+    req->ctx = ar;
+    if (!r->needs_key)
+        return;
+    if (authenticate(ud, req, resp, &ar->key) < 0)
+        return;
+    if (r->fn == handle_push)
+        json_content(req, resp); /* 415 before the body, too */
+}
+
+void fy_api_handle(struct fy_http_req *req, struct fy_http_resp *resp, void *ud)
+{
+    struct api_req *ar = req->ctx;
+
+    /* The headers hook answered anything without a route or a key. */
+    assert(ar && ar->route);
+    ar->route->fn(ud, ar, req, resp);
+}
+
+void fy_api_done(struct fy_http_req *req, void *ud)
+{
+    struct api_req *ar = req->ctx;
+
+    (void)ud;
+    if (!ar)
+        return;
+    fy_key_release(&ar->key);
+    fy_free(ar);
+    req->ctx = NULL;
+}
+
+const struct fy_http_handlers fy_api_handlers = {
+    .headers = fy_api_headers,
+    .handle = fy_api_handle,
+    .done = fy_api_done,
+};

@@ -79,6 +79,15 @@ int fy_key_parse(const char *text, size_t len, char id[FY_KEY_ID_LEN + 1],
     return 0;
 }
 
+int fy_key_verify_shape(const char *text, size_t len, struct ferry_err *err)
+{
+    char id[FY_KEY_ID_LEN + 1], hash[65];
+
+    if (fy_key_parse(text, len, id, hash) < 0)
+        return fy_err_set(err, FERRY_EAUTH, "the API key is not valid");
+    return 0;
+}
+
 int fy_key_verify(struct fy_store *st, const char *text, size_t len,
                   struct fy_key *rec, struct ferry_err *err)
 {

@@ -32,6 +32,12 @@ int fy_key_parse(const char *text, size_t len, char id[FY_KEY_ID_LEN + 1],
                  char hash[65]);
 
 /*
+ * FERRY_EAUTH (with the message a client sees) when text cannot be a key,
+ * without touching any store; 0 when it has a key's shape.
+ */
+int fy_key_verify_shape(const char *text, size_t len, struct ferry_err *err);
+
+/*
  * Checks a presented key against the store: known, hash equal (constant
  * time), not revoked, not expired. On success *rec is filled (release it).
  * FERRY_EAUTH with a message otherwise; store errors pass through.
