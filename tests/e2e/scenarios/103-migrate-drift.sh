@@ -1,0 +1,44 @@
+# `ferryd migrate` never says "migrated" while ignoring a change: a reused
+# version number with another contract, a retyped column and a dropped
+# column are each named and exit 3 with nothing changed; adding a table or
+# a column stays routine.
+contract() { # version extra-columns-json extra-tables-json
+    write_contract "$T/contract.json" <<JSON
+{"version": $1, "tables": [{"name": "t",
+  "columns": [{"name": "id", "type": "bigint", "not_null": true}$2],
+  "primary_key": ["id"]}$3]}
+JSON
+}
+migrate_rc() {
+    _rc=0
+    "$FERRYD" migrate --store "$STORE_URL" --contract "$T/contract.json" \
+        >"$T/migrate.out" 2>&1 || _rc=$?
+    echo $_rc
+}
+contract 1 ', {"name": "a", "type": "text"}, {"name": "b", "type": "bigint"}' ''
+assert_eq "first migrate" 0 "$(migrate_rc)"
+assert_eq "same again" 0 "$(migrate_rc)"
+
+contract 1 ', {"name": "a", "type": "text"}, {"name": "b", "type": "bigint"}, {"name": "c", "type": "text"}' ''
+assert_eq "reused version" 3 "$(migrate_rc)"
+grep -q "version 1 was migrated with another contract" "$T/migrate.out" || fail "$(cat "$T/migrate.out")"
+grep -q "^migrated" "$T/migrate.out" && fail "said migrated"
+
+contract 2 ', {"name": "b", "type": "text"}' ''
+assert_eq "dropped and retyped" 3 "$(migrate_rc)"
+grep -q "column 'a' was dropped" "$T/migrate.out" || fail "dropped: $(cat "$T/migrate.out")"
+grep -q "column 'b' changed type from bigint to text" "$T/migrate.out" || fail "retyped: $(cat "$T/migrate.out")"
+
+# Nothing was recorded: version 1 is still the store's.
+case $STORE in
+sqlite) v=$(store_sql 'SELECT max(version) FROM ferry_schema_versions') ;;
+pg) v=$(store_sql 'SELECT max(version) FROM ferry.schema_versions') ;;
+esac
+assert_eq "store version" 1 "$v"
+
+contract 2 ', {"name": "a", "type": "text"}, {"name": "b", "type": "bigint"}, {"name": "c", "type": "text"}' \
+    ', {"name": "u", "columns": [{"name": "id", "type": "bigint", "not_null": true}], "primary_key": ["id"]}'
+assert_eq "added table and column" 0 "$(migrate_rc)"
+contract 1 ', {"name": "a", "type": "text"}, {"name": "b", "type": "bigint"}' ''
+assert_eq "older version" 3 "$(migrate_rc)"
+grep -q "newer than this contract's version 1" "$T/migrate.out" || fail "$(cat "$T/migrate.out")"
