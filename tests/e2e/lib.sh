@@ -255,3 +255,42 @@ verify_items() { # DEVICE
 
 # How many times the crash scenarios kill something (FERRY_TEST_KILLS).
 KILLS=${FERRY_TEST_KILLS:-20}
+
+# s2_raw: the bytes on stdin sent as they are to ferryd ($PORT), the raw
+# answer on stdout (read until ferryd closes or 5 s of silence). Used for
+# requests curl cannot send: bad framing, forged paths, slow bodies.
+s2_raw() {
+    python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+try:
+    s.sendall(sys.stdin.buffer.read())
+except OSError:
+    pass
+out = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+except OSError:
+    pass
+sys.stdout.buffer.write(out)' "$PORT"
+}
+
+# s2_status FILE: the status code of the raw answer in FILE
+s2_status() {
+    head -n 1 "$1" | tr -d '\r' | cut -d' ' -f2
+}
+
+# s2_log_is_ferry: every line ferryd logged has ferry's form, one event per
+# line, with no control byte (ESC, CR, ...) or C1 control in it.
+s2_log_is_ferry() {
+    _bad=$(grep -avE '^ferryd: (error|warn|info|debug|trace): [a-z]+: ' "$T/ferryd.log" |
+        grep -av '^ferryd: listening' | head -n 3)
+    [ -z "$_bad" ] || fail "log lines not in ferry's form: $_bad"
+    if LC_ALL=C grep -aqP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]' "$T/ferryd.log"; then
+        fail "control characters in ferryd.log: $(LC_ALL=C grep -anP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]' "$T/ferryd.log" | head -n 2 | cat -v)"
+    fi
+}
