@@ -590,6 +590,158 @@ static void test_key_text_distinct(void **state)
         fy_free(keys[i]);
 }
 
+/* The canonical key of a JSON value for col, in the fixture's arena. */
+static int key_of(struct fx *fx, const struct fy_column *col, const char *text,
+                  struct fy_val *v, char **key)
+{
+    struct fy_buf b = FY_BUF_INIT(0);
+    size_t bytes = 0;
+    int rc = conv(fx, col, text, v);
+
+    if (rc < 0)
+        fail_msg("%s for %s: %s", text, fy_type_name(col->type), fx->why);
+    rc = fy_val_key_canon(col, v, &fx->arena, &b, &bytes, fx->why,
+                          sizeof(fx->why));
+    *key = fy_arena_strndup(&fx->arena, b.data, b.len);
+    fy_buf_release(&b);
+    return rc;
+}
+
+/*
+ * Classes of spellings PostgreSQL holds as one key (checked with psql
+ * against PostgreSQL 15): inside a class one key, across classes distinct.
+ */
+static void test_key_canon_classes(void **state)
+{
+    static const struct {
+        enum fy_type type;
+        const char *spellings[8];
+    } classes[] = {
+        {FY_T_NUMERIC,
+         {"1", "\"1.0\"", "\"+1\"", "\"1e0\"", "\"0.1e1\"", "1.0"}},
+        {FY_T_NUMERIC, {"0", "\"-0\"", "\"0.000\"", "-0.0", "\"0e99999\""}},
+        {FY_T_NUMERIC, {"0.1", "\"0.1\"", "\"0.10\"", "\"1e-1\""}},
+        {FY_T_NUMERIC, {"100", "\"1e2\"", "\"00100.00\"", "100.0"}},
+        {FY_T_NUMERIC, {"-1", "\"-1.0\""}},
+        {FY_T_NUMERIC, {"\"12345678901234567\"", "\"12345678901234567.0\""}},
+        {FY_T_NUMERIC, {"\"1.5\""}},
+        {FY_T_DOUBLE, {"0.0", "-0.0", "0"}},
+        {FY_T_DOUBLE, {"0.1", "0.1000000000000000055511151231257827"}},
+        {FY_T_DOUBLE, {"0.2"}},
+        {FY_T_TIMESTAMPTZ,
+         {"\"2026-01-01 10:00:00\"", "\"2026-01-01T10:00:00\"",
+          "\"2026-01-01T10:00:00Z\"", "\"2026-01-01 12:00:00+02\"",
+          "\"2026-01-01T05:30:00-0430\"", "\"2026-01-01 10:00:00.0000005\"",
+          "\"2026-01-01T11:00:00+01:00\""}},
+        {FY_T_TIMESTAMPTZ,
+         {"\"2026-01-01 10:00:00.0000015\"", "\"2026-01-01 10:00:00.000002\"",
+          "\"2026-01-01 10:00:00.0000025\""}},
+        {FY_T_TIMESTAMPTZ, {"\"2026-01-02\"", "\"2026-01-01 23:59:60\""}},
+        {FY_T_DATE, {"\"2026-01-01\""}},
+        {FY_T_DATE, {"\"2026-01-02\""}},
+        {FY_T_JSONB, {"{\"a\":1,\"b\":[2,3.0]}", "{\"b\":[2.0,3],\"a\":1e0}"}},
+        {FY_T_JSONB, {"[1.5]"}},
+        {FY_T_TEXT, {"\"a\""}},
+        {FY_T_TEXT, {"\"A\""}},
+        {FY_T_BOOLEAN, {"true", "1"}},
+        {FY_T_BOOLEAN, {"false", "0"}},
+    };
+    struct fx *fx = *state;
+    char *first[FY_ARRAY_LEN(classes)];
+
+    for (size_t c = 0; c < FY_ARRAY_LEN(classes); c++) {
+        struct fy_column col = column(classes[c].type);
+
+        for (size_t i = 0; classes[c].spellings[i]; i++) {
+            struct fy_val v;
+            char *key;
+
+            assert_int_equal(
+                key_of(fx, &col, classes[c].spellings[i], &v, &key), 0);
+            if (i == 0)
+                first[c] = key;
+            else if (strcmp(key, first[c]) != 0)
+                fail_msg("%s: key %s, not %s as %s", classes[c].spellings[i],
+                         key, first[c], classes[c].spellings[0]);
+        }
+        for (size_t d = 0; d < c; d++) {
+            if (strcmp(first[c], first[d]) == 0)
+                fail_msg("classes %zu and %zu share key %s", c, d, first[c]);
+        }
+    }
+}
+
+/* The spelling both stores are given, and what a key may not be. */
+static void test_key_canon_spelling(void **state)
+{
+    static const struct {
+        enum fy_type type;
+        const char *in, *out; /* out NULL: an integer */
+    } cases[] = {
+        {FY_T_TIMESTAMPTZ, "\"2026-01-01T12:00:00.250+02:00\"",
+         "2026-01-01 10:00:00.25+00:00"},
+        {FY_T_TIMESTAMPTZ, "\"2026-03-01T00:30:00+01\"",
+         "2026-02-28 23:30:00+00:00"},
+        {FY_T_TIMESTAMPTZ, "\"2024-03-01T00:30:00+01\"",
+         "2024-02-29 23:30:00+00:00"},
+        {FY_T_TIMESTAMPTZ, "\"0001-01-01\"", "0001-01-01 00:00:00+00:00"},
+        {FY_T_TIMESTAMPTZ, "\"2026-01-01 10:00:00.1234575\"",
+         "2026-01-01 10:00:00.123458+00:00"},
+        {FY_T_NUMERIC, "\"-001.2500\"", "-1.25"},
+        {FY_T_NUMERIC, "\"1e20\"", "100000000000000000000"},
+        {FY_T_NUMERIC, "\"1.5e-3\"", "0.0015"},
+        {FY_T_NUMERIC, "0.1", "0.1"},
+        {FY_T_NUMERIC, "\"42.000\"", NULL},
+        {FY_T_JSONB, "{\"b\":1.0,\"a\":[true,null]}",
+         "{\"a\":[true,null],\"b\":1}"},
+    };
+    struct fx *fx = *state;
+
+    for (size_t i = 0; i < FY_ARRAY_LEN(cases); i++) {
+        struct fy_column col = column(cases[i].type);
+        struct fy_val v;
+        char *key;
+
+        assert_int_equal(key_of(fx, &col, cases[i].in, &v, &key), 0);
+        if (!cases[i].out) {
+            assert_int_equal(v.kind, FY_V_INT);
+            assert_int_equal(v.i, 42);
+            continue;
+        }
+        assert_int_equal(v.kind, FY_V_TEXT);
+        if (v.len != strlen(cases[i].out) ||
+            memcmp(v.s, cases[i].out, v.len) != 0)
+            fail_msg("%s: \"%.*s\", want \"%s\"", cases[i].in, (int)v.len, v.s,
+                     cases[i].out);
+    }
+}
+
+static void test_key_canon_refused(void **state)
+{
+    struct fx *fx = *state;
+    struct fy_column num = column(FY_T_NUMERIC), ts = column(FY_T_TIMESTAMPTZ),
+                     date = column(FY_T_DATE);
+    struct fy_val v;
+    char *key;
+
+    /* More digits than a double tells apart, as a key. */
+    assert_int_equal(key_of(fx, &num, "\"0.1234567890123456789\"", &v, &key),
+                     FERRY_ECONTRACT);
+    assert_non_null(strstr(fx->why, "15 significant digits"));
+    assert_int_equal(key_of(fx, &num, "\"123456789012345678901\"", &v, &key),
+                     FERRY_ECONTRACT);
+    /* Any value: beyond the double range, or years outside 1 to 9999. */
+    conv_bad(fx, &num, "\"1e999999\"");
+    conv_bad(fx, &num, "\"-1e309\"");
+    conv_bad(fx, &num, "\"1e-400\"");
+    conv_bad(fx, &ts, "\"0000-01-01 10:00:00\"");
+    conv_bad(fx, &ts, "\"0001-01-01 00:00:00+01\"");
+    conv_bad(fx, &ts, "\"9999-12-31 23:59:59.9999995\"");
+    conv_bad(fx, &date, "\"0000-01-01\"");
+    assert_int_equal(conv(fx, &num, "\"1e308\"", &v), 0);
+    assert_int_equal(conv(fx, &ts, "\"9999-12-31 23:59:59.9999994\"", &v), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -613,6 +765,9 @@ int main(void)
         T(test_copy_text_kinds),
         T(test_copy_text_limit),
         T(test_key_text_distinct),
+        T(test_key_canon_classes),
+        T(test_key_canon_spelling),
+        T(test_key_canon_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
