@@ -14,17 +14,20 @@ MAXB=4194304
 FERRYD_ARGS="--max-body $MAXB --max-inflight 16777216"
 start_ferryd
 SLOW="$E2E_DIR/../../bench/slow_bodies.py"
-rss() { sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' "/proc/$FERRYD_PID/status"; }
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$FERRYD_PID/status"; }
 
 base=$(rss)
+[ -n "$base" ] || fail "cannot read the RSS of ferryd"
 python3 "$SLOW" --port "$PORT" --pid "$FERRYD_PID" --conns 200 --body $MAXB \
     --limit-kib $((base + 16384)) --hold 2 >"$T/slow.out" ||
     fail "unauthenticated: RSS over base $base + 16384 KiB: $(cat "$T/slow.out")"
 note "without a key: $(cat "$T/slow.out")"
-grep -q 'refused_early=1[5-9][0-9]\|refused_early=200' "$T/slow.out" ||
+early=$(sed -n 's/.*refused_early=\([0-9]*\).*/\1/p' "$T/slow.out")
+[ "${early:-0}" -ge 100 ] ||
     fail "most connections should be refused on their headers: $(cat "$T/slow.out")"
 
 base=$(rss)
+[ -n "$base" ] || fail "cannot read the RSS of ferryd"
 python3 "$SLOW" --port "$PORT" --pid "$FERRYD_PID" --conns 200 --body $MAXB \
     --key "$KEY" --limit-kib $((base + 16384 + 16384)) --hold 2 >"$T/slow.out" ||
     fail "with a key: RSS over base $base + 32768 KiB: $(cat "$T/slow.out")"
