@@ -55,18 +55,25 @@ static int add_name(const char *table, void *ud)
     return json_array_append_new(ud, json_string(table));
 }
 
+static int add_problem(const char *table, const char *problem, void *ud)
+{
+    return json_array_append_new(
+        ud, json_pack("{s:s, s:s}", "table", table, "problem", problem));
+}
+
 static json_t *status_json(sqlite3 *db, const struct fy_agent_config *cfg)
 {
     int64_t acked = 0, next = 1;
-    json_t *tracked = json_array();
+    json_t *tracked = json_array(), *broken = json_array();
 
     fy_state_get_int(db, "acked_seq", 0, &acked, NULL);
     fy_state_get_int(db, "next_seq", 1, &next, NULL);
     fy_capture_each_tracked(db, add_name, tracked, NULL);
+    fy_capture_check(db, add_problem, broken, NULL);
     return json_pack(
-        "{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o}", "device", cfg->device,
-        "database", cfg->database, "server", cfg->base_url, "tracked", tracked,
-        "outbox",
+        "{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "device",
+        cfg->device, "database", cfg->database, "server", cfg->base_url,
+        "tracked", tracked, "capture_problems", broken, "outbox",
         (json_int_t)count_of(db, "SELECT count(*) FROM _ferry_outbox"),
         "acked_seq", (json_int_t)acked, "next_seq", (json_int_t)next,
         "dead_letters",
@@ -86,6 +93,10 @@ static void print_status(json_t *j)
     printf("server        %s\n",
            json_string_value(json_object_get(j, "server")));
     printf("tracked       %s\n", tracked ? tracked : "[]");
+    printf("capture       %s\n",
+           json_array_size(json_object_get(j, "capture_problems"))
+               ? "BROKEN (see the errors above; 'ferry track TABLE' repairs)"
+               : "ok");
     printf("outbox        %lld changes queued (coalesced per row at push)\n",
            (long long)json_integer_value(json_object_get(j, "outbox")));
     printf("acked seq     %lld\n",
