@@ -87,9 +87,44 @@ static void drift_version(struct fy_buf *b, const struct fy_contract *old,
                     old->version, c->version);
 }
 
+static void key_names(struct fy_buf *b, const struct fy_table *t)
+{
+    for (size_t i = 0; i < t->npk; i++)
+        fy_buf_addf(b, "%s%s", i ? ", " : "", t->cols[t->pk[i]].name);
+}
+
+static bool same_key(const struct fy_table *o, const struct fy_table *t)
+{
+    if (o->npk != t->npk)
+        return false;
+    for (size_t i = 0; i < o->npk; i++) {
+        if (strcmp(o->cols[o->pk[i]].name, t->cols[t->pk[i]].name) != 0)
+            return false;
+    }
+    return true;
+}
+
+/*
+ * A table's primary key is its stored table's PRIMARY KEY: CREATE TABLE IF
+ * NOT EXISTS would keep the old one, and every upsert's ON CONFLICT would
+ * then fail (a 500 on every push of the table).
+ */
+static void drift_key(struct fy_buf *b, const struct fy_table *o,
+                      const struct fy_table *t)
+{
+    if (same_key(o, t))
+        return;
+    fy_buf_addf(b, "; table '%s': primary key changed from (", t->name);
+    key_names(b, o);
+    fy_buf_adds(b, ") to (");
+    key_names(b, t);
+    fy_buf_adds(b, "): create the table under a new name");
+}
+
 static void drift_table(struct fy_buf *b, const struct fy_table *o,
                         const struct fy_table *t)
 {
+    drift_key(b, o, t);
     for (size_t i = 0; i < o->ncols; i++) {
         int col = fy_table_column(t, o->cols[i].name);
 

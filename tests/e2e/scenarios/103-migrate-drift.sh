@@ -42,3 +42,20 @@ assert_eq "added table and column" 0 "$(migrate_rc)"
 contract 1 ', {"name": "a", "type": "text"}, {"name": "b", "type": "bigint"}' ''
 assert_eq "older version" 3 "$(migrate_rc)"
 grep -q "newer than this contract's version 1" "$T/migrate.out" || fail "$(cat "$T/migrate.out")"
+
+# A changed primary key (here: a device-local key gaining the device
+# column, as `ferry contract` now generates) is refused too: the stored
+# table's PRIMARY KEY cannot follow, and every upsert would fail.
+write_contract "$T/contract.json" <<'JSON'
+{"version": 3, "tables": [{"name": "t",
+  "columns": [{"name": "device", "type": "text", "not_null": true},
+              {"name": "id", "type": "bigint", "not_null": true},
+              {"name": "a", "type": "text"}, {"name": "b", "type": "bigint"},
+              {"name": "c", "type": "text"}],
+  "primary_key": ["device", "id"], "device_column": "device"},
+ {"name": "u", "columns": [{"name": "id", "type": "bigint", "not_null": true}],
+  "primary_key": ["id"]}]}
+JSON
+assert_eq "changed key" 3 "$(migrate_rc)"
+grep -q "table 't': primary key changed from (id) to (device, id)" "$T/migrate.out" ||
+    fail "key change: $(cat "$T/migrate.out")"
