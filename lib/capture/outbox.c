@@ -249,9 +249,11 @@ static bool same_value(sqlite3_value *a, sqlite3_value *b)
         db = sqlite3_value_double(b);
         return memcmp(&da, &db, sizeof(da)) == 0;
     default:
+        /* sqlite3_value_blob() is NULL for an empty value: compare sizes. */
         return sqlite3_value_bytes(a) == sqlite3_value_bytes(b) &&
-               memcmp(sqlite3_value_blob(a), sqlite3_value_blob(b),
-                      (size_t)sqlite3_value_bytes(a)) == 0;
+               (sqlite3_value_bytes(a) == 0 ||
+                memcmp(sqlite3_value_blob(a), sqlite3_value_blob(b),
+                       (size_t)sqlite3_value_bytes(a)) == 0);
     }
 }
 
