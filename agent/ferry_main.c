@@ -111,7 +111,7 @@ int main(int argc, char **argv)
             return AGENT_USAGE;
         }
     }
-    if (!ctx.config_path)
+    if (!ctx.config_path || !*ctx.config_path) /* FERRY_CONFIG= is unset */
         ctx.config_path = "config.json";
     if (ctx.verbose > FERRY_LOG_TRACE)
         ctx.verbose = FERRY_LOG_TRACE;
