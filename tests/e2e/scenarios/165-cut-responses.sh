@@ -1,0 +1,118 @@
+# An answer ferry cannot use is a network error, never a verdict: a
+# response cut inside its status line or headers (which libcurl reports as
+# a 200 with no body), nothing at all, a 200 with an empty, non-JSON, cut
+# or acked_seq-less body. With the fault for good, push retries and exits 5
+# with the outbox intact and nothing parked; with the fault on the first
+# requests only, push retries through it and everything arrives.
+cat >"$T/fake.py" <<'PY'
+import http.client, socket, sys, threading
+kind, faults, upstream, portfile = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+CUT = {
+    "status": b"HTTP/1.1 2",
+    "headers": b"HTTP/1.1 200 OK\r\nContent-Type: appl",
+    "headers-crlf": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n",
+    "nothing": b"",
+    "empty200": b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    "html200": b"HTTP/1.1 200 OK\r\nContent-Length: 17\r\nConnection: close\r\n\r\n<html>oops</html>",
+    "noacked200": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}",
+    "cutbody200": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"acked_se",
+}[kind]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+s.settimeout(60)  # gone by itself once the scenario stops using it
+open(portfile, "w").write(str(s.getsockname()[1]))
+seen = 0
+
+def read_request(c):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = c.recv(65536)
+        if not chunk:
+            return None, None
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    hdrs = dict(l.split(": ", 1) for l in lines[1:])
+    n = int(hdrs.get("Content-Length", 0))
+    while len(body) < n:
+        body += c.recv(65536)
+    return hdrs, body
+
+while True:
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        sys.exit(0)
+    hdrs, body = read_request(c)
+    if hdrs is None:
+        c.close()
+        continue
+    seen += 1
+    if seen <= faults:
+        c.sendall(CUT)
+        c.close()
+        continue
+    u = http.client.HTTPConnection(upstream)
+    fwd = {k: v for k, v in hdrs.items() if k.lower() in
+           ("x-api-key", "content-type", "content-encoding", "authorization")}
+    u.request("POST", "/v1/push", body=body, headers=fwd)
+    r = u.getresponse()
+    rb = r.read()
+    c.sendall(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (r.status, len(rb)) + rb)
+    c.close()
+PY
+items_contract
+ferryd_migrate
+KEY=$(make_key edge1)
+start_ferryd
+agent_init a edge1 50
+APP=$T/a/app.db
+fill_items "$APP" 120
+ferry_in a track items >/dev/null || fail track
+REAL_URL=$URL
+
+fake() { # KIND FAULTS: starts the fake in front of ferryd, points the agent at it
+    rm -f "$T/fport"
+    python3 "$T/fake.py" "$1" "$2" "${REAL_URL#http://}" "$T/fport" </dev/null >>"$T/fake.log" 2>&1 &
+    FPID=$!
+    i=0
+    while [ ! -s "$T/fport" ]; do i=$((i + 1)); [ $i -gt 100 ] && fail "fake"; sleep 0.05; done
+    sed -i "s|\"base_url\": \"[^\"]*\"|\"base_url\": \"http://127.0.0.1:$(cat "$T/fport")\"|" "$T/a/config.json"
+}
+unfake() {
+    kill "$FPID" 2>/dev/null || true
+    wait "$FPID" 2>/dev/null || true
+}
+
+outbox() { app_sql "$APP" 'SELECT count(*) FROM _ferry_outbox'; }
+dead() { app_sql "$APP" 'SELECT count(*) FROM _ferry_dead'; }
+round=0
+for kind in status headers headers-crlf nothing empty200 html200 noacked200 cutbody200; do
+    round=$((round + 1))
+    app_sql "$APP" "UPDATE items SET qty = coalesce(qty, 0) + $round WHERE id % 9 = $((round % 9));
+      INSERT OR REPLACE INTO items (id, name) VALUES (1000 + $round, '$kind')"
+    # For good: the budget runs out, exit 5, nothing lost or parked.
+    before=$(outbox)
+    fake "$kind" 1000000
+    rc=0
+    ferry_in a push --retry-for 2 >"$T/push.out" 2>>"$T/agent.log" || rc=$?
+    unfake
+    assert_eq "$kind for good: exit" 5 "$rc"
+    grep -q 'retries)' "$T/push.out" || fail "$kind: summary: $(cat "$T/push.out")"
+    assert_eq "$kind for good: nothing parked" 0 "$(dead)"
+    [ "$(outbox)" -ge 1 ] || fail "$kind: outbox emptied"
+    [ "$(outbox)" -le "$before" ] || fail "$kind: outbox grew"
+    # On the first three requests only: retried through, all arrives.
+    fake "$kind" 3
+    rc=0
+    ferry_in a push --retry-for 60 >"$T/push.out" 2>>"$T/agent.log" || rc=$?
+    unfake
+    assert_eq "$kind then fine: exit" 0 "$rc"
+    grep -q ', 3 retries)' "$T/push.out" || fail "$kind: 3 retries expected: $(cat "$T/push.out")"
+    assert_eq "$kind then fine: outbox" 0 "$(outbox)"
+    assert_eq "$kind then fine: digest" "$(digest_app "$APP")" "$(digest_store)"
+    assert_eq "$kind: nothing parked" 0 "$(dead)"
+done
