@@ -211,6 +211,25 @@ static void test_parse_rejects(void **state)
     }
 }
 
+/* The shape check alone, used before any store connection is taken. */
+static void test_verify_shape(void **state)
+{
+    struct ferry_err err = {0};
+    struct fy_key rec;
+    char key[FY_KEY_LEN + 1];
+
+    (void)state;
+    assert_int_equal(fy_key_generate("dev", NULL, false, &rec, key, NULL), 0);
+    fy_key_release(&rec);
+    assert_int_equal(fy_key_verify_shape(key, FY_KEY_LEN, &err), 0);
+    assert_int_equal(fy_key_verify_shape(key, FY_KEY_LEN - 1, &err),
+                     FERRY_EAUTH);
+    assert_string_equal(err.msg, "the API key is not valid");
+    key[5] = 'G';
+    assert_int_equal(fy_key_verify_shape(key, FY_KEY_LEN, NULL), FERRY_EAUTH);
+    assert_int_equal(fy_key_verify_shape("", 0, NULL), FERRY_EAUTH);
+}
+
 static void test_verify_valid(void **state)
 {
     struct fx *fx = *state;
@@ -364,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_generate_rejects_bad_names),
         cmocka_unit_test(test_parse_roundtrip),
         cmocka_unit_test(test_parse_rejects),
+        cmocka_unit_test(test_verify_shape),
         T(test_verify_valid),
         T(test_verify_future_expiry),
         T(test_verify_wrong_secret),
