@@ -19,7 +19,11 @@ while True:
         c, _ = s.accept()
     except socket.timeout:
         sys.exit(0)
-    log.write(c.recv(65536) + b"\n--\n")
+    c.settimeout(10)
+    try:
+        log.write(c.recv(65536) + b"\n--\n")
+    except socket.timeout:
+        pass
     c.close()
 PY
 python3 "$T/listen.py" "$T/port" "$T/requests" </dev/null >/dev/null 2>&1 &

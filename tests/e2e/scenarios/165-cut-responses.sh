@@ -45,7 +45,11 @@ while True:
         c, _ = s.accept()
     except socket.timeout:
         sys.exit(0)
-    hdrs, body = read_request(c)
+    c.settimeout(10)
+    try:
+        hdrs, body = read_request(c)
+    except (socket.timeout, ValueError):
+        hdrs = None
     if hdrs is None:
         c.close()
         continue
