@@ -56,6 +56,7 @@ int agent_track(struct agent_ctx *ctx, int argc, char **argv);
 int agent_contract(struct agent_ctx *ctx, int argc, char **argv);
 int agent_push(struct agent_ctx *ctx, int argc, char **argv);
 int agent_status(struct agent_ctx *ctx, int argc, char **argv);
+int agent_dead(struct agent_ctx *ctx, int argc, char **argv);
 
 /* Maps a libferry error code to an exit code. */
 int agent_exit_code(int rc);

@@ -19,9 +19,6 @@
 
 #include "agent.h"
 
-/* NEEDSWORK: belongs in agent.h with the other commands (owned elsewhere). */
-int agent_dead(struct agent_ctx *ctx, int argc, char **argv);
-
 static const char dead_usage[] =
     "usage: ferry dead list [--table T] [--json]\n"
     "       ferry dead retry ID | --table T | --all\n"

@@ -37,9 +37,6 @@ static const char usage[] =
     "5 server unreachable (retry later), 6 every change parked, 7 capture\n"
     "broken on a tracked table\n";
 
-/* NEEDSWORK: belongs in agent.h with the other commands (owned elsewhere). */
-int agent_dead(struct agent_ctx *ctx, int argc, char **argv);
-
 static const char *const level_names[] = {"error", "warn", "info", "debug",
                                           "trace"};
 

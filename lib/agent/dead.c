@@ -7,39 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "capture/capture.h"
 #include "fy.h"
-
-/* Wall-clock milliseconds in plain SQL, as the capture triggers write it. */
-#define WALL_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
-
-static int db_fail(sqlite3 *db, const char *what, struct ferry_err *err)
-{
-    int src = sqlite3_errcode(db);
-
-    if (err)
-        err->sys = src;
-    return fy_err_set(err,
-                      src == SQLITE_BUSY || src == SQLITE_LOCKED ? FERRY_EBUSY
-                                                                 : FERRY_EIO,
-                      "%s: %s", what, sqlite3_errmsg(db));
-}
-
-static bool has_column(sqlite3 *db, const char *table, const char *col)
-{
-    sqlite3_stmt *st = NULL;
-    bool yes = false;
-
-    if (sqlite3_prepare_v2(db,
-                           "SELECT 1 FROM pragma_table_info(?1) WHERE name"
-                           " = ?2",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
-        yes = sqlite3_step(st) == SQLITE_ROW;
-    }
-    sqlite3_finalize(st);
-    return yes;
-}
 
 /*
  * The columns that hold a change's key, the same in _ferry_outbox and
@@ -47,27 +16,13 @@ static bool has_column(sqlite3 *db, const char *table, const char *col)
  * capture layout has them. The one place that knows the key layout: moving
  * a dead letter back copies exactly these.
  */
-static int key_columns(sqlite3 *db, struct fy_buf *cols, int *n,
-                       struct ferry_err *err)
+static int key_columns(struct fy_buf *cols, int *n, struct ferry_err *err)
 {
-    char name[8];
-
-    *n = 0;
-    for (int i = 1; i <= 8; i++) {
-        snprintf(name, sizeof(name), i == 1 ? "pk" : "pk%d", i);
-        if (!has_column(db, "_ferry_outbox", name) ||
-            !has_column(db, "_ferry_dead", name))
-            break;
-        fy_buf_addf(cols, "%s%s", i == 1 ? "" : ", ", name);
-        (*n)++;
-    }
-    if (fy_buf_error(cols))
-        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    if (*n == 0)
-        return fy_err_set(err, FERRY_ECONFIG,
-                          "ferry's tables have no key column: run 'ferry"
-                          " init' again");
-    return 0;
+    for (int i = 0; i < FY_KEY_COLS_MAX; i++)
+        fy_buf_addf(cols, "%s%s", i ? ", " : "", fy_outbox_key_cols[i]);
+    *n = FY_KEY_COLS_MAX;
+    return fy_buf_error(cols) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
+                              : 0;
 }
 
 static void add_where(struct fy_buf *b, const struct fy_dead_sel *sel)
@@ -87,7 +42,7 @@ static int prepare_sel(sqlite3 *db, const struct fy_buf *sql,
     if (fy_buf_error(sql))
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     if (sqlite3_prepare_v2(db, sql->data, -1, st, NULL) != SQLITE_OK)
-        return db_fail(db, "cannot read dead letters", err);
+        return fy_capture_db_fail(db, "cannot read dead letters", err);
     if (sel->id > 0)
         sqlite3_bind_int64(*st, 1, sel->id);
     else if (sel->table)
@@ -170,7 +125,7 @@ int fy_dead_each(sqlite3 *db, const struct fy_dead_sel *sel, fy_dead_fn *cb,
 {
     struct fy_buf sql = FY_BUF_INIT(0), cols = FY_BUF_INIT(0);
     sqlite3_stmt *st = NULL;
-    int nkey = 0, src, rc = key_columns(db, &cols, &nkey, err);
+    int nkey = 0, src, rc = key_columns(&cols, &nkey, err);
 
     if (rc < 0)
         goto out;
@@ -185,7 +140,7 @@ int fy_dead_each(sqlite3 *db, const struct fy_dead_sel *sel, fy_dead_fn *cb,
     while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
         rc = each_row(st, nkey, cb, ud);
     if (rc == 0 && src != SQLITE_DONE)
-        rc = db_fail(db, "cannot read dead letters", err);
+        rc = fy_capture_db_fail(db, "cannot read dead letters", err);
     else if (rc < 0 && !(err && err->code))
         rc = fy_err_set(err, rc, "cannot list dead letters: %s",
                         ferry_strerror(rc));
@@ -205,7 +160,7 @@ static int exec_sel(sqlite3 *db, struct fy_buf *sql,
     int rc = prepare_sel(db, sql, sel, &st, err);
 
     if (rc == 0 && sqlite3_step(st) != SQLITE_DONE)
-        rc = db_fail(db, "cannot update dead letters", err);
+        rc = fy_capture_db_fail(db, "cannot update dead letters", err);
     if (rc == 0 && n)
         *n = sqlite3_changes(db);
     sqlite3_finalize(st);
@@ -215,7 +170,7 @@ static int exec_sel(sqlite3 *db, struct fy_buf *sql,
 static int in_tx(sqlite3 *db, int rc, struct ferry_err *err)
 {
     if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        rc = db_fail(db, "cannot update dead letters", err);
+        rc = fy_capture_db_fail(db, "cannot update dead letters", err);
     if (rc < 0)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
@@ -233,12 +188,13 @@ int fy_dead_retry(sqlite3 *db, const struct fy_dead_sel *sel, long *n,
     struct fy_buf ins = FY_BUF_INIT(0), del = FY_BUF_INIT(0);
     struct fy_buf cols = FY_BUF_INIT(0);
     long moved = 0, deleted = 0;
-    int nkey, rc = key_columns(db, &cols, &nkey, err);
+    int nkey, rc = key_columns(&cols, &nkey, err);
 
     *n = 0;
     fy_buf_addf(&ins,
                 "INSERT INTO _ferry_outbox (tbl, wall, %s) SELECT tbl,"
-                " coalesce(hlc >> 16, " WALL_MS "), %s FROM _ferry_dead",
+                " coalesce(hlc >> 16, " FY_CAPTURE_WALL_MS
+                "), %s FROM _ferry_dead",
                 cols.data, cols.data);
     add_where(&ins, sel);
     fy_buf_adds(&ins, " AND tbl IS NOT NULL ORDER BY id");
@@ -247,7 +203,7 @@ int fy_dead_retry(sqlite3 *db, const struct fy_dead_sel *sel, long *n,
     fy_buf_adds(&del, " AND tbl IS NOT NULL");
     if (rc == 0 &&
         sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        rc = db_fail(db, "cannot update dead letters", err);
+        rc = fy_capture_db_fail(db, "cannot update dead letters", err);
     else if (rc == 0) {
         rc = exec_sel(db, &ins, sel, &moved, err);
         if (rc == 0)

@@ -4,14 +4,17 @@
  */
 #include "agent/state.h"
 
+#include <stdio.h>
+
+#include "capture/capture.h"
 #include "fy.h"
 
 static int state_fail(sqlite3 *db, const char *key, struct ferry_err *err)
 {
-    int src = sqlite3_errcode(db);
+    char msg[64];
 
-    return fy_err_set(err, src == SQLITE_BUSY ? FERRY_EBUSY : FERRY_EIO,
-                      "agent state '%s': %s", key, sqlite3_errmsg(db));
+    snprintf(msg, sizeof(msg), "agent state '%s'", key);
+    return fy_capture_db_fail(db, msg, err);
 }
 
 int fy_state_get_int(sqlite3 *db, const char *key, int64_t def, int64_t *out,

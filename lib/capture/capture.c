@@ -15,8 +15,7 @@
 #include "capture/capture_int.h"
 #include "fy.h"
 
-/* Wall-clock milliseconds in plain SQL that every SQLite version knows. */
-#define WALL_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+#define WALL_MS FY_CAPTURE_WALL_MS
 
 static const char *const agent_ddl =
     "CREATE TABLE IF NOT EXISTS _ferry_state ("

@@ -40,6 +40,18 @@ int fy_capture_open(const char *path, sqlite3 **db, struct ferry_err *err);
 /* Creates the agent's _ferry_ tables if missing; idempotent. */
 int fy_capture_init(sqlite3 *db, struct ferry_err *err);
 
+/* Wall-clock milliseconds in plain SQL that every SQLite version knows. */
+#define FY_CAPTURE_WALL_MS                                                     \
+    "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+
+/*
+ * Sets err from db's last error, "WHAT: sqlite's message": FERRY_EBUSY when
+ * the database is locked (the retry policy's business), FERRY_EIO
+ * otherwise. Returns the code. The one translation of the agent's SQLite
+ * errors.
+ */
+int fy_capture_db_fail(sqlite3 *db, const char *what, struct ferry_err *err);
+
 /* Columns of a primary key that capture keeps (outbox columns pk..pk8). */
 #define FY_KEY_COLS_MAX 8
 /* The outbox columns that hold key column 1, 2, ... ("pk", "pk2", ...). */

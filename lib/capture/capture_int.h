@@ -14,9 +14,6 @@
 #include "capture/capture.h"
 #include "util/buf.h"
 
-/* Sets err from db's last error (FERRY_EBUSY when locked); returns code. */
-int fy_capture_db_fail(sqlite3 *db, const char *what, struct ferry_err *err);
-
 /* One CREATE TRIGGER statement, without its final ';': kind i, u or d. */
 void fy_capture_trigger_sql(struct fy_buf *b, const struct fy_local_table *t,
                             char kind);

@@ -45,10 +45,10 @@ struct entry {
 static int ob_fail(struct fy_outbox *ob, const char *what,
                    struct ferry_err *err)
 {
-    int src = sqlite3_errcode(ob->db);
+    char msg[64];
 
-    return fy_err_set(err, src == SQLITE_BUSY ? FERRY_EBUSY : FERRY_EIO,
-                      "outbox %s: %s", what, sqlite3_errmsg(ob->db));
+    snprintf(msg, sizeof(msg), "outbox %s", what);
+    return fy_capture_db_fail(ob->db, msg, err);
 }
 
 void fy_batch_init(struct fy_batch *b)
