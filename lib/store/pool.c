@@ -48,7 +48,8 @@ int fy_store_pool_new(const char *url, unsigned n, struct fy_store_pool **out,
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     }
     for (unsigned i = 0; rc == 0 && i < n; i++) {
-        rc = fy_store_open(url, &p->all[i], err);
+        /* serve before migrate must not leave an empty SQLite file */
+        rc = fy_store_open_existing(url, &p->all[i], err);
         if (rc == 0) {
             p->idle[p->nidle++] = p->all[i];
             p->n++;

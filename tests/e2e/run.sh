@@ -20,7 +20,9 @@ cleanup() {
     rc=$?
     set +e
     [ -n "${FERRYD_PID:-}" ] && kill "$FERRYD_PID" 2>/dev/null
-    jobs -p | xargs -r kill -9 2>/dev/null
+    # The scenario's background jobs are this shell's children ("jobs -p" in
+    # a pipeline runs in a subshell and lists none of them).
+    pkill -9 -P $$ 2>/dev/null
     [ -n "${OWN_PG:-}" ] && pg_cluster_stop "$OWN_PG"
     [ -f "$T/bouncer/pgbouncer.pid" ] && kill "$(cat "$T/bouncer/pgbouncer.pid")" 2>/dev/null
     if [ $rc -eq 0 ]; then

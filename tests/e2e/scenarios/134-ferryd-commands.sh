@@ -23,6 +23,13 @@ if [ "$STORE" = sqlite ]; then
     # The default store too: no ferry.db appears in the working directory.
     (cd "$T" && "$FERRYD" keys list >/dev/null 2>&1) && fail "default store listed"
     [ -e "$T/ferry.db" ] && fail "stray ferry.db"
+    # serve before migrate: exit 3 with the fix, no file either.
+    rc=0
+    "$FERRYD" --store "$STORE_URL" --contract "$T/contract.json" serve \
+        --listen 127.0.0.1:0 >/dev/null 2>"$T/serve.err" || rc=$?
+    assert_eq "serve before migrate: exit" 3 "$rc"
+    grep -q "ferryd migrate" "$T/serve.err" || fail "serve: $(cat "$T/serve.err")"
+    [ -e "${STORE_URL#sqlite:}" ] && fail "serve before migrate created the store file"
 fi
 
 ferryd_migrate
