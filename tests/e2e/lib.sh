@@ -294,3 +294,97 @@ s2_log_is_ferry() {
         fail "control characters in ferryd.log: $(LC_ALL=C grep -anP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]' "$T/ferryd.log" | head -n 2 | cat -v)"
     fi
 }
+
+# ---- docs examples (scenarios 21x) -------------------------------------
+# An example in docs/ that the binaries must reproduce is marked by an HTML
+# comment on the line above its fenced block: <!-- example: NAME -->. The
+# scenarios run the commands and compare with docs_check (text) or
+# docs_json (JSON values); docs_has checks a phrase quoted in running text.
+# Only what really varies between runs is normalised, by docs_norm.
+DOCS_ROOT=$(cd "$E2E_DIR/../.." && pwd)
+
+# docs_block FILE NAME: the fenced block under the marker NAME, without the
+# "$ command" lines of console blocks
+docs_block() {
+    awk -v m="<!-- example: $2 -->" '$0 == m { on = 1; next }
+        on == 1 && /^```/ { on = 2; next }
+        on == 1 { exit }
+        on == 2 && /^```/ { exit }
+        on == 2 && !/^\$ / { print }' "$DOCS_ROOT/$1"
+}
+
+# docs_norm: stdin to stdout with what varies between runs replaced: the
+# scenario's temp dir (docs use /tmp/), local times, Unix times, keys and
+# key ids, loopback ports, rates and durations. DOCS_SED, when set, is one
+# more sed expression of the scenario's own (applied first).
+docs_norm() {
+    sed -E ${DOCS_SED:+-e "$DOCS_SED"} \
+        -e "s|$T/|/tmp/|g" \
+        -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{4}/TIME/g' \
+        -e 's/(^|[^0-9])1[0-9]{9}([^0-9]|$)/\1EPOCH\2/g' \
+        -e 's/fy_[0-9a-f]{16}\.[0-9a-f]{64}/KEY/g' \
+        -e 's/(^|[^0-9a-f])[0-9a-f]{16}([^0-9a-f]|$)/\1KEYID\2/g' \
+        -e 's/(127\.0\.0\.1:|port )[0-9]+/\1PORT/g' \
+        -e 's/[0-9]+ changes\/s/N changes\/s/g' \
+        -e 's/ms=[0-9.]+/ms=MS/g'
+}
+
+# docs_check FILE NAME ACTUAL: the example NAME in FILE (docs/...) is the
+# text in the file ACTUAL, line for line, after docs_norm
+docs_check() {
+    docs_block "$1" "$2" >"$T/doc.$2"
+    [ -s "$T/doc.$2" ] || fail "no example '$2' in $1"
+    docs_norm <"$T/doc.$2" >"$T/doc.$2.norm"
+    docs_norm <"$3" >"$T/out.$2.norm"
+    diff -u "$T/doc.$2.norm" "$T/out.$2.norm" >&2 ||
+        fail "$1: example '$2' differs from what the binaries print (- docs, + binaries)"
+}
+
+# docs_lines_in FILE NAME ACTUAL: every line of the example NAME is a line
+# of ACTUAL (for examples picked from a longer log), after docs_norm
+docs_lines_in() {
+    docs_block "$1" "$2" | docs_norm >"$T/doc.$2.norm"
+    [ -s "$T/doc.$2.norm" ] || fail "no example '$2' in $1"
+    docs_norm <"$3" >"$T/out.$2.norm"
+    while IFS= read -r _line; do
+        grep -qxF -- "$_line" "$T/out.$2.norm" ||
+            fail "$1: example '$2' has a line the binaries never print: $_line"
+    done <"$T/doc.$2.norm"
+}
+
+# docs_json FILE NAME ACTUAL [PY]: the JSON example NAME equals the JSON in
+# ACTUAL as a value (spacing and key order aside); PY, if given, is a Python
+# expression on the actual value `v` that picks the part the docs show
+docs_json() {
+    docs_block "$1" "$2" >"$T/doc.$2.json"
+    [ -s "$T/doc.$2.json" ] || fail "no example '$2' in $1"
+    python3 - "$T/doc.$2.json" "$3" "${4:-v}" <<'PY' >&2 ||
+import json, sys
+doc = json.load(open(sys.argv[1]))
+v = json.load(open(sys.argv[2]))
+got = eval(sys.argv[3])
+if doc != got:
+    print("docs:     " + json.dumps(doc, sort_keys=True))
+    print("binaries: " + json.dumps(got, sort_keys=True))
+    sys.exit(1)
+PY
+        fail "$1: JSON example '$2' differs from what the binaries produce"
+}
+
+# docs_has FILE TEXT: FILE says TEXT (line breaks and runs of spaces count
+# as one space), after docs_norm of both
+docs_has() {
+    _flat=$(tr '\n' ' ' <"$DOCS_ROOT/$1" | tr -s ' ' | docs_norm)
+    _want=$(printf '%s' "$2" | tr '\n' ' ' | tr -s ' ' | docs_norm)
+    case $_flat in
+    *"$_want"*) ;;
+    *) fail "$1 does not say what the binaries print: $_want" ;;
+    esac
+}
+
+# docs_run FILE CMD: CMD appears in FILE as written (see docs_has), then
+# runs in this shell; its exit status is returned
+docs_run() {
+    docs_has "$1" "$2"
+    eval "$2"
+}
