@@ -128,3 +128,11 @@ kill "$pid"
 wait "$pid" 2>/dev/null || true
 grep 'warn: retry' retry.err >retry.out
 docs_check $CM retry-line retry.out
+
+# README's quick start is two commands, both Makefile targets.
+cmds=$(awk '/^## Quick start/ { on = 1 } on && /^```sh/ { b = 1; next }
+    b && /^```/ { exit } b { print $1, $2 }' "$DOCS_ROOT/README.md" | tr '\n' ' ')
+assert_eq "README quick start" "make demo make check " "$cmds"
+for t in demo check; do
+    grep -q "^$t:" "$DOCS_ROOT/Makefile" || fail "README's 'make $t': no such target"
+done
