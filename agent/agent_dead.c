@@ -170,7 +170,9 @@ static int dead_change(sqlite3 *db, bool retry, const struct dead_opts *o,
                           (long long)o->sel.id);
     if (retry)
         printf("re-queued %ld dead letter%s%s\n", n, n == 1 ? "" : "s",
-               n ? "; 'ferry push' sends them" : "");
+               n == 0   ? ""
+               : n == 1 ? "; 'ferry push' sends it"
+                        : "; 'ferry push' sends them");
     else
         printf("dropped %ld dead letter%s\n", n, n == 1 ? "" : "s");
     return 0;

@@ -171,7 +171,8 @@ static void on_progress(struct reporter *r, const struct fy_push_event *ev)
                 s->sent, queued, queued ? s->sent * 100 / queued : 100, rate);
         r->line_open = true;
         r->last = now;
-    } else if (!r->tty && now - r->last >= 30) {
+    } else if (!r->tty && secs >= 30 && now - r->last >= 30) {
+        /* Logs (cron, journald) get a line only for a long push. */
         fprintf(stderr,
                 "ferry: info: push: pushed %ld of %ld queued, %.0f changes/s\n",
                 s->sent, queued, rate);

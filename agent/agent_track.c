@@ -177,11 +177,13 @@ static void print_note(const char *table, const char *note, void *ud)
 
 static int write_contract(json_t *j, const char *out)
 {
-    int rc = out ? json_dump_file(j, out, JSON_INDENT(2))
-                 : json_dumpf(j, stdout, JSON_INDENT(2));
+    FILE *f = out ? fopen(out, "w") : stdout;
+    int rc = f ? json_dumpf(j, f, JSON_INDENT(2)) : -1;
 
-    if (!out)
-        putchar('\n');
+    if (rc == 0 && fputc('\n', f) == EOF)
+        rc = -1;
+    if (out && f && fclose(f) != 0)
+        rc = -1;
     if (rc != 0) {
         fprintf(stderr, "ferry: cannot write '%s'\n", out ? out : "-");
         return AGENT_ERROR;

@@ -155,9 +155,15 @@ static int parse_column(const char *tname, json_t *jc, struct fy_column *col,
     json_t *nn = json_object_get(jc, "not_null");
     int t;
 
-    if (!json_is_object(jc) || !name || !fy_ident_valid(name))
+    if (!json_is_object(jc) || !name)
         return fy_err_set(err, FERRY_ECONFIG,
-                          "table '%s': a column needs a valid \"name\"", tname);
+                          "table '%s': every column needs a \"name\"", tname);
+    if (!fy_ident_valid(name))
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "table '%s': column name '%.80s' is not valid"
+                          " (letters, digits and _, at most 63, not starting"
+                          " with a digit or _ferry)",
+                          tname, name);
     if (!type || (t = fy_type_parse(type)) < 0)
         return fy_err_set(err, FERRY_ECONFIG,
                           "table '%s' column '%s': unknown type '%s'", tname,
@@ -304,13 +310,17 @@ static int parse_table(json_t *jt, struct fy_table *t, struct ferry_err *err)
     const char *name = json_string_value(json_object_get(jt, "name"));
     int rc;
 
-    /* ferry_ is where the SQLite store keeps its own tables. */
-    if (!json_is_object(jt) || !name || !fy_ident_valid(name) ||
-        strncasecmp(name, "ferry_", 6) == 0 || strlen(name) > 56)
+    if (!json_is_object(jt) || !name)
         return fy_err_set(err, FERRY_ECONFIG,
-                          "every table needs a valid \"name\" (letters, "
-                          "digits, _; at most 56; not starting with _ferry"
-                          " or ferry_)");
+                          "contract: every table needs a \"name\"");
+    /* ferry_ is where the SQLite store keeps its own tables. */
+    if (!fy_ident_valid(name) || strncasecmp(name, "ferry_", 6) == 0 ||
+        strlen(name) > 56)
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "contract: table name '%.80s' is not valid (letters,"
+                          " digits and _; at most 56; not starting with a"
+                          " digit, _ferry or ferry_)",
+                          name);
     t->name = fy_strdup(name);
     if (!t->name)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");

@@ -53,7 +53,7 @@ for tc in "ferry_x id" "FERRY_devices id" "_ferry_x id" "t _ferry_c" "t _FERRY" 
         fail "migrate accepted table '$1' column '$2'"
     rc=$?
     [ $rc -eq 3 ] || fail "migrate of table '$1' column '$2': exit $rc, not 3"
-    DOCS_SED="s/table '$1'/table 't'/" docs_has $CO "$(cat "$T/bad.err")"
+    DOCS_SED="s/'$1'/'T'/; s/'$2'/'C'/" docs_has $CO "$(cat "$T/bad.err")"
 done
 DOCS_SED=
 bad_contract "t$(printf '%055d' 0)" "c$(printf '%062d' 0)"
