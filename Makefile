@@ -21,8 +21,8 @@ asan: deps
 	  -DFERRY_SANITIZE=address,undefined >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# Format check, then the whole suite on the dev build and on the
-# ASan+UBSan build; ends with "N passed, N failed".
+# Format check, then the whole suite on the dev, ASan+UBSan and TSan
+# builds; ends with "N passed, N failed".
 check: deps
 	sh scripts/check.sh
 
@@ -47,4 +47,4 @@ lint: build
 	clang-tidy -p $(BUILD) --quiet $(filter %.c,$(SOURCES))
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-release
+	rm -rf $(BUILD) $(ASAN_BUILD) build-tsan build-release

@@ -1,7 +1,8 @@
 #!/bin/sh
-# The whole test suite: formatting, then unit and e2e tests on the dev build
-# and again on the ASan+UBSan build (LeakSanitizer on). Prints one closing
-# line "N passed, N failed" (tests counted over both builds).
+# The whole test suite: formatting, then unit and e2e tests on the dev build,
+# again on the ASan+UBSan build (LeakSanitizer on) and on the ThreadSanitizer
+# build. Prints one closing line "N passed, N failed" (tests counted over
+# the three builds).
 set -u
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -45,6 +46,9 @@ rm -f format.log
 
 suite build
 suite build-asan -DFERRY_SANITIZE=address,undefined
+# ferryd runs a thread per connection: ThreadSanitizer over the same suite
+# (a report stops ferryd, which fails its scenario).
+suite build-tsan -DFERRY_SANITIZE=thread
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
