@@ -25,9 +25,14 @@ logfile = $T/bouncer/pgbouncer.log
 pidfile = $T/bouncer/pgbouncer.pid
 INI
     chmod 644 "$T/bouncer/pgbouncer.ini" "$T/bouncer/users.txt"
-    as_pg pgbouncer -d "$T/bouncer/pgbouncer.ini" && break
+    # -d returns before the daemon binds: a port someone else took shows
+    # only as a daemon that is gone (and no pid file) a moment later.
+    rm -f "$T/bouncer/pgbouncer.pid"
+    as_pg pgbouncer -d "$T/bouncer/pgbouncer.ini" || continue
+    sleep 0.5
+    [ -f "$T/bouncer/pgbouncer.pid" ] &&
+        kill -0 "$(cat "$T/bouncer/pgbouncer.pid")" 2>/dev/null && break
 done
-sleep 0.5
 [ -f "$T/bouncer/pgbouncer.pid" ] || fail "pgbouncer did not start: $(cat "$T/bouncer/pgbouncer.log" 2>/dev/null)"
 DIRECT_URL=$STORE_URL
 STORE_URL="postgresql://postgres@127.0.0.1:$BPORT/$DB"
