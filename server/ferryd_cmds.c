@@ -60,7 +60,7 @@ int ferryd_migrate(struct ferryd_settings *s, int argc, char **argv)
     if (rc == 0)
         rc = fy_store_open(s->store, &st, &err);
     if (rc == 0)
-        rc = st->ops->migrate(st, c, &err);
+        rc = fy_store_migrate(st, c, &err);
     if (rc == 0) {
         shown = fy_store_redact(s->store);
         printf("migrated contract version %ld (%zu tables, checksum %.12s)"
@@ -121,7 +121,7 @@ static int keys_create(struct fy_store *st, int argc, char **argv)
     if (rc < 0)
         return fail(&err);
     rec.expires_at = days ? (int64_t)time(NULL) + days * 86400 : 0;
-    rc = st->ops->key_put(st, &rec, &err);
+    rc = fy_store_key_put(st, &rec, &err);
     if (rc == 0) {
         printf("%s\n", key);
         fprintf(stderr,
@@ -179,7 +179,7 @@ static int keys_list(struct fy_store *st, int argc, char **argv)
         printf("%-16s  %-20s  %-12s  %-5s  %-7s  %-24s  %-24s  %s\n", "ID",
                "DEVICE", "REGION", "ROLE", "STATE", "CREATED", "LAST USED",
                "EXPIRES");
-    rc = st->ops->key_list(st, print_key, arr, &err);
+    rc = fy_store_key_list(st, print_key, arr, &err);
     if (rc == 0 && arr) {
         json_dumpf(arr, stdout, JSON_INDENT(2));
         putchar('\n');
@@ -201,7 +201,7 @@ static int keys_revoke(struct fy_store *st, int argc, char **argv)
     if (strncmp(arg, "fy_", 3) == 0)
         arg += 3; /* accept the full key as well as its id */
     snprintf(id, sizeof(id), "%s", arg);
-    rc = st->ops->key_revoke(st, id, &err);
+    rc = fy_store_key_revoke(st, id, &err);
     if (rc == 0)
         printf("revoked %s\n", id);
     return rc < 0 ? fail(&err) : FERRYD_OK;
@@ -221,7 +221,7 @@ static int open_migrated(const char *url, struct fy_store **out,
     int rc = fy_store_open_existing(url, &st, err);
 
     if (rc == 0)
-        rc = st->ops->schema_version(st, &version, sum, err);
+        rc = fy_store_schema_version(st, &version, sum, err);
     if (rc == 0 && version == 0)
         rc = fy_err_set(err, FERRY_ESCHEMA,
                         "the store has no ferry schema yet: run 'ferryd"
@@ -327,7 +327,7 @@ static int check_schema(struct fy_store_pool *pool, const struct fy_contract *c,
     int rc = fy_store_pool_get(pool, 1000, &st, err);
 
     if (rc == 0)
-        rc = st->ops->schema_version(st, &version, sum, err);
+        rc = fy_store_schema_version(st, &version, sum, err);
     if (st)
         fy_store_pool_put(pool, st);
     if (ferry_err_is_transient(rc)) {

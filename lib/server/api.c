@@ -79,7 +79,7 @@ static void handle_health(struct fy_api *api, struct api_req *ar,
 
     (void)req, (void)ar;
     up = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err) == 0 &&
-         st->ops->ping(st, &err) == 0;
+         fy_store_ping(st, &err) == 0;
     if (st)
         fy_store_pool_put(api->pool, st);
     set_json(resp, up ? 200 : 503,
@@ -139,7 +139,7 @@ static int authenticate(struct fy_api *api, struct fy_http_req *req,
         store_error(resp, rc, err.msg);
     /* last_used_at is for humans: one write a minute per key is plenty. */
     if (rc == 0 && key->last_used_at < (int64_t)time(NULL) - 60 &&
-        st->ops->key_touch(st, key->id, &err) < 0)
+        fy_store_key_touch(st, key->id, &err) < 0)
         fy_warn("auth", "cannot record use of key=%s: %s", key->id, err.msg);
     if (st)
         fy_store_pool_put(api->pool, st);

@@ -97,7 +97,7 @@ int fy_key_verify(struct fy_store *st, const char *text, size_t len,
     memset(rec, 0, sizeof(*rec));
     if (fy_key_parse(text, len, id, hash) < 0)
         return fy_err_set(err, FERRY_EAUTH, "the API key is not valid");
-    rc = st->ops->key_get(st, id, rec, err);
+    rc = fy_store_key_get(st, id, rec, err);
     if (rc == FERRY_ENOTFOUND)
         return fy_err_set(err, FERRY_EAUTH, "the API key is not valid");
     if (rc < 0)

@@ -361,7 +361,7 @@ static int apply_groups(struct fy_store *st, const struct fy_key *key,
             continue;
         g->device = key->device;
         g->scope_region = g->table->region_col >= 0 ? key->region : NULL;
-        rc = st->ops->push_apply(st, g, &res->st, err);
+        rc = fy_store_push_apply(st, g, &res->st, err);
         if (rc < 0)
             return rc;
     }
@@ -380,14 +380,14 @@ static int apply(struct fy_store *st, const struct fy_contract *c,
     groups = fy_arena_calloc(a, c->ntables ? c->ntables : 1, sizeof(*groups));
     if (!groups)
         return fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
-    rc = st->ops->push_begin(st, key->device, &acked, err);
+    rc = fy_store_push_begin(st, key->device, &acked, err);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n; i++)
         chs[i].seq <= acked ? res->skipped++ : res->applied++;
     res->acked_seq = n && chs[n - 1].seq > acked ? chs[n - 1].seq : acked;
     if (res->applied == 0) {
-        st->ops->push_rollback(st); /* nothing new: no write at all */
+        fy_store_push_rollback(st); /* nothing new: no write at all */
         return 0;
     }
     rc = group(a, c, chs, n, acked, groups);
@@ -396,9 +396,9 @@ static int apply(struct fy_store *st, const struct fy_contract *c,
     if (rc == 0)
         rc = apply_groups(st, key, groups, c->ntables, res, err);
     if (rc == 0)
-        return st->ops->push_commit(st, key->device, res->acked_seq,
+        return fy_store_push_commit(st, key->device, res->acked_seq,
                                     res->applied, err);
-    st->ops->push_rollback(st);
+    fy_store_push_rollback(st);
     return rc;
 }
 

@@ -14,7 +14,7 @@
 #include <libpq-fe.h>
 
 #include "store/sql.h"
-#include "store/store.h"
+#include "store/store_int.h"
 #include "fy.h"
 
 struct pg {
@@ -522,6 +522,14 @@ static int pg_key_touch(struct fy_store *st, const char *id,
 
 /* ---- push ------------------------------------------------------------- */
 
+static void pg_push_rollback(struct fy_store *st)
+{
+    struct pg *pg = st->impl;
+
+    if (pg->conn && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(pg->conn, "ROLLBACK"));
+}
+
 static int pg_push_begin(struct fy_store *st, const char *device,
                          int64_t *acked, struct ferry_err *err)
 {
@@ -556,7 +564,7 @@ static int pg_push_begin(struct fy_store *st, const char *device,
         rc = fy_err_set(err, FERRY_ESTORE, "device row vanished");
     PQclear(r);
     if (rc < 0)
-        st->ops->push_rollback(st);
+        pg_push_rollback(st);
     return rc;
 }
 
@@ -800,17 +808,24 @@ static int pg_push_commit(struct fy_store *st, const char *device,
         rc = pg_run(pg, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, "commit",
                     err);
     if (rc < 0)
-        st->ops->push_rollback(st);
+        pg_push_rollback(st);
     return rc;
 }
 
-static void pg_push_rollback(struct fy_store *st)
-{
-    struct pg *pg = st->impl;
+static const struct fy_store_key_ops pg_key_ops = {
+    .put = pg_key_put,
+    .get = pg_key_get,
+    .list = pg_key_list,
+    .revoke = pg_key_revoke,
+    .touch = pg_key_touch,
+};
 
-    if (pg->conn && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
-        PQclear(PQexec(pg->conn, "ROLLBACK"));
-}
+static const struct fy_store_apply_ops pg_apply_ops = {
+    .begin = pg_push_begin,
+    .apply = pg_push_apply,
+    .commit = pg_push_commit,
+    .rollback = pg_push_rollback,
+};
 
 const struct fy_store_ops fy_store_pg_ops = {
     .name = "postgresql",
@@ -820,13 +835,6 @@ const struct fy_store_ops fy_store_pg_ops = {
     .ping = pg_ping,
     .migrate = pg_migrate,
     .schema_version = pg_schema_version,
-    .key_put = pg_key_put,
-    .key_get = pg_key_get,
-    .key_list = pg_key_list,
-    .key_revoke = pg_key_revoke,
-    .key_touch = pg_key_touch,
-    .push_begin = pg_push_begin,
-    .push_apply = pg_push_apply,
-    .push_commit = pg_push_commit,
-    .push_rollback = pg_push_rollback,
+    .keys = &pg_key_ops,
+    .apply = &pg_apply_ops,
 };

@@ -14,7 +14,7 @@
 #include <sqlite3.h>
 
 #include "store/sql.h"
-#include "store/store.h"
+#include "store/store_int.h"
 #include "fy.h"
 
 struct lite {
@@ -879,6 +879,21 @@ static void lite_push_rollback(struct fy_store *st)
         sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+static const struct fy_store_key_ops lite_key_ops = {
+    .put = lite_key_put,
+    .get = lite_key_get,
+    .list = lite_key_list,
+    .revoke = lite_key_revoke,
+    .touch = lite_key_touch,
+};
+
+static const struct fy_store_apply_ops lite_apply_ops = {
+    .begin = lite_push_begin,
+    .apply = lite_push_apply,
+    .commit = lite_push_commit,
+    .rollback = lite_push_rollback,
+};
+
 const struct fy_store_ops fy_store_sqlite_ops = {
     .name = "sqlite",
     .caps = 0,
@@ -887,13 +902,6 @@ const struct fy_store_ops fy_store_sqlite_ops = {
     .ping = lite_ping,
     .migrate = lite_migrate,
     .schema_version = lite_schema_version,
-    .key_put = lite_key_put,
-    .key_get = lite_key_get,
-    .key_list = lite_key_list,
-    .key_revoke = lite_key_revoke,
-    .key_touch = lite_key_touch,
-    .push_begin = lite_push_begin,
-    .push_apply = lite_push_apply,
-    .push_commit = lite_push_commit,
-    .push_rollback = lite_push_rollback,
+    .keys = &lite_key_ops,
+    .apply = &lite_apply_ops,
 };

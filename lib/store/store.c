@@ -4,6 +4,8 @@
  */
 #include "store/store.h"
 
+#include "store/store_int.h"
+
 #include <string.h>
 #include <unistd.h>
 
@@ -99,4 +101,81 @@ char *fy_store_redact(const char *url)
     fy_buf_adds(&b, "***");
     fy_buf_adds(&b, at);
     return fy_buf_detach(&b, NULL);
+}
+
+/* ---- the ops, by family ------------------------------------------------ */
+
+int fy_store_ping(struct fy_store *st, struct ferry_err *err)
+{
+    return st->ops->ping(st, err);
+}
+
+int fy_store_migrate(struct fy_store *st, const struct fy_contract *c,
+                     struct ferry_err *err)
+{
+    return st->ops->migrate(st, c, err);
+}
+
+int fy_store_schema_version(struct fy_store *st, long *version,
+                            char checksum[65], struct ferry_err *err)
+{
+    return st->ops->schema_version(st, version, checksum, err);
+}
+
+bool fy_store_concurrent(const struct fy_store *st)
+{
+    return (st->ops->caps & FY_STORE_CONCURRENT) != 0;
+}
+
+int fy_store_key_put(struct fy_store *st, const struct fy_key *k,
+                     struct ferry_err *err)
+{
+    return st->ops->keys->put(st, k, err);
+}
+
+int fy_store_key_get(struct fy_store *st, const char *id, struct fy_key *k,
+                     struct ferry_err *err)
+{
+    return st->ops->keys->get(st, id, k, err);
+}
+
+int fy_store_key_list(struct fy_store *st, fy_key_cb *cb, void *ud,
+                      struct ferry_err *err)
+{
+    return st->ops->keys->list(st, cb, ud, err);
+}
+
+int fy_store_key_revoke(struct fy_store *st, const char *id,
+                        struct ferry_err *err)
+{
+    return st->ops->keys->revoke(st, id, err);
+}
+
+int fy_store_key_touch(struct fy_store *st, const char *id,
+                       struct ferry_err *err)
+{
+    return st->ops->keys->touch(st, id, err);
+}
+
+int fy_store_push_begin(struct fy_store *st, const char *device, int64_t *acked,
+                        struct ferry_err *err)
+{
+    return st->ops->apply->begin(st, device, acked, err);
+}
+
+int fy_store_push_apply(struct fy_store *st, const struct fy_apply_batch *b,
+                        struct fy_apply_stats *s, struct ferry_err *err)
+{
+    return st->ops->apply->apply(st, b, s, err);
+}
+
+int fy_store_push_commit(struct fy_store *st, const char *device, int64_t acked,
+                         long nchanges, struct ferry_err *err)
+{
+    return st->ops->apply->commit(st, device, acked, nchanges, err);
+}
+
+void fy_store_push_rollback(struct fy_store *st)
+{
+    st->ops->apply->rollback(st);
 }

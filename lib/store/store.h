@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The store interface behind ferryd: one ops table per backend (SQLite,
- * PostgreSQL), chosen by URL. A struct fy_store is one connection and is used
+ * The store interface behind ferryd: callers use the fy_store_*() functions;
+ * each backend (SQLite, PostgreSQL, chosen by URL) fills an ops table in
+ * store_int.h. A struct fy_store is one connection and is used
  * by one thread at a time; ferryd keeps a pool of them (store_pool.h).
  */
 #ifndef FY_STORE_H
@@ -52,55 +53,57 @@ struct fy_apply_stats {
 struct fy_store;
 typedef int fy_key_cb(const struct fy_key *k, void *ud);
 
-enum fy_store_caps {
-    FY_STORE_CONCURRENT = (1 << 0), /* several writers at once */
-};
+/*
+ * Callers use these functions only; the backends' ops tables and their
+ * internals are in store_int.h. A struct fy_store is one connection, used
+ * by one thread at a time. Every function returns 0 or a negative FERRY_E*
+ * code with err (may be NULL) filled: FERRY_EUNAVAIL / FERRY_EBUSY when
+ * retrying later may succeed, FERRY_ECONTRACT when the data is at fault.
+ */
 
-struct fy_store_ops {
-    const char *name;
-    unsigned caps;
-    int (*open)(struct fy_store *st, const char *url, struct ferry_err *err);
-    void (*close)(struct fy_store *st);
-    int (*ping)(struct fy_store *st, struct ferry_err *err);
-    /* Creates or upgrades internal and contract tables; idempotent. */
-    int (*migrate)(struct fy_store *st, const struct fy_contract *c,
-                   struct ferry_err *err);
-    /* Latest applied contract version and checksum; 0 and "" if none. */
-    int (*schema_version)(struct fy_store *st, long *version, char checksum[65],
-                          struct ferry_err *err);
-    int (*key_put)(struct fy_store *st, const struct fy_key *k,
-                   struct ferry_err *err);
-    /* FERRY_ENOTFOUND when no key has that id; k filled, release it. */
-    int (*key_get)(struct fy_store *st, const char *id, struct fy_key *k,
-                   struct ferry_err *err);
-    int (*key_list)(struct fy_store *st, fy_key_cb *cb, void *ud,
-                    struct ferry_err *err);
-    /* FERRY_ENOTFOUND when no key has that id. */
-    int (*key_revoke)(struct fy_store *st, const char *id,
-                      struct ferry_err *err);
-    int (*key_touch)(struct fy_store *st, const char *id,
+/* ---- lifecycle and schema ---------------------------------------------- */
+
+int fy_store_ping(struct fy_store *st, struct ferry_err *err);
+/* Creates or upgrades internal and contract tables; idempotent. */
+int fy_store_migrate(struct fy_store *st, const struct fy_contract *c,
                      struct ferry_err *err);
-    /*
-     * Push transaction: begin locks the device's row (creating it) and
-     * returns its acknowledged seq; apply runs once per table; commit
-     * records the new acknowledged seq in the same transaction.
-     */
-    int (*push_begin)(struct fy_store *st, const char *device, int64_t *acked,
+/* Latest applied contract version and checksum; 0 and "" if none. */
+int fy_store_schema_version(struct fy_store *st, long *version,
+                            char checksum[65], struct ferry_err *err);
+/* True when the backend takes several writers at once. */
+bool fy_store_concurrent(const struct fy_store *st);
+
+/* ---- keys -------------------------------------------------------------- */
+
+int fy_store_key_put(struct fy_store *st, const struct fy_key *k,
+                     struct ferry_err *err);
+/* FERRY_ENOTFOUND when no key has that id; k filled, release it. */
+int fy_store_key_get(struct fy_store *st, const char *id, struct fy_key *k,
+                     struct ferry_err *err);
+int fy_store_key_list(struct fy_store *st, fy_key_cb *cb, void *ud,
                       struct ferry_err *err);
-    int (*push_apply)(struct fy_store *st, const struct fy_apply_batch *b,
-                      struct fy_apply_stats *s, struct ferry_err *err);
-    int (*push_commit)(struct fy_store *st, const char *device, int64_t acked,
-                       long nchanges, struct ferry_err *err);
-    void (*push_rollback)(struct fy_store *st);
-};
+/* FERRY_ENOTFOUND when no key has that id. */
+int fy_store_key_revoke(struct fy_store *st, const char *id,
+                        struct ferry_err *err);
+/* Records the key's use (at most one write a minute per key). */
+int fy_store_key_touch(struct fy_store *st, const char *id,
+                       struct ferry_err *err);
 
-struct fy_store {
-    const struct fy_store_ops *ops;
-    void *impl;
-};
+/* ---- apply ------------------------------------------------------------- */
 
-extern const struct fy_store_ops fy_store_sqlite_ops;
-extern const struct fy_store_ops fy_store_pg_ops;
+/*
+ * One push transaction: begin locks the device's row (creating it) and
+ * returns its acknowledged seq; apply runs once per table; commit records
+ * the new acknowledged seq in the same transaction; rollback ends it
+ * without a write (harmless when none is open).
+ */
+int fy_store_push_begin(struct fy_store *st, const char *device, int64_t *acked,
+                        struct ferry_err *err);
+int fy_store_push_apply(struct fy_store *st, const struct fy_apply_batch *b,
+                        struct fy_apply_stats *s, struct ferry_err *err);
+int fy_store_push_commit(struct fy_store *st, const char *device, int64_t acked,
+                         long nchanges, struct ferry_err *err);
+void fy_store_push_rollback(struct fy_store *st);
 
 /*
  * Opens the store a URL names: "sqlite:PATH" (or a bare path) or

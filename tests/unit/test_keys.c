@@ -52,7 +52,7 @@ static int setup(void **state)
     if (fy_contract_parse(contract_text, strlen(contract_text), &fx->contract,
                           &err) != 0 ||
         fy_store_open(url, &fx->st, &err) != 0 ||
-        fx->st->ops->migrate(fx->st, fx->contract, &err) != 0) {
+        fy_store_migrate(fx->st, fx->contract, &err) != 0) {
         print_error("setup: %s\n", err.msg);
         return -1;
     }
@@ -86,7 +86,7 @@ static void make_key(struct fx *fx, const char *device, int64_t expires,
 
     assert_int_equal(fy_key_generate(device, NULL, false, rec, key, &err), 0);
     rec->expires_at = expires;
-    if (fx->st->ops->key_put(fx->st, rec, &err) != 0)
+    if (fy_store_key_put(fx->st, rec, &err) != 0)
         fail_msg("key_put: %s", err.msg);
 }
 
@@ -238,7 +238,7 @@ static void test_verify_valid(void **state)
     char key[FY_KEY_LEN + 1];
 
     assert_int_equal(fy_key_generate("pc1", "north", true, &rec, key, &err), 0);
-    assert_int_equal(fx->st->ops->key_put(fx->st, &rec, &err), 0);
+    assert_int_equal(fy_store_key_put(fx->st, &rec, &err), 0);
     if (fy_key_verify(fx->st, key, strlen(key), &got, &err) != 0)
         fail_msg("verify failed: %s", err.msg);
     assert_string_equal(got.id, rec.id);
@@ -323,7 +323,7 @@ static void test_verify_revoked(void **state)
     make_key(fx, "pc1", 0, &rec, key);
     assert_int_equal(fy_key_verify(fx->st, key, strlen(key), &got, &err), 0);
     fy_key_release(&got);
-    assert_int_equal(fx->st->ops->key_revoke(fx->st, rec.id, &err), 0);
+    assert_int_equal(fy_store_key_revoke(fx->st, rec.id, &err), 0);
     verify_fails(fx, key, strlen(key));
     fy_key_release(&rec);
 }
@@ -366,7 +366,7 @@ static void test_contract_cannot_alias_key_table(void **state)
     struct ferry_err err = {0};
 
     if (fy_contract_parse(text, strlen(text), &c, &err) == 0) {
-        int rc = fx->st->ops->migrate(fx->st, c, &err);
+        int rc = fy_store_migrate(fx->st, c, &err);
 
         fy_contract_free(c);
         assert_int_not_equal(rc, 0);
