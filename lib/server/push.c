@@ -153,7 +153,11 @@ static int make_key(struct vctx *v, const struct fy_table *t,
         return reject(v, ch->seq, 422, "key_too_long",
                       "table '%s': the key takes %zu bytes; at most %d",
                       t->name, bytes, FY_KEY_MAX_BYTES);
-    ch->key = fy_buf_error(b) ? NULL : fy_arena_strndup(v->a, b->data, b->len);
+    if (fy_buf_error(b))
+        return FERRY_ENOMEM;
+    /* Bytes, not a C string: a bytea or text key may hold NULs. */
+    ch->key = fy_arena_strndup(v->a, b->data, b->len);
+    ch->keylen = b->len;
     return ch->key ? 0 : FERRY_ENOMEM;
 }
 
@@ -170,10 +174,10 @@ static int parse_head(struct vctx *v, json_t *jc, int64_t prev,
     if (!json_is_object(jc) || ch->seq <= 0)
         return reject(v, ch->seq, 422, "invalid_change",
                       "a change needs \"seq\" as a positive integer");
-    if (ch->seq > FY_PUSH_MAX_SEQ)
+    if (ch->seq > FERRY_SEQ_MAX)
         return reject(v, ch->seq, 422, "invalid_change",
                       "\"seq\" must be at most %lld (2^53 - 1)",
-                      (long long)FY_PUSH_MAX_SEQ);
+                      (long long)FERRY_SEQ_MAX);
     if (ch->seq <= prev)
         return reject(v, ch->seq, 422, "seq_order",
                       "seq must increase within a batch");
@@ -287,22 +291,28 @@ struct slot {
     struct fy_change **where; /* position in its table's list */
 };
 
-static uint64_t hash_key(const struct fy_table *t, const char *key)
+/* FNV-1a over all len bytes of the key (which may hold NULs). */
+static uint64_t hash_key(const struct fy_table *t, const char *key, size_t len)
 {
     uint64_t h = 1469598103934665603ull ^ (uint64_t)(uintptr_t)t;
 
-    for (; *key; key++)
-        h = (h ^ (unsigned char)*key) * 1099511628211ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
     return h;
+}
+
+static bool same_key(const struct fy_change *a, const struct fy_change *b)
+{
+    return a->table == b->table && a->keylen == b->keylen &&
+           memcmp(a->key, b->key, a->keylen) == 0;
 }
 
 static struct slot *find_slot(struct slot *slots, size_t cap,
                               const struct fy_change *ch)
 {
-    size_t i = (size_t)hash_key(ch->table, ch->key) & (cap - 1);
+    size_t i = (size_t)hash_key(ch->table, ch->key, ch->keylen) & (cap - 1);
 
-    while (slots[i].t && !(slots[i].t == ch->table &&
-                           strcmp((*slots[i].where)->key, ch->key) == 0))
+    while (slots[i].t && !same_key(*slots[i].where, ch))
         i = (i + 1) & (cap - 1);
     return &slots[i];
 }

@@ -20,8 +20,6 @@ struct fy_push_result {
 };
 
 #define FY_PUSH_MAX_CHANGES 20000
-/* Largest seq accepted: 2^53 - 1, exact in every JSON parser. */
-#define FY_PUSH_MAX_SEQ INT64_C(9007199254740991)
 
 /*
  * Parses and applies one request body. On success fills *res. On failure

@@ -34,7 +34,9 @@ struct fy_change {
     bool del;
     uint64_t hlc;
     struct fy_val *vals; /* table->ncols values; deletes fill only the key */
-    const char *key;     /* canonical text of the primary key */
+    const char *key;     /* canonical key: raw bytes (bytea, text with
+                            NULs), keylen of them; compare with memcmp */
+    size_t keylen;
 };
 
 /* The changes of one table in one batch: one per key, in seq order. */

@@ -572,17 +572,24 @@ static void test_key_text_distinct(void **state)
         {.kind = FY_V_REAL, .d = 1.5},
         {.kind = FY_V_TEXT, .s = "a:b", .len = 3},
         {.kind = FY_V_INT, .i = -1},
+        /* raw bytes: these differ only after a NUL */
+        {.kind = FY_V_BLOB, .s = "\0\x01", .len = 2},
+        {.kind = FY_V_BLOB, .s = "\0\x02", .len = 2},
+        {.kind = FY_V_BLOB, .s = "\0", .len = 1},
+        {.kind = FY_V_TEXT, .s = "a\0b", .len = 3},
+        {.kind = FY_V_TEXT, .s = "a\0c", .len = 3},
     };
     char *keys[FY_ARRAY_LEN(vals)];
+    size_t lens[FY_ARRAY_LEN(vals)];
 
     (void)state;
     for (size_t i = 0; i < FY_ARRAY_LEN(vals); i++) {
         struct fy_buf b = FY_BUF_INIT(0);
 
         assert_int_equal(fy_val_key_text(&b, &vals[i]), 0);
-        keys[i] = fy_buf_detach(&b, NULL);
+        keys[i] = fy_buf_detach(&b, &lens[i]);
         for (size_t j = 0; j < i; j++) {
-            if (strcmp(keys[i], keys[j]) == 0)
+            if (lens[i] == lens[j] && memcmp(keys[i], keys[j], lens[i]) == 0)
                 fail_msg("values %zu and %zu share key \"%s\"", i, j, keys[i]);
         }
     }
@@ -590,9 +597,20 @@ static void test_key_text_distinct(void **state)
         fy_free(keys[i]);
 }
 
+/* A canonical key: bytes that may hold NULs (bytea), len of them. */
+struct key {
+    char *s;
+    size_t len;
+};
+
+static bool key_eq(struct key a, struct key b)
+{
+    return a.len == b.len && memcmp(a.s, b.s, a.len) == 0;
+}
+
 /* The canonical key of a JSON value for col, in the fixture's arena. */
 static int key_of(struct fx *fx, const struct fy_column *col, const char *text,
-                  struct fy_val *v, char **key)
+                  struct fy_val *v, struct key *key)
 {
     struct fy_buf b = FY_BUF_INIT(0);
     size_t bytes = 0;
@@ -602,7 +620,8 @@ static int key_of(struct fx *fx, const struct fy_column *col, const char *text,
         fail_msg("%s for %s: %s", text, fy_type_name(col->type), fx->why);
     rc = fy_val_key_canon(col, v, &fx->arena, &b, &bytes, fx->why,
                           sizeof(fx->why));
-    *key = fy_arena_strndup(&fx->arena, b.data, b.len);
+    key->s = fy_arena_strndup(&fx->arena, b.data, b.len);
+    key->len = b.len;
     fy_buf_release(&b);
     return rc;
 }
@@ -645,28 +664,40 @@ static void test_key_canon_classes(void **state)
         {FY_T_TEXT, {"\"A\""}},
         {FY_T_BOOLEAN, {"true", "1"}},
         {FY_T_BOOLEAN, {"false", "0"}},
+        /* bytea: raw bytes, so keys that differ only after a NUL byte */
+        {FY_T_BYTEA, {"\"AAE=\""}},             /* 00 01 */
+        {FY_T_BYTEA, {"\"AAI=\""}},             /* 00 02 */
+        {FY_T_BYTEA, {"\"AGE=\""}},             /* 00 61 */
+        {FY_T_BYTEA, {"\"AGI=\""}},             /* 00 62 */
+        {FY_T_BYTEA, {"\"AA==\""}},             /* 00 */
+        {FY_T_BYTEA, {"\"AAA=\""}},             /* 00 00 */
+        {FY_T_BYTEA, {"\"AAAA\""}},             /* 00 00 00 */
+        {FY_T_BYTEA, {"\"\""}},                 /* empty */
+        {FY_T_BYTEA, {"\"YQBi\"", "\"YQBi\""}}, /* 61 00 62 */
+        {FY_T_BYTEA, {"\"YQBj\""}},             /* 61 00 63 */
     };
     struct fx *fx = *state;
-    char *first[FY_ARRAY_LEN(classes)];
+    struct key first[FY_ARRAY_LEN(classes)];
 
     for (size_t c = 0; c < FY_ARRAY_LEN(classes); c++) {
         struct fy_column col = column(classes[c].type);
 
         for (size_t i = 0; classes[c].spellings[i]; i++) {
             struct fy_val v;
-            char *key;
+            struct key key;
 
             assert_int_equal(
                 key_of(fx, &col, classes[c].spellings[i], &v, &key), 0);
             if (i == 0)
                 first[c] = key;
-            else if (strcmp(key, first[c]) != 0)
+            else if (!key_eq(key, first[c]))
                 fail_msg("%s: key %s, not %s as %s", classes[c].spellings[i],
-                         key, first[c], classes[c].spellings[0]);
+                         key.s, first[c].s, classes[c].spellings[0]);
         }
         for (size_t d = 0; d < c; d++) {
-            if (strcmp(first[c], first[d]) == 0)
-                fail_msg("classes %zu and %zu share key %s", c, d, first[c]);
+            if (key_eq(first[c], first[d]))
+                fail_msg("classes %zu (%s) and %zu (%s) share a key", c,
+                         classes[c].spellings[0], d, classes[d].spellings[0]);
         }
     }
 }
@@ -700,7 +731,7 @@ static void test_key_canon_spelling(void **state)
     for (size_t i = 0; i < FY_ARRAY_LEN(cases); i++) {
         struct fy_column col = column(cases[i].type);
         struct fy_val v;
-        char *key;
+        struct key key;
 
         assert_int_equal(key_of(fx, &col, cases[i].in, &v, &key), 0);
         if (!cases[i].out) {
@@ -722,7 +753,7 @@ static void test_key_canon_refused(void **state)
     struct fy_column num = column(FY_T_NUMERIC), ts = column(FY_T_TIMESTAMPTZ),
                      date = column(FY_T_DATE);
     struct fy_val v;
-    char *key;
+    struct key key;
 
     /* More digits than a double tells apart, as a key. */
     assert_int_equal(key_of(fx, &num, "\"0.1234567890123456789\"", &v, &key),
