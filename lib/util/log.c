@@ -4,6 +4,8 @@
  * line and hands it to the callback the program installed. Components can be
  * switched off with a spec such as "all,-http".
  */
+#include "util/log.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -83,56 +85,151 @@ static bool cp_invisible(unsigned cp)
            cp == 0xfeff;
 }
 
-/* Appends one escaped byte or code point; false when out is full. */
-static bool put_esc(char *out, size_t cap, size_t *o, const char *text)
+/* True for a byte kept as it is without looking further: printable ASCII. */
+static bool plain_ascii(unsigned char c)
 {
-    size_t n = strlen(text);
+    return c >= 0x20 && c < 0x7f && c != '\\';
+}
 
-    if (*o + n >= cap)
+/*
+ * The length of the run at p (n bytes) that is kept as it is: printable
+ * ASCII other than the backslash, and valid UTF-8 that is not invisible.
+ */
+static size_t clean_run(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned cp = 0;
+        size_t len;
+
+        if (plain_ascii(p[i])) {
+            i++;
+            continue;
+        }
+        if (p[i] < 0x80)
+            break;
+        len = utf8_seq(p + i, n - i, &cp);
+        if (len == 0 || cp_invisible(cp))
+            break;
+        i += len;
+    }
+    return i;
+}
+
+/*
+ * The escape of the character at p (n > 0 bytes, not part of a clean run)
+ * into tmp; returns its length and sets *used to the bytes it stands for.
+ */
+static size_t escape_one(const unsigned char *p, size_t n, char tmp[16],
+                         size_t *used)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned cp = 0;
+    size_t len = p[0] >= 0x80 ? utf8_seq(p, n, &cp) : 0;
+
+    *used = 1;
+    switch (p[0]) {
+    case '\\':
+        memcpy(tmp, "\\\\", 2);
+        return 2;
+    case '\n':
+        memcpy(tmp, "\\n", 2);
+        return 2;
+    case '\r':
+        memcpy(tmp, "\\r", 2);
+        return 2;
+    case '\t':
+        memcpy(tmp, "\\t", 2);
+        return 2;
+    default:
+        break;
+    }
+    if (len == 0) { /* a control byte, DEL or invalid UTF-8 */
+        tmp[0] = '\\';
+        tmp[1] = 'x';
+        tmp[2] = hex[p[0] >> 4];
+        tmp[3] = hex[p[0] & 0xf];
+        return 4;
+    }
+    *used = len; /* an invisible code point */
+    return (size_t)snprintf(tmp, 16, "\\u{%x}", cp);
+}
+
+/* Where escaped text goes: a fixed array (cut when full) or a fy_buf. */
+struct sink {
+    char *out;
+    size_t cap, o;
+    struct fy_buf *b;
+};
+
+/*
+ * Appends n bytes of escaped text; false when the array is full. A clean
+ * run is cut on a character boundary; an escape is never cut.
+ */
+static bool sink_put(struct sink *k, const char *s, size_t n, bool divisible)
+{
+    size_t room;
+
+    if (k->b)
+        return fy_buf_add(k->b, s, n) == 0;
+    room = k->cap - 1 - k->o;
+    if (n > room) {
+        if (!divisible)
+            return false;
+        n = room;
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--;
+        memcpy(k->out + k->o, s, n);
+        k->o += n;
         return false;
-    memcpy(out + *o, text, n);
-    *o += n;
+    }
+    memcpy(k->out + k->o, s, n);
+    k->o += n;
     return true;
 }
 
 /*
- * Escapes a formatted line so that it stays one line of plain text, whatever
- * a request put into it: control bytes (newlines, ESC) become \n, \r, \t or
- * \xNN, a backslash becomes \\ (so escapes cannot be forged), invalid UTF-8
- * becomes \xNN per byte, and invisible or reordering code points become
- * \u{N}. Valid printable UTF-8 is kept as is. Truncates on a character
- * boundary when out is full.
+ * Escapes text so that it stays one line of plain text, whatever a request
+ * put into it: control bytes (newlines, ESC) become \n, \r, \t or \xNN, a
+ * backslash becomes \\ (so escapes cannot be forged), invalid UTF-8 becomes
+ * \xNN per byte, and invisible or reordering code points become \u{N}.
+ * Valid printable UTF-8 is kept as is, copied a run at a time.
  */
-static void log_escape(const char *in, char *out, size_t cap)
+static void escape_to(struct sink *k, const char *in, size_t n)
 {
     const unsigned char *p = (const unsigned char *)in;
-    size_t n = strlen(in), o = 0;
     char tmp[16];
 
     for (size_t i = 0; i < n;) {
-        unsigned cp = 0;
-        size_t len = p[i] >= 0x80 ? utf8_seq(p + i, n - i, &cp) : 1;
+        size_t run = clean_run(p + i, n - i), used, len;
 
-        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
-            snprintf(tmp, sizeof(tmp), "%c", p[i]);
-        else if (p[i] == '\\' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t')
-            snprintf(tmp, sizeof(tmp), "\\%c",
-                     p[i] == '\n'   ? 'n'
-                     : p[i] == '\r' ? 'r'
-                     : p[i] == '\t' ? 't'
-                                    : '\\');
-        else if (len == 0 || p[i] < 0x80) {
-            snprintf(tmp, sizeof(tmp), "\\x%02x", p[i]);
-            len = 1;
-        } else if (cp_invisible(cp))
-            snprintf(tmp, sizeof(tmp), "\\u{%x}", cp);
-        else
-            snprintf(tmp, sizeof(tmp), "%.*s", (int)len, (const char *)p + i);
-        if (!put_esc(out, cap, &o, tmp))
-            break;
-        i += len;
+        if (run && !sink_put(k, in + i, run, true))
+            return;
+        i += run;
+        if (i == n)
+            return;
+        len = escape_one(p + i, n - i, tmp, &used);
+        if (!sink_put(k, tmp, len, false))
+            return;
+        i += used;
     }
-    out[o] = '\0';
+}
+
+void fy_escape(struct fy_buf *b, const char *s, size_t n)
+{
+    struct sink k = {.b = b};
+
+    escape_to(&k, s, n);
+}
+
+/* The escaped line into out (cap bytes), cut on a character boundary. */
+static void log_escape(const char *in, char *out, size_t cap)
+{
+    struct sink k = {.out = out, .cap = cap};
+
+    escape_to(&k, in, strlen(in));
+    out[k.o] = '\0';
 }
 
 void fy_log_emit(int level, const char *comp, const char *fmt, ...)
