@@ -132,6 +132,10 @@ static int upgrade_table(sqlite3 *db, const char *name, struct fy_buf *b,
 
     if (fy_local_table_load(db, name, &t, NULL) < 0)
         return 0; /* gone: the health check reports it */
+    if (t.npk > FY_KEY_COLS_MAX) {
+        fy_local_table_release(&t);
+        return 0; /* more key columns than capture keeps: reported too */
+    }
     if (t.npk > 1) {
         spread_legacy_keys(b, "_ferry_outbox", &t);
         spread_legacy_keys(b, "_ferry_dead", &t);
@@ -169,7 +173,9 @@ static int upgrade_tables(sqlite3 *db, struct ferry_err *err)
     sqlite3_stmt *st = NULL;
     int rc = 0;
 
-    fy_buf_adds(&b, add);
+    /* The columns first: the tables' upgrades below write into them. */
+    if (sqlite3_exec(db, add, NULL, NULL, NULL) != SQLITE_OK)
+        return fy_capture_db_fail(db, "cannot upgrade ferry's tables", err);
     if (sqlite3_prepare_v2(db, "SELECT tbl FROM _ferry_tracked", -1, &st,
                            NULL) != SQLITE_OK)
         rc = fy_capture_db_fail(db, "cannot read tracked tables", err);
@@ -318,7 +324,11 @@ static size_t count_cols(sqlite3 *db, const char *name)
     return n;
 }
 
-static int read_cols(sqlite3 *db, struct fy_local_table *t,
+/*
+ * Reads at most n columns (the count made just before): an app's ALTER
+ * TABLE between the two statements must not write past the arrays.
+ */
+static int read_cols(sqlite3 *db, struct fy_local_table *t, size_t n,
                      struct ferry_err *err)
 {
     sqlite3_stmt *st = NULL;
@@ -331,7 +341,7 @@ static int read_cols(sqlite3 *db, struct fy_local_table *t,
                            -1, &st, NULL) != SQLITE_OK)
         return fy_capture_db_fail(db, "cannot read table schema", err);
     sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+    while (rc == 0 && t->ncols < n && sqlite3_step(st) == SQLITE_ROW) {
         size_t i = t->ncols;
         int pkpos = sqlite3_column_int(st, 3);
 
@@ -371,7 +381,7 @@ int fy_local_table_load(sqlite3 *db, const char *name, struct fy_local_table *t,
         fy_local_table_release(t);
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     }
-    rc = read_cols(db, t, err);
+    rc = read_cols(db, t, n, err);
     if (rc == 0 && t->npk == 0)
         rc = fy_err_set(err, FERRY_EINVAL,
                         "table '%s' has no PRIMARY KEY; ferry needs one to"

@@ -54,7 +54,9 @@ int fy_capture_db_fail(sqlite3 *db, const char *what, struct ferry_err *err);
 
 /* Columns of a primary key that capture keeps (outbox columns pk..pk8). */
 #define FY_KEY_COLS_MAX 8
-/* The outbox columns that hold key column 1, 2, ... ("pk", "pk2", ...). */
+/* The outbox (and dead letter) columns of a key, in key order, as SQL. */
+#define FY_OUTBOX_KEY_COLS "pk, pk2, pk3, pk4, pk5, pk6, pk7, pk8"
+/* The same one by one: key column 1, 2, ... ("pk", "pk2", ...). */
 extern const char *const fy_outbox_key_cols[FY_KEY_COLS_MAX];
 
 struct fy_track_result {

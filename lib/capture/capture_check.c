@@ -170,6 +170,14 @@ static int check_table(sqlite3 *db, const char *name, const char *rec_keys,
         fy_free(to);
         return 0;
     }
+    if (t.npk > FY_KEY_COLS_MAX) {
+        fy_buf_addf(why,
+                    "its primary key has %zu columns, more than ferry"
+                    " captures (%d): give it a shorter key",
+                    t.npk, FY_KEY_COLS_MAX);
+        fy_local_table_release(&t);
+        return 0;
+    }
     rc = fy_capture_trigger_state(db, name, &t, &present, &stale, err);
     if (rc == 0 && present < 3)
         fy_buf_addf(why,

@@ -62,8 +62,8 @@ static long outbox_count(sqlite3 *db, const char *table)
 /*
  * The app renamed a tracked table to t->name: SQLite moved its triggers
  * along, still recording the old name. Tracking moves to the new name: the
- * old triggers go, and the changes queued under the old name (writes to
- * these very rows) are queued under the new one.
+ * old triggers go, and the changes queued or parked under the old name
+ * (writes to these very rows) are kept under the new one.
  */
 static int adopt_renamed(sqlite3 *db, const struct fy_local_table *t,
                          struct fy_track_result *res, struct ferry_err *err)
@@ -83,13 +83,19 @@ static int adopt_renamed(sqlite3 *db, const struct fy_local_table *t,
             db, "SELECT tbl FROM _ferry_tracked WHERE tbl = ? COLLATE NOCASE",
             old);
     if (tracked) {
+        /*
+         * Numbered changes move too: their seqs stay valid, and under the
+         * old name they could only be parked as unreadable.
+         */
         fy_buf_addf(&b,
                     "DROP TRIGGER IF EXISTS \"_ferry_ai_%s\"; DROP TRIGGER IF"
                     " EXISTS \"_ferry_au_%s\"; DROP TRIGGER IF EXISTS"
                     " \"_ferry_ad_%s\"; UPDATE _ferry_outbox SET tbl = '%s'"
-                    " WHERE tbl = '%s' AND seq IS NULL; DELETE FROM"
-                    " _ferry_tracked WHERE tbl = '%s';",
-                    tracked, tracked, tracked, t->name, tracked, tracked);
+                    " WHERE tbl = '%s'; UPDATE _ferry_dead SET tbl = '%s'"
+                    " WHERE tbl = '%s'; DELETE FROM _ferry_tracked WHERE"
+                    " tbl = '%s';",
+                    tracked, tracked, tracked, t->name, tracked, t->name,
+                    tracked, tracked);
         rc = fy_capture_exec(db, &b, "cannot move tracking", err);
         if (rc == 0)
             snprintf(res->renamed_from, sizeof(res->renamed_from), "%s",

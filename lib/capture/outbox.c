@@ -27,6 +27,7 @@ struct fy_outbox {
     struct ob_table *tables;
     size_t ntables;
     sqlite3_stmt *assign; /* UPDATE _ferry_outbox SET seq, hlc */
+    sqlite3_stmt *drop;   /* DELETE FROM _ferry_outbox by rowid */
     char *held;           /* JSON array of tables whose capture is broken */
 };
 
@@ -39,8 +40,7 @@ struct entry {
 };
 
 /* Every outbox column an entry is read from, in struct entry's order. */
-#define ENTRY_COLS                                                             \
-    "rowid, tbl, wall, seq, hlc, pk, pk2, pk3, pk4, pk5, pk6, pk7, pk8"
+#define ENTRY_COLS "rowid, tbl, wall, seq, hlc, " FY_OUTBOX_KEY_COLS
 
 static int ob_fail(struct fy_outbox *ob, const char *what,
                    struct ferry_err *err)
@@ -106,10 +106,12 @@ int fy_outbox_new(sqlite3 *db, struct fy_outbox **out, struct ferry_err *err)
     if (rc == 0)
         rc = find_held(ob, err);
     if (rc == 0 &&
-        sqlite3_prepare_v2(db,
-                           "UPDATE _ferry_outbox SET seq = ?, hlc = ?"
-                           " WHERE rowid = ?",
-                           -1, &ob->assign, NULL) != SQLITE_OK)
+        (sqlite3_prepare_v2(db,
+                            "UPDATE _ferry_outbox SET seq = ?, hlc = ?"
+                            " WHERE rowid = ?",
+                            -1, &ob->assign, NULL) != SQLITE_OK ||
+         sqlite3_prepare_v2(db, "DELETE FROM _ferry_outbox WHERE rowid = ?", -1,
+                            &ob->drop, NULL) != SQLITE_OK))
         rc = ob_fail(ob, "prepare", err);
     if (rc < 0) {
         fy_outbox_free(ob);
@@ -130,6 +132,7 @@ void fy_outbox_free(struct fy_outbox *ob)
     }
     fy_free(ob->tables);
     sqlite3_finalize(ob->assign);
+    sqlite3_finalize(ob->drop);
     fy_free(ob->held);
     fy_free(ob);
 }
@@ -189,6 +192,11 @@ static int load_table(struct fy_outbox *ob, struct ob_table *ot,
         ot->t.name = fy_strdup(name);
         ot->missing = fy_strdup(e.msg);
         return ot->t.name && ot->missing ? 0 : FERRY_ENOMEM;
+    }
+    if (ot->t.npk > FY_KEY_COLS_MAX) {
+        ot->missing = fy_strdup("its primary key has more columns than ferry"
+                                " captures");
+        return ot->missing ? 0 : FERRY_ENOMEM;
     }
     select_sql(&b, &ot->t);
     if (fy_buf_error(&b) ||
@@ -520,16 +528,47 @@ static int coalesce(struct entry *es, size_t n, bool *gone)
 static int drop_entry(struct fy_outbox *ob, const struct entry *e,
                       struct ferry_err *err)
 {
-    sqlite3_stmt *st = NULL;
+    int src;
+
+    sqlite3_bind_int64(ob->drop, 1, e->rowid);
+    src = sqlite3_step(ob->drop);
+    sqlite3_reset(ob->drop);
+    return src == SQLITE_DONE ? 0 : ob_fail(ob, "coalesce", err);
+}
+
+/*
+ * Numbers must follow the queue order (docs/internals/capture.md, the
+ * ordering invariant), but a table whose capture was broken had its
+ * unnumbered entries held while later ones were numbered and sent. Once it
+ * is no longer held, its entries left behind a numbered one move to the end
+ * of the queue before anything numbers them; otherwise they would get seqs
+ * above a numbered entry queued after them, and an acknowledgement of those
+ * seqs would delete that entry unsent. Their rows are read at push time,
+ * so the move changes what is sent in no way but its order.
+ */
+static int requeue_stragglers(struct fy_outbox *ob, struct ferry_err *err)
+{
+    static const char *const sql[] = {
+        "INSERT INTO _ferry_outbox (tbl, wall, " FY_OUTBOX_KEY_COLS ")"
+        " SELECT tbl, wall, " FY_OUTBOX_KEY_COLS " FROM _ferry_outbox"
+        " WHERE seq IS NULL AND rowid < (SELECT max(rowid) FROM"
+        " _ferry_outbox WHERE seq IS NOT NULL) AND tbl NOT IN (SELECT"
+        " value FROM json_each(?1)) ORDER BY rowid",
+        "DELETE FROM _ferry_outbox WHERE seq IS NULL AND rowid < (SELECT"
+        " max(rowid) FROM _ferry_outbox WHERE seq IS NOT NULL) AND tbl NOT"
+        " IN (SELECT value FROM json_each(?1))"};
     int rc = 0;
 
-    if (sqlite3_prepare_v2(ob->db, "DELETE FROM _ferry_outbox WHERE rowid = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return ob_fail(ob, "coalesce", err);
-    sqlite3_bind_int64(st, 1, e->rowid);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = ob_fail(ob, "coalesce", err);
-    sqlite3_finalize(st);
+    for (size_t i = 0; rc == 0 && i < FY_ARRAY_LEN(sql); i++) {
+        sqlite3_stmt *st = NULL;
+
+        if (sqlite3_prepare_v2(ob->db, sql[i], -1, &st, NULL) != SQLITE_OK)
+            return ob_fail(ob, "requeue", err);
+        sqlite3_bind_text(st, 1, ob->held, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = ob_fail(ob, "requeue", err);
+        sqlite3_finalize(st);
+    }
     return rc;
 }
 
@@ -565,10 +604,10 @@ static int bury_local(struct fy_outbox *ob, const struct entry *e,
 
     if (sqlite3_prepare_v2(ob->db,
                            "INSERT INTO _ferry_dead (seq, tbl, hlc, status,"
-                           " code, message, at, pk, pk2, pk3, pk4, pk5, pk6,"
-                           " pk7, pk8) SELECT ?1, tbl, ?2, 0, 'unencodable',"
-                           " ?3, unixepoch(), pk, pk2, pk3, pk4, pk5, pk6,"
-                           " pk7, pk8 FROM _ferry_outbox WHERE rowid = ?4",
+                           " code, message, at, " FY_OUTBOX_KEY_COLS ")"
+                           " SELECT ?1, tbl, ?2, 0, 'unencodable', ?3,"
+                           " unixepoch(), " FY_OUTBOX_KEY_COLS
+                           " FROM _ferry_outbox WHERE rowid = ?4",
                            -1, &st, NULL) != SQLITE_OK)
         return ob_fail(ob, "dead letter", err);
     sqlite3_bind_int64(st, 1, e->seq);
@@ -652,8 +691,10 @@ static int build_in_tx(struct fy_outbox *ob, const char *device, int limit,
     int64_t next_seq = 1, hlc_i = 0;
     uint64_t hlc;
     size_t n = 0;
-    int rc = collect(ob, limit, &es, &n, err);
+    int rc = requeue_stragglers(ob, err);
 
+    if (rc == 0)
+        rc = collect(ob, limit, &es, &n, err);
     if (rc == 0 && n > 0)
         rc = fy_state_get_int(ob->db, "next_seq", 1, &next_seq, err);
     if (rc == 0 && n > 0)
@@ -784,10 +825,10 @@ int fy_outbox_bury(struct fy_outbox *ob, const struct fy_batch *b, int64_t seq,
 
     if (sqlite3_prepare_v2(ob->db,
                            "INSERT INTO _ferry_dead (seq, tbl, hlc, change,"
-                           " status, code, message, at, pk, pk2, pk3, pk4,"
-                           " pk5, pk6, pk7, pk8) SELECT seq, tbl, hlc, ?2,"
-                           " ?3, ?4, ?5, unixepoch(), pk, pk2, pk3, pk4, pk5,"
-                           " pk6, pk7, pk8 FROM _ferry_outbox WHERE seq = ?1",
+                           " status, code, message, at, " FY_OUTBOX_KEY_COLS
+                           ") SELECT seq, tbl, hlc, ?2, ?3, ?4, ?5,"
+                           " unixepoch(), " FY_OUTBOX_KEY_COLS
+                           " FROM _ferry_outbox WHERE seq = ?1",
                            -1, &st, NULL) != SQLITE_OK)
         return ob_fail(ob, "dead letter", err);
     sqlite3_bind_int64(st, 1, seq);
