@@ -5,6 +5,7 @@
  */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -118,22 +119,55 @@ static int parse_init(int argc, char **argv, struct init_opts *o, char *host,
     return check_init(o);
 }
 
+/* What init knows about the database file it opened. */
+struct init_db {
+    bool created; /* init made the file (O_EXCL), so it may remove it */
+    dev_t dev;    /* the file init made, to remove it only if it is */
+    ino_t ino;    /* still that file */
+    char path[PATH_MAX];
+};
+
 /*
- * Opens the database (creating it like sqlite3 does, *created says so) and
- * proves it is a SQLite database ferry can write, before anything changes.
+ * Creates the file when there is none, with O_EXCL so that "init created
+ * it" is certain: an app that creates it at the same moment wins, and its
+ * database is then never removed by a rollback.
  */
-static int open_db(const char *path, sqlite3 **db, bool *created,
-                   char dbpath[PATH_MAX])
+static int create_db_file(const char *path, struct init_db *d)
 {
     struct stat st;
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+    if (fd < 0)
+        return errno == EEXIST ? 0 : -1;
+    d->created = fstat(fd, &st) == 0;
+    close(fd);
+    if (!d->created) {
+        unlink(path); /* made here a moment ago, still empty */
+        return -1;
+    }
+    d->dev = st.st_dev;
+    d->ino = st.st_ino;
+    return 0;
+}
+
+/*
+ * Opens the database (creating it when there is none) and proves it is a
+ * SQLite database ferry can write, before anything changes.
+ */
+static int open_db(const char *path, sqlite3 **db, struct init_db *d)
+{
     int rc;
 
-    *created = stat(path, &st) != 0;
+    if (create_db_file(path, d) < 0) {
+        fprintf(stderr, "ferry: cannot prepare database '%s': %s\n", path,
+                strerror(errno));
+        return -1;
+    }
     rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                          NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(*db, "BEGIN IMMEDIATE; ROLLBACK", NULL, NULL, NULL);
-    if (rc == SQLITE_OK && realpath(path, dbpath))
+    if (rc == SQLITE_OK && realpath(path, d->path))
         return 0;
     fprintf(stderr, "ferry: cannot prepare database '%s': %s\n", path,
             rc == SQLITE_OK ? strerror(errno) : sqlite3_errmsg(*db));
@@ -141,19 +175,38 @@ static int open_db(const char *path, sqlite3 **db, bool *created,
 }
 
 /*
+ * Removes the database file init created, and SQLite's files next to it,
+ * unless the file at path is no longer the one init made.
+ */
+static void remove_created(const char *path, const struct init_db *d)
+{
+    static const char *const sides[] = {"-journal", "-wal", "-shm"};
+    char side[PATH_MAX + 16];
+    struct stat st;
+
+    if (!d->created || stat(path, &st) != 0 || st.st_dev != d->dev ||
+        st.st_ino != d->ino)
+        return;
+    for (size_t i = 0; i < FY_ARRAY_LEN(sides); i++) {
+        snprintf(side, sizeof(side), "%s%s", path, sides[i]);
+        unlink(side);
+    }
+    unlink(path);
+}
+
+/*
  * Undoes what init did when a later step fails: the previous config comes
  * back (or goes away when there was none) and a database file init created
- * is removed.
+ * is removed. A database that existed is never removed.
  */
 static void roll_back(const char *config, const char *old, bool wrote,
-                      const char *dbpath, bool created)
+                      const char *dbpath, const struct init_db *d)
 {
     struct ferry_err err = {0};
 
     if (wrote && fy_agent_config_replace(config, old, &err) < 0)
         fprintf(stderr, "ferry: could not restore %s: %s\n", config, err.msg);
-    if (created)
-        unlink(dbpath);
+    remove_created(dbpath, d);
 }
 
 static void print_done(const char *config, const struct init_opts *o,
@@ -184,21 +237,22 @@ int agent_init(struct agent_ctx *ctx, int argc, char **argv)
 {
     struct init_opts o = {0};
     struct ferry_err err = {0};
-    char host[256] = "device", dbpath[PATH_MAX] = "";
+    char host[256] = "device";
     char *text = NULL, *old = NULL;
     sqlite3 *db = NULL;
-    bool created = false, wrote = false;
+    struct init_db d = {0};
+    bool wrote = false;
     int rc = parse_init(argc, argv, &o, host, sizeof(host));
 
     if (rc != 0)
         return rc < 0 ? AGENT_OK : rc;
-    if (open_db(o.db, &db, &created, dbpath) < 0) {
+    if (open_db(o.db, &db, &d) < 0) {
         rc = AGENT_CONFIG;
         goto out;
     }
     rc = fy_agent_config_merge(
         ctx->config_path,
-        &(struct fy_agent_init){.database = dbpath,
+        &(struct fy_agent_init){.database = d.path,
                                 .device = o.device,
                                 .base_url = o.url,
                                 .auth_env = o.auth_env,
@@ -214,13 +268,12 @@ int agent_init(struct agent_ctx *ctx, int argc, char **argv)
         rc = agent_fail(&err);
         goto out;
     }
-    print_done(ctx->config_path, &o, dbpath);
+    print_done(ctx->config_path, &o, d.path);
     rc = AGENT_OK;
 out:
     sqlite3_close(db);
     if (rc != AGENT_OK)
-        roll_back(ctx->config_path, old, wrote, dbpath[0] ? dbpath : o.db,
-                  created);
+        roll_back(ctx->config_path, old, wrote, d.path[0] ? d.path : o.db, &d);
     fy_free(text);
     fy_free(old);
     return rc;
