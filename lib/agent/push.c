@@ -15,6 +15,7 @@
 #include "capture/outbox.h"
 #include "core/backoff.h"
 #include "http/client.h"
+#include "util/log.h"
 #include "fy.h"
 
 struct pusher {
@@ -98,6 +99,26 @@ static int attempt(struct pusher *p, const char *body, size_t len,
                       "server answered %ld: %s", p->rep.status, msg);
 }
 
+/*
+ * The event carries the error escaped (fy_escape): it may quote the
+ * server's error.message, and the program prints it to a terminal.
+ */
+static void report_retry(struct pusher *p, const struct ferry_err *e,
+                         int failures, int64_t delay, int64_t failing)
+{
+    struct fy_buf shown = FY_BUF_INIT(0);
+
+    fy_escape(&shown, e->msg, strlen(e->msg));
+    report(p, &(struct fy_push_event){.kind = FY_PUSH_RETRY,
+                                      .error = fy_buf_error(&shown)
+                                                   ? "(out of memory)"
+                                                   : shown.data,
+                                      .attempt = failures,
+                                      .delay_ms = delay,
+                                      .failing_ms = failing});
+    fy_buf_release(&shown);
+}
+
 /* POSTs body, retrying transient failures within the budget. */
 static int send_retrying(struct pusher *p, const char *body, size_t len,
                          struct ferry_err *err)
@@ -130,11 +151,7 @@ static int send_retrying(struct pusher *p, const char *body, size_t len,
         failures++;
         fy_log(p->o->report ? FERRY_LOG_DEBUG : FERRY_LOG_WARN, "retry",
                "%s; retrying in %lld ms", e.msg, (long long)delay);
-        report(p, &(struct fy_push_event){.kind = FY_PUSH_RETRY,
-                                          .error = e.msg,
-                                          .attempt = failures,
-                                          .delay_ms = delay,
-                                          .failing_ms = failing});
+        report_retry(p, &e, failures, delay, failing);
         fy_sleep_ms(delay);
     }
 }
@@ -158,7 +175,48 @@ static int handshake(struct pusher *p, struct ferry_err *err)
     return fy_outbox_sync_seq(p->ob, acked, err);
 }
 
-/* Parks each change the server listed in error.changes. */
+/* True when seq is one of the changes sent in b. */
+static bool in_batch(const struct fy_batch *b, int64_t seq)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->items[i].seq == seq)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Parks one change the server listed; *parked says whether a change really
+ * moved. A seq this batch did not carry (a server's bug, or a seq named
+ * twice) parks nothing: counting it would leave the batch as it is, and
+ * the same batch would be built and sent again forever.
+ */
+static int bury_listed(struct pusher *p, const struct fy_batch *b, json_t *c,
+                       bool *parked, struct ferry_err *err)
+{
+    json_t *seq = json_object_get(c, "seq");
+    json_t *st = json_object_get(c, "status");
+    const char *code = json_string_value(json_object_get(c, "code"));
+    const char *msg = json_string_value(json_object_get(c, "message"));
+    sqlite3_int64 before = sqlite3_total_changes64(p->db);
+    int rc;
+
+    *parked = false;
+    if (!json_is_integer(seq) || !in_batch(b, json_integer_value(seq)))
+        return 0;
+    rc = fy_outbox_bury(p->ob, b, json_integer_value(seq),
+                        json_is_integer(st) ? (int)json_integer_value(st)
+                                            : (int)p->rep.status,
+                        code ? code : "rejected", msg ? msg : "", err);
+    *parked = rc == 0 && sqlite3_total_changes64(p->db) > before;
+    if (*parked)
+        fy_warn("push", "change seq=%lld rejected (%ld %s): %s",
+                (long long)json_integer_value(seq), p->rep.status,
+                code ? code : "", msg ? msg : "");
+    return rc;
+}
+
+/* Parks each change of b the server listed in error.changes. */
 static int bury_rejected(struct pusher *p, const struct fy_batch *b,
                          long *buried, struct ferry_err *err)
 {
@@ -171,27 +229,16 @@ static int bury_rejected(struct pusher *p, const struct fy_batch *b,
     *buried = 0;
     json_array_foreach(list, i, c)
     {
-        json_t *seq = json_object_get(c, "seq");
-        json_t *st = json_object_get(c, "status");
-        const char *code = json_string_value(json_object_get(c, "code"));
-        const char *msg = json_string_value(json_object_get(c, "message"));
+        bool parked = false;
 
-        if (rc < 0 || !json_is_integer(seq))
-            continue;
-        rc = fy_outbox_bury(p->ob, b, json_integer_value(seq),
-                            json_is_integer(st) ? (int)json_integer_value(st)
-                                                : (int)p->rep.status,
-                            code ? code : "rejected", msg ? msg : "", err);
-        if (rc == 0) {
-            (*buried)++;
-            fy_warn("push", "change seq=%lld rejected (%ld %s): %s",
-                    (long long)json_integer_value(seq), p->rep.status,
-                    code ? code : "", msg ? msg : "");
-        }
+        if (rc == 0)
+            rc = bury_listed(p, b, c, &parked, err);
+        *buried += parked;
     }
     json_decref(root);
     if (rc == 0)
         return fy_outbox_commit(p->ob, err);
+    *buried = 0;
     fy_outbox_rollback(p->ob);
     return rc;
 }
@@ -257,7 +304,10 @@ static int handle_rejection(struct pusher *p, const struct fy_batch *b,
         return rc;
     }
     if (b->n > 1) {
-        /* No per-change verdict (e.g. 413): find the culprit by halving. */
+        /*
+         * No per-change verdict (e.g. 413), or one naming no change of this
+         * batch: find the culprit by halving.
+         */
         p->batch_size = (int)(b->n / 2);
         return 0;
     }

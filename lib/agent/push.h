@@ -37,7 +37,7 @@ enum fy_push_event_kind {
 /* What a push reports while it runs; valid during the callback only. */
 struct fy_push_event {
     enum fy_push_event_kind kind;
-    const char *error;  /* RETRY: what went wrong */
+    const char *error;  /* RETRY: what went wrong, escaped (fy_escape) */
     int attempt;        /* RETRY: failures in a row, 1 for the first */
     int64_t delay_ms;   /* RETRY: wait before the next try */
     int64_t failing_ms; /* RETRY, RECOVERED: since the first failure */

@@ -388,3 +388,130 @@ docs_run() {
     docs_has "$1" "$2"
     eval "$2"
 }
+
+# fixa_fake MODE AGENT: a fake server on loopback in front of ferryd ($URL)
+# that answers some of AGENT's batches itself (see fixa_fake.py's MODES),
+# forwarding everything else; AGENT's base_url points at it. FIXA_PID is
+# its pid (fixa_unfake stops it). HOSTILE is the text its answers carry.
+fixa_fake() {
+    cat >"$T/fixa_fake.py" <<'PY'
+import gzip, http.client, json, socket, sys
+mode, upstream, portfile = sys.argv[1], sys.argv[2], sys.argv[3]
+H = ("\x1b[2J\x1b]0;owned\x07 cleared\nferry: pushed 999 changes\r"
+     "\u202eevil\u2066x\u2069 \u0085\u009b2J \x7f\u200f\ufeff\u2028 \\x1b end")
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+s.settimeout(60)  # gone by itself once the scenario stops using it
+open(portfile, "w").write(str(s.getsockname()[1]))
+state = {"nb": 0, "prev": []}
+
+def verdict(status, code, message, changes=None):
+    err = {"code": code, "message": message}
+    if changes is not None:
+        err["changes"] = changes
+    return status, json.dumps({"error": err}).encode()
+
+def ch(seq, code="invalid_value", message="rejected by the fake"):
+    return {"seq": seq, "status": 422, "code": code, "message": message}
+
+def decide(seqs):
+    """(status, body) to answer, or None to forward to ferryd."""
+    if not seqs:  # the handshake
+        if mode in ("h401", "h403"):
+            return verdict(int(mode[1:]), "unauthorized", H)
+        return None
+    state["nb"] += 1
+    nb, first, top = state["nb"], seqs[0], seqs[-1]
+    prev, state["prev"] = state["prev"], seqs
+    if mode == "bogus":  # names only seqs this batch did not carry
+        return verdict(422, "contract_violation", "not in the batch",
+                       [ch(top + 1000), ch(0), ch(-1), ch(2 ** 62), ch(str(first)),
+                        {"code": "x"}, None, ch(first - 1)])
+    if mode == "dup" and nb == 1:  # one real, named twice, and one never sent
+        return verdict(422, "contract_violation", "dup",
+                       [ch(first), ch(first), ch(top + 1000)])
+    if mode == "unsent" and nb == 1:  # no details: the agent halves
+        return verdict(422, "contract_violation", "no details", [])
+    if mode == "unsent" and nb == 2:  # a change still queued, not in this batch
+        return verdict(422, "contract_violation", "unsent", [ch(prev[-1])])
+    if mode == "h422" and nb == 1:
+        return verdict(422, "contract_violation", H, [ch(first, H, H)])
+    if mode == "h422" and state.setdefault("target", first + 1) in seqs:
+        return verdict(422, "malformed", H)
+    if mode in ("h503", "h404"):
+        return verdict(int(mode[1:]), "unavailable", H)
+    return None
+
+def read_request(c):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = c.recv(65536)
+        if not chunk:
+            return None, None
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    hdrs = dict(l.split(": ", 1) for l in lines[1:])
+    n = int(hdrs.get("Content-Length", 0))
+    while len(body) < n:
+        body += c.recv(65536)
+    return hdrs, body
+
+while True:
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        sys.exit(0)
+    c.settimeout(10)
+    try:
+        hdrs, body = read_request(c)
+    except (socket.timeout, ValueError):
+        hdrs = None
+    if hdrs is None:
+        c.close()
+        continue
+    raw = gzip.decompress(body) if hdrs.get("Content-Encoding") == "gzip" else body
+    answer = decide([x["seq"] for x in json.loads(raw)["changes"]])
+    if answer is None:
+        u = http.client.HTTPConnection(upstream)
+        fwd = {k: v for k, v in hdrs.items() if k.lower() in
+               ("x-api-key", "content-type", "content-encoding", "authorization")}
+        u.request("POST", "/v1/push", body=body, headers=fwd)
+        r = u.getresponse()
+        answer = (r.status, r.read())
+    c.sendall(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (answer[0], len(answer[1]))
+              + answer[1])
+    c.close()
+PY
+    rm -f "$T/fixa_port"
+    python3 "$T/fixa_fake.py" "$1" "${URL#http://}" "$T/fixa_port" </dev/null >>"$T/fake.log" 2>&1 &
+    FIXA_PID=$!
+    _i=0
+    while [ ! -s "$T/fixa_port" ]; do _i=$((_i + 1)); [ $_i -gt 100 ] && fail "fake"; sleep 0.05; done
+    sed -i "s|\"base_url\": \"[^\"]*\"|\"base_url\": \"http://127.0.0.1:$(cat "$T/fixa_port")\"|" "$T/$2/config.json"
+}
+
+fixa_unfake() {
+    kill "$FIXA_PID" 2>/dev/null || true
+    wait "$FIXA_PID" 2>/dev/null || true
+}
+
+# fixa_plain_text WHAT FILE: FILE is valid UTF-8 holding no byte or code
+# point a terminal acts on (control bytes but newline, DEL, C1, bidi and
+# zero-width marks, line separators, BOM), and no line forged by a
+# newline in a server's message
+fixa_plain_text() {
+    python3 - "$2" <<'PY' || fail "$1: raw control or bidi text in the output: $(od -c "$2" | head -n 20)"
+import sys
+data = open(sys.argv[1], "rb").read()
+text = data.decode("utf-8")  # strict: invalid UTF-8 fails
+bad = [hex(ord(c)) for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f
+       or 0x200b <= ord(c) <= 0x200f or 0x2028 <= ord(c) <= 0x202e
+       or 0x2066 <= ord(c) <= 0x2069 or ord(c) == 0xfeff]
+assert not bad, bad
+assert not any(l.startswith("ferry: pushed 999") for l in text.split("\n")), "forged line"
+PY
+}
