@@ -15,6 +15,7 @@
 
 #include "agent/dead.h"
 #include "core/config.h"
+#include "util/log.h"
 #include "fy.h"
 
 #include "agent.h"
@@ -100,15 +101,26 @@ static void key_text(const json_t *key, char *out, size_t n)
     free(t); /* jansson's malloc */
     if (strlen(out) == n - 1)
         memcpy(out + n - 4, "...", 3);
-    for (char *p = out; *p; p++) {
-        if ((unsigned char)*p < ' ')
-            *p = ' '; /* one dead letter, one line */
-    }
+}
+
+/*
+ * s escaped for the terminal into b[i] (see fy_escape): the message and
+ * code are the server's words, the table and key the app's data, and none
+ * of them may move the cursor, clear the screen, reorder the line or start
+ * a new one.
+ */
+static const char *shown(struct fy_buf *b, const char *s)
+{
+    fy_buf_reset(b);
+    fy_escape(b, s, strlen(s));
+    return fy_buf_error(b) ? "?" : b->data;
 }
 
 static int print_one(const struct fy_dead_letter *d, void *ud)
 {
     char at[FY_TIME_STRLEN + 1], key[41];
+    struct fy_buf b[4] = {FY_BUF_INIT(0), FY_BUF_INIT(0), FY_BUF_INIT(0),
+                          FY_BUF_INIT(0)};
     long *count = ud;
 
     if ((*count)++ == 0)
@@ -116,8 +128,10 @@ static int print_one(const struct fy_dead_letter *d, void *ud)
                "TABLE", "KEY", "STATUS", "CODE", "MESSAGE");
     key_text(d->key, key, sizeof(key));
     printf("%-6lld %-24s %-16s %-20s %-6d %-16s %s\n", (long long)d->id,
-           fy_local_time(d->at, at), d->table, key, d->status, d->code,
-           d->message);
+           fy_local_time(d->at, at), shown(&b[0], d->table), shown(&b[1], key),
+           d->status, shown(&b[2], d->code), shown(&b[3], d->message));
+    for (size_t i = 0; i < FY_ARRAY_LEN(b); i++)
+        fy_buf_release(&b[i]);
     return 0;
 }
 
@@ -132,6 +146,29 @@ static int add_json(const struct fy_dead_letter *d, void *ud)
     return o && json_array_append_new(ud, o) == 0 ? 0 : FERRY_ENOMEM;
 }
 
+/*
+ * JSON with every non-ASCII character as \uXXXX, and DEL too (which
+ * jansson leaves as is): the server's messages cannot reach a terminal
+ * that shows the output as anything but text. DEL is only ever inside a
+ * string, where \u007f means the same.
+ */
+static int print_json(json_t *arr, struct ferry_err *err)
+{
+    char *t = json_dumps(arr, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+
+    if (!t)
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    for (const char *p = t; *p; p++) {
+        if (*p == 0x7f)
+            fputs("\\u007f", stdout);
+        else
+            putchar(*p);
+    }
+    putchar('\n');
+    free(t); /* jansson's malloc */
+    return 0;
+}
+
 static int dead_list(sqlite3 *db, const struct dead_opts *o,
                      struct ferry_err *err)
 {
@@ -144,10 +181,9 @@ static int dead_list(sqlite3 *db, const struct dead_opts *o,
                  : fy_err_set(err, FERRY_ENOMEM, "out of memory");
     else
         rc = fy_dead_each(db, &o->sel, print_one, &count, err);
-    if (rc == 0 && o->json) {
-        json_dumpf(arr, stdout, JSON_INDENT(2));
-        putchar('\n');
-    } else if (rc == 0 && count == 0) {
+    if (rc == 0 && o->json)
+        rc = print_json(arr, err);
+    else if (rc == 0 && count == 0) {
         printf("no dead letters\n");
     }
     json_decref(arr);

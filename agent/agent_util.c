@@ -5,19 +5,31 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sqlite3.h>
 
 #include "capture/capture.h"
 #include "core/config.h"
+#include "util/log.h"
 #include "fy.h"
 
 #include "agent.h"
 
+/*
+ * The message is escaped for the terminal: it may quote a server's answer
+ * (error.message, from a hostile server or anyone in the middle of http://)
+ * or names and values from the app's database.
+ */
 int agent_fail(struct ferry_err *err)
 {
+    const char *m = err->msg[0] ? err->msg : ferry_strerror(err->code);
+    struct fy_buf b = FY_BUF_INIT(0);
+
+    fy_escape(&b, m, strlen(m));
     fprintf(stderr, "ferry: %s\n",
-            err->msg[0] ? err->msg : ferry_strerror(err->code));
+            fy_buf_error(&b) ? ferry_strerror(err->code) : b.data);
+    fy_buf_release(&b);
     return agent_exit_code(err->code);
 }
 
@@ -41,9 +53,14 @@ int agent_parse_long(const char *s, long lo, long hi, long *out)
 /* Loads the config and opens its database. */
 static int report_problem(const char *table, const char *problem, void *ud)
 {
+    struct fy_buf b = FY_BUF_INIT(0);
+
     (void)ud;
+    /* The table's name is the app's: escaped like any outside text. */
+    fy_escape(&b, table, strlen(table));
     fprintf(stderr, "ferry: error: capture of table '%s' is broken: %s\n",
-            table, problem);
+            fy_buf_error(&b) ? "?" : b.data, problem);
+    fy_buf_release(&b);
     return 0;
 }
 
