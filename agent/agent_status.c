@@ -12,6 +12,7 @@
 #include "agent/state.h"
 #include "capture/capture.h"
 #include "core/config.h"
+#include "util/log.h"
 #include "fy.h"
 
 #include "agent.h"
@@ -81,6 +82,26 @@ static json_t *status_json(sqlite3 *db, const struct fy_agent_config *cfg)
         "last_push", last_run(db));
 }
 
+/*
+ * The last run's error may quote a server's answer: escaped for the
+ * terminal, as every error line the agent prints.
+ */
+static void print_last_push(json_t *lp)
+{
+    const char *e = json_string_value(json_object_get(lp, "error"));
+    char when[FY_TIME_STRLEN + 1];
+    struct fy_buf safe = FY_BUF_INIT(0);
+
+    if (e)
+        fy_escape(&safe, e, strlen(e));
+    printf("last push     %s (%s, %lld sent)%s%s\n",
+           fy_local_time(json_integer_value(json_object_get(lp, "at")), when),
+           json_string_value(json_object_get(lp, "status")),
+           (long long)json_integer_value(json_object_get(lp, "sent")),
+           e ? ": " : "", safe.data);
+    fy_buf_release(&safe);
+}
+
 static void print_status(json_t *j)
 {
     json_t *lp = json_object_get(j, "last_push");
@@ -103,18 +124,9 @@ static void print_status(json_t *j)
            (long long)json_integer_value(json_object_get(j, "acked_seq")));
     printf("dead letters  %lld\n",
            (long long)json_integer_value(json_object_get(j, "dead_letters")));
-    if (json_is_object(lp)) {
-        const char *e = json_string_value(json_object_get(lp, "error"));
-
-        char when[FY_TIME_STRLEN + 1];
-
-        printf(
-            "last push     %s (%s, %lld sent)%s%s\n",
-            fy_local_time(json_integer_value(json_object_get(lp, "at")), when),
-            json_string_value(json_object_get(lp, "status")),
-            (long long)json_integer_value(json_object_get(lp, "sent")),
-            e ? ": " : "", e ? e : "");
-    } else
+    if (json_is_object(lp))
+        print_last_push(lp);
+    else
         printf("last push     never\n");
     free(tracked);
 }
