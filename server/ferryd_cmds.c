@@ -390,12 +390,15 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
     hc.listen = s->listen ? s->listen : "127.0.0.1:8080";
     hc.max_body = s->max_body ? s->max_body : 16u << 20;
     hc.max_inflight = s->max_inflight ? s->max_inflight : 4 * hc.max_body;
-    if (hc.max_inflight <= hc.max_body) {
+    if (hc.max_inflight < FY_HTTP_MIN_INFLIGHT(hc.max_body)) {
+        /* Else a large gzip body could never fit: 503 for ever. */
         fprintf(stderr,
-                "ferryd: max_inflight (%zu bytes) must be larger than"
-                " max_body (%zu bytes)\n",
-                hc.max_inflight, hc.max_body);
-        return FERRYD_USAGE;
+                "ferryd: max_inflight (%zu bytes) must be at least twice"
+                " max_body (%zu bytes) plus %zu, that is %zu: a gzip body is"
+                " held compressed and decompressed at once\n",
+                hc.max_inflight, hc.max_body, FY_HTTP_INFLIGHT_SLACK,
+                FY_HTTP_MIN_INFLIGHT(hc.max_body));
+        return FERRYD_CONFIG;
     }
     block_signals();
     rc = fy_contract_load(s->contract, &c, &err);

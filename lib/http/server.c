@@ -102,41 +102,63 @@ static void budget_give(struct fy_http_server *s, size_t *charge)
     *charge = 0;
 }
 
-/* The capacity fy_buf_grow() will pick for need bytes (it doubles). */
+/*
+ * The capacity to grow b to for need bytes: doubling, as fy_buf_grow(), but
+ * never past b->max + 1, so a body near the limit costs the limit, not
+ * twice it.
+ */
 static size_t grown_cap(const struct fy_buf *b, size_t need)
 {
     size_t cap = b->cap ? b->cap : 64;
 
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    if (b->max && cap > b->max + 1)
+        cap = b->max + 1 > need ? b->max + 1 : need;
     return cap;
 }
 
+/* Reallocates b to exactly cap bytes (cap > b->len). */
+static int buf_resize(struct fy_buf *b, size_t cap)
+{
+    char *p = fy_realloc(b->data == fy_buf_empty ? NULL : b->data, cap);
+
+    if (!p)
+        return b->err = FERRY_ENOMEM;
+    if (b->data == fy_buf_empty)
+        p[0] = '\0';
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
 /*
- * fy_buf_grow() paid from the budget: *charge holds what b already cost.
- * FERRY_EUNAVAIL when the budget is spent, FERRY_ETOOBIG past b->max.
+ * Grows b for extra more bytes, paid from the budget: *charge holds what b
+ * already cost, other what the same request holds in other buffers.
+ * FERRY_ETOOBIG past b->max, or when the request would not fit in the
+ * budget even with no other request in flight (waiting cannot help: 413,
+ * not 503); FERRY_EUNAVAIL when the budget is spent for now.
  */
 static int grow_charged(struct fy_http_server *s, struct fy_buf *b,
-                        size_t extra, size_t *charge)
+                        size_t extra, size_t *charge, size_t other)
 {
-    size_t need = b->len + extra + 1, cap, old = b->cap;
-    int rc;
+    size_t need, cap;
 
+    if (extra > SIZE_MAX - b->len - 1)
+        return FERRY_ETOOBIG;
+    need = b->len + extra + 1;
     if (need <= b->cap)
         return 0;
     if (b->max && need > b->max + 1)
         return FERRY_ETOOBIG;
     cap = grown_cap(b, need);
-    if (!budget_take(s, cap - old))
+    if (other + *charge + (cap - b->cap) > s->max_inflight)
+        return FERRY_ETOOBIG;
+    if (!budget_take(s, cap - b->cap))
         return FERRY_EUNAVAIL;
-    rc = fy_buf_grow(b, extra);
-    /* Charge what was really allocated, whatever the buffer decided. */
-    if (b->cap >= cap)
-        atomic_fetch_add(&s->inflight, b->cap - cap);
-    else
-        atomic_fetch_sub(&s->inflight, cap - b->cap);
-    *charge += b->cap - old;
-    return rc;
+    /* Charged as allocated: the buffer gets exactly cap bytes. */
+    *charge += cap - b->cap;
+    return buf_resize(b, cap);
 }
 
 size_t fy_http_server_inflight(const struct fy_http_server *s)
@@ -205,10 +227,11 @@ static enum MHD_Result answer_early(struct MHD_Connection *c,
 
 /*
  * Inflates a gzip body into out, failing past max bytes; out's memory is
- * paid from the budget into *charge.
+ * paid from the budget into *charge, next to the other bytes the request
+ * holds (the compressed body).
  */
 static int gunzip(struct fy_http_server *s, const struct fy_buf *in,
-                  struct fy_buf *out, size_t max, size_t *charge)
+                  struct fy_buf *out, size_t max, size_t *charge, size_t other)
 {
     z_stream zs = {0};
     int zrc, rc;
@@ -221,7 +244,7 @@ static int gunzip(struct fy_http_server *s, const struct fy_buf *in,
         size_t room = max + 1 - out->len; /* one byte past max detects it */
 
         rc = grow_charged(s, out, room < INFLATE_STEP ? room : INFLATE_STEP,
-                          charge);
+                          charge, other);
         if (rc < 0) {
             inflateEnd(&zs);
             return rc;
@@ -335,7 +358,7 @@ static enum MHD_Result on_headers(struct fy_http_server *s,
     if (enc && !is_gzip(enc) && strcasecmp(enc, "identity") != 0)
         return answer_early(c, cs, 415, "unsupported_encoding",
                             "Content-Encoding must be gzip or identity");
-    if (declared > s->max_body)
+    if (declared > s->max_body || declared >= s->max_inflight)
         return answer_early(c, cs, 413, "body_too_large",
                             "the request body is over the size limit");
     /*
@@ -370,7 +393,8 @@ static void take_data(struct fy_http_server *s, struct conn_state *cs,
         b->cap = cs->body_charge;
         b->data[0] = '\0';
     }
-    rc = b->len + n + 1 <= b->cap ? 0 : grow_charged(s, b, n, &cs->body_charge);
+    rc = b->len + n + 1 <= b->cap ? 0
+                                  : grow_charged(s, b, n, &cs->body_charge, 0);
     if (rc == 0)
         rc = fy_buf_add(b, data, n);
     if (rc == 0)
@@ -385,7 +409,8 @@ static int decompress(struct fy_http_server *s, struct MHD_Connection *c,
                       struct conn_state *cs, enum MHD_Result *ret)
 {
     struct fy_buf plain = FY_BUF_INIT(s->max_body + 1);
-    int rc = gunzip(s, &cs->req.body, &plain, s->max_body, &cs->plain_charge);
+    int rc = gunzip(s, &cs->req.body, &plain, s->max_body, &cs->plain_charge,
+                    cs->body_charge);
 
     fy_buf_release(&cs->req.body);
     budget_give(s, &cs->body_charge);

@@ -57,10 +57,22 @@ struct fy_http_handlers {
 struct fy_http_config {
     const char *listen;  /* "HOST:PORT", "[V6]:PORT"; port 0 picks one */
     size_t max_body;     /* bytes, applies after decompression too */
-    size_t max_inflight; /* bytes of all request bodies held at once */
+    size_t max_inflight; /* bytes of all request bodies held at once; see
+                            FY_HTTP_MIN_INFLIGHT */
     unsigned max_conns;
     unsigned timeout_s; /* idle connection timeout */
 };
+
+/*
+ * The smallest max_inflight that holds any one request alone: a gzip body
+ * is held compressed (up to max_body + 1 bytes) and decompressed (up to
+ * max_body + 2) at once. With less, a request that could not fit even in
+ * an empty budget is answered 413 body_too_large (so a client sends less),
+ * never 503 (which would make it retry the same request forever).
+ */
+#define FY_HTTP_INFLIGHT_SLACK ((size_t)64)
+#define FY_HTTP_MIN_INFLIGHT(max_body)                                         \
+    (2 * (size_t)(max_body) + FY_HTTP_INFLIGHT_SLACK)
 
 /* Seconds in Retry-After when the in-flight body memory is used up. */
 #define FY_HTTP_BUSY_RETRY_S 1
