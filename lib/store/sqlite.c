@@ -75,15 +75,6 @@ static int lite_prepare(struct lite *l, const char *sql, sqlite3_stmt **st,
     return src == SQLITE_OK ? 0 : lite_fail(l, src, "prepare", err);
 }
 
-static const char *lite_path(const char *url)
-{
-    if (strncmp(url, "sqlite://", 9) == 0)
-        return url + 9;
-    if (strncmp(url, "sqlite:", 7) == 0)
-        return url + 7;
-    return url;
-}
-
 /*
  * How long a writer waits for the lock before the request gets 503 and is
  * retried by the agent; FERRY_SQLITE_BUSY_MS overrides the 10 s default.
@@ -101,7 +92,7 @@ static int lite_open(struct fy_store *st, const char *url,
                      struct ferry_err *err)
 {
     struct lite *l = fy_calloc(1, sizeof(*l));
-    const char *path = lite_path(url);
+    const char *path = fy_store_sqlite_path(url);
     int rc = 0;
 
     if (!l)

@@ -49,16 +49,6 @@ int fy_store_open(const char *url, struct fy_store **out, struct ferry_err *err)
     return 0;
 }
 
-/* The file of a SQLite URL, as sqlite.c reads it. */
-static const char *sqlite_path(const char *url)
-{
-    if (strncmp(url, "sqlite://", 9) == 0)
-        return url + 9;
-    if (strncmp(url, "sqlite:", 7) == 0)
-        return url + 7;
-    return url;
-}
-
 int fy_store_open_existing(const char *url, struct fy_store **out,
                            struct ferry_err *err)
 {
@@ -67,7 +57,7 @@ int fy_store_open_existing(const char *url, struct fy_store **out,
     *out = NULL;
     if (!url || !*url)
         return fy_err_set(err, FERRY_ECONFIG, "no store URL given");
-    path = sqlite_path(url);
+    path = fy_store_sqlite_path(url);
     if (pick(url) == &fy_store_sqlite_ops && strcmp(path, ":memory:") != 0 &&
         access(path, F_OK) != 0)
         return fy_err_set(err, FERRY_ESCHEMA,

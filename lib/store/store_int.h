@@ -8,6 +8,8 @@
 #ifndef FY_STORE_INT_H
 #define FY_STORE_INT_H
 
+#include <string.h>
+
 #include "store/store.h"
 
 enum fy_store_caps {
@@ -57,6 +59,20 @@ struct fy_store {
     const struct fy_store_ops *ops;
     void *impl;
 };
+
+/*
+ * The file a SQLite store URL names: "sqlite://PATH", "sqlite:PATH" or a
+ * bare PATH. One reading for opening the store and for checking that it
+ * exists.
+ */
+static inline const char *fy_store_sqlite_path(const char *url)
+{
+    if (strncmp(url, "sqlite://", 9) == 0)
+        return url + 9;
+    if (strncmp(url, "sqlite:", 7) == 0)
+        return url + 7;
+    return url;
+}
 
 extern const struct fy_store_ops fy_store_sqlite_ops;
 extern const struct fy_store_ops fy_store_pg_ops;
