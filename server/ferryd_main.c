@@ -60,13 +60,66 @@ int ferryd_exit_code(int rc)
     }
 }
 
+/*
+ * One setting of the file: a string, or an integer in [lo, hi]. Anything
+ * else in the file is an error (exit 3) naming the key: a mistyped or out
+ * of range value must not be replaced silently by a default.
+ */
+struct file_setting {
+    const char *key;
+    const char **str;
+    size_t *size;
+    unsigned *uns;
+    json_int_t lo, hi;
+};
+
+static int take_setting(const char *path, const char *key, json_t *v,
+                        const struct file_setting *f)
+{
+    if (f->str) {
+        if (!json_is_string(v))
+            goto bad;
+        if (!*f->str)
+            *f->str = json_string_value(v);
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < f->lo ||
+        json_integer_value(v) > f->hi)
+        goto bad;
+    if (f->size && !*f->size)
+        *f->size = (size_t)json_integer_value(v);
+    if (f->uns && !*f->uns)
+        *f->uns = (unsigned)json_integer_value(v);
+    return 0;
+bad:
+    if (f->str)
+        fprintf(stderr, "ferryd: config '%s': \"%s\" must be a string\n", path,
+                key);
+    else
+        fprintf(stderr,
+                "ferryd: config '%s': \"%s\" must be an integer from %lld"
+                " to %lld\n",
+                path, key, (long long)f->lo, (long long)f->hi);
+    return FERRYD_CONFIG;
+}
+
 /* Settings file values fill what the command line left unset. */
 static int load_config_file(const char *path, struct ferryd_settings *s,
                             json_t **keep)
 {
+    const struct file_setting known[] = {
+        {"store", &s->store, NULL, NULL, 0, 0},
+        {"contract", &s->contract, NULL, NULL, 0, 0},
+        {"listen", &s->listen, NULL, NULL, 0, 0},
+        {"max_body", NULL, &s->max_body, NULL, 1024, 1L << 30},
+        {"max_inflight", NULL, &s->max_inflight, NULL, 1024, 1LL << 40},
+        {"pool", NULL, NULL, &s->pool, 1, 256},
+    };
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    const char *key;
     json_t *v;
+    int rc = 0;
 
     if (!json_is_object(root)) {
         fprintf(stderr, "ferryd: config '%s': %s\n", path,
@@ -74,20 +127,27 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
         json_decref(root);
         return FERRYD_CONFIG;
     }
-    if (!s->store)
-        s->store = json_string_value(json_object_get(root, "store"));
-    if (!s->contract)
-        s->contract = json_string_value(json_object_get(root, "contract"));
-    if (!s->listen)
-        s->listen = json_string_value(json_object_get(root, "listen"));
-    if ((v = json_object_get(root, "max_body")) && json_integer_value(v) > 0)
-        s->max_body = (size_t)json_integer_value(v);
-    if ((v = json_object_get(root, "max_inflight")) &&
-        json_integer_value(v) > 0)
-        s->max_inflight = (size_t)json_integer_value(v);
-    if ((v = json_object_get(root, "pool")) && json_integer_value(v) > 0 &&
-        json_integer_value(v) <= 256)
-        s->pool = (unsigned)json_integer_value(v);
+    json_object_foreach(root, key, v)
+    {
+        size_t i = 0;
+
+        while (i < (sizeof(known) / sizeof(known[0])) &&
+               strcmp(key, known[i].key) != 0)
+            i++;
+        if (i == (sizeof(known) / sizeof(known[0]))) {
+            fprintf(stderr, "ferryd: config '%s': unknown setting \"%s\"\n",
+                    path, key);
+            rc = FERRYD_CONFIG;
+        } else if (take_setting(path, key, v, &known[i]) != 0) {
+            rc = FERRYD_CONFIG;
+        }
+        if (rc)
+            break;
+    }
+    if (rc) {
+        json_decref(root);
+        return rc;
+    }
     *keep = root; /* strings above are borrowed from it */
     return 0;
 }

@@ -87,3 +87,14 @@ for k in "$KEY" "fy_0123456789abcdef.$(printf '%064d' 5)"; do
 done
 grep -q 'store: request answered 500: .*api_keys' "$T/ferryd.log" ||
     fail "the detail is not in the log"
+
+# The settings file is validated like the command line: an unknown key, a
+# wrong type or a number out of range stops ferryd with exit 3 naming it.
+for bad in '{"stor": "sqlite:x.db"}' '{"pool": 0}' '{"pool": "4"}' \
+    '{"max_body": 16}' '{"listen": 8080}' '[1]' '{"store": "a", "store": "b"}'; do
+    printf '%s\n' "$bad" >"$T/settings.json"
+    rc=0
+    "$FERRYD" --config "$T/settings.json" keys list >/dev/null 2>"$T/settings.err" || rc=$?
+    assert_eq "settings file $bad: exit" 3 "$rc"
+    grep -q "config '$T/settings.json'" "$T/settings.err" || fail "settings file $bad: $(cat "$T/settings.err")"
+done
