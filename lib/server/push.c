@@ -412,19 +412,31 @@ static int apply(struct fy_store *st, const struct fy_contract *c,
     return rc;
 }
 
-static int store_status(int rc)
+/*
+ * The wire code of a failed push, from the one table (ferry_err.h).
+ * Validation's 404 is always a table of the contract. A store failure
+ * answers with its own code only when it judges the rows (a region, a value
+ * the store refuses); anything else the store says (an internal overflow, a
+ * schema it does not know) is the server's failure, not the request's.
+ */
+static int push_wire(int rc, bool applying)
 {
-    switch (rc) {
-    case FERRY_EFORBIDDEN:
-        return 403;
-    case FERRY_ECONTRACT:
-        return 422;
-    case FERRY_EUNAVAIL:
-    case FERRY_EBUSY:
-        return 503;
-    default:
-        return 500;
-    }
+    int w = ferry_wire_of_err(rc);
+
+    if (!applying)
+        return rc == FERRY_ENOTFOUND ? FERRY_WIRE_UNKNOWN_TABLE : w;
+    if (ferry_wire_flags(w) & FERRY_WIRE_VERDICT)
+        return w;
+    return ferry_err_is_transient(rc) ? FERRY_WIRE_STORE_UNAVAILABLE
+                                      : FERRY_WIRE_INTERNAL;
+}
+
+static void set_push_wire(struct ferry_err *err, int rc, bool applying)
+{
+    if (!err)
+        return;
+    err->wire = push_wire(rc, applying);
+    err->status = ferry_wire_status(err->wire);
 }
 
 /*
@@ -460,10 +472,12 @@ int fy_push_run(struct fy_store *st, const struct fy_contract *c,
     rc = parse_body(body, len, key, &root, &jchanges, err);
     if (rc == 0)
         rc = validate_all(&v, jchanges, &chs, &n, err);
+    if (rc < 0)
+        set_push_wire(err, rc, false);
     if (rc == 0) {
         rc = apply(st, c, key, chs, n, a, res, err);
-        if (rc < 0 && err && !err->status)
-            err->status = store_status(rc);
+        if (rc < 0)
+            set_push_wire(err, rc, true);
         if (rc == FERRY_ECONTRACT)
             store_verdict(&v, chs, n, err);
     }
