@@ -7,6 +7,7 @@
  * acknowledged seq is locked at the start and written at the end of the same
  * transaction, which is what makes a re-sent batch apply once.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,21 +24,22 @@ struct pg {
     int stage_no; /* staging tables created in the current transaction */
 };
 
-static const char *const pg_internal_ddl =
-    "CREATE SCHEMA IF NOT EXISTS ferry;"
-    "CREATE TABLE IF NOT EXISTS ferry.schema_versions ("
-    " version bigint PRIMARY KEY, checksum text NOT NULL,"
-    " contract jsonb NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());"
-    "CREATE TABLE IF NOT EXISTS ferry.devices ("
-    " device text PRIMARY KEY, acked_seq bigint NOT NULL DEFAULT 0,"
-    " first_seen timestamptz NOT NULL DEFAULT now(),"
-    " last_push_at timestamptz, pushes bigint NOT NULL DEFAULT 0,"
-    " changes bigint NOT NULL DEFAULT 0);"
-    "CREATE TABLE IF NOT EXISTS ferry.api_keys ("
-    " id text PRIMARY KEY, secret_hash text NOT NULL, device text NOT NULL,"
-    " region text, admin boolean NOT NULL DEFAULT false,"
-    " created_at timestamptz NOT NULL DEFAULT now(), expires_at timestamptz,"
-    " revoked_at timestamptz, last_used_at timestamptz);";
+static const struct fy_sql_word pg_words[] = {
+    {"s", "ferry."},
+    {"schema", "CREATE SCHEMA IF NOT EXISTS ferry;"},
+    {"int", "bigint"},
+    {"text", "text"},
+    {"time", "timestamptz"},
+    {"bool", "boolean"},
+    {"json", "jsonb"},
+    {"false", "false"},
+    {"now", "now()"},
+    {"ago", "now() - interval '% seconds'"},
+    {"epoch", "extract(epoch FROM %)::bigint"},
+    {"ts", "to_timestamp(%::bigint)"},
+    {"max", "greatest"},
+    {"exists", "to_regclass('ferry.%') IS NOT NULL"},
+};
 
 /* SQLSTATE classes that mean "the server is not there right now". */
 static int classify(PGconn *conn, const PGresult *r)
@@ -189,6 +191,63 @@ static int pg_run(struct pg *pg, const char *sql, int n,
     return 0;
 }
 
+/* ---- the statement runner (ops written once: keys.c, internal.c) ------ */
+
+static int pg_rows(PGresult *r, struct fy_sql_q *q)
+{
+    const char *cols[FY_SQL_MAX_COLS];
+    int n = PQnfields(r), rc = 0;
+
+    assert(n <= FY_SQL_MAX_COLS);
+    for (int row = 0; rc == 0 && q->row && row < PQntuples(r); row++) {
+        for (int i = 0; i < n && i < FY_SQL_MAX_COLS; i++)
+            cols[i] = PQgetisnull(r, row, i) ? NULL : PQgetvalue(r, row, i);
+        rc = q->row(cols, n, q->ud);
+    }
+    return rc;
+}
+
+static int pg_run_q(struct fy_store *st, const char *sql, struct fy_sql_q *q,
+                    struct ferry_err *err)
+{
+    struct pg *pg = st->impl;
+    char ints[FY_SQL_MAX_ARGS][24];
+    const char *vals[FY_SQL_MAX_ARGS];
+    PGresult *r;
+    int rc = pg_connect(pg, err);
+
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < q->nargs; i++) {
+        vals[i] = q->args[i].kind == FY_SQL_TEXT ? q->args[i].s : NULL;
+        if (q->args[i].kind == FY_SQL_INT) {
+            snprintf(ints[i], sizeof(ints[i]), "%lld", (long long)q->args[i].i);
+            vals[i] = ints[i];
+        }
+    }
+    r = q->nargs ? PQexecParams(pg->conn, sql, (int)q->nargs, NULL, vals, NULL,
+                                NULL, 0)
+                 : PQexec(pg->conn, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+        PQresultStatus(r) != PGRES_TUPLES_OK)
+        return pg_fail(pg, r, q->what, err);
+    q->changes = strtol(PQcmdTuples(r), NULL, 10);
+    rc = pg_rows(r, q);
+    PQclear(r);
+    return rc;
+}
+
+static const struct fy_sql_dialect pg_dialect = {
+    .placeholder = '$',
+    .words = pg_words,
+    .nwords = FY_ARRAY_LEN(pg_words),
+};
+
+static const struct fy_store_sql_ops pg_sql_ops = {
+    .dialect = &pg_dialect,
+    .run = pg_run_q,
+};
+
 static int pg_open(struct fy_store *st, const char *url, struct ferry_err *err)
 {
     struct pg *pg = fy_calloc(1, sizeof(*pg));
@@ -294,55 +353,6 @@ static void table_ddl(struct fy_buf *b, const struct fy_table *t)
                 t->name);
 }
 
-static int record_version(struct pg *pg, const struct fy_contract *c,
-                          struct ferry_err *err)
-{
-    json_t *j = fy_contract_to_json(c);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    char ver[32];
-    const char *vals[3] = {ver, c->checksum, text};
-    int rc;
-
-    json_decref(j);
-    if (!text)
-        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    snprintf(ver, sizeof(ver), "%ld", c->version);
-    rc =
-        pg_run(pg,
-               "INSERT INTO ferry.schema_versions (version, checksum, contract)"
-               " VALUES ($1, $2, $3) ON CONFLICT (version) DO UPDATE SET"
-               " checksum = EXCLUDED.checksum, contract = EXCLUDED.contract,"
-               " applied_at = now()"
-               " WHERE schema_versions.checksum <> EXCLUDED.checksum",
-               3, vals, PGRES_COMMAND_OK, NULL, "record schema version", err);
-    free(text);
-    return rc;
-}
-
-/*
- * Refuses a migration that would leave changes unapplied, against the
- * contract recorded under the same version and the latest one.
- */
-static int check_drift(struct pg *pg, const struct fy_contract *c,
-                       struct ferry_err *err)
-{
-    PGresult *r = NULL;
-    char ver[32];
-    const char *vals[1] = {ver};
-    int rc;
-
-    snprintf(ver, sizeof(ver), "%ld", c->version);
-    rc = pg_run(pg,
-                "SELECT contract::text FROM ferry.schema_versions WHERE"
-                " version = $1::bigint OR version = (SELECT max(version)"
-                " FROM ferry.schema_versions) ORDER BY version",
-                1, vals, PGRES_TUPLES_OK, &r, "read recorded contract", err);
-    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
-        rc = fy_sql_drift_error(PQgetvalue(r, i, 0), c, err);
-    PQclear(r);
-    return rc;
-}
-
 static int pg_migrate(struct fy_store *st, const struct fy_contract *c,
                       struct ferry_err *err)
 {
@@ -351,13 +361,12 @@ static int pg_migrate(struct fy_store *st, const struct fy_contract *c,
     int rc;
 
     /* One migrator at a time, however many ferryd processes start. */
-    fy_buf_adds(&b, "BEGIN; SELECT pg_advisory_xact_lock(7236081);");
-    fy_buf_adds(&b, pg_internal_ddl);
-    rc = fy_buf_error(&b) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
-                          : pg_run(pg, b.data, 0, NULL, PGRES_COMMAND_OK, NULL,
-                                   "migrate", err);
+    rc = pg_run(pg, "BEGIN; SELECT pg_advisory_xact_lock(7236081)", 0, NULL,
+                PGRES_TUPLES_OK, NULL, "migrate", err);
     if (rc == 0)
-        rc = check_drift(pg, c, err);
+        rc = fy_sql_internal_ddl(st, err);
+    if (rc == 0)
+        rc = fy_sql_check_drift(st, c, err);
     if (rc < 0)
         goto out;
     fy_buf_reset(&b);
@@ -369,7 +378,7 @@ static int pg_migrate(struct fy_store *st, const struct fy_contract *c,
     }
     rc = pg_run(pg, b.data, 0, NULL, PGRES_COMMAND_OK, NULL, "migrate", err);
     if (rc == 0)
-        rc = record_version(pg, c, err);
+        rc = fy_sql_record_version(st, c, err);
     if (rc == 0)
         rc = pg_run(pg, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, "commit",
                     err);
@@ -378,146 +387,6 @@ out:
         PQclear(PQexec(pg->conn, "ROLLBACK"));
     fy_buf_release(&b);
     return rc;
-}
-
-static int pg_schema_version(struct fy_store *st, long *version,
-                             char checksum[65], struct ferry_err *err)
-{
-    PGresult *r = NULL;
-    int rc;
-
-    *version = 0;
-    checksum[0] = '\0';
-    rc = pg_run(st->impl, "SELECT to_regclass('ferry.schema_versions')", 0,
-                NULL, PGRES_TUPLES_OK, &r, "read schema version", err);
-    if (rc < 0 || PQgetisnull(r, 0, 0))
-        goto out; /* no ferry schema yet: not migrated */
-    PQclear(r);
-    rc = pg_run(st->impl,
-                "SELECT version, checksum FROM ferry.schema_versions"
-                " ORDER BY version DESC LIMIT 1",
-                0, NULL, PGRES_TUPLES_OK, &r, "read schema version", err);
-    if (rc == 0 && PQntuples(r) == 1) {
-        *version = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-        snprintf(checksum, 65, "%s", PQgetvalue(r, 0, 1));
-    }
-out:
-    PQclear(r);
-    return rc;
-}
-
-/* ---- keys ------------------------------------------------------------- */
-
-static int pg_key_put(struct fy_store *st, const struct fy_key *k,
-                      struct ferry_err *err)
-{
-    char exp[32];
-    const char *vals[6] = {
-        k->id, k->hash, k->device, k->region, k->admin ? "t" : "f", NULL};
-
-    if (k->expires_at) {
-        snprintf(exp, sizeof(exp), "%lld", (long long)k->expires_at);
-        vals[5] = exp;
-    }
-    return pg_run(st->impl,
-                  "INSERT INTO ferry.api_keys (id, secret_hash, device, region,"
-                  " admin, expires_at) VALUES ($1, $2, $3, $4, $5,"
-                  " to_timestamp($6::bigint))",
-                  6, vals, PGRES_COMMAND_OK, NULL, "create key", err);
-}
-
-#define KEY_COLS                                                               \
-    "id, secret_hash, device, region, admin,"                                  \
-    " extract(epoch FROM created_at)::bigint,"                                 \
-    " coalesce(extract(epoch FROM expires_at)::bigint, 0),"                    \
-    " coalesce(extract(epoch FROM revoked_at)::bigint, 0),"                    \
-    " coalesce(extract(epoch FROM last_used_at)::bigint, 0)"
-
-static int key_from_row(PGresult *r, int row, struct fy_key *k)
-{
-    memset(k, 0, sizeof(*k));
-    snprintf(k->id, sizeof(k->id), "%s", PQgetvalue(r, row, 0));
-    snprintf(k->hash, sizeof(k->hash), "%s", PQgetvalue(r, row, 1));
-    k->device = fy_strdup(PQgetvalue(r, row, 2));
-    if (!PQgetisnull(r, row, 3))
-        k->region = fy_strdup(PQgetvalue(r, row, 3));
-    k->admin = PQgetvalue(r, row, 4)[0] == 't';
-    k->created_at = strtoll(PQgetvalue(r, row, 5), NULL, 10);
-    k->expires_at = strtoll(PQgetvalue(r, row, 6), NULL, 10);
-    k->revoked_at = strtoll(PQgetvalue(r, row, 7), NULL, 10);
-    k->last_used_at = strtoll(PQgetvalue(r, row, 8), NULL, 10);
-    if (!k->device || (!PQgetisnull(r, row, 3) && !k->region)) {
-        fy_key_release(k);
-        return FERRY_ENOMEM;
-    }
-    return 0;
-}
-
-static int pg_key_get(struct fy_store *st, const char *id, struct fy_key *k,
-                      struct ferry_err *err)
-{
-    PGresult *r = NULL;
-    int rc = pg_run(st->impl,
-                    "SELECT " KEY_COLS " FROM ferry.api_keys WHERE id = $1", 1,
-                    &id, PGRES_TUPLES_OK, &r, "read key", err);
-
-    if (rc < 0)
-        return rc;
-    if (PQntuples(r) == 0)
-        rc = fy_err_set(err, FERRY_ENOTFOUND, "no key '%s'", id);
-    else if (key_from_row(r, 0, k) < 0)
-        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    PQclear(r);
-    return rc;
-}
-
-static int pg_key_list(struct fy_store *st, fy_key_cb *cb, void *ud,
-                       struct ferry_err *err)
-{
-    PGresult *r = NULL;
-    int rc = pg_run(st->impl,
-                    "SELECT " KEY_COLS " FROM ferry.api_keys ORDER BY"
-                    " created_at, id",
-                    0, NULL, PGRES_TUPLES_OK, &r, "list keys", err);
-
-    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
-        struct fy_key k;
-
-        if (key_from_row(r, i, &k) < 0) {
-            rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
-            break;
-        }
-        rc = cb(&k, ud);
-        fy_key_release(&k);
-    }
-    PQclear(r);
-    return rc;
-}
-
-static int pg_key_revoke(struct fy_store *st, const char *id,
-                         struct ferry_err *err)
-{
-    PGresult *r = NULL;
-    int rc = pg_run(st->impl,
-                    "UPDATE ferry.api_keys SET revoked_at = coalesce("
-                    "revoked_at, now()) WHERE id = $1",
-                    1, &id, PGRES_COMMAND_OK, &r, "revoke key", err);
-
-    if (rc == 0 && strcmp(PQcmdTuples(r), "0") == 0)
-        rc = fy_err_set(err, FERRY_ENOTFOUND, "no key '%s'", id);
-    PQclear(r);
-    return rc;
-}
-
-static int pg_key_touch(struct fy_store *st, const char *id,
-                        struct ferry_err *err)
-{
-    /* At most one write a minute per key: last-used is for humans. */
-    return pg_run(st->impl,
-                  "UPDATE ferry.api_keys SET last_used_at = now() WHERE id = $1"
-                  " AND (last_used_at IS NULL OR"
-                  " last_used_at < now() - interval '60 seconds')",
-                  1, &id, PGRES_COMMAND_OK, NULL, "touch key", err);
 }
 
 /* ---- push ------------------------------------------------------------- */
@@ -793,17 +662,8 @@ static int pg_push_commit(struct fy_store *st, const char *device,
                           int64_t acked, long nchanges, struct ferry_err *err)
 {
     struct pg *pg = st->impl;
-    char seq[32], n[32];
-    const char *vals[3] = {device, seq, n};
-    int rc;
+    int rc = fy_sql_device_ack(st, device, acked, nchanges, err);
 
-    snprintf(seq, sizeof(seq), "%lld", (long long)acked);
-    snprintf(n, sizeof(n), "%ld", nchanges);
-    rc = pg_run(pg,
-                "UPDATE ferry.devices SET acked_seq = greatest(acked_seq, $2),"
-                " last_push_at = now(), pushes = pushes + 1,"
-                " changes = changes + $3 WHERE device = $1",
-                3, vals, PGRES_COMMAND_OK, NULL, "record acked seq", err);
     if (rc == 0)
         rc = pg_run(pg, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, "commit",
                     err);
@@ -811,14 +671,6 @@ static int pg_push_commit(struct fy_store *st, const char *device,
         pg_push_rollback(st);
     return rc;
 }
-
-static const struct fy_store_key_ops pg_key_ops = {
-    .put = pg_key_put,
-    .get = pg_key_get,
-    .list = pg_key_list,
-    .revoke = pg_key_revoke,
-    .touch = pg_key_touch,
-};
 
 static const struct fy_store_apply_ops pg_apply_ops = {
     .begin = pg_push_begin,
@@ -830,11 +682,12 @@ static const struct fy_store_apply_ops pg_apply_ops = {
 const struct fy_store_ops fy_store_pg_ops = {
     .name = "postgresql",
     .caps = FY_STORE_CONCURRENT,
+    .sql = &pg_sql_ops,
     .open = pg_open,
     .close = pg_close,
     .ping = pg_ping,
     .migrate = pg_migrate,
-    .schema_version = pg_schema_version,
-    .keys = &pg_key_ops,
+    .schema_version = fy_sql_schema_version,
+    .keys = &fy_store_sql_key_ops,
     .apply = &pg_apply_ops,
 };

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * SQL fragments shared by store/pg.c and store/sqlite.c.
+ * SQL shared by store/pg.c and store/sqlite.c: fragments of contract
+ * table SQL, the contract drift check, and the dialect layer that turns a
+ * template written once into either engine's spelling (fy_sql_run).
  */
 #include "store/sql.h"
 
+#include <assert.h>
 #include <string.h>
 
+#include "store/store_int.h"
 #include "fy.h"
 
 void fy_sql_cols(struct fy_buf *b, const struct fy_table *t, const char *prefix)
@@ -172,4 +176,95 @@ int fy_sql_drift_error(const char *recorded, const struct fy_contract *c,
     fy_contract_free(old);
     fy_buf_release(&b);
     return rc;
+}
+
+/* ---- the dialect layer -------------------------------------------------- */
+
+struct expand {
+    char *p;
+    size_t len, cap;
+    bool over;
+};
+
+static void put(struct expand *x, const char *s, size_t n)
+{
+    if (x->len + n >= x->cap) {
+        x->over = true;
+        return;
+    }
+    memcpy(x->p + x->len, s, n);
+    x->len += n;
+}
+
+static const char *word(const struct fy_sql_dialect *d, const char *name,
+                        size_t n)
+{
+    for (size_t i = 0; i < d->nwords; i++) {
+        if (strlen(d->words[i].name) == n &&
+            memcmp(d->words[i].name, name, n) == 0)
+            return d->words[i].text;
+    }
+    return NULL;
+}
+
+/* One {name} or {name:arg} token at s; returns what it consumed. */
+static size_t expand_token(struct expand *x, const struct fy_sql_dialect *d,
+                           const char *s)
+{
+    const char *end = strchr(s, '}');
+    const char *colon = end ? memchr(s, ':', (size_t)(end - s)) : NULL;
+    const char *name = s + 1, *text;
+    size_t n = (size_t)((colon ? colon : end) - name);
+
+    /* A template names only tokens its dialects define: a bug otherwise. */
+    text = end ? word(d, name, n) : NULL;
+    assert(text);
+    if (!text) {
+        x->over = true;
+        return strlen(s);
+    }
+    for (const char *t = text; *t; t++) {
+        if (*t != '%' || !colon) {
+            put(x, t, 1);
+            continue;
+        }
+        for (const char *a = colon + 1; a < end; a++)
+            put(x, *a == '$' ? &d->placeholder : a, 1);
+    }
+    return (size_t)(end - s) + 1;
+}
+
+/*
+ * Templates are constants of ours, so expanding one needs no allocation:
+ * out is a caller's array, and a template too long for it is a bug.
+ */
+static int expand(const struct fy_sql_dialect *d, const char *tpl, char *out,
+                  size_t cap)
+{
+    struct expand x = {.p = out, .cap = cap};
+
+    for (const char *s = tpl; *s && !x.over;) {
+        if (*s == '{') {
+            s += expand_token(&x, d, s);
+        } else if (*s == '$') {
+            put(&x, &d->placeholder, 1);
+            s++;
+        } else {
+            put(&x, s++, 1);
+        }
+    }
+    out[x.len] = '\0';
+    assert(!x.over);
+    return x.over ? FERRY_ETOOBIG : 0;
+}
+
+int fy_sql_run(struct fy_store *st, struct fy_sql_q *q, struct ferry_err *err)
+{
+    char sql[4096];
+
+    assert(q->nargs <= FY_SQL_MAX_ARGS);
+    q->changes = 0;
+    if (expand(st->ops->sql->dialect, q->sql, sql, sizeof(sql)) < 0)
+        return fy_err_set(err, FERRY_ESTORE, "%s: statement too long", q->what);
+    return st->ops->sql->run(st, sql, q, err);
 }

@@ -6,6 +6,7 @@
  * new seq without anyone else in between. WAL with synchronous=FULL: an
  * acknowledged batch survives a crash or power loss.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,23 +23,33 @@ struct lite {
     int64_t rev; /* revision of the open push transaction */
 };
 
-static const char *const lite_internal_ddl =
-    "CREATE TABLE IF NOT EXISTS ferry_schema_versions ("
-    " version INTEGER PRIMARY KEY, checksum TEXT NOT NULL,"
-    " contract TEXT NOT NULL, applied_at INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS ferry_devices ("
-    " device TEXT PRIMARY KEY, acked_seq INTEGER NOT NULL DEFAULT 0,"
-    " first_seen INTEGER NOT NULL DEFAULT (unixepoch()),"
-    " last_push_at INTEGER, pushes INTEGER NOT NULL DEFAULT 0,"
-    " changes INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE IF NOT EXISTS ferry_api_keys ("
-    " id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, device TEXT NOT NULL,"
-    " region TEXT, admin INTEGER NOT NULL DEFAULT 0,"
-    " created_at INTEGER NOT NULL, expires_at INTEGER, revoked_at INTEGER,"
-    " last_used_at INTEGER);"
+/*
+ * The revision counter pull cursors will follow: SQLite only (PostgreSQL
+ * orders by transaction ids). The tables both stores have are declared
+ * once, in internal.c.
+ */
+static const char *const lite_meta_ddl =
     "CREATE TABLE IF NOT EXISTS ferry_meta ("
     " key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO ferry_meta VALUES ('rev', 0);";
+
+static const struct fy_sql_word lite_words[] = {
+    {"s", "ferry_"},
+    {"schema", ""},
+    {"int", "INTEGER"},
+    {"text", "TEXT"},
+    {"time", "INTEGER"},
+    {"bool", "INTEGER"},
+    {"json", "TEXT"},
+    {"false", "0"},
+    {"now", "unixepoch()"},
+    {"ago", "unixepoch() - %"},
+    {"epoch", "%"},
+    {"ts", "%"},
+    {"max", "max"},
+    {"exists", "EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table'"
+               " AND name = 'ferry_%')"},
+};
 
 static int lite_fail(struct lite *l, int src, const char *what,
                      struct ferry_err *err)
@@ -216,60 +227,6 @@ static void lite_add_columns(struct lite *l, struct fy_buf *b,
     }
 }
 
-static int lite_record_version(struct lite *l, const struct fy_contract *c,
-                               struct ferry_err *err)
-{
-    json_t *j = fy_contract_to_json(c);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-
-    json_decref(j);
-    if (!text)
-        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    rc = lite_prepare(l,
-                      "INSERT INTO ferry_schema_versions VALUES (?, ?, ?,"
-                      " unixepoch()) ON CONFLICT (version) DO UPDATE SET"
-                      " checksum = excluded.checksum, contract ="
-                      " excluded.contract, applied_at = excluded.applied_at"
-                      " WHERE checksum <> excluded.checksum",
-                      &st, err);
-    if (rc == 0) {
-        sqlite3_bind_int64(st, 1, c->version);
-        sqlite3_bind_text(st, 2, c->checksum, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = lite_fail(l, sqlite3_errcode(l->db), "record version", err);
-    }
-    sqlite3_finalize(st);
-    free(text);
-    return rc;
-}
-
-/*
- * Refuses a migration that would leave changes unapplied, against the
- * contract recorded under the same version and the latest one.
- */
-static int lite_check_drift(struct lite *l, const struct fy_contract *c,
-                            struct ferry_err *err)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = lite_prepare(l,
-                          "SELECT contract FROM ferry_schema_versions WHERE"
-                          " version = ?1 OR version = (SELECT max(version)"
-                          " FROM ferry_schema_versions) ORDER BY version",
-                          &s, err);
-
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int64(s, 1, c->version);
-    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW)
-        rc =
-            fy_sql_drift_error((const char *)sqlite3_column_text(s, 0), c, err);
-    sqlite3_finalize(s);
-    return rc;
-}
-
 static int lite_migrate(struct fy_store *st, const struct fy_contract *c,
                         struct ferry_err *err)
 {
@@ -279,9 +236,11 @@ static int lite_migrate(struct fy_store *st, const struct fy_contract *c,
 
     if (rc < 0)
         return rc;
-    rc = lite_exec(l, lite_internal_ddl, "migrate", err);
+    rc = fy_sql_internal_ddl(st, err);
     if (rc == 0)
-        rc = lite_check_drift(l, c, err);
+        rc = lite_exec(l, lite_meta_ddl, "migrate", err);
+    if (rc == 0)
+        rc = fy_sql_check_drift(st, c, err);
     for (size_t i = 0; i < c->ntables; i++)
         lite_table_ddl(&b, &c->tables[i]);
     if (rc == 0)
@@ -295,7 +254,7 @@ static int lite_migrate(struct fy_store *st, const struct fy_contract *c,
         rc = fy_buf_error(&b) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
                               : lite_exec(l, b.data, "add columns", err);
     if (rc == 0)
-        rc = lite_record_version(l, c, err);
+        rc = fy_sql_record_version(st, c, err);
     if (rc == 0)
         rc = lite_exec(l, "COMMIT", "commit", err);
     else
@@ -304,190 +263,86 @@ static int lite_migrate(struct fy_store *st, const struct fy_contract *c,
     return rc;
 }
 
-static int lite_schema_version(struct fy_store *st, long *version,
-                               char checksum[65], struct ferry_err *err)
+/* ---- the statement runner (ops written once: keys.c, internal.c) ------ */
+
+static void bind_arg(sqlite3_stmt *s, int i, const struct fy_sql_arg *a)
 {
-    struct lite *l = st->impl;
-    sqlite3_stmt *s = NULL;
-
-    *version = 0;
-    checksum[0] = '\0';
-    if (sqlite3_prepare_v2(l->db,
-                           "SELECT version, checksum FROM ferry_schema_versions"
-                           " ORDER BY version DESC LIMIT 1",
-                           -1, &s, NULL) != SQLITE_OK)
-        return 0; /* table missing: not migrated */
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        *version = (long)sqlite3_column_int64(s, 0);
-        snprintf(checksum, 65, "%s", (const char *)sqlite3_column_text(s, 1));
-    }
-    sqlite3_finalize(s);
-    (void)err;
-    return 0;
-}
-
-/* ---- keys ------------------------------------------------------------- */
-
-static void bind_opt_text(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    if (a->kind == FY_SQL_INT)
+        sqlite3_bind_int64(s, i, a->i);
+    else if (a->kind == FY_SQL_TEXT)
+        sqlite3_bind_text(s, i, a->s, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(s, i);
 }
 
-static int lite_key_put(struct fy_store *st, const struct fy_key *k,
-                        struct ferry_err *err)
+/* Hands one result row to q->row as text. */
+static int lite_row(struct lite *l, sqlite3_stmt *s, struct fy_sql_q *q,
+                    struct ferry_err *err)
 {
-    struct lite *l = st->impl;
-    sqlite3_stmt *s = NULL;
-    int rc = lite_prepare(l,
-                          "INSERT INTO ferry_api_keys (id, secret_hash, device,"
-                          " region, admin, created_at, expires_at) VALUES"
-                          " (?, ?, ?, ?, ?, unixepoch(), nullif(?, 0))",
-                          &s, err);
+    const char *cols[FY_SQL_MAX_COLS];
+    int n = sqlite3_column_count(s);
 
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, k->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, k->hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, k->device, -1, SQLITE_STATIC);
-    bind_opt_text(s, 4, k->region);
-    sqlite3_bind_int(s, 5, k->admin);
-    sqlite3_bind_int64(s, 6, k->expires_at);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = lite_fail(l, sqlite3_errcode(l->db), "create key", err);
-    sqlite3_finalize(s);
-    return rc;
-}
-
-#define LITE_KEY_COLS                                                          \
-    "id, secret_hash, device, region, admin, created_at,"                      \
-    " coalesce(expires_at, 0), coalesce(revoked_at, 0),"                       \
-    " coalesce(last_used_at, 0)"
-
-static int lite_key_row(sqlite3_stmt *s, struct fy_key *k)
-{
-    const char *region = (const char *)sqlite3_column_text(s, 3);
-
-    memset(k, 0, sizeof(*k));
-    snprintf(k->id, sizeof(k->id), "%s", sqlite3_column_text(s, 0));
-    snprintf(k->hash, sizeof(k->hash), "%s", sqlite3_column_text(s, 1));
-    k->device = fy_strdup((const char *)sqlite3_column_text(s, 2));
-    k->region = region ? fy_strdup(region) : NULL;
-    k->admin = sqlite3_column_int(s, 4) != 0;
-    k->created_at = sqlite3_column_int64(s, 5);
-    k->expires_at = sqlite3_column_int64(s, 6);
-    k->revoked_at = sqlite3_column_int64(s, 7);
-    k->last_used_at = sqlite3_column_int64(s, 8);
-    if (!k->device || (region && !k->region)) {
-        fy_key_release(k);
-        return FERRY_ENOMEM;
+    assert(n <= FY_SQL_MAX_COLS);
+    for (int i = 0; i < n && i < FY_SQL_MAX_COLS; i++) {
+        cols[i] = (const char *)sqlite3_column_text(s, i);
+        if (!cols[i] && sqlite3_column_type(s, i) != SQLITE_NULL)
+            return lite_fail(l, SQLITE_NOMEM, q->what, err);
     }
-    return 0;
+    return q->row ? q->row(cols, n, q->ud) : 0;
 }
 
-static int lite_key_get(struct fy_store *st, const char *id, struct fy_key *k,
-                        struct ferry_err *err)
-{
-    struct lite *l = st->impl;
-    sqlite3_stmt *s = NULL;
-    int rc = lite_prepare(
-        l, "SELECT " LITE_KEY_COLS " FROM ferry_api_keys WHERE id = ?", &s,
-        err);
-
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    switch (sqlite3_step(s)) {
-    case SQLITE_ROW:
-        if (lite_key_row(s, k) < 0)
-            rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
-        break;
-    case SQLITE_DONE:
-        rc = fy_err_set(err, FERRY_ENOTFOUND, "no key '%s'", id);
-        break;
-    default:
-        rc = lite_fail(l, sqlite3_errcode(l->db), "read key", err);
-    }
-    sqlite3_finalize(s);
-    return rc;
-}
-
-static int lite_key_list(struct fy_store *st, fy_key_cb *cb, void *ud,
+/* Runs one prepared statement to its end. */
+static int lite_step_all(struct lite *l, sqlite3_stmt *s, struct fy_sql_q *q,
                          struct ferry_err *err)
 {
-    struct lite *l = st->impl;
-    sqlite3_stmt *s = NULL;
-    int rc = lite_prepare(l,
-                          "SELECT " LITE_KEY_COLS " FROM ferry_api_keys"
-                          " ORDER BY created_at, id",
-                          &s, err);
-    int src;
+    int src = SQLITE_DONE, rc = 0;
 
-    while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW) {
-        struct fy_key k;
-
-        if (lite_key_row(s, &k) < 0) {
-            rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
-            break;
-        }
-        rc = cb(&k, ud);
-        fy_key_release(&k);
-    }
+    for (size_t i = 0; i < q->nargs; i++)
+        bind_arg(s, (int)i + 1, &q->args[i]);
+    while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW)
+        rc = lite_row(l, s, q, err);
     if (rc == 0 && src != SQLITE_DONE)
-        rc = lite_fail(l, src, "list keys", err);
-    sqlite3_finalize(s);
+        rc = lite_fail(l, src, q->what, err);
+    q->changes = sqlite3_changes(l->db);
     return rc;
 }
 
-static int lite_key_update(struct fy_store *st, const char *sql, const char *id,
-                           const char *what, struct ferry_err *err)
+static int lite_run(struct fy_store *st, const char *sql, struct fy_sql_q *q,
+                    struct ferry_err *err)
 {
     struct lite *l = st->impl;
-    sqlite3_stmt *s = NULL;
-    int rc = lite_prepare(l, sql, &s, err);
+    const char *tail = sql;
+    int rc = 0;
 
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = lite_fail(l, sqlite3_errcode(l->db), what, err);
-    else if (sqlite3_changes(l->db) == 0 && strcmp(what, "revoke key") == 0)
-        rc = fy_err_set(err, FERRY_ENOTFOUND, "no key '%s'", id);
-    sqlite3_finalize(s);
+    if (q->flags & FY_SQL_NOWAIT)
+        sqlite3_busy_timeout(l->db, 0);
+    /* Without arguments, sql may be a script of several statements. */
+    while (rc == 0 && *tail) {
+        sqlite3_stmt *s = NULL;
+        int src = sqlite3_prepare_v2(l->db, tail, -1, &s, &tail);
+
+        if (src != SQLITE_OK)
+            rc = lite_fail(l, src, q->what, err);
+        else if (s)
+            rc = lite_step_all(l, s, q, err);
+        sqlite3_finalize(s);
+        assert(q->nargs == 0 || !*tail || rc < 0);
+    }
+    if (q->flags & FY_SQL_NOWAIT)
+        sqlite3_busy_timeout(l->db, busy_ms());
     return rc;
 }
 
-static int lite_key_revoke(struct fy_store *st, const char *id,
-                           struct ferry_err *err)
-{
-    return lite_key_update(st,
-                           "UPDATE ferry_api_keys SET revoked_at = coalesce("
-                           "revoked_at, unixepoch()) WHERE id = ?",
-                           id, "revoke key", err);
-}
+static const struct fy_sql_dialect lite_dialect = {
+    .placeholder = '?',
+    .words = lite_words,
+    .nwords = FY_ARRAY_LEN(lite_words),
+};
 
-static int lite_key_touch(struct fy_store *st, const char *id,
-                          struct ferry_err *err)
-{
-    struct lite *l = st->impl;
-    int rc;
-
-    /*
-     * Last-used is for humans: when another writer holds the lock, skip
-     * it instead of waiting a busy timeout before the request's own
-     * transaction waits another one.
-     */
-    sqlite3_busy_timeout(l->db, 0);
-    rc = lite_key_update(st,
-                         "UPDATE ferry_api_keys SET last_used_at ="
-                         " unixepoch() WHERE id = ? AND (last_used_at IS"
-                         " NULL OR last_used_at < unixepoch() - 60)",
-                         id, "touch key", err);
-    sqlite3_busy_timeout(l->db, busy_ms());
-    return rc;
-}
+static const struct fy_store_sql_ops lite_sql_ops = {
+    .dialect = &lite_dialect,
+    .run = lite_run,
+};
 
 /* ---- push ------------------------------------------------------------- */
 
@@ -841,20 +696,8 @@ static int lite_push_commit(struct fy_store *st, const char *device,
                             int64_t acked, long nchanges, struct ferry_err *err)
 {
     struct lite *l = st->impl;
-    sqlite3_stmt *s = NULL;
-    int rc = lite_prepare(l,
-                          "UPDATE ferry_devices SET acked_seq = max(acked_seq,"
-                          " ?2), last_push_at = unixepoch(), pushes = pushes"
-                          " + 1, changes = changes + ?3 WHERE device = ?1",
-                          &s, err);
+    int rc = fy_sql_device_ack(st, device, acked, nchanges, err);
 
-    if (rc == 0) {
-        sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, acked);
-        sqlite3_bind_int64(s, 3, nchanges);
-        rc = run_stmt(l, s, "record acked seq", err);
-    }
-    sqlite3_finalize(s);
     if (rc == 0)
         rc = lite_exec(l, "COMMIT", "commit", err);
     if (rc < 0)
@@ -870,14 +713,6 @@ static void lite_push_rollback(struct fy_store *st)
         sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static const struct fy_store_key_ops lite_key_ops = {
-    .put = lite_key_put,
-    .get = lite_key_get,
-    .list = lite_key_list,
-    .revoke = lite_key_revoke,
-    .touch = lite_key_touch,
-};
-
 static const struct fy_store_apply_ops lite_apply_ops = {
     .begin = lite_push_begin,
     .apply = lite_push_apply,
@@ -888,11 +723,12 @@ static const struct fy_store_apply_ops lite_apply_ops = {
 const struct fy_store_ops fy_store_sqlite_ops = {
     .name = "sqlite",
     .caps = 0,
+    .sql = &lite_sql_ops,
     .open = lite_open,
     .close = lite_close,
     .ping = lite_ping,
     .migrate = lite_migrate,
-    .schema_version = lite_schema_version,
-    .keys = &lite_key_ops,
+    .schema_version = fy_sql_schema_version,
+    .keys = &fy_store_sql_key_ops,
     .apply = &lite_apply_ops,
 };

@@ -39,9 +39,80 @@ struct fy_store_apply_ops {
     void (*rollback)(struct fy_store *st);
 };
 
+/*
+ * The statement runner: how ops written once (keys.c, internal.c) reach
+ * either engine. Arguments are typed so that SQLite compares integers as
+ * integers; results come back one row at a time as text.
+ */
+enum fy_sql_argk { FY_SQL_NULL = 0, FY_SQL_TEXT, FY_SQL_INT };
+
+struct fy_sql_arg {
+    enum fy_sql_argk kind;
+    const char *s; /* TEXT: borrowed for the call */
+    int64_t i;     /* INT */
+};
+
+#define FY_SQL_S(x)                                                            \
+    {                                                                          \
+        .kind = (x) ? FY_SQL_TEXT : FY_SQL_NULL, .s = (x)                      \
+    }
+#define FY_SQL_I(x)                                                            \
+    {                                                                          \
+        .kind = FY_SQL_INT, .i = (x)                                           \
+    }
+
+/*
+ * One result row: n columns as text, NULL for SQL NULL; booleans read "t"
+ * or "1" (fy_sql_bool). Borrowed until the callback returns; a nonzero
+ * return stops the statement and is returned by the run.
+ */
+typedef int fy_sql_row_fn(const char *const *cols, int n, void *ud);
+
+enum fy_sql_flags {
+    FY_SQL_NOWAIT = (1 << 0), /* give up at once when the store is locked */
+};
+
+/* One statement (or, without args, a script of several). */
+struct fy_sql_q {
+    const char *sql; /* dialect-neutral template, see fy_sql_expand() */
+    const struct fy_sql_arg *args;
+    size_t nargs;
+    fy_sql_row_fn *row; /* may be NULL */
+    void *ud;
+    unsigned flags;
+    const char *what; /* names the step in error messages */
+    long changes;     /* out: rows the last statement changed */
+};
+
+#define FY_SQL_MAX_ARGS 16
+#define FY_SQL_MAX_COLS 16
+
+/*
+ * How a backend spells SQL. Templates use $1..$n for placeholders and
+ * {name} or {name:arg} tokens looked up in words: each entry's text, with
+ * every '%' replaced by arg. See internal.c for the tokens in use.
+ */
+struct fy_sql_word {
+    const char *name, *text;
+};
+
+struct fy_sql_dialect {
+    char placeholder; /* '$' (PostgreSQL) or '?' (SQLite) */
+    const struct fy_sql_word *words;
+    size_t nwords;
+};
+
+struct fy_store_sql_ops {
+    const struct fy_sql_dialect *dialect;
+    /* Runs q->sql as already expanded for this backend. */
+    int (*run)(struct fy_store *st, const char *sql, struct fy_sql_q *q,
+               struct ferry_err *err);
+};
+
 struct fy_store_ops {
     const char *name;
     unsigned caps;
+    const struct fy_store_sql_ops *sql;
     /* lifecycle and schema */
     int (*open)(struct fy_store *st, const char *url, struct ferry_err *err);
     void (*close)(struct fy_store *st);
@@ -73,6 +144,35 @@ static inline const char *fy_store_sqlite_path(const char *url)
         return url + 7;
     return url;
 }
+
+/*
+ * Expands q's template for st's dialect and runs it (sql.c). Returns 0 or
+ * a negative FERRY_E* with err filled.
+ */
+int fy_sql_run(struct fy_store *st, struct fy_sql_q *q, struct ferry_err *err);
+/* A boolean column as the engines print it ("t" or "1"). */
+static inline bool fy_sql_bool(const char *v)
+{
+    return v && (v[0] == 't' || v[0] == '1');
+}
+
+/* ---- ops written once over fy_sql_run (keys.c, internal.c) ------------ */
+
+extern const struct fy_store_key_ops fy_store_sql_key_ops;
+
+/* Creates ferry's own tables (devices, api_keys, schema_versions). */
+int fy_sql_internal_ddl(struct fy_store *st, struct ferry_err *err);
+/* Refuses a contract that drifted from the recorded ones (sql.h). */
+int fy_sql_check_drift(struct fy_store *st, const struct fy_contract *c,
+                       struct ferry_err *err);
+/* Records c as the applied contract version. */
+int fy_sql_record_version(struct fy_store *st, const struct fy_contract *c,
+                          struct ferry_err *err);
+int fy_sql_schema_version(struct fy_store *st, long *version, char checksum[65],
+                          struct ferry_err *err);
+/* The end of a push: the device's new acknowledged seq and counters. */
+int fy_sql_device_ack(struct fy_store *st, const char *device, int64_t acked,
+                      long nchanges, struct ferry_err *err);
 
 extern const struct fy_store_ops fy_store_sqlite_ops;
 extern const struct fy_store_ops fy_store_pg_ops;
