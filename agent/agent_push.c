@@ -11,8 +11,11 @@
 
 #include <sqlite3.h>
 
+#include "agent/agent.h"
+#include "agent/agentdb.h"
 #include "agent/push.h"
 #include "core/config.h"
+#include "util/log.h"
 #include "fy.h"
 
 #include "agent.h"
@@ -28,33 +31,26 @@ static const char push_usage[] =
     "sent was parked (see 'ferry dead list'); 7 capture broken on a tracked\n"
     "table; 1 other errors.\n";
 
+/* The run as `ferry status` shows it; a failure to record it is logged. */
 static void record_run(sqlite3 *db, double started, int rc,
                        const struct fy_push_stats *s, const char *error)
 {
-    sqlite3_stmt *st = NULL;
+    struct ferry_err err = {0};
 
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO _ferry_runs (started, ended, status,"
-                           " sent, acked_seq, error) VALUES (?, unixepoch(),"
-                           " ?, ?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)started);
-    sqlite3_bind_text(st, 2, rc == 0 ? "ok" : "error", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, s->sent);
-    sqlite3_bind_int64(st, 4, s->acked_seq);
-    if (rc < 0)
-        sqlite3_bind_text(st, 5, error, -1, SQLITE_STATIC);
-    sqlite3_step(st);
-    sqlite3_finalize(st);
-    /* Keep the local history short: it is for `ferry status`. */
-    sqlite3_exec(db,
-                 "DELETE FROM _ferry_runs WHERE id <= (SELECT max(id) - 1000"
-                 " FROM _ferry_runs)",
-                 NULL, NULL, NULL);
+    if (fy_agentdb_record_run(
+            db,
+            &(struct fy_agent_run){.started = (int64_t)started,
+                                   .ended = fy_now_ms() / 1000,
+                                   .status = rc == 0 ? "ok" : "error",
+                                   .sent = s->sent,
+                                   .acked_seq = s->acked_seq,
+                                   .error = rc < 0 ? error : NULL},
+            &err) < 0)
+        fy_warn("push", "%s", err.msg);
 }
 
-static int parse_push(int argc, char **argv, struct fy_push_opts *o)
+static int parse_push(int argc, char **argv, struct fy_agent_opts *ao,
+                      struct fy_push_opts *o)
 {
     static const struct option opts[] = {
         {"retry-for", required_argument, NULL, 'r'},
@@ -70,7 +66,7 @@ static int parse_push(int argc, char **argv, struct fy_push_opts *o)
             if (agent_parse_long(optarg, 0, 7 * 86400, &v) < 0)
                 return agent_usage_error(
                     "ferry push: --retry-for takes seconds\n");
-            o->retry_budget_ms = (int64_t)v * 1000;
+            ao->retry_budget_ms = (int64_t)v * 1000;
             break;
         case 'm':
             if (agent_parse_long(optarg, 1, INT32_MAX, &v) < 0)
@@ -125,7 +121,7 @@ static void end_line(struct reporter *r)
     r->line_open = false;
 }
 
-static void on_retry(struct reporter *r, const struct fy_push_event *ev)
+static void on_retry(struct reporter *r, const struct fy_agent_event *ev)
 {
     char a[32], b[32], c[32];
     double now = fy_mono_s();
@@ -157,9 +153,9 @@ static void on_retry(struct reporter *r, const struct fy_push_event *ev)
     fflush(stderr);
 }
 
-static void on_progress(struct reporter *r, const struct fy_push_event *ev)
+static void on_progress(struct reporter *r, const struct fy_agent_event *ev)
 {
-    const struct fy_push_stats *s = ev->stats;
+    const struct fy_push_stats *s = ev->push;
     double now = fy_mono_s(), secs = now - r->started;
     long queued = s->queued > s->sent ? s->queued : s->sent;
     double rate = secs > 0 ? (double)s->sent / secs : 0;
@@ -181,13 +177,13 @@ static void on_progress(struct reporter *r, const struct fy_push_event *ev)
     fflush(stderr);
 }
 
-static void on_event(const struct fy_push_event *ev, void *ud)
+static void on_event(const struct fy_agent_event *ev, void *ud)
 {
     struct reporter *r = ud;
 
-    if (ev->kind == FY_PUSH_RETRY && r->level >= FERRY_LOG_WARN)
+    if (ev->kind == FY_AGENT_RETRY && r->level >= FERRY_LOG_WARN)
         on_retry(r, ev);
-    else if (ev->kind == FY_PUSH_RECOVERED && r->level >= FERRY_LOG_INFO) {
+    else if (ev->kind == FY_AGENT_RECOVERED && r->level >= FERRY_LOG_INFO) {
         char a[32];
 
         end_line(r);
@@ -195,7 +191,8 @@ static void on_event(const struct fy_push_event *ev, void *ud)
                 "ferry: info: retry: the server answered again after"
                 " %s\n",
                 span(ev->failing_ms, a, sizeof(a)));
-    } else if (ev->kind == FY_PUSH_PROGRESS && r->level >= FERRY_LOG_INFO)
+    } else if (ev->kind == FY_AGENT_PROGRESS && ev->push &&
+               r->level >= FERRY_LOG_INFO)
         on_progress(r, ev);
 }
 
@@ -259,36 +256,55 @@ static int push_exit(const struct agent_ctx *ctx, int rc,
     return AGENT_OK;
 }
 
+/* Runs the push step on an agent that takes cfg and db; rc as push_exit. */
+static int run_push(struct agent_ctx *ctx, struct fy_agent_config *cfg,
+                    sqlite3 *db, struct fy_agent_opts *ao,
+                    const struct fy_push_opts *o, struct reporter *r)
+{
+    struct fy_push_stats s = {0};
+    struct ferry_err err = {0};
+    double started = (double)fy_now_ms() / 1000.0;
+    struct fy_agent *a = NULL;
+    int rc = 0;
+
+    ao->key = api_key(cfg, &rc);
+    if (!ao->key) {
+        sqlite3_close(db);
+        fy_agent_config_release(cfg);
+        return rc;
+    }
+    rc = fy_agent_new(cfg, db, ao, &a, &err);
+    if (rc == 0)
+        rc = fy_agent_push_step(a, o, &s, &err);
+    end_line(r);
+    if (a) {
+        record_run(fy_agent_db(a), started, rc, &s, err.msg);
+        print_summary(&s);
+    }
+    rc = push_exit(ctx, rc, &s, &err);
+    fy_agent_free(a);
+    return rc;
+}
+
 int agent_push(struct agent_ctx *ctx, int argc, char **argv)
 {
     struct reporter r = {.tty = isatty(STDERR_FILENO),
                          .level = ctx->verbose,
                          .started = fy_mono_s()};
-    struct fy_push_opts o = {.retry_budget_ms = 300000,
-                             .backoff_base_ms = 250,
-                             .backoff_cap_ms = 30000,
-                             .report = on_event,
-                             .report_ud = &r};
-    struct fy_push_stats s = {0};
+    struct fy_agent_opts ao = {.retry_budget_ms = 300000,
+                               .backoff_base_ms = 250,
+                               .backoff_cap_ms = 30000,
+                               .report = on_event,
+                               .report_ud = &r};
+    struct fy_push_opts o = {0};
     struct fy_agent_config cfg;
     struct ferry_err err = {0};
-    double started = (double)fy_now_ms() / 1000.0;
     sqlite3 *db = NULL;
-    int rc = parse_push(argc, argv, &o);
+    int rc = parse_push(argc, argv, &ao, &o);
 
     if (rc != 0)
         return rc < 0 ? AGENT_OK : rc;
     if (agent_open(ctx, &cfg, &db, &err) < 0)
         return agent_fail(&err);
-    o.key = api_key(&cfg, &rc);
-    if (o.key) {
-        rc = fy_agent_push(db, &cfg, &o, &s, &err);
-        end_line(&r);
-        record_run(db, started, rc, &s, err.msg);
-        print_summary(&s);
-        rc = push_exit(ctx, rc, &s, &err);
-    }
-    sqlite3_close(db);
-    fy_agent_config_release(&cfg);
-    return rc;
+    return run_push(ctx, &cfg, db, &ao, &o, &r);
 }

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "agent/agentdb.h"
 #include "agent/state.h"
 #include "capture/capture.h"
 #include "core/config.h"
@@ -19,36 +20,30 @@
 
 /* ---- status ----------------------------------------------------------- */
 
-static int64_t count_of(sqlite3 *db, const char *sql)
+static int64_t count_of(sqlite3 *db, enum fy_agentdb_table which)
 {
-    sqlite3_stmt *st = NULL;
     int64_t n = 0;
 
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    fy_agentdb_count(db, which, &n, NULL);
     return n;
+}
+
+static int run_json(const struct fy_agent_run *r, void *ud)
+{
+    json_t **j = ud;
+
+    *j = json_pack("{s:I, s:s, s:I, s:s?}", "at", (json_int_t)r->ended,
+                   "status", r->status ? r->status : "?", "sent",
+                   (json_int_t)r->sent, "error", r->error);
+    return *j ? 0 : FERRY_ENOMEM;
 }
 
 static json_t *last_run(sqlite3 *db)
 {
-    sqlite3_stmt *st = NULL;
-    json_t *j = json_null();
+    json_t *j = NULL;
 
-    if (sqlite3_prepare_v2(db,
-                           "SELECT ended, status, sent, error FROM _ferry_runs"
-                           " ORDER BY id DESC LIMIT 1",
-                           -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        j = json_pack("{s:I, s:s, s:I, s:s?}", "at",
-                      (json_int_t)sqlite3_column_int64(st, 0), "status",
-                      (const char *)sqlite3_column_text(st, 1), "sent",
-                      (json_int_t)sqlite3_column_int64(st, 2), "error",
-                      (const char *)sqlite3_column_text(st, 3));
-    }
-    sqlite3_finalize(st);
-    return j;
+    fy_agentdb_last_run(db, run_json, &j, NULL);
+    return j ? j : json_null();
 }
 
 static int add_name(const char *table, void *ud)
@@ -75,11 +70,9 @@ static json_t *status_json(sqlite3 *db, const struct fy_agent_config *cfg)
         "{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "device",
         cfg->device, "database", cfg->database, "server", cfg->base_url,
         "tracked", tracked, "capture_problems", broken, "outbox",
-        (json_int_t)count_of(db, "SELECT count(*) FROM _ferry_outbox"),
-        "acked_seq", (json_int_t)acked, "next_seq", (json_int_t)next,
-        "dead_letters",
-        (json_int_t)count_of(db, "SELECT count(*) FROM _ferry_dead"),
-        "last_push", last_run(db));
+        (json_int_t)count_of(db, FY_AGENTDB_OUTBOX), "acked_seq",
+        (json_int_t)acked, "next_seq", (json_int_t)next, "dead_letters",
+        (json_int_t)count_of(db, FY_AGENTDB_DEAD), "last_push", last_run(db));
 }
 
 /*

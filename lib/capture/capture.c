@@ -12,35 +12,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "agent/agentdb.h"
 #include "capture/capture_int.h"
 #include "fy.h"
 
 #define WALL_MS FY_CAPTURE_WALL_MS
-
-static const char *const agent_ddl =
-    "CREATE TABLE IF NOT EXISTS _ferry_state ("
-    " key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-    /*
-     * Append-only: a secondary index here would double the cost of every
-     * captured write. Repeated writes of one key coalesce at push time.
-     */
-    "CREATE TABLE IF NOT EXISTS _ferry_outbox ("
-    " tbl TEXT NOT NULL, pk, wall INTEGER NOT NULL, seq INTEGER,"
-    " hlc INTEGER, pk2, pk3, pk4, pk5, pk6, pk7, pk8);"
-    /* Only numbered (in-flight) entries are indexed: inserts skip it. */
-    "CREATE INDEX IF NOT EXISTS _ferry_outbox_seq ON _ferry_outbox (seq)"
-    " WHERE seq IS NOT NULL;"
-    "CREATE TABLE IF NOT EXISTS _ferry_tracked ("
-    " tbl TEXT PRIMARY KEY COLLATE NOCASE, tracked_at INTEGER NOT NULL,"
-    " keycols TEXT, cols TEXT);"
-    "CREATE TABLE IF NOT EXISTS _ferry_dead ("
-    " id INTEGER PRIMARY KEY, seq INTEGER, tbl TEXT, pk, hlc INTEGER,"
-    " change TEXT, status INTEGER, code TEXT, message TEXT,"
-    " at INTEGER NOT NULL, pk2, pk3, pk4, pk5, pk6, pk7, pk8);"
-    "CREATE TABLE IF NOT EXISTS _ferry_runs ("
-    " id INTEGER PRIMARY KEY, started INTEGER NOT NULL, ended INTEGER,"
-    " status TEXT NOT NULL, sent INTEGER NOT NULL DEFAULT 0,"
-    " acked_seq INTEGER, error TEXT);";
 
 int fy_capture_db_fail(sqlite3 *db, const char *what, struct ferry_err *err)
 {
@@ -89,135 +65,13 @@ int fy_capture_exec(sqlite3 *db, const struct fy_buf *sql, const char *what,
     return 0;
 }
 
-static bool has_column(sqlite3 *db, const char *table, const char *col)
-{
-    sqlite3_stmt *st = NULL;
-    bool found = false;
-
-    if (sqlite3_prepare_v2(db,
-                           "SELECT 1 FROM pragma_table_info(?) WHERE name = ?",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
-        found = sqlite3_step(st) == SQLITE_ROW;
-    }
-    sqlite3_finalize(st);
-    return found;
-}
-
 /*
- * Entries of a composite key written by the triggers of ferry 0.1 hold a
- * JSON array in pk; spread them over the key columns (their reals were
- * already rounded by json_array(): nothing better can be recovered).
+ * Creating ferry's tables and upgrading them from earlier layouts is
+ * lib/agent/agentdb.c's (one module for all of the agent's own tables).
  */
-static void spread_legacy_keys(struct fy_buf *b, const char *outbox,
-                               const struct fy_local_table *t)
-{
-    fy_buf_addf(b, "UPDATE %s SET ", outbox);
-    for (size_t i = t->npk; i-- > 0;)
-        fy_buf_addf(b, "%s = json_extract(pk, '$[%zu]')%s",
-                    fy_outbox_key_cols[i], i, i ? ", " : "");
-    fy_buf_addf(b,
-                " WHERE tbl = '%s' AND pk2 IS NULL AND json_valid(pk) AND"
-                " json_type(pk) = 'array';",
-                t->name);
-}
-
-/* One tracked table moved to the current capture layout. */
-static int upgrade_table(sqlite3 *db, const char *name, struct fy_buf *b,
-                         struct ferry_err *err)
-{
-    struct fy_local_table t;
-    int present = 0, stale = 0, rc;
-
-    if (fy_local_table_load(db, name, &t, NULL) < 0)
-        return 0; /* gone: the health check reports it */
-    if (t.npk > FY_KEY_COLS_MAX) {
-        fy_local_table_release(&t);
-        return 0; /* more key columns than capture keeps: reported too */
-    }
-    if (t.npk > 1) {
-        spread_legacy_keys(b, "_ferry_outbox", &t);
-        spread_legacy_keys(b, "_ferry_dead", &t);
-    }
-    rc = fy_capture_trigger_state(db, name, &t, &present, &stale, err);
-    /* Complete old triggers are replaced in place: no write is missed. */
-    if (rc == 0 && present == 3) {
-        fy_capture_triggers_sql(b, &t);
-        rc = fy_capture_record_shape(db, &t, err);
-    }
-    fy_local_table_release(&t);
-    return rc;
-}
-
-static int upgrade_tables(sqlite3 *db, struct ferry_err *err)
-{
-    static const char *const add =
-        "ALTER TABLE _ferry_outbox ADD COLUMN pk2;"
-        "ALTER TABLE _ferry_outbox ADD COLUMN pk3;"
-        "ALTER TABLE _ferry_outbox ADD COLUMN pk4;"
-        "ALTER TABLE _ferry_outbox ADD COLUMN pk5;"
-        "ALTER TABLE _ferry_outbox ADD COLUMN pk6;"
-        "ALTER TABLE _ferry_outbox ADD COLUMN pk7;"
-        "ALTER TABLE _ferry_outbox ADD COLUMN pk8;"
-        "ALTER TABLE _ferry_dead ADD COLUMN pk2;"
-        "ALTER TABLE _ferry_dead ADD COLUMN pk3;"
-        "ALTER TABLE _ferry_dead ADD COLUMN pk4;"
-        "ALTER TABLE _ferry_dead ADD COLUMN pk5;"
-        "ALTER TABLE _ferry_dead ADD COLUMN pk6;"
-        "ALTER TABLE _ferry_dead ADD COLUMN pk7;"
-        "ALTER TABLE _ferry_dead ADD COLUMN pk8;"
-        "ALTER TABLE _ferry_tracked ADD COLUMN keycols TEXT;"
-        "ALTER TABLE _ferry_tracked ADD COLUMN cols TEXT;";
-    struct fy_buf b = FY_BUF_INIT(0);
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-
-    /* The columns first: the tables' upgrades below write into them. */
-    if (sqlite3_exec(db, add, NULL, NULL, NULL) != SQLITE_OK)
-        return fy_capture_db_fail(db, "cannot upgrade ferry's tables", err);
-    if (sqlite3_prepare_v2(db, "SELECT tbl FROM _ferry_tracked", -1, &st,
-                           NULL) != SQLITE_OK)
-        rc = fy_capture_db_fail(db, "cannot read tracked tables", err);
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
-        rc = upgrade_table(db, (const char *)sqlite3_column_text(st, 0), &b,
-                           err);
-    sqlite3_finalize(st);
-    if (rc == 0)
-        rc = fy_capture_exec(db, &b, "cannot upgrade ferry's tables", err);
-    fy_buf_release(&b);
-    return rc;
-}
-
-/*
- * Databases set up by ferry 0.1 keep a composite key as one JSON array and
- * have no record of the tracked tables' shape: upgrade them once, in one
- * transaction, re-checked under the write lock (another agent process may
- * have done it meanwhile).
- */
-static int upgrade(sqlite3 *db, struct ferry_err *err)
-{
-    int rc;
-
-    if (has_column(db, "_ferry_outbox", "pk2"))
-        return 0;
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return fy_capture_db_fail(db, "cannot upgrade ferry's tables", err);
-    rc = has_column(db, "_ferry_outbox", "pk2") ? 0 : upgrade_tables(db, err);
-    if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        rc = fy_capture_db_fail(db, "cannot upgrade ferry's tables", err);
-    if (rc < 0)
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    else
-        fy_debug("capture", "ferry's tables are at the current layout");
-    return rc;
-}
-
 int fy_capture_init(sqlite3 *db, struct ferry_err *err)
 {
-    if (sqlite3_exec(db, agent_ddl, NULL, NULL, NULL) != SQLITE_OK)
-        return fy_capture_db_fail(db, "cannot create ferry's tables", err);
-    return upgrade(db, err);
+    return fy_agentdb_init(db, err);
 }
 
 int fy_capture_record_shape(sqlite3 *db, const struct fy_local_table *t,

@@ -37,7 +37,10 @@ void fy_local_table_release(struct fy_local_table *t);
 /* Opens the app database for the agent (busy timeout, foreign keys off). */
 int fy_capture_open(const char *path, sqlite3 **db, struct ferry_err *err);
 
-/* Creates the agent's _ferry_ tables if missing; idempotent. */
+/*
+ * Creates the agent's _ferry_ tables, or upgrades an earlier ferry's in
+ * place; idempotent, cheap once current. See lib/agent/agentdb.h.
+ */
 int fy_capture_init(sqlite3 *db, struct ferry_err *err);
 
 /* Wall-clock milliseconds in plain SQL that every SQLite version knows. */

@@ -4,10 +4,12 @@
  */
 #include "http/client.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -85,9 +87,16 @@ int fy_gzip(const void *p, size_t n, struct fy_buf *out)
     return zrc == Z_STREAM_END ? 0 : FERRY_EIO;
 }
 
+/* One request in flight: what the callbacks read and write. */
+struct exchange {
+    struct fy_http_reply *rep;
+    const char *want; /* the reply header to keep, or NULL */
+    FILE *in;         /* a file body */
+};
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
-    struct fy_http_reply *rep = ud;
+    struct fy_http_reply *rep = ((struct exchange *)ud)->rep;
     size_t len = size * n;
 
     if (rep->body.len + len <= REPLY_MAX)
@@ -95,31 +104,68 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
+static size_t on_read(char *p, size_t size, size_t n, void *ud)
 {
-    struct fy_http_reply *rep = ud;
-    size_t len = size * n;
+    FILE *in = ((struct exchange *)ud)->in;
+    size_t got = fread(p, 1, size * n, in);
+
+    return got == 0 && ferror(in) ? CURL_READFUNC_ABORT : got;
+}
+
+/* "Name: value" with name == want: the value, trimmed, into rep->header. */
+static void keep_header(struct exchange *x, const char *p, size_t len)
+{
+    size_t n = strlen(x->want), vlen;
+
+    if (len <= n || p[n] != ':' || strncasecmp(p, x->want, n) != 0)
+        return;
+    p += n + 1;
+    len -= n + 1;
+    while (len > 0 && (*p == ' ' || *p == '\t')) {
+        p++;
+        len--;
+    }
+    vlen = strcspn(p, "\r\n");
+    vlen = vlen < len ? vlen : len;
+    while (vlen > 0 && (p[vlen - 1] == ' ' || p[vlen - 1] == '\t'))
+        vlen--;
+    snprintf(x->rep->header, sizeof(x->rep->header), "%.*s", (int)vlen, p);
+    x->rep->has_header = true;
+}
+
+static void retry_after(struct fy_http_reply *rep, const char *p, size_t len)
+{
     char val[128];
 
+    snprintf(val, sizeof(val), "%.*s", (int)(len - 12), p + 12);
+    val[strcspn(val, "\r\n")] = '\0';
+    if (strspn(val, " 0123456789") == strlen(val)) {
+        rep->retry_after_ms = strtoll(val, NULL, 10) * 1000;
+    } else {
+        time_t when = curl_getdate(val, NULL);
+
+        if (when > 0)
+            rep->retry_after_ms = ((int64_t)when - (int64_t)time(NULL)) * 1000;
+    }
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct exchange *x = ud;
+    size_t len = size * n;
+
     /* Each response (a 100 Continue first, say) starts with its status. */
-    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0)
-        rep->headers_done = false;
+    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        x->rep->headers_done = false;
+        x->rep->has_header = false;
+    }
     if ((len == 2 && p[0] == '\r' && p[1] == '\n') ||
         (len == 1 && p[0] == '\n'))
-        rep->headers_done = true;
-    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-        snprintf(val, sizeof(val), "%.*s", (int)(len - 12), p + 12);
-        val[strcspn(val, "\r\n")] = '\0';
-        if (strspn(val, " 0123456789") == strlen(val)) {
-            rep->retry_after_ms = strtoll(val, NULL, 10) * 1000;
-        } else {
-            time_t when = curl_getdate(val, NULL);
-
-            if (when > 0)
-                rep->retry_after_ms =
-                    ((int64_t)when - (int64_t)time(NULL)) * 1000;
-        }
-    }
+        x->rep->headers_done = true;
+    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
+        retry_after(x->rep, p, len);
+    if (x->want)
+        keep_header(x, p, len);
     return len;
 }
 
@@ -131,57 +177,175 @@ static int curl_fail(CURLcode cc, const char *url, struct ferry_err *err)
                       curl_easy_strerror(cc));
 }
 
-int fy_http_post_json(struct fy_http_client *c, const char *path,
-                      const char *auth_header, const char *key,
-                      const char *body, size_t len, bool gzip,
-                      struct fy_http_reply *rep, struct ferry_err *err)
+/* Opens a file body at rq->offset; *left is how many bytes follow. */
+static int open_body(const struct fy_http_request *rq, FILE **in,
+                     curl_off_t *left, struct ferry_err *err)
 {
-    struct curl_slist *hdrs = NULL;
-    struct fy_buf url = FY_BUF_INIT(0), auth = FY_BUF_INIT(0);
-    CURLcode cc;
-    int rc = 0;
+    struct stat sb;
 
+    *in = fopen(rq->file, "rb");
+    if (!*in || fstat(fileno(*in), &sb) < 0 || rq->offset < 0 ||
+        rq->offset > (int64_t)sb.st_size ||
+        fseeko(*in, (off_t)rq->offset, SEEK_SET) < 0) {
+        int rc = fy_err_set(err, FERRY_EIO, "cannot read '%s' from byte %lld",
+                            rq->file, (long long)rq->offset);
+
+        if (err)
+            err->sys = errno;
+        if (*in)
+            fclose(*in);
+        *in = NULL;
+        return rc;
+    }
+    *left = (curl_off_t)(sb.st_size - rq->offset);
+    return 0;
+}
+
+/* The request's headers; NULL when out of memory. */
+static struct curl_slist *headers(const struct fy_http_request *rq,
+                                  bool gzipped, struct fy_buf *line)
+{
+    struct curl_slist *h = curl_slist_append(NULL, "Expect:");
+
+    if (gzipped)
+        h = curl_slist_append(h, "Content-Encoding: gzip");
+    if (rq->content_type) {
+        fy_buf_reset(line);
+        fy_buf_addf(line, "Content-Type: %s", rq->content_type);
+        h = curl_slist_append(h, line->data);
+    }
+    if (rq->file && rq->offset_header) {
+        fy_buf_reset(line);
+        fy_buf_addf(line, "%s: %lld", rq->offset_header, (long long)rq->offset);
+        h = curl_slist_append(h, line->data);
+    }
+    if (rq->auth_header) {
+        /* Authorization takes the Bearer scheme; custom headers the key. */
+        fy_buf_reset(line);
+        fy_buf_addf(
+            line, "%s: %s%s", rq->auth_header,
+            strcasecmp(rq->auth_header, "Authorization") == 0 ? "Bearer " : "",
+            rq->key ? rq->key : "");
+        h = curl_slist_append(h, line->data);
+    }
+    return fy_buf_error(line) ? NULL : h;
+}
+
+/* Method and body: memory, file (in, left bytes) or none. */
+static void set_body(CURL *h, const struct fy_http_request *rq,
+                     const char *body, size_t len, struct exchange *x,
+                     curl_off_t left)
+{
+    const char *method = rq->method;
+
+    if (x->in) {
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(h, CURLOPT_READDATA, x);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, left);
+        method = method ? method : "POST";
+    } else if (body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else if (method && strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        method = NULL;
+    }
+    if (method)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+}
+
+static void reset_reply(struct fy_http_reply *rep)
+{
     fy_buf_reset(&rep->body);
     rep->status = 0;
     rep->retry_after_ms = -1;
     rep->headers_done = false;
-    if (gzip && fy_gzip(body, len, &c->zbody) == 0) {
-        body = c->zbody.data;
-        len = c->zbody.len;
-        hdrs = curl_slist_append(hdrs, "Content-Encoding: gzip");
-    }
-    fy_buf_addf(&url, "%s%s", c->base, path);
-    /* Authorization takes the Bearer scheme; custom headers the bare key. */
-    fy_buf_addf(&auth, "%s: %s%s", auth_header,
-                strcasecmp(auth_header, "Authorization") == 0 ? "Bearer " : "",
-                key);
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    hdrs = curl_slist_append(hdrs, auth.data);
-    hdrs = curl_slist_append(hdrs, "Expect:");
-    curl_easy_reset(c->h);
-    curl_easy_setopt(c->h, CURLOPT_URL, url.data);
-    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c->h, CURLOPT_WRITEDATA, rep);
-    curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c->h, CURLOPT_HEADERDATA, rep);
-    curl_easy_setopt(c->h, CURLOPT_TIMEOUT, c->timeout_s);
-    curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
-    cc = curl_easy_perform(c->h);
+    rep->has_header = false;
+    rep->header[0] = '\0';
+}
+
+static int perform(struct fy_http_client *c, const char *url,
+                   struct fy_http_reply *rep, struct ferry_err *err)
+{
+    CURLcode cc = curl_easy_perform(c->h);
+    int rc = 0;
+
     if (cc != CURLE_OK)
-        rc = curl_fail(cc, url.data, err);
+        rc = cc == CURLE_ABORTED_BY_CALLBACK || cc == CURLE_READ_ERROR
+                 ? fy_err_set(err, FERRY_EIO, "cannot read the body for '%s'",
+                              url)
+                 : curl_fail(cc, url, err);
     else
         curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &rep->status);
     if (rc == 0 && (rep->status < 100 || !rep->headers_done))
         rc = fy_err_set(
             err, FERRY_ENET, "cannot reach '%s': the answer was cut short (%s)",
-            url.data,
-            rep->status < 100 ? "no status line" : "inside its headers");
+            url, rep->status < 100 ? "no status line" : "inside its headers");
+    return rc;
+}
+
+int fy_http_request(struct fy_http_client *c, const struct fy_http_request *rq,
+                    struct fy_http_reply *rep, struct ferry_err *err)
+{
+    struct exchange x = {.rep = rep, .want = rq->reply_header};
+    struct curl_slist *hdrs = NULL;
+    struct fy_buf url = FY_BUF_INIT(0), line = FY_BUF_INIT(0);
+    const char *body = rq->body;
+    size_t len = rq->len;
+    curl_off_t left = 0;
+    bool gzipped = false;
+    int rc = 0;
+
+    reset_reply(rep);
+    if (rq->file)
+        rc = open_body(rq, &x.in, &left, err);
+    else if (body && rq->gzip && fy_gzip(body, len, &c->zbody) == 0) {
+        body = c->zbody.data;
+        len = c->zbody.len;
+        gzipped = true;
+    }
+    fy_buf_addf(&url, "%s%s", c->base, rq->path);
+    if (rc == 0)
+        hdrs = headers(rq, gzipped, &line);
+    if (rc == 0 && (!hdrs || fy_buf_error(&url)))
+        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    if (rc < 0)
+        goto out;
+    curl_easy_reset(c->h);
+    curl_easy_setopt(c->h, CURLOPT_URL, url.data);
+    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdrs);
+    set_body(c->h, rq, body, len, &x, left);
+    curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c->h, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(c->h, CURLOPT_TIMEOUT, c->timeout_s);
+    curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+    rc = perform(c, url.data, rep, err);
+out:
+    if (x.in)
+        fclose(x.in);
     curl_slist_free_all(hdrs);
     fy_buf_release(&url);
-    fy_buf_release(&auth);
+    fy_buf_release(&line);
     return rc;
+}
+
+int fy_http_post_json(struct fy_http_client *c, const char *path,
+                      const char *auth_header, const char *key,
+                      const char *body, size_t len, bool gzip,
+                      struct fy_http_reply *rep, struct ferry_err *err)
+{
+    return fy_http_request(
+        c,
+        &(struct fy_http_request){.path = path,
+                                  .auth_header = auth_header,
+                                  .key = key,
+                                  .content_type = "application/json",
+                                  .body = body,
+                                  .len = len,
+                                  .gzip = gzip},
+        rep, err);
 }

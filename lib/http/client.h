@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * HTTP client on libcurl for the agent: one reusable handle (keep-alive),
- * JSON POSTs with optional gzip bodies, the status, body and Retry-After of
- * the answer. Transport failures become FERRY_ENET or FERRY_ETIMEDOUT; HTTP
+ * any method, bodies from memory (optionally gzip) or from a file from an
+ * offset on; the status, body, Retry-After and one chosen header of the
+ * answer. Transport failures become FERRY_ENET or FERRY_ETIMEDOUT; HTTP
  * statuses are returned, not judged: the retry policy decides.
  */
 #ifndef FY_HTTP_CLIENT_H
@@ -21,6 +22,31 @@ struct fy_http_reply {
     struct fy_buf body;     /* at most 1 MiB kept */
     int64_t retry_after_ms; /* -1 when absent */
     bool headers_done;      /* internal: the blank line after the headers */
+    bool has_header;        /* the request's reply_header was answered */
+    char header[256];       /* its value, trimmed (cut at 255 bytes) */
+};
+
+/*
+ * One request: any method and path, a body from memory or from a file.
+ * Zero-initialise and set what applies; strings are borrowed for the call.
+ */
+struct fy_http_request {
+    const char *method;       /* NULL: POST with a body, else GET */
+    const char *path;         /* appended to base_url, e.g. "/v1/push" */
+    const char *auth_header;  /* NULL: no key sent */
+    const char *key;          /* Authorization gets "Bearer " before it */
+    const char *content_type; /* NULL: none */
+    const char *body;         /* from memory (len bytes) ... */
+    size_t len;
+    bool gzip;        /* memory bodies: Content-Encoding: gzip */
+    const char *file; /* ... or from this file, from byte offset on */
+    int64_t offset;
+    /*
+     * With a file body, sent as "NAME: offset" so the server knows where
+     * the bytes go (a resumed upload); NULL: not sent.
+     */
+    const char *offset_header;
+    const char *reply_header; /* a reply header to keep (rep->header) */
 };
 
 int fy_http_client_new(const char *base_url, long timeout_s,
@@ -28,11 +54,16 @@ int fy_http_client_new(const char *base_url, long timeout_s,
 void fy_http_client_free(struct fy_http_client *c);
 
 /*
- * POSTs body to base_url + path with auth_header: key. rep->body is reset
- * first; release it with fy_buf_release when done. An answer without a
- * status line or cut short before the end of its headers is FERRY_ENET, as
- * libcurl may report it as a success with status 200 and no body.
+ * Sends rq and reads the answer into rep (reset first; release rep->body
+ * with fy_buf_release when done). The status is returned in rep, not
+ * judged. An answer without a status line or cut short before the end of
+ * its headers is FERRY_ENET, as libcurl may report it as a success with
+ * status 200 and no body; a file that cannot be read is FERRY_EIO.
  */
+int fy_http_request(struct fy_http_client *c, const struct fy_http_request *rq,
+                    struct fy_http_reply *rep, struct ferry_err *err);
+
+/* POSTs a JSON body: fy_http_request() with the JSON content type. */
 int fy_http_post_json(struct fy_http_client *c, const char *path,
                       const char *auth_header, const char *key,
                       const char *body, size_t len, bool gzip,

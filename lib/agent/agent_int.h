@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to lib/agent/: the agent object's fields, which its steps
+ * (push.c, and the pull, blob and run steps to come) read directly.
+ */
+#ifndef FY_AGENT_INT_H
+#define FY_AGENT_INT_H
+
+#include "agent/agent.h"
+#include "core/backoff.h"
+
+struct fy_agent {
+    struct fy_agent_config cfg;  /* owned */
+    sqlite3 *db;                 /* owned */
+    struct fy_agent_opts o;      /* strings borrowed */
+    struct fy_http_client *http; /* made on the first request */
+    struct fy_backoff bo;
+    struct fy_http_reply rep; /* the last answer */
+    long retries;             /* retries so far, every step's */
+};
+
+#endif

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The agent's tables and their upgrade path; see agentdb.h. Each step
+ * below is written once and never edited after a release: a database
+ * skips the steps it has had and runs the rest, in order, so a fresh
+ * database and an upgraded one end with the same layout.
+ */
+#include "agent/agentdb.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "agent/state.h"
+#include "capture/capture.h"
+#include "capture/capture_int.h"
+#include "util/log.h"
+#include "fy.h"
+
+/* Local history for `ferry status`: older runs are deleted. */
+#define RUNS_KEPT 1000
+
+/*
+ * Step 1, ferry 0.1's layout, as that build wrote it (IF NOT EXISTS: its
+ * statements were not one transaction, so a database may hold some).
+ */
+static const char *const v1_tables =
+    "CREATE TABLE IF NOT EXISTS _ferry_state ("
+    " key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    /*
+     * Append-only: a secondary index here would double the cost of every
+     * captured write. Repeated writes of one key coalesce at push time.
+     */
+    "CREATE TABLE IF NOT EXISTS _ferry_outbox ("
+    " tbl TEXT NOT NULL, pk, wall INTEGER NOT NULL, seq INTEGER,"
+    " hlc INTEGER);"
+    /* Only numbered (in-flight) entries are indexed: inserts skip it. */
+    "CREATE INDEX IF NOT EXISTS _ferry_outbox_seq ON _ferry_outbox (seq)"
+    " WHERE seq IS NOT NULL;"
+    "CREATE TABLE IF NOT EXISTS _ferry_tracked ("
+    " tbl TEXT PRIMARY KEY, tracked_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS _ferry_dead ("
+    " id INTEGER PRIMARY KEY, seq INTEGER, tbl TEXT, pk, hlc INTEGER,"
+    " change TEXT, status INTEGER, code TEXT, message TEXT,"
+    " at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS _ferry_runs ("
+    " id INTEGER PRIMARY KEY, started INTEGER NOT NULL, ended INTEGER,"
+    " status TEXT NOT NULL, sent INTEGER NOT NULL DEFAULT 0,"
+    " acked_seq INTEGER, error TEXT);";
+
+/* Step 2's new columns: one per key column, the tracked tables' shape. */
+static const char *const v2_columns =
+    "ALTER TABLE _ferry_outbox ADD COLUMN pk2;"
+    "ALTER TABLE _ferry_outbox ADD COLUMN pk3;"
+    "ALTER TABLE _ferry_outbox ADD COLUMN pk4;"
+    "ALTER TABLE _ferry_outbox ADD COLUMN pk5;"
+    "ALTER TABLE _ferry_outbox ADD COLUMN pk6;"
+    "ALTER TABLE _ferry_outbox ADD COLUMN pk7;"
+    "ALTER TABLE _ferry_outbox ADD COLUMN pk8;"
+    "ALTER TABLE _ferry_dead ADD COLUMN pk2;"
+    "ALTER TABLE _ferry_dead ADD COLUMN pk3;"
+    "ALTER TABLE _ferry_dead ADD COLUMN pk4;"
+    "ALTER TABLE _ferry_dead ADD COLUMN pk5;"
+    "ALTER TABLE _ferry_dead ADD COLUMN pk6;"
+    "ALTER TABLE _ferry_dead ADD COLUMN pk7;"
+    "ALTER TABLE _ferry_dead ADD COLUMN pk8;"
+    "ALTER TABLE _ferry_tracked ADD COLUMN keycols TEXT;"
+    "ALTER TABLE _ferry_tracked ADD COLUMN cols TEXT;";
+
+/*
+ * Step 3: tracked names are matched without case (the app's SQL does so).
+ * SQLite cannot change a column's collation, so the table is rebuilt;
+ * without ALTER TABLE RENAME, which would re-parse the app's whole schema
+ * and fail on any view of the app's that no longer resolves. Of two rows
+ * 0.1 kept for one table in two spellings, the first tracked is kept.
+ */
+static const char *const v3_tracked =
+    "CREATE TEMP TABLE _ferry_tracked_v2 AS SELECT rowid AS r, tbl,"
+    " tracked_at, keycols, cols FROM main._ferry_tracked;"
+    "DROP TABLE main._ferry_tracked;"
+    "CREATE TABLE main._ferry_tracked ("
+    " tbl TEXT PRIMARY KEY COLLATE NOCASE, tracked_at INTEGER NOT NULL,"
+    " keycols TEXT, cols TEXT);"
+    "INSERT OR IGNORE INTO main._ferry_tracked SELECT tbl, tracked_at,"
+    " keycols, cols FROM temp._ferry_tracked_v2 ORDER BY r;"
+    "DROP TABLE temp._ferry_tracked_v2;";
+
+static int exec(sqlite3 *db, const char *sql, const char *what,
+                struct ferry_err *err)
+{
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return fy_capture_db_fail(db, what, err);
+    return 0;
+}
+
+static int create_v1(sqlite3 *db, struct ferry_err *err)
+{
+    return exec(db, v1_tables, "cannot create ferry's tables", err);
+}
+
+/*
+ * Entries of a composite key written by the triggers of ferry 0.1 hold a
+ * JSON array in pk; spread them over the key columns (their reals were
+ * already rounded by json_array(): nothing better can be recovered).
+ */
+static void spread_legacy_keys(struct fy_buf *b, const char *table,
+                               const struct fy_local_table *t)
+{
+    fy_buf_addf(b, "UPDATE %s SET ", table);
+    for (size_t i = t->npk; i-- > 0;)
+        fy_buf_addf(b, "%s = json_extract(pk, '$[%zu]')%s",
+                    fy_outbox_key_cols[i], i, i ? ", " : "");
+    fy_buf_addf(b,
+                " WHERE tbl = '%s' AND pk2 IS NULL AND json_valid(pk) AND"
+                " json_type(pk) = 'array';",
+                t->name);
+}
+
+/* One tracked table moved to the layout of step 2. */
+static int keys_v2_table(sqlite3 *db, const char *name, struct fy_buf *b,
+                         struct ferry_err *err)
+{
+    struct fy_local_table t;
+    int present = 0, stale = 0, rc;
+
+    if (fy_local_table_load(db, name, &t, NULL) < 0)
+        return 0; /* gone: the health check reports it */
+    if (t.npk > FY_KEY_COLS_MAX) {
+        fy_local_table_release(&t);
+        return 0; /* more key columns than capture keeps: reported too */
+    }
+    if (t.npk > 1) {
+        spread_legacy_keys(b, "_ferry_outbox", &t);
+        spread_legacy_keys(b, "_ferry_dead", &t);
+    }
+    rc = fy_capture_trigger_state(db, name, &t, &present, &stale, err);
+    /* Complete old triggers are replaced in place: no write is missed. */
+    if (rc == 0 && present == 3) {
+        fy_capture_triggers_sql(b, &t);
+        rc = fy_capture_record_shape(db, &t, err);
+    }
+    fy_local_table_release(&t);
+    return rc;
+}
+
+/*
+ * Step 2: a composite key in its own columns (0.1 kept it as one JSON
+ * array), the tracked tables' shape recorded, their triggers rewritten.
+ */
+static int keys_v2(sqlite3 *db, struct ferry_err *err)
+{
+    struct fy_buf b = FY_BUF_INIT(0);
+    sqlite3_stmt *st = NULL;
+    int rc = exec(db, v2_columns, "cannot upgrade ferry's tables", err);
+
+    /* The columns first: the tables' upgrades below write into them. */
+    if (rc == 0 && sqlite3_prepare_v2(db, "SELECT tbl FROM _ferry_tracked", -1,
+                                      &st, NULL) != SQLITE_OK)
+        rc = fy_capture_db_fail(db, "cannot read tracked tables", err);
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
+        rc = keys_v2_table(db, (const char *)sqlite3_column_text(st, 0), &b,
+                           err);
+    sqlite3_finalize(st);
+    if (rc == 0)
+        rc = fy_capture_exec(db, &b, "cannot upgrade ferry's tables", err);
+    fy_buf_release(&b);
+    return rc;
+}
+
+static int tracked_v3(sqlite3 *db, struct ferry_err *err)
+{
+    return exec(db, v3_tracked, "cannot upgrade ferry's tables", err);
+}
+
+/* The ordered upgrade steps: step i brings a database to version i + 1. */
+static const struct step {
+    const char *what;
+    int (*run)(sqlite3 *db, struct ferry_err *err);
+} steps[FY_AGENTDB_SCHEMA] = {
+    {"ferry 0.1's tables", create_v1},
+    {"one outbox column per key column", keys_v2},
+    {"tracked names without case", tracked_v3},
+};
+
+static bool has_table(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM main.sqlite_master WHERE type ="
+                           " 'table' AND name = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+static bool has_column(sqlite3 *db, const char *table, const char *col)
+{
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM pragma_table_info(?) WHERE name = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+int fy_agentdb_version(sqlite3 *db, int *version, struct ferry_err *err)
+{
+    int64_t v = -1;
+    int rc;
+
+    *version = 0;
+    if (!has_table(db, "_ferry_state"))
+        return 0;
+    rc = fy_state_get_int(db, "schema", -1, &v, err);
+    if (rc < 0)
+        return rc;
+    if (v >= 0) {
+        *version = v > INT32_MAX ? INT32_MAX : (int)v;
+        return 0;
+    }
+    /* Written before versions: its layout says which one. */
+    if (has_table(db, "_ferry_outbox"))
+        *version = has_column(db, "_ferry_outbox", "pk2") ? 2 : 1;
+    return 0;
+}
+
+/* Runs the steps after version `from`, inside the caller's transaction. */
+static int run_steps(sqlite3 *db, int from, struct ferry_err *err)
+{
+    int rc = 0;
+
+    for (int i = from; rc == 0 && i < FY_AGENTDB_SCHEMA; i++) {
+        rc = steps[i].run(db, err);
+        if (rc == 0)
+            fy_debug("capture", "ferry's tables: schema %d (%s)", i + 1,
+                     steps[i].what);
+    }
+    if (rc == 0)
+        rc = fy_state_set_int(db, "schema", FY_AGENTDB_SCHEMA, err);
+    return rc;
+}
+
+static int too_new(int v, struct ferry_err *err)
+{
+    return fy_err_set(err, FERRY_ECONFIG,
+                      "ferry's tables in this database are at schema %d, set"
+                      " up by a newer ferry; this one knows up to %d",
+                      v, FY_AGENTDB_SCHEMA);
+}
+
+int fy_agentdb_init(sqlite3 *db, struct ferry_err *err)
+{
+    int v = 0, rc = fy_agentdb_version(db, &v, err);
+
+    if (rc < 0 || v == FY_AGENTDB_SCHEMA)
+        return rc;
+    if (v > FY_AGENTDB_SCHEMA)
+        return too_new(v, err);
+    rc = exec(db, "BEGIN IMMEDIATE", "cannot upgrade ferry's tables", err);
+    if (rc < 0)
+        return rc;
+    rc = fy_agentdb_version(db, &v, err);
+    if (rc == 0 && v > FY_AGENTDB_SCHEMA)
+        rc = too_new(v, err);
+    if (rc == 0 && v < FY_AGENTDB_SCHEMA)
+        rc = run_steps(db, v, err);
+    if (rc == 0)
+        rc = exec(db, "COMMIT", "cannot upgrade ferry's tables", err);
+    if (rc < 0)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int fy_agentdb_record_run(sqlite3 *db, const struct fy_agent_run *r,
+                          struct ferry_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO _ferry_runs (started, ended, status,"
+                           " sent, acked_seq, error) VALUES (?, ?, ?, ?, ?,"
+                           " ?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fy_capture_db_fail(db, "cannot record the push", err);
+    sqlite3_bind_int64(st, 1, r->started);
+    sqlite3_bind_int64(st, 2, r->ended);
+    sqlite3_bind_text(st, 3, r->status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, r->sent);
+    sqlite3_bind_int64(st, 5, r->acked_seq);
+    if (r->error)
+        sqlite3_bind_text(st, 6, r->error, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = fy_capture_db_fail(db, "cannot record the push", err);
+    sqlite3_finalize(st);
+    if (rc == 0 && sqlite3_prepare_v2(db,
+                                      "DELETE FROM _ferry_runs WHERE id <="
+                                      " (SELECT max(id) - ? FROM _ferry_runs)",
+                                      -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int(st, 1, RUNS_KEPT);
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+int fy_agentdb_last_run(sqlite3 *db, fy_agent_run_fn *cb, void *ud,
+                        struct ferry_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0, src;
+
+    if (sqlite3_prepare_v2(db,
+                           "SELECT started, ended, status, sent, acked_seq,"
+                           " error FROM _ferry_runs ORDER BY id DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fy_capture_db_fail(db, "cannot read the last push", err);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        rc = cb(
+            &(struct fy_agent_run){
+                .started = sqlite3_column_int64(st, 0),
+                .ended = sqlite3_column_int64(st, 1),
+                .status = (const char *)sqlite3_column_text(st, 2),
+                .sent = sqlite3_column_int64(st, 3),
+                .acked_seq = sqlite3_column_int64(st, 4),
+                .error = (const char *)sqlite3_column_text(st, 5)},
+            ud);
+    else if (src != SQLITE_DONE)
+        rc = fy_capture_db_fail(db, "cannot read the last push", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int fy_agentdb_count(sqlite3 *db, enum fy_agentdb_table which, int64_t *n,
+                     struct ferry_err *err)
+{
+    static const char *const sql[] = {
+        [FY_AGENTDB_OUTBOX] = "SELECT count(*) FROM _ferry_outbox",
+        [FY_AGENTDB_DEAD] = "SELECT count(*) FROM _ferry_dead"};
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    *n = 0;
+    if (sqlite3_prepare_v2(db, sql[which], -1, &st, NULL) != SQLITE_OK)
+        return fy_capture_db_fail(db, "cannot count ferry's rows", err);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        rc = fy_capture_db_fail(db, "cannot count ferry's rows", err);
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for the agent's tables (lib/agent/agentdb.h): a fresh
+ * database and one ferry 0.1 made (tests/e2e/fixtures/app-0.1.sql) end
+ * with the same layout; versions are recognised, recorded and never run
+ * twice; a failed step leaves the database as it was; a newer schema is
+ * refused; the runs history and counts. Real SQLite files in a temp folder.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "agent/agentdb.h"
+#include "agent/state.h"
+#include "capture/capture.h"
+#include "fy.h"
+
+#ifndef FERRY_SOURCE_DIR
+#error "FERRY_SOURCE_DIR is set by tests/unit/CMakeLists.txt"
+#endif
+
+struct fx {
+    char dir[64];
+    char path[128];
+    sqlite3 *db;
+};
+
+static int setup(void **state)
+{
+    struct fx *fx = calloc(1, sizeof(*fx));
+
+    if (!fx)
+        return -1;
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-unit-agentdb-XXXXXX");
+    if (!mkdtemp(fx->dir)) {
+        free(fx);
+        return -1;
+    }
+    snprintf(fx->path, sizeof(fx->path), "%s/app.db", fx->dir);
+    if (sqlite3_open(fx->path, &fx->db) != SQLITE_OK) {
+        sqlite3_close(fx->db);
+        free(fx);
+        return -1;
+    }
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+    char p[160];
+
+    sqlite3_close(fx->db);
+    unlink(fx->path);
+    snprintf(p, sizeof(p), "%s-journal", fx->path);
+    unlink(p);
+    rmdir(fx->dir);
+    free(fx);
+    return 0;
+}
+
+/* Loads the 0.1 fixture (what ferry 0.1's init, track and writes left). */
+static void load_v01(sqlite3 *db)
+{
+    char path[512], *sql;
+    FILE *f;
+    long n;
+
+    snprintf(path, sizeof(path), "%s/tests/e2e/fixtures/app-0.1.sql",
+             FERRY_SOURCE_DIR);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    sql = calloc(1, (size_t)n + 1);
+    assert_non_null(sql);
+    assert_int_equal(fread(sql, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    free(sql);
+}
+
+static int64_t q_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Every column of ferry's tables, in order, with its type and collation. */
+static char *layout(sqlite3 *db)
+{
+    static const char sql[] =
+        "SELECT group_concat(t.name || '.' || c.name || ':' || c.type || ':'"
+        " || c.pk, ' ') FROM (SELECT name FROM sqlite_master WHERE type ="
+        " 'table' AND name LIKE '\\_ferry\\_%' ESCAPE '\\' ORDER BY name) t,"
+        " pragma_table_info(t.name) c";
+    sqlite3_stmt *st = NULL;
+    char *out;
+
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    out = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return out;
+}
+
+static void test_fresh(void **state)
+{
+    struct fx *fx = *state;
+    int v = -1;
+
+    assert_int_equal(fy_agentdb_version(fx->db, &v, NULL), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(fy_agentdb_init(fx->db, NULL), 0);
+    assert_int_equal(fy_agentdb_version(fx->db, &v, NULL), 0);
+    assert_int_equal(v, FY_AGENTDB_SCHEMA);
+    /* Tracked names are one table whatever their case. */
+    assert_int_equal(sqlite3_exec(fx->db,
+                                  "INSERT INTO _ferry_tracked (tbl, tracked_at)"
+                                  " VALUES ('Items', 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(fx->db,
+                                      "INSERT INTO _ferry_tracked (tbl,"
+                                      " tracked_at) VALUES ('items', 1)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    /* Current: nothing runs again (a step would fail on its ALTERs). */
+    assert_int_equal(fy_agentdb_init(fx->db, NULL), 0);
+    assert_int_equal(q_int(fx->db, "SELECT count(*) FROM _ferry_tracked"), 1);
+}
+
+/* A database of ferry 0.1 ends exactly where a fresh one does. */
+static void test_from_v01(void **state)
+{
+    struct fx *fx = *state;
+    sqlite3 *fresh = NULL;
+    char *want, *got;
+    int v = -1;
+
+    load_v01(fx->db);
+    assert_int_equal(fy_agentdb_version(fx->db, &v, NULL), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(fy_agentdb_init(fx->db, NULL), 0);
+    assert_int_equal(fy_agentdb_version(fx->db, &v, NULL), 0);
+    assert_int_equal(v, FY_AGENTDB_SCHEMA);
+
+    assert_int_equal(sqlite3_open(":memory:", &fresh), SQLITE_OK);
+    assert_int_equal(fy_agentdb_init(fresh, NULL), 0);
+    want = layout(fresh);
+    got = layout(fx->db);
+    assert_string_equal(got, want);
+    free(want);
+    free(got);
+    sqlite3_close(fresh);
+
+    /* Every queued change is still there, composite keys spread out. */
+    assert_int_equal(q_int(fx->db, "SELECT count(*) FROM _ferry_outbox"), 11);
+    assert_int_equal(q_int(fx->db, "SELECT count(*) FROM _ferry_outbox WHERE"
+                                   " tbl = 'visits' AND pk2 IS NULL"),
+                     0);
+    assert_int_equal(q_int(fx->db, "SELECT count(*) FROM _ferry_outbox WHERE"
+                                   " tbl = 'visits' AND pk = '2026-01-02'"
+                                   " AND pk2 = 2.5"),
+                     2);
+    /* The old triggers were replaced: a new write is captured key by key. */
+    assert_int_equal(sqlite3_exec(fx->db,
+                                  "INSERT INTO visits VALUES ('2026-01-09',"
+                                  " 9.5, 9)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(q_int(fx->db, "SELECT count(*) FROM _ferry_outbox WHERE"
+                                   " pk = '2026-01-09' AND pk2 = 9.5"),
+                     1);
+    assert_int_equal(q_int(fx->db, "SELECT count(*) FROM _ferry_tracked WHERE"
+                                   " keycols IS NOT NULL"),
+                     2);
+    assert_int_equal(fy_capture_check(fx->db, NULL, NULL, NULL), 0);
+}
+
+/* A database of the build between 0.1 and versions: recognised as 2. */
+static void test_unversioned_v2(void **state)
+{
+    struct fx *fx = *state;
+    int v = -1;
+
+    assert_int_equal(fy_agentdb_init(fx->db, NULL), 0);
+    assert_int_equal(sqlite3_exec(fx->db,
+                                  "DELETE FROM _ferry_state WHERE key ="
+                                  " 'schema'; INSERT INTO _ferry_outbox (tbl,"
+                                  " pk, pk2, wall) VALUES ('t', 1, 2, 3)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(fy_agentdb_version(fx->db, &v, NULL), 0);
+    assert_int_equal(v, 2);
+    assert_int_equal(fy_agentdb_init(fx->db, NULL), 0);
+    assert_int_equal(fy_agentdb_version(fx->db, &v, NULL), 0);
+    assert_int_equal(v, FY_AGENTDB_SCHEMA);
+    assert_int_equal(q_int(fx->db, "SELECT pk2 FROM _ferry_outbox"), 2);
+}
+
+/* A step that fails leaves every earlier step of the run undone too. */
+static void test_failed_step_rolls_back(void **state)
+{
+    struct fx *fx = *state;
+    struct ferry_err err = {0};
+    int v = -1;
+
+    load_v01(fx->db);
+    /* Step 2 adds pk3 to the dead letters: make it fail there. */
+    assert_int_equal(sqlite3_exec(fx->db,
+                                  "ALTER TABLE _ferry_dead ADD COLUMN pk3",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(fy_agentdb_init(fx->db, &err), FERRY_EIO);
+    assert_non_null(strstr(err.msg, "cannot upgrade"));
+    assert_int_equal(fy_agentdb_version(fx->db, &v, NULL), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(q_int(fx->db, "SELECT count(*) FROM"
+                                   " pragma_table_info('_ferry_outbox') WHERE"
+                                   " name = 'pk2'"),
+                     0);
+    assert_int_equal(q_int(fx->db, "SELECT count(*) FROM _ferry_outbox WHERE"
+                                   " json_valid(pk) AND json_type(pk) ="
+                                   " 'array'"),
+                     6);
+    assert_int_equal(sqlite3_get_autocommit(fx->db), 1);
+}
+
+static void test_newer_refused(void **state)
+{
+    struct fx *fx = *state;
+    struct ferry_err err = {0};
+
+    assert_int_equal(fy_agentdb_init(fx->db, NULL), 0);
+    assert_int_equal(
+        fy_state_set_int(fx->db, "schema", FY_AGENTDB_SCHEMA + 1, NULL), 0);
+    assert_int_equal(fy_agentdb_init(fx->db, &err), FERRY_ECONFIG);
+    assert_non_null(strstr(err.msg, "newer ferry"));
+    assert_int_equal(fy_capture_init(fx->db, NULL), FERRY_ECONFIG);
+}
+
+static int last_sent(const struct fy_agent_run *r, void *ud)
+{
+    *(int64_t *)ud = r->sent;
+    assert_string_equal(r->status, r->error ? "error" : "ok");
+    return 0;
+}
+
+static void test_runs_and_counts(void **state)
+{
+    struct fx *fx = *state;
+    int64_t n = -1, sent = -1;
+
+    assert_int_equal(fy_agentdb_init(fx->db, NULL), 0);
+    assert_int_equal(fy_agentdb_last_run(fx->db, last_sent, &sent, NULL), 0);
+    assert_int_equal(sent, -1); /* none yet: not called */
+    for (int i = 1; i <= 1003; i++)
+        assert_int_equal(
+            fy_agentdb_record_run(
+                fx->db,
+                &(struct fy_agent_run){.started = i,
+                                       .ended = i + 1,
+                                       .status = i % 2 ? "ok" : "error",
+                                       .sent = i,
+                                       .error = i % 2 ? NULL : "refused"},
+                NULL),
+            0);
+    assert_int_equal(q_int(fx->db, "SELECT count(*) FROM _ferry_runs"), 1000);
+    assert_int_equal(fy_agentdb_last_run(fx->db, last_sent, &sent, NULL), 0);
+    assert_int_equal(sent, 1003);
+    assert_int_equal(sqlite3_exec(fx->db,
+                                  "INSERT INTO _ferry_outbox (tbl, pk, wall)"
+                                  " VALUES ('t', 1, 1), ('t', 2, 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(fy_agentdb_count(fx->db, FY_AGENTDB_OUTBOX, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(fy_agentdb_count(fx->db, FY_AGENTDB_DEAD, &n, NULL), 0);
+    assert_int_equal(n, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_from_v01, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unversioned_v2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_step_rolls_back, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_newer_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runs_and_counts, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
