@@ -15,6 +15,19 @@ enum ferryd_exit {
     FERRYD_UNAVAILABLE = 5 /* store unreachable */
 };
 
+/*
+ * An extra method and path for one of ferryd's routes, from the settings
+ * file's "aliases" (strings borrowed from the parsed file).
+ */
+struct ferryd_alias {
+    const char *method;
+    const char *path;
+    const char *route;       /* "METHOD PATH" of a route in docs/api.md */
+    const char *auth_header; /* NULL: X-Api-Key or Authorization: Bearer */
+};
+
+#define FERRYD_MAX_ALIASES 32
+
 struct ferryd_settings {
     const char *store;    /* URL */
     const char *contract; /* path */
@@ -22,7 +35,19 @@ struct ferryd_settings {
     size_t max_body;
     size_t max_inflight; /* bytes of all request bodies at once */
     unsigned pool;
+    struct ferryd_alias aliases[FERRYD_MAX_ALIASES];
+    size_t naliases;
 };
+
+struct fy_http_router;
+struct ferry_err;
+
+/*
+ * ferryd's router with the settings' aliases; FERRY_ECONFIG naming the
+ * first bad alias. *out returned owned (fy_http_router_free).
+ */
+int ferryd_router(const struct ferryd_settings *s, struct fy_http_router **out,
+                  struct ferry_err *err);
 
 int ferryd_serve(struct ferryd_settings *s, int argc, char **argv);
 int ferryd_migrate(struct ferryd_settings *s, int argc, char **argv);

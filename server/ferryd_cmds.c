@@ -30,6 +30,24 @@ static int fail(const struct ferry_err *err)
     return ferryd_exit_code(err->code);
 }
 
+int ferryd_router(const struct ferryd_settings *s, struct fy_http_router **out,
+                  struct ferry_err *err)
+{
+    int rc = fy_api_router_new(out, err);
+
+    for (size_t i = 0; rc == 0 && i < s->naliases; i++) {
+        const struct ferryd_alias *a = &s->aliases[i];
+
+        rc = fy_http_router_alias(*out, a->method, a->path, a->route,
+                                  a->auth_header, err);
+    }
+    if (rc < 0) {
+        fy_http_router_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 static int parse_size(const char *s, long lo, long hi, long *out)
 {
     char *end;
@@ -381,6 +399,7 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
     struct fy_contract *c = NULL;
     struct fy_store_pool *pool = NULL;
     struct fy_http_server *srv = NULL;
+    struct fy_http_router *router = NULL;
     struct fy_api api = {.pool_wait_ms = 5000};
     struct fy_http_config hc = {.max_conns = 1024, .timeout_s = 60};
     int rc = parse_serve(s, argc, argv);
@@ -401,7 +420,10 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
         return FERRYD_CONFIG;
     }
     block_signals();
-    rc = fy_contract_load(s->contract, &c, &err);
+    rc = ferryd_router(s, &router, &err);
+    hc.router = router;
+    if (rc == 0)
+        rc = fy_contract_load(s->contract, &c, &err);
     if (rc == 0)
         rc = fy_store_pool_new(s->store, s->pool ? s->pool : 4, &pool, &err);
     if (rc == 0)
@@ -423,6 +445,7 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
         wait_for_signal();
     }
     fy_http_server_stop(srv);
+    fy_http_router_free(router);
     fy_store_pool_free(pool);
     fy_contract_free(c);
     return rc < 0 ? fail(&err) : FERRYD_OK;

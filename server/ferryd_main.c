@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "ferry/ferry.h"
+#include "http/route.h"
 
 #include "ferryd.h"
 
@@ -28,7 +29,7 @@ static const char usage[] =
     "                   postgresql://...; or $FERRYD_STORE\n"
     "  --contract FILE  table contract (default contract.json)\n"
     "  --config FILE    JSON settings: store, contract, listen,\n"
-    "                   max_body, max_inflight, pool\n"
+    "                   max_body, max_inflight, pool, aliases\n"
     "  -v, --verbose    debug log lines\n"
     "  -q, --quiet      errors only\n"
     "  -h, --help       this text\n"
@@ -103,6 +104,70 @@ bad:
     return FERRYD_CONFIG;
 }
 
+static int bad_alias(const char *path, size_t i, const char *why)
+{
+    fprintf(stderr, "ferryd: config '%s': \"aliases\"[%zu]: %s\n", path, i,
+            why);
+    return FERRYD_CONFIG;
+}
+
+/* One member of an alias object: a string, or absent when optional. */
+static int alias_field(json_t *o, const char *name, bool optional,
+                       const char **out)
+{
+    json_t *v = json_object_get(o, name);
+
+    *out = json_string_value(v);
+    return (*out || (optional && !v)) ? 0 : -1;
+}
+
+/*
+ * "aliases": [{"method", "path", "route", "auth_header"?}, ...]. Only the
+ * shape is checked here; whether the route exists and the names are valid
+ * is checked by building the router (ferryd_router).
+ */
+static int take_aliases(const char *path, json_t *v, struct ferryd_settings *s)
+{
+    static const char *const fields[] = {"method", "path", "route",
+                                         "auth_header"};
+    size_t i;
+    json_t *o;
+
+    if (!json_is_array(v))
+        return bad_alias(path, 0, "\"aliases\" must be an array of objects");
+    if (json_array_size(v) > FERRYD_MAX_ALIASES)
+        return bad_alias(path, FERRYD_MAX_ALIASES, "too many aliases");
+    json_array_foreach(v, i, o)
+    {
+        struct ferryd_alias *a = &s->aliases[i];
+        const char *key;
+        json_t *m;
+
+        if (!json_is_object(o))
+            return bad_alias(path, i, "must be an object");
+        json_object_foreach(o, key, m)
+        {
+            size_t k = 0;
+
+            while (k < 4 && strcmp(key, fields[k]) != 0)
+                k++;
+            if (k == 4)
+                return bad_alias(path, i,
+                                 "unknown member (method, path, route,"
+                                 " auth_header)");
+        }
+        if (alias_field(o, "method", false, &a->method) < 0 ||
+            alias_field(o, "path", false, &a->path) < 0 ||
+            alias_field(o, "route", false, &a->route) < 0 ||
+            alias_field(o, "auth_header", true, &a->auth_header) < 0)
+            return bad_alias(path, i,
+                             "method, path and route must be strings,"
+                             " auth_header a string if given");
+    }
+    s->naliases = json_array_size(v);
+    return 0;
+}
+
 /* Settings file values fill what the command line left unset. */
 static int load_config_file(const char *path, struct ferryd_settings *s,
                             json_t **keep)
@@ -134,7 +199,9 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
         while (i < (sizeof(known) / sizeof(known[0])) &&
                strcmp(key, known[i].key) != 0)
             i++;
-        if (i == (sizeof(known) / sizeof(known[0]))) {
+        if (strcmp(key, "aliases") == 0) {
+            rc = take_aliases(path, v, s);
+        } else if (i == (sizeof(known) / sizeof(known[0]))) {
             fprintf(stderr, "ferryd: config '%s': unknown setting \"%s\"\n",
                     path, key);
             rc = FERRYD_CONFIG;
@@ -149,6 +216,20 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
         return rc;
     }
     *keep = root; /* strings above are borrowed from it */
+    return 0;
+}
+
+/* Every command refuses a settings file with a bad alias, not only serve. */
+static int check_aliases(const char *path, const struct ferryd_settings *s)
+{
+    struct ferry_err err = {0};
+    struct fy_http_router *r = NULL;
+
+    if (ferryd_router(s, &r, &err) < 0) {
+        fprintf(stderr, "ferryd: config '%s': %s\n", path, err.msg);
+        return ferryd_exit_code(err.code);
+    }
+    fy_http_router_free(r);
     return 0;
 }
 
@@ -270,6 +351,10 @@ int main(int argc, char **argv)
         s.store = getenv("FERRYD_STORE");
     if (config && (rc = load_config_file(config, &s, &file)) != 0)
         return rc;
+    if (s.naliases && (rc = check_aliases(config, &s)) != 0) {
+        json_decref(file);
+        return rc;
+    }
     if (!s.store)
         s.store = "sqlite:ferry.db";
     if (!s.contract)

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libmicrohttpd glue: framing checks, request accumulation with limits, the
- * in-flight body budget, gzip bodies, responses and the access log; see
- * server.h.
+ * libmicrohttpd glue: framing checks, routing and the routes' policies,
+ * request accumulation with limits, the in-flight body budget, gzip bodies,
+ * bodies streamed to a file, responses with ETag and Range, and the access
+ * log; see server.h.
  */
 #include "http/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,9 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <openssl/evp.h>
 #define ZLIB_CONST /* next_in is const: zlib never writes input */
 #include <zlib.h>
 
@@ -26,6 +31,8 @@
 struct fy_http_server {
     struct MHD_Daemon *d;
     struct fy_http_handlers h;
+    const struct fy_http_router *router;
+    char tmp_dir[256];
     void *ud;
     size_t max_body;
     size_t max_inflight;
@@ -39,13 +46,19 @@ struct fy_http_server {
 
 struct conn_state {
     struct fy_http_req req;
+    struct fy_http_match match;
     char uri[256];       /* raw request target, for the log line */
+    char *raw_path;      /* the target's path, still percent-encoded */
+    char allow[64];      /* a 405's Allow header */
+    EVP_MD_CTX *sha;     /* FY_BODY_FILE: the body's running SHA-256 */
+    size_t max;          /* this route's body limit */
     int status;          /* what ferry answered; 0 not yet */
     size_t body_charge;  /* bytes of the budget held for req.body */
     size_t plain_charge; /* ... for the decompressed body */
     bool headers_done;   /* the access handler has seen the headers */
     bool too_big;
     bool busy;     /* the in-flight budget ran out mid-body */
+    bool failed;   /* the body file could not be written */
     bool answered; /* a response was queued before the body */
 };
 
@@ -54,22 +67,34 @@ const char *fy_http_header(const struct fy_http_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+const char *fy_http_cookie(const struct fy_http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
+
 const char *fy_http_query(const struct fy_http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-void fy_http_error(struct fy_http_resp *resp, int status, const char *code,
-                   const char *message, void *extra)
+const char *fy_http_param(const struct fy_http_req *req, const char *name,
+                          size_t *len)
 {
-    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
+    return req->match ? fy_http_match_param(req->match, name, len) : NULL;
+}
+
+void fy_http_error(struct fy_http_resp *resp, int wire, const char *message,
+                   void *extra)
+{
+    json_t *e = json_pack("{s:s, s:s}", "code", ferry_wire_name(wire),
+                          "message", message);
     json_t *root = json_pack("{s:o}", "error", e);
     char *text;
 
     if (extra)
         json_object_set_new(e, "changes", extra);
     text = json_dumps(root, JSON_COMPACT);
-    resp->status = status;
+    resp->status = ferry_wire_status(wire);
     resp->content_type = "application/json";
     fy_buf_reset(&resp->body);
     if (text)
@@ -77,6 +102,19 @@ void fy_http_error(struct fy_http_resp *resp, int status, const char *code,
     fy_buf_addc(&resp->body, '\n');
     free(text);
     json_decref(root);
+    if (resp->fd >= 0)
+        close(resp->fd);
+    resp->fd = -1;
+}
+
+void fy_http_resp_file(struct fy_http_resp *resp, int fd, uint64_t off,
+                       uint64_t len)
+{
+    if (resp->fd >= 0 && resp->fd != fd)
+        close(resp->fd);
+    resp->fd = fd;
+    resp->fd_off = off;
+    resp->fd_len = len;
 }
 
 /* ---- the in-flight body budget ------------------------------------------ */
@@ -166,35 +204,204 @@ size_t fy_http_server_inflight(const struct fy_http_server *s)
     return atomic_load(&s->inflight);
 }
 
+/* ---- conditional and range answers -------------------------------------- */
+
+struct span {
+    uint64_t off, len;
+};
+
+static bool etag_listed(const char *list, const char *etag)
+{
+    const char *p;
+
+    if (strcmp(list, "*") == 0)
+        return true;
+    /* Weak comparison (RFC 9110, 13.1.2): a W/ prefix does not matter. */
+    for (p = strstr(list, etag); p; p = strstr(p + 1, etag)) {
+        size_t n = strlen(etag);
+
+        if (p[n] == '\0' || p[n] == ',' || p[n] == ' ')
+            return true;
+    }
+    return false;
+}
+
+static bool parse_u64(const char *p, const char *end, uint64_t *v)
+{
+    *v = 0;
+    if (p == end || end - p > 19)
+        return false;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        *v = *v * 10 + (uint64_t)(*p - '0');
+    }
+    return true;
+}
+
+/*
+ * One "bytes=" range against size: 1 with *sp set, 0 when the header is
+ * to be ignored (malformed, or several ranges: the whole is served, as RFC
+ * 9110 14.2 allows), -1 when it cannot be satisfied (416).
+ */
+static int parse_range(const char *h, uint64_t size, struct span *sp)
+{
+    const char *dash, *end;
+    uint64_t a, b;
+
+    if (strncasecmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+        return 0;
+    h += 6;
+    dash = strchr(h, '-');
+    end = h + strlen(h);
+    if (!dash)
+        return 0;
+    if (dash == h) { /* the last b bytes */
+        if (!parse_u64(dash + 1, end, &b))
+            return 0;
+        if (b == 0 || size == 0)
+            return -1;
+        b = b > size ? size : b;
+        *sp = (struct span){size - b, b};
+        return 1;
+    }
+    if (!parse_u64(h, dash, &a))
+        return 0;
+    if (dash + 1 == end)
+        b = size ? size - 1 : 0;
+    else if (!parse_u64(dash + 1, end, &b) || b < a)
+        return 0;
+    if (a >= size)
+        return -1;
+    b = b >= size ? size - 1 : b;
+    *sp = (struct span){a, b - a + 1};
+    return 1;
+}
+
+static uint64_t resp_size(const struct fy_http_resp *resp)
+{
+    return resp->fd >= 0 ? resp->fd_len : (uint64_t)resp->body.len;
+}
+
+/*
+ * For a route that honours them: If-None-Match (304), then Range (206 or
+ * 416, unless If-Range names another version). Returns the status to send
+ * and sets *sp to the bytes of the body to send.
+ */
+static int conditional(struct MHD_Connection *c, struct fy_http_resp *resp,
+                       struct span *sp)
+{
+    const char *inm =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+    const char *range =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range");
+    const char *if_range =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-Range");
+    uint64_t size = resp_size(resp);
+    int rc;
+
+    *sp = (struct span){0, size};
+    if (resp->etag[0] && inm && etag_listed(inm, resp->etag))
+        return 304;
+    if (!range || (if_range && strcmp(if_range, resp->etag) != 0))
+        return 200;
+    rc = parse_range(range, size, sp);
+    if (rc < 0)
+        return 416;
+    return rc > 0 ? 206 : 200;
+}
+
 /* ---- responses ------------------------------------------------------------
  */
+
+#define RESP_INIT                                                              \
+    {                                                                          \
+        .status = 200, .body = FY_BUF_INIT(0), .fd = -1                        \
+    }
+
+static struct MHD_Response *make_body(struct fy_http_resp *resp,
+                                      const struct span *sp, bool empty)
+{
+    struct MHD_Response *r;
+    size_t len;
+    char *body;
+
+    if (resp->fd >= 0 && !empty) {
+        r = MHD_create_response_from_fd_at_offset64(
+            sp->len, resp->fd, (uint64_t)(resp->fd_off + sp->off));
+        if (r)
+            resp->fd = -1; /* MHD closes it now */
+        return r;
+    }
+    if (empty)
+        fy_buf_reset(&resp->body);
+    else if (sp->off || sp->len != resp->body.len) {
+        memmove(resp->body.data, resp->body.data + sp->off, (size_t)sp->len);
+        resp->body.len = (size_t)sp->len;
+    }
+    body = fy_buf_detach(&resp->body, &len);
+    if (!body)
+        return NULL;
+    r = MHD_create_response_from_buffer_with_free_callback(len, body, fy_free);
+    if (!r)
+        fy_free(body);
+    return r;
+}
+
+static void add_headers(struct MHD_Response *r, const struct conn_state *cs,
+                        const struct fy_http_resp *resp, bool ranged)
+{
+    char v[64];
+
+    MHD_add_response_header(r, "Content-Type",
+                            resp->content_type ? resp->content_type
+                                               : "application/json");
+    if (resp->retry_after > 0) {
+        snprintf(v, sizeof(v), "%d", resp->retry_after);
+        MHD_add_response_header(r, "Retry-After", v);
+    }
+    if (resp->set_cookie[0])
+        MHD_add_response_header(r, "Set-Cookie", resp->set_cookie);
+    if (resp->etag[0])
+        MHD_add_response_header(r, "ETag", resp->etag);
+    if (ranged)
+        MHD_add_response_header(r, "Accept-Ranges", "bytes");
+    if (resp->status == 405 && cs->allow[0])
+        MHD_add_response_header(r, "Allow", cs->allow);
+}
 
 static enum MHD_Result send_resp(struct MHD_Connection *c,
                                  struct conn_state *cs,
                                  struct fy_http_resp *resp)
 {
-    size_t len;
-    char *body = fy_buf_detach(&resp->body, &len);
+    const struct fy_http_route *rt = cs->match.route;
+    bool ranged = rt && (rt->flags & FY_ROUTE_RANGE);
+    uint64_t size = resp_size(resp);
+    struct span sp = {0, size};
     struct MHD_Response *r;
     enum MHD_Result ret;
-    char ra[16];
+    char cr[64] = "";
 
-    if (!body)
-        return MHD_NO;
-    r = MHD_create_response_from_buffer_with_free_callback(len, body, fy_free);
-    if (!r) {
-        fy_free(body);
-        return MHD_NO;
+    if (ranged && resp->status == 200)
+        resp->status = conditional(c, resp, &sp);
+    if (resp->status == 416) {
+        snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
+        fy_http_error(resp, FERRY_WIRE_RANGE_NOT_SATISFIABLE,
+                      "the range is outside the content", NULL);
+        sp = (struct span){0, resp->body.len};
+    } else if (resp->status == 206) {
+        snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
+                 sp.off, sp.off + sp.len - 1, size);
     }
-    MHD_add_response_header(r, "Content-Type",
-                            resp->content_type ? resp->content_type
-                                               : "application/json");
-    if (resp->retry_after > 0) {
-        snprintf(ra, sizeof(ra), "%d", resp->retry_after);
-        MHD_add_response_header(r, "Retry-After", ra);
-    }
-    if (resp->set_cookie[0])
-        MHD_add_response_header(r, "Set-Cookie", resp->set_cookie);
+    r = make_body(resp, &sp, resp->status == 304);
+    if (resp->fd >= 0)
+        close(resp->fd); /* not handed to MHD: a 304, or it failed */
+    resp->fd = -1;
+    if (!r)
+        return MHD_NO;
+    add_headers(r, cs, resp, ranged);
+    if (cr[0])
+        MHD_add_response_header(r, "Content-Range", cr);
     ret = MHD_queue_response(c, (unsigned)resp->status, r);
     MHD_destroy_response(r);
     if (ret == MHD_YES)
@@ -203,24 +410,24 @@ static enum MHD_Result send_resp(struct MHD_Connection *c,
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *c,
-                                  struct conn_state *cs, int status,
-                                  const char *code, const char *msg)
+                                  struct conn_state *cs, int wire,
+                                  const char *msg)
 {
-    struct fy_http_resp resp = {.body = FY_BUF_INIT(0)};
+    struct fy_http_resp resp = RESP_INIT;
 
-    fy_http_error(&resp, status, code, msg, NULL);
-    if (status == 503)
+    fy_http_error(&resp, wire, msg, NULL);
+    if (resp.status == 503)
         resp.retry_after = FY_HTTP_BUSY_RETRY_S;
     return send_resp(c, cs, &resp);
 }
 
 /* Answers before the body: what arrives of it later is dropped unread. */
 static enum MHD_Result answer_early(struct MHD_Connection *c,
-                                    struct conn_state *cs, int status,
-                                    const char *code, const char *msg)
+                                    struct conn_state *cs, int wire,
+                                    const char *msg)
 {
     cs->answered = true;
-    return send_error(c, cs, status, code, msg);
+    return send_error(c, cs, wire, msg);
 }
 
 #define INFLATE_STEP ((size_t)64 * 1024)
@@ -320,22 +527,127 @@ static const char *framing_problem(struct MHD_Connection *c)
 /* ---- the request's life ---------------------------------------------------
  */
 
-/* Runs the headers hook; true when it answered the request. */
-static bool run_headers_hook(struct fy_http_server *s, struct MHD_Connection *c,
-                             struct conn_state *cs, enum MHD_Result *ret)
+/*
+ * Finds the request's route (404, 405 with Allow, 400 for a bad path
+ * parameter) and checks its auth policy; false when it answered.
+ */
+static bool route_and_auth(struct fy_http_server *s, struct MHD_Connection *c,
+                           struct conn_state *cs, enum MHD_Result *ret)
 {
-    struct fy_http_resp resp = {.body = FY_BUF_INIT(0)};
+    struct fy_http_resp resp = RESP_INIT;
+    struct ferry_err err = {0};
+    const char *path = cs->raw_path ? cs->raw_path : cs->req.path;
+    int rc = fy_http_router_match(s->router, cs->req.method, path, &cs->match,
+                                  cs->allow, sizeof(cs->allow), &err);
 
-    if (!s->h.headers)
-        return false;
-    s->h.headers(&cs->req, &resp, s->ud);
-    if (!resp.status) {
-        fy_buf_release(&resp.body);
+    if (rc < 0) {
+        *ret = answer_early(c, cs,
+                            rc == FERRY_EPARSE ? FERRY_WIRE_BAD_PARAMETER
+                                               : ferry_wire_of_err(rc),
+                            err.msg);
         return false;
     }
+    cs->req.match = &cs->match;
+    if (cs->match.route->auth == FY_AUTH_NONE)
+        return true;
+    if (s->h.auth &&
+        s->h.auth(&cs->req, cs->match.route->auth, &resp, s->ud) == 0) {
+        fy_buf_release(&resp.body);
+        return true;
+    }
+    if (!s->h.auth) /* a route needs a key and nobody can check it */
+        fy_http_error(&resp, FERRY_WIRE_INTERNAL, "no authentication", NULL);
     cs->answered = true;
     *ret = send_resp(c, cs, &resp);
+    return false;
+}
+
+/* The media type of ct (no parameters) is one of types. */
+static bool type_accepted(const char *const *types, const char *ct)
+{
+    if (!types)
+        return true;
+    for (; ct && *types; types++) {
+        size_t n = strlen(*types);
+
+        if (strncasecmp(ct, *types, n) == 0 &&
+            (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '))
+            return true;
+    }
+    return false;
+}
+
+static void accepted_list(const char *const *types, char *out, size_t n)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (; *types && used < n; types++)
+        used += (size_t)snprintf(out + used, n - used, "%s%s",
+                                 used ? " or " : "", *types);
+}
+
+/* The route's body policy on the headers; false when it answered. */
+static bool body_policy(struct fy_http_server *s, struct MHD_Connection *c,
+                        struct conn_state *cs, uint64_t declared,
+                        enum MHD_Result *ret)
+{
+    const struct fy_http_body_policy *bp = &cs->match.route->body;
+    const char *ct =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    const char *enc =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
+    char msg[160], list[120];
+
+    if (!type_accepted(bp->types, ct)) {
+        accepted_list(bp->types, list, sizeof(list));
+        snprintf(msg, sizeof(msg), "the body must be %s", list);
+        *ret = answer_early(c, cs, FERRY_WIRE_UNSUPPORTED_MEDIA_TYPE, msg);
+        return false;
+    }
+    if (enc && !is_gzip(enc) && strcasecmp(enc, "identity") != 0) {
+        *ret = answer_early(c, cs, FERRY_WIRE_UNSUPPORTED_ENCODING,
+                            "Content-Encoding must be gzip or identity");
+        return false;
+    }
+    if (bp->mode == FY_BODY_FILE && is_gzip(enc)) {
+        *ret = answer_early(c, cs, FERRY_WIRE_UNSUPPORTED_ENCODING,
+                            "this endpoint takes its body unencoded");
+        return false;
+    }
+    cs->max = bp->max ? bp->max : s->max_body;
+    if (bp->mode != FY_BODY_FILE && cs->max > s->max_body)
+        cs->max = s->max_body;
+    if (declared > cs->max ||
+        (bp->mode == FY_BODY_MEMORY && declared >= s->max_inflight)) {
+        *ret = answer_early(c, cs, FERRY_WIRE_BODY_TOO_LARGE,
+                            "the request body is over the size limit");
+        return false;
+    }
     return true;
+}
+
+/* FY_BODY_FILE: an unlinked temporary file and a fresh SHA-256. */
+static int open_body_file(struct fy_http_server *s, struct conn_state *cs)
+{
+    char path[300];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/ferryd-body-XXXXXX", s->tmp_dir);
+    fd = mkstemp(path);
+    if (fd < 0) {
+        fy_error("http", "cannot create a body file in '%s': %s", s->tmp_dir,
+                 strerror(errno));
+        return FERRY_EIO;
+    }
+    unlink(path); /* gone with the last descriptor, whatever happens */
+    cs->sha = EVP_MD_CTX_new();
+    if (!cs->sha || EVP_DigestInit_ex(cs->sha, EVP_sha256(), NULL) != 1) {
+        close(fd);
+        return FERRY_ENOMEM;
+    }
+    cs->req.body_fd = fd;
+    return 0;
 }
 
 static enum MHD_Result on_headers(struct fy_http_server *s,
@@ -344,33 +656,60 @@ static enum MHD_Result on_headers(struct fy_http_server *s,
 {
     const char *len =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-    const char *enc =
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
     const char *bad = framing_problem(c);
     unsigned long long declared = len ? strtoull(len, NULL, 10) : 0;
     enum MHD_Result ret = MHD_YES;
 
     if (bad)
-        return answer_early(c, cs, 400, "bad_framing", bad);
+        return answer_early(c, cs, FERRY_WIRE_BAD_FRAMING, bad);
     /* Routing and authentication come before any body byte is held. */
-    if (run_headers_hook(s, c, cs, &ret))
+    if (!route_and_auth(s, c, cs, &ret) ||
+        !body_policy(s, c, cs, declared, &ret))
         return ret;
-    if (enc && !is_gzip(enc) && strcasecmp(enc, "identity") != 0)
-        return answer_early(c, cs, 415, "unsupported_encoding",
-                            "Content-Encoding must be gzip or identity");
-    if (declared > s->max_body || declared >= s->max_inflight)
-        return answer_early(c, cs, 413, "body_too_large",
-                            "the request body is over the size limit");
+    fy_buf_init(&cs->req.body, cs->max);
+    if (cs->match.route->body.mode == FY_BODY_FILE) {
+        if (open_body_file(s, cs) < 0)
+            return answer_early(c, cs, FERRY_WIRE_INTERNAL,
+                                "cannot hold the body; the server log has"
+                                " the detail");
+        return MHD_YES;
+    }
+    if (cs->match.route->body.mode != FY_BODY_MEMORY)
+        return MHD_YES;
     /*
      * A declared length is paid for in full now, so the client learns
      * before sending it that there is no room (with Expect: 100-continue
      * it never sends it at all).
      */
     if (declared && !budget_take(s, (size_t)declared + 1))
-        return answer_early(c, cs, 503, "server_busy",
+        return answer_early(c, cs, FERRY_WIRE_SERVER_BUSY,
                             "too many request bodies in flight; retry");
     cs->body_charge = declared ? (size_t)declared + 1 : 0;
     return MHD_YES;
+}
+
+/* FY_BODY_FILE: appends one piece to the file and the hash. */
+static void take_file_data(struct conn_state *cs, const char *data, size_t n)
+{
+    if (cs->req.body_size + n > cs->max) {
+        cs->too_big = true;
+        return;
+    }
+    cs->req.body_size += n;
+    EVP_DigestUpdate(cs->sha, data, n);
+    while (n) {
+        ssize_t w = write(cs->req.body_fd, data, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            fy_error("http", "cannot write a body file: %s", strerror(errno));
+            cs->failed = true;
+            return;
+        }
+        data += w;
+        n -= (size_t)w;
+    }
 }
 
 /* Holds one piece of the body, or notes why it cannot. */
@@ -380,13 +719,23 @@ static void take_data(struct fy_http_server *s, struct conn_state *cs,
     struct fy_buf *b = &cs->req.body;
     int rc;
 
-    if (cs->answered || cs->too_big || cs->busy)
+    if (cs->answered || cs->too_big || cs->busy || cs->failed)
         return;
+    if (cs->match.route->body.mode == FY_BODY_FILE) {
+        take_file_data(cs, data, n);
+        return;
+    }
+    if (cs->match.route->body.mode != FY_BODY_MEMORY) {
+        /* Read and dropped, but still no more than the limit. */
+        cs->req.body_size += n;
+        cs->too_big = cs->req.body_size > cs->max;
+        return;
+    }
     if (cs->body_charge && b->cap == 0) {
         /* Declared length: paid already, allocate exactly that. */
         b->data = fy_malloc(cs->body_charge);
         if (!b->data) {
-            *b = (struct fy_buf)FY_BUF_INIT(s->max_body);
+            *b = (struct fy_buf)FY_BUF_INIT(cs->max);
             cs->busy = true;
             return;
         }
@@ -408,8 +757,8 @@ static void take_data(struct fy_http_server *s, struct conn_state *cs,
 static int decompress(struct fy_http_server *s, struct MHD_Connection *c,
                       struct conn_state *cs, enum MHD_Result *ret)
 {
-    struct fy_buf plain = FY_BUF_INIT(s->max_body + 1);
-    int rc = gunzip(s, &cs->req.body, &plain, s->max_body, &cs->plain_charge,
+    struct fy_buf plain = FY_BUF_INIT(cs->max + 1);
+    int rc = gunzip(s, &cs->req.body, &plain, cs->max, &cs->plain_charge,
                     cs->body_charge);
 
     fy_buf_release(&cs->req.body);
@@ -418,35 +767,71 @@ static int decompress(struct fy_http_server *s, struct MHD_Connection *c,
     if (rc == 0)
         return 0;
     if (rc == FERRY_ETOOBIG)
-        *ret = send_error(c, cs, 413, "body_too_large",
+        *ret = send_error(c, cs, FERRY_WIRE_BODY_TOO_LARGE,
                           "the decompressed body is over the size limit");
     else if (rc == FERRY_EUNAVAIL)
-        *ret = send_error(c, cs, 503, "server_busy",
+        *ret = send_error(c, cs, FERRY_WIRE_SERVER_BUSY,
                           "too many request bodies in flight; retry");
     else
-        *ret = send_error(c, cs, 400, "bad_encoding",
+        *ret = send_error(c, cs, FERRY_WIRE_BAD_ENCODING,
                           "the body is not valid gzip");
     return rc;
+}
+
+/* FY_BODY_FILE: the hash in hex, the file rewound for the handler. */
+static int finish_file(struct conn_state *cs)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+
+    if (EVP_DigestFinal_ex(cs->sha, md, &mdlen) != 1 || mdlen != 32 ||
+        lseek(cs->req.body_fd, 0, SEEK_SET) != 0)
+        return FERRY_EIO;
+    for (unsigned i = 0; i < mdlen; i++) {
+        cs->req.body_sha256[2 * i] = hex[md[i] >> 4];
+        cs->req.body_sha256[2 * i + 1] = hex[md[i] & 15];
+    }
+    cs->req.body_sha256[64] = '\0';
+    return 0;
 }
 
 static enum MHD_Result finish(struct fy_http_server *s,
                               struct MHD_Connection *c, struct conn_state *cs)
 {
-    struct fy_http_resp resp = {.status = 200, .body = FY_BUF_INIT(0)};
+    struct fy_http_resp resp = RESP_INIT;
     enum MHD_Result ret = MHD_NO;
     const char *enc;
 
     if (cs->too_big)
-        return send_error(c, cs, 413, "body_too_large",
+        return send_error(c, cs, FERRY_WIRE_BODY_TOO_LARGE,
                           "the request body is over the size limit");
     if (cs->busy)
-        return send_error(c, cs, 503, "server_busy",
+        return send_error(c, cs, FERRY_WIRE_SERVER_BUSY,
                           "too many request bodies in flight; retry");
+    if (cs->failed || (cs->sha && finish_file(cs) < 0))
+        return send_error(c, cs, FERRY_WIRE_INTERNAL,
+                          "cannot hold the body; the server log has the"
+                          " detail");
     enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
-    if (is_gzip(enc) && cs->req.body.len > 0 && decompress(s, c, cs, &ret) < 0)
+    if (cs->match.route->body.mode == FY_BODY_MEMORY && is_gzip(enc) &&
+        cs->req.body.len > 0 && decompress(s, c, cs, &ret) < 0)
         return ret;
-    s->h.handle(&cs->req, &resp, s->ud);
+    cs->match.route->fn(&cs->req, &resp, s->ud);
     return send_resp(c, cs, &resp);
+}
+
+/* The path of a raw request target, before any '?' (owned). */
+static char *raw_path_of(const char *uri)
+{
+    size_t n = uri ? strcspn(uri, "?") : 0;
+    char *p = uri ? fy_malloc(n + 1) : NULL;
+
+    if (p) {
+        memcpy(p, uri, n);
+        p[n] = '\0';
+    }
+    return p;
 }
 
 static struct conn_state *conn_state_new(const char *uri)
@@ -457,6 +842,8 @@ static struct conn_state *conn_state_new(const char *uri)
         return NULL;
     cs->req.started = fy_mono_s();
     cs->req.body = (struct fy_buf)FY_BUF_INIT(0);
+    cs->req.body_fd = -1;
+    cs->raw_path = raw_path_of(uri);
     snprintf(cs->uri, sizeof(cs->uri), "%s", uri ? uri : "-");
     return cs;
 }
@@ -464,7 +851,9 @@ static struct conn_state *conn_state_new(const char *uri)
 /*
  * Called by MHD as soon as the request line is read, before the headers:
  * the state made here lets on_done log requests that libmicrohttpd itself
- * refuses later (bad Content-Length, bad chunking, headers too large).
+ * refuses later (bad Content-Length, bad chunking, headers too large). It
+ * also keeps the raw target: routing splits the path before decoding it,
+ * so an encoded '/' stays inside its parameter.
  */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
@@ -488,7 +877,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         cs->req.method = method;
         cs->req.path = url;
         cs->req.conn = c;
-        fy_buf_init(&cs->req.body, s->max_body);
         return on_headers(s, c, cs);
     }
     if (*size) {
@@ -555,6 +943,11 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     fy_buf_release(&cs->req.body);
     budget_give(s, &cs->body_charge);
     budget_give(s, &cs->plain_charge);
+    if (cs->req.body_fd >= 0)
+        close(cs->req.body_fd);
+    EVP_MD_CTX_free(cs->sha);
+    fy_http_match_release(&cs->match);
+    fy_free(cs->raw_path);
     fy_free(cs);
     *con_cls = NULL;
 }
@@ -678,6 +1071,11 @@ int fy_http_server_start(const struct fy_http_config *cfg,
     if (!s)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     s->h = *h;
+    s->router = cfg->router;
+    snprintf(s->tmp_dir, sizeof(s->tmp_dir), "%s",
+             cfg->tmp_dir       ? cfg->tmp_dir
+             : getenv("TMPDIR") ? getenv("TMPDIR")
+                                : "/tmp");
     s->ud = ud;
     s->max_body = cfg->max_body;
     s->max_inflight = cfg->max_inflight ? cfg->max_inflight : SIZE_MAX;

@@ -2,60 +2,85 @@
 /*
  * HTTP server on libmicrohttpd. It owns the transport rules that are the
  * same for every endpoint: framing (one Content-Length, never together with
- * Transfer-Encoding), the body size limit (checked on Content-Length before
- * the body is read, and again while reading and after gzip decompression),
- * the bound on the memory of all bodies in flight, Content-Encoding, the
- * access log line of every request, and turning a handler's fy_http_resp
- * into a response. Handlers run on MHD's per-connection threads.
+ * Transfer-Encoding), routing (http/route.h) and each route's policies
+ * applied on the headers alone (authentication through the auth hook, the
+ * accepted Content-Types, the body size limit checked on Content-Length
+ * before the body is read, and again while reading and after gzip
+ * decompression), the bound on the memory of all bodies in flight,
+ * Content-Encoding, bodies streamed to a file with their SHA-256, answers
+ * from memory or from a file with ETag and Range, and the access log line
+ * of every request. Handlers run on MHD's per-connection threads.
  */
 #ifndef FY_HTTP_SERVER_H
 #define FY_HTTP_SERVER_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "http/route.h"
 #include "util/buf.h"
 #include "ferry/ferry_err.h"
 
 struct fy_http_req {
     const char *method;
-    const char *path;
-    struct fy_buf body; /* complete, decompressed */
-    void *conn;         /* MHD connection, for header lookups */
-    double started;     /* fy_mono_s() at arrival */
-    void *ctx;          /* the handlers' own per-request state */
+    const char *path;                  /* decoded, for logs */
+    const struct fy_http_match *match; /* route and path parameters */
+    struct fy_buf body;                /* FY_BODY_MEMORY: complete, decoded */
+    int body_fd;          /* FY_BODY_FILE: the body, at offset 0; -1 else;
+                             borrowed (the server closes it) */
+    uint64_t body_size;   /* FY_BODY_FILE: bytes in body_fd */
+    char body_sha256[65]; /* FY_BODY_FILE: lower-case hex */
+    void *conn;           /* MHD connection, for header lookups */
+    double started;       /* fy_mono_s() at arrival */
+    void *ctx;            /* the handlers' own per-request state */
 };
 
+/*
+ * The answer. The server hands it to the handler with status 200, an empty
+ * body and fd -1. A handler answers from memory (body) or from a file
+ * (fy_http_resp_file). With etag set on a FY_ROUTE_RANGE route, the server
+ * answers If-None-Match (304) and Range (206, 416) itself.
+ */
 struct fy_http_resp {
     int status;
     const char *content_type; /* static string; default application/json */
     struct fy_buf body;
+    int fd; /* >= 0: answer with fd_len bytes of it from fd_off;
+               taken (the server closes it) */
+    uint64_t fd_off, fd_len;
     int retry_after; /* seconds; 0 none */
+    char etag[80];   /* quoted entity tag, e.g. "\"<sha256>\"", or "" */
     char set_cookie[256];
 };
 
-typedef void fy_http_handler(struct fy_http_req *req, struct fy_http_resp *resp,
-                             void *ud);
 typedef void fy_http_done_fn(struct fy_http_req *req, void *ud);
 
 /*
- * What the server calls, all with the same ud:
- * - headers (may be NULL): the headers are in and no body byte has been
- *   read. Setting resp->status answers now, and the body is then discarded
- *   as it arrives, never buffered: this is where routing and authentication
- *   belong. Leaving it 0 reads the body. May set req->ctx.
- * - handle: the complete (decompressed) request.
- * - done (may be NULL): the request is over, answered or not; releases
- *   req->ctx.
+ * Checks a route's auth policy (never FY_AUTH_NONE) on the headers, before
+ * any body byte is held. The key is in req->match->auth_header when the
+ * route was reached through an alias, else in the usual headers. Returns 0
+ * to go on (and may set req->ctx), or fills resp (401, 403, 503) and
+ * returns < 0.
+ */
+typedef int fy_http_auth_fn(struct fy_http_req *req, enum fy_http_auth policy,
+                            struct fy_http_resp *resp, void *ud);
+
+/*
+ * What the server calls, all with the same ud: auth (required when a route
+ * has a policy), the route's handler on the complete request, and done
+ * (may be NULL) when the request is over, answered or not, to release
+ * req->ctx.
  */
 struct fy_http_handlers {
-    fy_http_handler *headers;
-    fy_http_handler *handle;
+    fy_http_auth_fn *auth;
     fy_http_done_fn *done;
 };
 
 struct fy_http_config {
-    const char *listen;  /* "HOST:PORT", "[V6]:PORT"; port 0 picks one */
+    const char *listen; /* "HOST:PORT", "[V6]:PORT"; port 0 picks one */
+    const struct fy_http_router *router; /* borrowed until stop */
+    const char *tmp_dir; /* FY_BODY_FILE bodies; NULL: $TMPDIR or /tmp */
     size_t max_body;     /* bytes, applies after decompression too */
     size_t max_inflight; /* bytes of all request bodies held at once; see
                             FY_HTTP_MIN_INFLIGHT */
@@ -96,15 +121,25 @@ void fy_http_server_stop(struct fy_http_server *s);
 
 /* Request header value (borrowed until the handler returns) or NULL. */
 const char *fy_http_header(const struct fy_http_req *req, const char *name);
+/* Cookie value (borrowed until the handler returns) or NULL. */
+const char *fy_http_cookie(const struct fy_http_req *req, const char *name);
 /* Query-string argument or NULL. */
 const char *fy_http_query(const struct fy_http_req *req, const char *name);
 
+/* Path parameter of the request's route (decoded) or NULL. */
+const char *fy_http_param(const struct fy_http_req *req, const char *name,
+                          size_t *len);
+
 /*
- * Sets resp to the JSON error form {"error": {"code", "message"}} with
- * status. extra (may be NULL, reference stolen) is added as
- * error.changes.
+ * Sets resp to the JSON error form {"error": {"code", "message"}} with the
+ * status and code of wire (enum ferry_wire). extra (may be NULL, reference
+ * stolen) is added as error.changes.
  */
-void fy_http_error(struct fy_http_resp *resp, int status, const char *code,
-                   const char *message, void *extra);
+void fy_http_error(struct fy_http_resp *resp, int wire, const char *message,
+                   void *extra);
+
+/* Answers with len bytes of fd from off; fd is taken (closed by the server). */
+void fy_http_resp_file(struct fy_http_resp *resp, int fd, uint64_t off,
+                       uint64_t len);
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Routes, authentication and error mapping for ferryd; see api.h.
+ * ferryd's routes, authentication and answers to failures; see api.h.
  */
 #include "server/api.h"
 
@@ -18,21 +18,13 @@
 
 #define RETRY_AFTER_S 2
 
-struct api_req;
-
-struct route {
-    const char *method;
-    const char *path;
-    bool needs_key;
-    void (*fn)(struct fy_api *api, struct api_req *ar, struct fy_http_req *req,
-               struct fy_http_resp *resp);
-};
-
 /* Per-request state, from the headers to the end of the request. */
 struct api_req {
-    const struct route *route;
     struct fy_key key; /* verified before the body was read */
 };
+
+/* The name of the dashboard's session cookie (issue 11). */
+#define SESSION_COOKIE "ferry_session"
 
 static void set_json(struct fy_http_resp *resp, int status, json_t *j)
 {
@@ -40,7 +32,7 @@ static void set_json(struct fy_http_resp *resp, int status, json_t *j)
 
     json_decref(j);
     if (!text) {
-        fy_http_error(resp, 500, "internal", "out of memory", NULL);
+        fy_http_error(resp, FERRY_WIRE_INTERNAL, "out of memory", NULL);
         return;
     }
     resp->status = status;
@@ -52,32 +44,43 @@ static void set_json(struct fy_http_resp *resp, int status, json_t *j)
 }
 
 /*
- * Maps a store failure to 503 (with Retry-After) or 500. The client gets a
- * generic message: the store's own (table names, SQL, hosts) goes to the
- * log only, for the operator.
+ * Answers a failure with the wire code the error table gives it. A 5xx
+ * gets a generic message (and 503 a Retry-After): the store's own text
+ * (table names, SQL, hosts) goes to the log only, for the operator.
+ * details (reference stolen) become error.changes of a 4xx.
  */
-static void store_error(struct fy_http_resp *resp, int rc, const char *msg)
+static void answer_failure(struct fy_http_resp *resp, int rc,
+                           const struct ferry_err *err, json_t *details)
 {
-    if (ferry_err_is_transient(rc)) {
-        fy_warn("store", "request answered 503: %s", msg);
-        fy_http_error(resp, 503, "store_unavailable",
-                      "the store is unavailable; retry later", NULL);
+    int wire = ferry_wire_of_failure(rc, err);
+    int status = ferry_wire_status(wire);
+
+    if (status < 500) {
+        fy_http_error(resp, wire, err->msg, details);
+        return;
+    }
+    json_decref(details);
+    if (status == 503) {
+        fy_warn("store", "request answered 503: %s", err->msg);
+        fy_http_error(resp, wire, "the store is unavailable; retry later",
+                      NULL);
         resp->retry_after = RETRY_AFTER_S;
     } else {
-        fy_error("store", "request answered 500: %s", msg);
-        fy_http_error(resp, 500, "internal",
+        fy_error("store", "request answered 500: %s", err->msg);
+        fy_http_error(resp, wire,
                       "internal error; the server log has the detail", NULL);
     }
 }
 
-static void handle_health(struct fy_api *api, struct api_req *ar,
-                          struct fy_http_req *req, struct fy_http_resp *resp)
+static void handle_health(struct fy_http_req *req, struct fy_http_resp *resp,
+                          void *ud)
 {
+    struct fy_api *api = ud;
     struct ferry_err err = {0};
     struct fy_store *st = NULL;
     bool up;
 
-    (void)req, (void)ar;
+    (void)req;
     up = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err) == 0 &&
          fy_store_ping(st, &err) == 0;
     if (st)
@@ -91,17 +94,21 @@ static void handle_health(struct fy_api *api, struct api_req *ar,
         resp->retry_after = RETRY_AFTER_S;
 }
 
+/*
+ * The key a request presents: in an alias's own header, else X-Api-Key,
+ * else Authorization: Bearer. A header named Authorization carries it
+ * after "Bearer ".
+ */
 static const char *presented_key(const struct fy_http_req *req, size_t *len)
 {
-    const char *k = fy_http_header(req, "X-Api-Key");
+    const char *name =
+        req->match && req->match->auth_header ? req->match->auth_header : NULL;
+    const char *k = fy_http_header(req, name ? name : "X-Api-Key");
 
-    if (!k) {
-        k = fy_http_header(req, "Authorization");
-        if (k && strncasecmp(k, "Bearer ", 7) == 0)
-            k += 7;
-        else
-            k = NULL;
-    }
+    if (!k && !name)
+        name = "Authorization", k = fy_http_header(req, name);
+    if (k && name && strcasecmp(name, "Authorization") == 0)
+        k = strncasecmp(k, "Bearer ", 7) == 0 ? k + 7 : NULL;
     *len = k ? strlen(k) : 0;
     return k;
 }
@@ -121,10 +128,14 @@ static int authenticate(struct fy_api *api, struct fy_http_req *req,
     int rc;
 
     if (!text) {
-        fy_http_error(resp, 401, "unauthorized",
-                      "an API key is required (X-Api-Key or Authorization:"
-                      " Bearer)",
-                      NULL);
+        if (req->match && req->match->auth_header)
+            fy_err_set(&err, FERRY_EAUTH, "an API key is required (%s)",
+                       req->match->auth_header);
+        else
+            fy_err_set(&err, FERRY_EAUTH,
+                       "an API key is required (X-Api-Key or"
+                       " Authorization: Bearer)");
+        answer_failure(resp, FERRY_EAUTH, &err, NULL);
         return FERRY_EAUTH;
     }
     /* A key that cannot be one is refused without touching the store. */
@@ -133,10 +144,8 @@ static int authenticate(struct fy_api *api, struct fy_http_req *req,
         rc = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err);
     if (rc == 0)
         rc = fy_key_verify(st, text, len, key, &err);
-    if (rc == FERRY_EAUTH)
-        fy_http_error(resp, 401, "unauthorized", err.msg, NULL);
-    else if (rc < 0)
-        store_error(resp, rc, err.msg);
+    if (rc < 0)
+        answer_failure(resp, rc, &err, NULL);
     /* last_used_at is for humans: one write a minute per key is plenty. */
     if (rc == 0 && key->last_used_at < (int64_t)time(NULL) - 60 &&
         fy_store_key_touch(st, key->id, &err) < 0)
@@ -146,52 +155,51 @@ static int authenticate(struct fy_api *api, struct fy_http_req *req,
     return rc;
 }
 
-static bool json_content(const struct fy_http_req *req,
-                         struct fy_http_resp *resp)
+/*
+ * Dashboard sessions do not exist yet (issue 11): a session cookie, if
+ * any, cannot be valid, so such routes answer 401 until they do.
+ */
+static int check_session(struct fy_http_req *req, struct fy_http_resp *resp)
 {
-    const char *ct = fy_http_header(req, "Content-Type");
+    struct ferry_err err = {0};
+    const char *cookie = fy_http_cookie(req, SESSION_COOKIE);
 
-    if (ct && strncasecmp(ct, "application/json", 16) == 0 &&
-        (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' '))
-        return true;
-    fy_http_error(resp, 415, "unsupported_media_type",
-                  "the body must be application/json", NULL);
-    return false;
+    fy_err_set(&err, FERRY_EAUTH, "%s",
+               cookie ? "the session has expired; log in again"
+                      : "log in first");
+    answer_failure(resp, FERRY_EAUTH, &err, NULL);
+    return FERRY_EAUTH;
 }
 
-static const char *status_code_name(int status)
+int fy_api_auth(struct fy_http_req *req, enum fy_http_auth policy,
+                struct fy_http_resp *resp, void *ud)
 {
-    switch (status) {
-    case 400:
-        return "malformed";
-    case 403:
-        return "forbidden";
-    case 404:
-        return "unknown_table";
-    case 413:
-        return "body_too_large";
-    case 422:
-        return "contract_violation";
-    default:
-        return "internal";
+    struct ferry_err err = {0};
+    struct api_req *ar;
+
+    if (policy == FY_AUTH_SESSION)
+        return check_session(req, resp);
+    ar = fy_calloc(1, sizeof(*ar));
+    if (!ar) {
+        answer_failure(resp, FERRY_ENOMEM, &err, NULL);
+        return FERRY_ENOMEM;
     }
-}
-
-static void push_failed(struct fy_http_resp *resp, int rc,
-                        const struct ferry_err *err, json_t *details)
-{
-    if (err->status && err->status != 503 && err->status != 500) {
-        fy_http_error(resp, err->status, status_code_name(err->status),
-                      err->msg, details);
-        return;
+    req->ctx = ar;
+    if (authenticate(ud, req, resp, &ar->key) < 0)
+        return FERRY_EAUTH;
+    if (policy == FY_AUTH_ADMIN && !ar->key.admin) {
+        fy_err_set(&err, FERRY_EFORBIDDEN, "this endpoint needs an admin key");
+        answer_failure(resp, FERRY_EFORBIDDEN, &err, NULL);
+        return FERRY_EFORBIDDEN;
     }
-    json_decref(details);
-    store_error(resp, rc, err->msg);
+    return 0;
 }
 
-static void handle_push(struct fy_api *api, struct api_req *ar,
-                        struct fy_http_req *req, struct fy_http_resp *resp)
+static void handle_push(struct fy_http_req *req, struct fy_http_resp *resp,
+                        void *ud)
 {
+    struct fy_api *api = ud;
+    struct api_req *ar = req->ctx;
     struct ferry_err err = {0};
     struct fy_arena arena = FY_ARENA_INIT(0);
     struct fy_push_result res;
@@ -199,15 +207,17 @@ static void handle_push(struct fy_api *api, struct api_req *ar,
     json_t *details = NULL;
     int rc;
 
+    /* The auth hook answered anything without a key. */
+    assert(ar);
     rc = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err);
     if (rc < 0) {
-        store_error(resp, rc, err.msg);
+        answer_failure(resp, rc, &err, NULL);
         return;
     }
     rc = fy_push_run(st, api->contract, &ar->key, req->body.data, req->body.len,
                      &arena, &res, &details, &err);
     if (rc < 0) {
-        push_failed(resp, rc, &err, details);
+        answer_failure(resp, rc, &err, details);
         fy_info("push", "device=%s rejected status=%d: %s", ar->key.device,
                 resp->status, err.msg);
         goto out;
@@ -221,62 +231,26 @@ out:
     fy_arena_reset(&arena);
 }
 
-static const struct route routes[] = {
-    {"GET", "/health", false, handle_health},
-    {"POST", "/v1/push", true, handle_push},
+static const char *const json_types[] = {"application/json", NULL};
+
+const struct fy_http_route fy_api_routes[] = {
+    {.method = "GET",
+     .pattern = "/health",
+     .auth = FY_AUTH_NONE,
+     .body = {.mode = FY_BODY_DISCARD},
+     .fn = handle_health},
+    {.method = "POST",
+     .pattern = "/v1/push",
+     .auth = FY_AUTH_DEVICE,
+     .body = {.mode = FY_BODY_MEMORY, .types = json_types},
+     .fn = handle_push},
 };
 
-/* The route for the request, or answers 404/405 and returns NULL. */
-static const struct route *find_route(const struct fy_http_req *req,
-                                      struct fy_http_resp *resp)
+const size_t fy_api_nroutes = FY_ARRAY_LEN(fy_api_routes);
+
+int fy_api_router_new(struct fy_http_router **out, struct ferry_err *err)
 {
-    bool path_known = false;
-
-    for (size_t i = 0; i < FY_ARRAY_LEN(routes); i++) {
-        if (strcmp(req->path, routes[i].path) != 0)
-            continue;
-        path_known = true;
-        if (strcmp(req->method, routes[i].method) == 0)
-            return &routes[i];
-    }
-    if (path_known)
-        fy_http_error(resp, 405, "method_not_allowed",
-                      "this method is not allowed here", NULL);
-    else
-        fy_http_error(resp, 404, "not_found", "no such endpoint", NULL);
-    return NULL;
-}
-
-void fy_api_headers(struct fy_http_req *req, struct fy_http_resp *resp,
-                    void *ud)
-{
-    struct api_req *ar;
-    const struct route *r = find_route(req, resp);
-
-    if (!r)
-        return;
-    ar = fy_calloc(1, sizeof(*ar));
-    if (!ar) {
-        fy_http_error(resp, 500, "internal", "out of memory", NULL);
-        return;
-    }
-    ar->route = r;
-    req->ctx = ar;
-    if (!r->needs_key)
-        return;
-    if (authenticate(ud, req, resp, &ar->key) < 0)
-        return;
-    if (r->fn == handle_push)
-        json_content(req, resp); /* 415 before the body, too */
-}
-
-void fy_api_handle(struct fy_http_req *req, struct fy_http_resp *resp, void *ud)
-{
-    struct api_req *ar = req->ctx;
-
-    /* The headers hook answered anything without a route or a key. */
-    assert(ar && ar->route);
-    ar->route->fn(ud, ar, req, resp);
+    return fy_http_router_new(fy_api_routes, fy_api_nroutes, out, err);
 }
 
 void fy_api_done(struct fy_http_req *req, void *ud)
@@ -292,7 +266,6 @@ void fy_api_done(struct fy_http_req *req, void *ud)
 }
 
 const struct fy_http_handlers fy_api_handlers = {
-    .headers = fy_api_headers,
-    .handle = fy_api_handle,
+    .auth = fy_api_auth,
     .done = fy_api_done,
 };

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ferryd's HTTP API (docs/api.md): routing, authentication and the JSON
- * shape of answers. The transport rules (size limits, gzip) sit below it in
- * http/server.c; the work of each endpoint sits in its own module.
+ * ferryd's HTTP API (docs/api.md): the route table, authentication and the
+ * JSON shape of answers. The transport rules (routing, policies, size
+ * limits, gzip) sit below it in http/server.c; the work of each endpoint
+ * sits in its own module.
  */
 #ifndef FY_API_H
 #define FY_API_H
@@ -17,18 +18,27 @@ struct fy_api {
 };
 
 /*
- * ferryd's handlers; ud is a struct fy_api. fy_api_headers routes the
- * request and verifies its key before any body byte is read (404, 405,
- * 401, 415 and 503 answered there); fy_api_handle runs the route on the
- * complete body; fy_api_done releases what fy_api_headers kept in req->ctx.
+ * ferryd's routes (docs/api.md), each with its auth and body policy; the
+ * handlers take a struct fy_api as ud. A route is one row here plus its
+ * handler. Aliases from the settings are added to the router afterwards.
  */
-void fy_api_headers(struct fy_http_req *req, struct fy_http_resp *resp,
-                    void *ud);
-void fy_api_handle(struct fy_http_req *req, struct fy_http_resp *resp,
-                   void *ud);
+extern const struct fy_http_route fy_api_routes[];
+extern const size_t fy_api_nroutes;
+
+/* A router over fy_api_routes; *out returned owned (fy_http_router_free). */
+int fy_api_router_new(struct fy_http_router **out, struct ferry_err *err);
+
+/*
+ * The server hooks: fy_api_auth verifies the request's API key on the
+ * headers (401; 403 for a non-admin key on an admin route; 503 when the
+ * store cannot say; a dashboard session is always 401 until sessions
+ * exist); fy_api_done releases what it kept in req->ctx.
+ */
+int fy_api_auth(struct fy_http_req *req, enum fy_http_auth policy,
+                struct fy_http_resp *resp, void *ud);
 void fy_api_done(struct fy_http_req *req, void *ud);
 
-/* The three above, for fy_http_server_start(). */
+/* The two above, for fy_http_server_start(). */
 extern const struct fy_http_handlers fy_api_handlers;
 
 #endif
