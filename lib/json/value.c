@@ -466,6 +466,7 @@ int fy_val_copy_text(struct fy_buf *b, const struct fy_val *v)
 {
     switch (v->kind) {
     case FY_V_NULL:
+    case FY_V_ABSENT:
         return fy_buf_add(b, "\\N", 2);
     case FY_V_INT:
         return fy_buf_addf(b, "%lld", (long long)v->i);

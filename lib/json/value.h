@@ -16,13 +16,19 @@
 #include "util/arena.h"
 #include "util/buf.h"
 
+/*
+ * FY_V_ABSENT is a column a change does not name (a PATCH of some columns):
+ * the stores keep its stored value, where FY_V_NULL writes NULL. A zeroed
+ * value is NULL, so a full row (a push) never carries ABSENT by accident.
+ */
 enum fy_vkind {
     FY_V_NULL = 0,
     FY_V_INT,
     FY_V_REAL,
     FY_V_TEXT,
     FY_V_BLOB,
-    FY_V_BOOL
+    FY_V_BOOL,
+    FY_V_ABSENT
 };
 
 struct fy_val {
@@ -42,8 +48,8 @@ int fy_val_from_json(const struct fy_column *col, json_t *v, struct fy_arena *a,
                      struct fy_val *out, char *why, size_t whylen);
 
 /*
- * Appends a value in PostgreSQL COPY text format (NULL as \N, bytea as \x
- * hex, text escaped).
+ * Appends a value in PostgreSQL COPY text format (NULL and ABSENT as \N,
+ * bytea as \x hex, text escaped).
  */
 int fy_val_copy_text(struct fy_buf *b, const struct fy_val *v);
 

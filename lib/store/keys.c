@@ -120,12 +120,14 @@ static int list_row(const char *const *cols, int n, void *ud)
     return rc;
 }
 
+/* In the order the keys were created, on both engines. */
 static int key_list(struct fy_store *st, fy_key_cb *cb, void *ud,
                     struct ferry_err *err)
 {
     struct key_list l = {cb, ud};
     struct fy_sql_q q = {
-        .sql = "SELECT " KEY_COLS " FROM {s}api_keys ORDER BY created_at, id",
+        .sql = "SELECT " KEY_COLS " FROM {s}api_keys"
+               " ORDER BY {order:created_at}, id",
         .row = list_row,
         .ud = &l,
         .what = "list keys",

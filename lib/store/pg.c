@@ -37,6 +37,7 @@ static const struct fy_sql_word pg_words[] = {
     {"ago", "now() - interval '% seconds'"},
     {"epoch", "extract(epoch FROM %)::bigint"},
     {"ts", "to_timestamp(%::bigint)"},
+    {"order", "%"},
     {"max", "greatest"},
     {"exists", "to_regclass('ferry.%') IS NOT NULL"},
 };
@@ -437,20 +438,43 @@ static int pg_push_begin(struct fy_store *st, const char *device,
     return rc;
 }
 
-static void stage_row(struct fy_buf *b, const struct fy_apply_batch *ab,
-                      const struct fy_change *ch)
+/* Does any change of the batch leave columns out (a PATCH)? */
+static bool batch_partial(const struct fy_apply_batch *ab)
 {
+    for (size_t i = 0; i < ab->n; i++) {
+        if (ab->changes[i]->partial)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * One staged change: its values, version, whether it deletes, its index in
+ * the batch (how outcomes find their change) and, for partial batches, a
+ * '0'/'1' mask of absent columns.
+ */
+static void stage_row(struct fy_buf *b, const struct fy_apply_batch *ab,
+                      size_t ix, bool partial)
+{
+    const struct fy_change *ch = ab->changes[ix];
+
     for (size_t i = 0; i < ab->table->ncols; i++) {
         fy_val_copy_text(b, &ch->vals[i]);
         fy_buf_addc(b, '\t');
     }
     fy_buf_addf(b, "%lld\t", (long long)ch->hlc);
     fy_buf_adds(b, ab->device); /* validated: no COPY escapes needed */
-    fy_buf_adds(b, ch->del ? "\tt\n" : "\tf\n");
+    fy_buf_addf(b, ch->del ? "\tt\t%zu" : "\tf\t%zu", ix);
+    if (partial) {
+        fy_buf_addc(b, '\t');
+        for (size_t i = 0; i < ab->table->ncols; i++)
+            fy_buf_addc(b, ch->vals[i].kind == FY_V_ABSENT ? '1' : '0');
+    }
+    fy_buf_addc(b, '\n');
 }
 
 static int copy_stage(struct pg *pg, const struct fy_apply_batch *ab,
-                      const char *stage, struct ferry_err *err)
+                      const char *stage, bool partial, struct ferry_err *err)
 {
     struct fy_buf b = FY_BUF_INIT(0);
     PGresult *r;
@@ -463,8 +487,8 @@ static int copy_stage(struct pg *pg, const struct fy_apply_batch *ab,
     fy_buf_addf(
         &b,
         "_ferry_hlc bigint, _ferry_origin text COLLATE \"C\", _ferry_del"
-        " boolean) ON COMMIT DROP; COPY %s FROM STDIN",
-        stage);
+        " boolean, _ferry_i integer%s) ON COMMIT DROP; COPY %s FROM STDIN",
+        partial ? ", _ferry_absent text" : "", stage);
     rc = fy_buf_error(&b)
              ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
              : pg_run(pg, b.data, 0, NULL, PGRES_COPY_IN, NULL, "stage", err);
@@ -472,7 +496,7 @@ static int copy_stage(struct pg *pg, const struct fy_apply_batch *ab,
         goto out;
     fy_buf_reset(&b);
     for (size_t i = 0; i < ab->n; i++)
-        stage_row(&b, ab, ab->changes[i]);
+        stage_row(&b, ab, i, partial);
     if (fy_buf_error(&b)) {
         PQputCopyEnd(pg->conn, "out of memory");
         rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
@@ -522,9 +546,41 @@ static int scope_check(struct pg *pg, const struct fy_apply_batch *ab,
     return rc;
 }
 
-static long count_of(PGresult *r, int col)
+/*
+ * Sets the outcome of each change of one kind (deletes or upserts) from
+ * the rows the statement returned: (index) for deletes, (index, created)
+ * for upserts. The ones not returned changed nothing. Returns the number
+ * of rows returned.
+ */
+static long outcomes(const struct fy_apply_batch *ab, PGresult *r, bool del)
 {
-    return strtol(PQgetvalue(r, 0, col), NULL, 10);
+    int n = PQntuples(r);
+
+    for (size_t i = 0; i < ab->n; i++) {
+        if (ab->changes[i]->del == del)
+            ab->changes[i]->outcome = del ? FY_ROW_NOOP : FY_ROW_STALE;
+    }
+    for (int row = 0; row < n; row++) {
+        unsigned long ix = strtoul(PQgetvalue(r, row, 0), NULL, 10);
+
+        assert(ix < ab->n);
+        if (ix >= ab->n)
+            continue;
+        ab->changes[ix]->outcome = del ? FY_ROW_DELETED
+                                   : PQgetvalue(r, row, 1)[0] == 't'
+                                       ? FY_ROW_CREATED
+                                       : FY_ROW_UPDATED;
+    }
+    return n;
+}
+
+static long count_created(const struct fy_apply_batch *ab)
+{
+    long n = 0;
+
+    for (size_t i = 0; i < ab->n; i++)
+        n += ab->changes[i]->outcome == FY_ROW_CREATED;
+    return n;
 }
 
 static int apply_deletes(struct pg *pg, const struct fy_apply_batch *ab,
@@ -541,7 +597,8 @@ static int apply_deletes(struct pg *pg, const struct fy_apply_batch *ab,
     fy_buf_addf(&b, " t USING %s s WHERE s._ferry_del AND ", stage);
     fy_sql_pk_match(&b, t, "t", "s");
     fy_buf_adds(&b, " AND (t._ferry_hlc, t._ferry_origin) < (s._ferry_hlc,"
-                    " s._ferry_origin) RETURNING 1), tb AS (INSERT INTO ");
+                    " s._ferry_origin) RETURNING s._ferry_i), tb AS"
+                    " (INSERT INTO ");
     fy_buf_addf(&b, "ferry.\"tomb_%s\" AS x (", t->name);
     fy_sql_pk_cols(&b, t);
     fy_buf_adds(&b, ", _ferry_hlc, _ferry_origin, _ferry_region) SELECT ");
@@ -560,19 +617,43 @@ static int apply_deletes(struct pg *pg, const struct fy_apply_batch *ab,
                     " _ferry_xid = pg_current_xact_id()"
                     " WHERE (x._ferry_hlc, x._ferry_origin) <"
                     " (EXCLUDED._ferry_hlc, EXCLUDED._ferry_origin))"
-                    " SELECT count(*) FROM d");
+                    " SELECT _ferry_i FROM d");
     rc = pg_run(pg, b.data, 0, NULL, PGRES_TUPLES_OK, &r, "delete", err);
     if (rc == 0)
-        s->deleted += count_of(r, 0);
+        s->deleted += outcomes(ab, r, true);
     PQclear(r);
     fy_buf_release(&b);
     return rc;
 }
 
-static void upsert_sql(struct fy_buf *b, const struct fy_table *t,
-                       const char *stage)
+/*
+ * The SET of one column: a partial batch keeps a column its change left
+ * out, read from the change's mask in the staging table.
+ */
+static void set_col(struct fy_buf *b, const struct fy_table *t, size_t i,
+                    const char *stage, bool partial)
 {
-    fy_buf_adds(b, "WITH ins AS (INSERT INTO ");
+    fy_buf_add_ident(b, t->cols[i].name);
+    fy_buf_adds(b, " = ");
+    if (partial) {
+        fy_buf_addf(b,
+                    "CASE WHEN (SELECT substr(a._ferry_absent, %zu, 1)"
+                    " FROM %s a WHERE ",
+                    i + 1, stage);
+        fy_sql_pk_match(b, t, "a", "EXCLUDED");
+        fy_buf_adds(b, ") = '1' THEN t.");
+        fy_buf_add_ident(b, t->cols[i].name);
+        fy_buf_adds(b, " ELSE ");
+    }
+    fy_buf_adds(b, "EXCLUDED.");
+    fy_buf_add_ident(b, t->cols[i].name);
+    fy_buf_adds(b, partial ? " END, " : ", ");
+}
+
+static void upsert_insert(struct fy_buf *b, const struct fy_table *t,
+                          const char *stage)
+{
+    fy_buf_adds(b, "INSERT INTO ");
     fy_buf_add_ident(b, t->name);
     fy_buf_adds(b, " AS t (");
     fy_sql_cols(b, t, "");
@@ -592,48 +673,67 @@ static void upsert_sql(struct fy_buf *b, const struct fy_table *t,
         fy_buf_add_ident(b, t->cols[t->region_col].name);
         fy_buf_adds(b, ")");
     }
-    fy_buf_adds(b, ") ON CONFLICT (");
+    fy_buf_adds(b, ")");
+}
+
+/*
+ * One statement for all upserts of the batch. It returns the staging index
+ * of each row it wrote and whether it created it: the key comes back from
+ * RETURNING and is joined to the staging table (one key per change).
+ */
+static void upsert_sql(struct fy_buf *b, const struct fy_table *t,
+                       const char *stage, bool partial)
+{
+    fy_buf_adds(b, "WITH ins (");
+    for (size_t i = 0; i < t->npk; i++)
+        fy_buf_addf(b, "_k%zu, ", i);
+    fy_buf_adds(b, "_created) AS (");
+    upsert_insert(b, t, stage);
+    fy_buf_adds(b, " ON CONFLICT (");
     fy_sql_pk_cols(b, t);
     fy_buf_adds(b, ") DO UPDATE SET ");
     for (size_t i = 0; i < t->ncols; i++) {
-        if (fy_table_is_pk(t, i))
-            continue;
-        fy_buf_add_ident(b, t->cols[i].name);
-        fy_buf_adds(b, " = EXCLUDED.");
-        fy_buf_add_ident(b, t->cols[i].name);
-        fy_buf_adds(b, ", ");
+        if (!fy_table_is_pk(t, i))
+            set_col(b, t, i, stage, partial);
     }
     fy_buf_adds(b, "_ferry_hlc = EXCLUDED._ferry_hlc,"
                    " _ferry_origin = EXCLUDED._ferry_origin,"
                    " _ferry_xid = pg_current_xact_id()"
                    " WHERE (t._ferry_hlc, t._ferry_origin) <"
                    " (EXCLUDED._ferry_hlc, EXCLUDED._ferry_origin)"
-                   " RETURNING (t.xmax = 0) AS created)"
-                   " SELECT count(*) FILTER (WHERE created),"
-                   " count(*) FILTER (WHERE NOT created) FROM ins");
+                   " RETURNING ");
+    fy_sql_pk_cols(b, t); /* unqualified: the target's columns */
+    fy_buf_addf(b,
+                ", (t.xmax = 0)) SELECT s._ferry_i, ins._created FROM ins"
+                " JOIN %s s ON NOT s._ferry_del",
+                stage);
+    for (size_t i = 0; i < t->npk; i++) {
+        fy_buf_addf(b, " AND ins._k%zu = s.", i);
+        fy_buf_add_ident(b, t->cols[t->pk[i]].name);
+    }
 }
 
 static int apply_upserts(struct pg *pg, const struct fy_apply_batch *ab,
-                         const char *stage, struct fy_apply_stats *s,
-                         struct ferry_err *err)
+                         const char *stage, bool partial,
+                         struct fy_apply_stats *s, struct ferry_err *err)
 {
     struct fy_buf b = FY_BUF_INIT(0);
     PGresult *r = NULL;
-    long created, updated;
+    long written, created;
     int rc;
 
-    upsert_sql(&b, ab->table, stage);
+    upsert_sql(&b, ab->table, stage, partial);
     if (fy_buf_error(&b)) {
         fy_buf_release(&b);
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     }
     rc = pg_run(pg, b.data, 0, NULL, PGRES_TUPLES_OK, &r, "upsert", err);
     if (rc == 0) {
-        created = count_of(r, 0);
-        updated = count_of(r, 1);
+        written = outcomes(ab, r, false);
+        created = count_created(ab);
         s->created += created;
-        s->updated += updated;
-        s->stale += (long)(ab->n - ab->ndel) - created - updated;
+        s->updated += written - created;
+        s->stale += (long)(ab->n - ab->ndel) - written;
     }
     PQclear(r);
     fy_buf_release(&b);
@@ -645,16 +745,17 @@ static int pg_push_apply(struct fy_store *st, const struct fy_apply_batch *ab,
 {
     struct pg *pg = st->impl;
     char stage[32];
+    bool partial = batch_partial(ab);
     int rc;
 
     snprintf(stage, sizeof(stage), "_fy_stage_%d", pg->stage_no++);
-    rc = copy_stage(pg, ab, stage, err);
+    rc = copy_stage(pg, ab, stage, partial, err);
     if (rc == 0 && ab->scope_region && ab->table->region_col >= 0)
         rc = scope_check(pg, ab, stage, err);
     if (rc == 0 && ab->ndel > 0)
         rc = apply_deletes(pg, ab, stage, s, err);
     if (rc == 0 && ab->n > ab->ndel)
-        rc = apply_upserts(pg, ab, stage, s, err);
+        rc = apply_upserts(pg, ab, stage, partial, s, err);
     return rc;
 }
 

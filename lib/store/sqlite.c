@@ -46,6 +46,7 @@ static const struct fy_sql_word lite_words[] = {
     {"ago", "unixepoch() - %"},
     {"epoch", "%"},
     {"ts", "%"},
+    {"order", "%, rowid"},
     {"max", "max"},
     {"exists", "EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table'"
                " AND name = 'ferry_%')"},
@@ -429,7 +430,12 @@ static void tomb_sql(struct fy_buf *b, const struct fy_table *t)
                 t->npk + 1, t->npk + 2, t->npk + 3);
 }
 
-static void put_sql(struct fy_buf *b, const struct fy_table *t)
+/*
+ * Insert or overwrite a row; with ch (a partial change), the update leaves
+ * its absent columns alone.
+ */
+static void put_sql_for(struct fy_buf *b, const struct fy_table *t,
+                        const struct fy_change *ch)
 {
     fy_buf_adds(b, "INSERT INTO ");
     fy_buf_add_ident(b, t->name);
@@ -442,6 +448,8 @@ static void put_sql(struct fy_buf *b, const struct fy_table *t)
     fy_sql_pk_cols(b, t);
     fy_buf_adds(b, ") DO UPDATE SET ");
     for (size_t i = 0; i < t->ncols; i++) {
+        if (ch && ch->vals[i].kind == FY_V_ABSENT)
+            continue;
         fy_buf_add_ident(b, t->cols[i].name);
         fy_buf_adds(b, " = excluded.");
         fy_buf_add_ident(b, t->cols[i].name);
@@ -449,6 +457,11 @@ static void put_sql(struct fy_buf *b, const struct fy_table *t)
     }
     fy_buf_adds(b, "_ferry_hlc = excluded._ferry_hlc, _ferry_origin ="
                    " excluded._ferry_origin, _ferry_rev = excluded._ferry_rev");
+}
+
+static void put_sql(struct fy_buf *b, const struct fy_table *t)
+{
+    put_sql_for(b, t, NULL);
 }
 
 static void del_sql(struct fy_buf *b, const struct fy_table *t)
@@ -617,17 +630,18 @@ static int tomb_blocks(struct lite *l, struct lite_stmts *s,
 }
 
 static int apply_delete(struct lite *l, struct lite_stmts *s,
-                        const struct fy_apply_batch *ab,
-                        const struct fy_change *ch,
+                        const struct fy_apply_batch *ab, struct fy_change *ch,
                         const struct lite_current *cur,
                         struct fy_apply_stats *st, struct ferry_err *err)
 {
     int rc = 0;
 
+    ch->outcome = FY_ROW_NOOP;
     if (cur->exists && cur->newer) {
         bind_pk(s->del, ab->table, ch);
         rc = run_stmt(l, s->del, "delete", err);
         st->deleted++;
+        ch->outcome = FY_ROW_DELETED;
     }
     if (rc == 0) {
         bind_pk(s->tput, ab->table, ch);
@@ -638,9 +652,39 @@ static int apply_delete(struct lite *l, struct lite_stmts *s,
     return rc;
 }
 
+static int put_row(struct lite *l, sqlite3_stmt *put,
+                   const struct fy_apply_batch *ab, const struct fy_change *ch,
+                   struct ferry_err *err)
+{
+    for (size_t i = 0; i < ab->table->ncols; i++)
+        bind_val(put, (int)i + 1, &ch->vals[i]);
+    bind_version(put, ab->table->ncols, ch, ab->device, l->rev);
+    return run_stmt(l, put, "upsert", err);
+}
+
+/*
+ * A partial change names its own columns, so it gets a statement of its
+ * own; pushes (full rows) never come here.
+ */
+static int put_partial(struct lite *l, const struct fy_apply_batch *ab,
+                       const struct fy_change *ch, struct ferry_err *err)
+{
+    struct fy_buf b = FY_BUF_INIT(0);
+    sqlite3_stmt *put = NULL;
+    int rc;
+
+    put_sql_for(&b, ab->table, ch);
+    rc = fy_buf_error(&b) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
+                          : lite_prepare(l, b.data, &put, err);
+    if (rc == 0)
+        rc = put_row(l, put, ab, ch, err);
+    sqlite3_finalize(put);
+    fy_buf_release(&b);
+    return rc;
+}
+
 static int apply_upsert(struct lite *l, struct lite_stmts *s,
-                        const struct fy_apply_batch *ab,
-                        const struct fy_change *ch,
+                        const struct fy_apply_batch *ab, struct fy_change *ch,
                         const struct lite_current *cur,
                         struct fy_apply_stats *st, struct ferry_err *err)
 {
@@ -653,17 +697,19 @@ static int apply_upsert(struct lite *l, struct lite_stmts *s,
         return rc;
     if (!cur->newer || blocked) {
         st->stale++;
+        ch->outcome = FY_ROW_STALE;
         return 0;
     }
-    for (size_t i = 0; i < ab->table->ncols; i++)
-        bind_val(s->put, (int)i + 1, &ch->vals[i]);
-    bind_version(s->put, ab->table->ncols, ch, ab->device, l->rev);
-    rc = run_stmt(l, s->put, "upsert", err);
-    if (rc == 0 && cur->exists)
+    rc = ch->partial ? put_partial(l, ab, ch, err)
+                     : put_row(l, s->put, ab, ch, err);
+    if (rc < 0)
+        return rc;
+    ch->outcome = cur->exists ? FY_ROW_UPDATED : FY_ROW_CREATED;
+    if (cur->exists)
         st->updated++;
-    else if (rc == 0)
+    else
         st->created++;
-    return rc;
+    return 0;
 }
 
 static int lite_push_apply(struct fy_store *st, const struct fy_apply_batch *ab,
@@ -674,7 +720,7 @@ static int lite_push_apply(struct fy_store *st, const struct fy_apply_batch *ab,
     int rc = stmts_prepare(l, ab->table, &s, err);
 
     for (size_t i = 0; rc == 0 && i < ab->n; i++) {
-        const struct fy_change *ch = ab->changes[i];
+        struct fy_change *ch = ab->changes[i];
         struct lite_current cur;
 
         rc = read_current(l, &s, ab, ch, &cur, err);

@@ -27,11 +27,37 @@ struct fy_key {
 
 void fy_key_release(struct fy_key *k);
 
+/*
+ * What applying a change did to its row, set by fy_store_push_apply:
+ *   CREATED  a new row
+ *   UPDATED  an existing row overwritten (or, for a partial change, the
+ *            named columns)
+ *   DELETED  the row removed
+ *   STALE    an upsert older (by HLC, then origin device) than the stored
+ *            row or a tombstone: nothing written
+ *   NOOP     a delete that removed no row (none there, or a newer one); its
+ *            tombstone is still recorded when it is the newest
+ */
+enum fy_row_outcome {
+    FY_ROW_PENDING = 0, /* not applied (yet) */
+    FY_ROW_CREATED,
+    FY_ROW_UPDATED,
+    FY_ROW_DELETED,
+    FY_ROW_STALE,
+    FY_ROW_NOOP,
+};
+
 /* One validated change. Memory belongs to the request arena. */
 struct fy_change {
     int64_t seq;
     const struct fy_table *table;
     bool del;
+    /*
+     * Some vals are FY_V_ABSENT (a PATCH): an update keeps those columns'
+     * stored values; an insert writes NULL there. Pushes carry full rows.
+     */
+    bool partial;
+    enum fy_row_outcome outcome; /* out: set by apply */
     uint64_t hlc;
     struct fy_val *vals; /* table->ncols values; deletes fill only the key */
     const char *key;     /* canonical key: raw bytes (bytea, text with
@@ -48,6 +74,7 @@ struct fy_apply_batch {
     size_t n, ndel;
 };
 
+/* Totals of the outcomes (NOOP is not counted). */
 struct fy_apply_stats {
     long created, updated, deleted, stale;
 };
@@ -101,6 +128,11 @@ int fy_store_key_touch(struct fy_store *st, const char *id,
  */
 int fy_store_push_begin(struct fy_store *st, const char *device, int64_t *acked,
                         struct ferry_err *err);
+/*
+ * Applies b's changes by last-writer-wins on (hlc, origin device), sets
+ * each change's outcome and adds them to the totals in s. One statement
+ * per batch on PostgreSQL, whatever its size.
+ */
 int fy_store_push_apply(struct fy_store *st, const struct fy_apply_batch *b,
                         struct fy_apply_stats *s, struct ferry_err *err);
 int fy_store_push_commit(struct fy_store *st, const char *device, int64_t acked,

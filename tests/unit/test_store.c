@@ -1,0 +1,669 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The store conformance suite: the same cases against each backend, a real
+ * SQLite file or a fresh database on the harness's PostgreSQL.
+ *   test_store sqlite
+ *   test_store pg DSN_FILE     (the pg fixture writes test-pg/dsn)
+ * Every store op gets its cases here. To add one: write a
+ * `static void case_<name>(struct fx *fx)` below and add its name to
+ * STORE_CASES at the end; setup gives each case a freshly migrated store.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#include "store/store_int.h"
+#include "fy.h"
+
+/* notes: region-scoped rows; nums: a numeric key (canonical forms). */
+static const char contract_v1[] =
+    "{\"version\": 1, \"tables\": ["
+    "{\"name\": \"notes\", \"columns\": ["
+    "{\"name\": \"id\", \"type\": \"bigint\"},"
+    "{\"name\": \"region\", \"type\": \"text\"},"
+    "{\"name\": \"body\", \"type\": \"text\"},"
+    "{\"name\": \"n\", \"type\": \"integer\"}],"
+    " \"primary_key\": [\"id\"], \"region_column\": \"region\"},"
+    "{\"name\": \"nums\", \"columns\": ["
+    "{\"name\": \"k\", \"type\": \"numeric\"},"
+    "{\"name\": \"v\", \"type\": \"text\"}],"
+    " \"primary_key\": [\"k\"]}]}";
+
+enum { NOTE_ID, NOTE_REGION, NOTE_BODY, NOTE_N, NOTE_NCOLS };
+
+/* ---- the backend under test ------------------------------------------- */
+
+static const char *backend; /* "sqlite" or "pg" */
+static char pg_admin[512];  /* DSN of the harness's cluster */
+static int fx_serial;
+
+struct fx {
+    char dir[64]; /* sqlite: the temporary folder */
+    char db[64];  /* pg: the fresh database */
+    char url[600];
+    struct fy_contract *contract;
+    struct fy_store *st;
+    struct fy_arena arena;
+};
+
+static int pg_admin_exec(const char *sql)
+{
+    PGconn *c = PQconnectdb(pg_admin);
+    PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+
+    if (!ok)
+        print_error("%s: %s\n", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return ok ? 0 : -1;
+}
+
+/* A URL of an empty store of its own for one case. */
+static int fresh_url(struct fx *fx)
+{
+    char sql[128];
+    const char *slash;
+
+    if (strcmp(backend, "sqlite") == 0) {
+        snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-store-XXXXXX");
+        if (!mkdtemp(fx->dir))
+            return -1;
+        snprintf(fx->url, sizeof(fx->url), "sqlite:%s/s.db", fx->dir);
+        return 0;
+    }
+    snprintf(fx->db, sizeof(fx->db), "store_%ld_%d", (long)getpid(),
+             fx_serial++);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->db);
+    slash = strrchr(pg_admin, '/');
+    if (!slash || pg_admin_exec(sql) < 0)
+        return -1;
+    snprintf(fx->url, sizeof(fx->url), "%.*s/%s", (int)(slash - pg_admin),
+             pg_admin, fx->db);
+    return 0;
+}
+
+static void drop_store(struct fx *fx)
+{
+    static const char *const files[] = {"s.db", "s.db-wal", "s.db-shm",
+                                        "s.db-journal"};
+    char path[128];
+
+    if (fx->db[0]) {
+        snprintf(path, sizeof(path), "DROP DATABASE %s WITH (FORCE)", fx->db);
+        pg_admin_exec(path);
+    }
+    for (size_t i = 0; fx->dir[0] && i < FY_ARRAY_LEN(files); i++) {
+        snprintf(path, sizeof(path), "%s/%s", fx->dir, files[i]);
+        unlink(path);
+    }
+    if (fx->dir[0])
+        rmdir(fx->dir);
+}
+
+static int parse_contract(const char *text, struct fy_contract **out)
+{
+    struct ferry_err err = {0};
+    int rc = fy_contract_parse(text, strlen(text), out, &err);
+
+    if (rc < 0)
+        print_error("contract: %s\n", err.msg);
+    return rc;
+}
+
+static int setup(void **state)
+{
+    struct fx *fx = calloc(1, sizeof(*fx));
+    struct ferry_err err = {0};
+
+    *state = fx;
+    if (!fx || fresh_url(fx) < 0 ||
+        parse_contract(contract_v1, &fx->contract) < 0)
+        return -1;
+    if (fy_store_open(fx->url, &fx->st, &err) < 0 ||
+        fy_store_migrate(fx->st, fx->contract, &err) < 0) {
+        print_error("setup: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+
+    if (!fx)
+        return 0;
+    fy_store_close(fx->st);
+    fy_contract_free(fx->contract);
+    fy_arena_reset(&fx->arena);
+    drop_store(fx);
+    free(fx);
+    return 0;
+}
+
+/* ---- helpers: changes, pushes, reading rows back ----------------------- */
+
+static struct fy_val tval(const char *s)
+{
+    return (struct fy_val){
+        .kind = s ? FY_V_TEXT : FY_V_NULL, .s = s, .len = s ? strlen(s) : 0};
+}
+
+static struct fy_val ival(int64_t i)
+{
+    return (struct fy_val){.kind = FY_V_INT, .i = i};
+}
+
+/* A change of notes: body NULL is SQL NULL; del fills only the key. */
+static struct fy_change *note(struct fx *fx, int64_t id, uint64_t hlc,
+                              const char *region, const char *body, bool del)
+{
+    struct fy_change *ch = fy_arena_calloc(&fx->arena, 1, sizeof(*ch));
+    struct fy_val *v = fy_arena_calloc(&fx->arena, NOTE_NCOLS, sizeof(*v));
+
+    assert_non_null(ch);
+    assert_non_null(v);
+    ch->table = fy_contract_table(fx->contract, "notes");
+    ch->hlc = hlc;
+    ch->del = del;
+    ch->vals = v;
+    v[NOTE_ID] = ival(id);
+    v[NOTE_REGION] = tval(region);
+    v[NOTE_BODY] = tval(body);
+    v[NOTE_N] = ival(id * 10);
+    return ch;
+}
+
+/*
+ * One push transaction of device with the changes of one table; returns
+ * the apply's code (the transaction is committed only on success).
+ */
+static int push(struct fx *fx, const char *device, const char *scope,
+                struct fy_change **chs, size_t n, struct fy_apply_stats *s)
+{
+    struct fy_apply_batch b = {.table = chs[0]->table,
+                               .device = device,
+                               .scope_region = scope,
+                               .changes = chs,
+                               .n = n};
+    struct fy_apply_stats dummy = {0};
+    struct ferry_err err = {0};
+    int64_t acked = 0;
+    int rc;
+
+    for (size_t i = 0; i < n; i++)
+        b.ndel += chs[i]->del;
+    rc = fy_store_push_begin(fx->st, device, &acked, &err);
+    if (rc == 0)
+        rc = fy_store_push_apply(fx->st, &b, s ? s : &dummy, &err);
+    if (rc == 0)
+        rc = fy_store_push_commit(fx->st, device, acked + 1, (long)n, &err);
+    else
+        fy_store_push_rollback(fx->st);
+    return rc;
+}
+
+static enum fy_row_outcome push1(struct fx *fx, const char *device,
+                                 struct fy_change *ch)
+{
+    assert_int_equal(push(fx, device, NULL, &ch, 1, NULL), 0);
+    return ch->outcome;
+}
+
+struct cell {
+    char v[256];
+    int rows;
+};
+
+static int cell_row(const char *const *cols, int n, void *ud)
+{
+    struct cell *c = ud;
+
+    (void)n;
+    snprintf(c->v, sizeof(c->v), "%s", cols[0] ? cols[0] : "(null)");
+    c->rows++;
+    return 0;
+}
+
+/* The first column of sql's rows (a template, see fy_sql_run). */
+static struct cell query(struct fx *fx, const char *sql, int64_t arg)
+{
+    const struct fy_sql_arg args[] = {FY_SQL_I(arg)};
+    struct cell c = {.v = "(none)"};
+    struct fy_sql_q q = {.sql = sql,
+                         .args = args,
+                         .nargs = 1,
+                         .row = cell_row,
+                         .ud = &c,
+                         .what = "test query"};
+    struct ferry_err err = {0};
+
+    if (fy_sql_run(fx->st, &q, &err) < 0)
+        fail_msg("%s: %s", sql, err.msg);
+    return c;
+}
+
+static const char *body_of(struct fx *fx, int64_t id)
+{
+    static struct cell c;
+
+    c = query(fx, "SELECT coalesce(body, '(null)') FROM notes WHERE id = $1",
+              id);
+    return c.v;
+}
+
+/* ---- keys ------------------------------------------------------------- */
+
+static struct fy_key key_rec(struct fx *fx, const char *id, const char *region,
+                             bool admin, int64_t expires)
+{
+    struct fy_key k = {
+        .device = fy_arena_strndup(&fx->arena, "dev-a", 5),
+        .region = region ? fy_arena_strndup(&fx->arena, region, 2) : NULL,
+        .admin = admin,
+        .expires_at = expires};
+
+    snprintf(k.id, sizeof(k.id), "%s", id);
+    memset(k.hash, 'f', 64);
+    return k;
+}
+
+static void case_keys_put_get(struct fx *fx)
+{
+    struct fy_key in = key_rec(fx, "0123456789abcdef", "eu", true, 4102444800);
+    struct fy_key out;
+    struct ferry_err err = {0};
+
+    assert_int_equal(fy_store_key_put(fx->st, &in, &err), 0);
+    assert_int_equal(fy_store_key_get(fx->st, in.id, &out, &err), 0);
+    assert_string_equal(out.id, in.id);
+    assert_string_equal(out.hash, in.hash);
+    assert_string_equal(out.device, "dev-a");
+    assert_string_equal(out.region, "eu");
+    assert_true(out.admin);
+    assert_int_equal(out.expires_at, 4102444800); /* after 2038 */
+    assert_true(llabs(out.created_at - (int64_t)time(NULL)) < 60);
+    assert_int_equal(out.revoked_at, 0);
+    assert_int_equal(out.last_used_at, 0);
+    fy_key_release(&out);
+    /* The same id twice is refused; no region, no expiry read back as such. */
+    assert_int_not_equal(fy_store_key_put(fx->st, &in, &err), 0);
+    in = key_rec(fx, "1111111111111111", NULL, false, 0);
+    assert_int_equal(fy_store_key_put(fx->st, &in, &err), 0);
+    assert_int_equal(fy_store_key_get(fx->st, in.id, &out, &err), 0);
+    assert_null(out.region);
+    assert_false(out.admin);
+    assert_int_equal(out.expires_at, 0);
+    fy_key_release(&out);
+    assert_int_equal(fy_store_key_get(fx->st, "2222222222222222", &out, &err),
+                     FERRY_ENOTFOUND);
+}
+
+static int count_key(const struct fy_key *k, void *ud)
+{
+    (void)k;
+    return ++*(int *)ud == 2 ? 7 : 0; /* stop at the second: the cb's code */
+}
+
+static int collect_key(const struct fy_key *k, void *ud)
+{
+    struct fy_buf *b = ud;
+
+    return fy_buf_addf(b, "%s%s", k->id, k->region ? k->region : "-");
+}
+
+static void case_keys_list(struct fx *fx)
+{
+    static const char *const ids[] = {"cccccccccccccccc", "aaaaaaaaaaaaaaaa",
+                                      "bbbbbbbbbbbbbbbb"};
+    struct fy_buf b = FY_BUF_INIT(0);
+    struct ferry_err err = {0};
+    int n = 0;
+
+    assert_int_equal(fy_store_key_list(fx->st, collect_key, &b, &err), 0);
+    assert_string_equal(b.data, "");
+    for (size_t i = 0; i < FY_ARRAY_LEN(ids); i++) {
+        struct fy_key k = key_rec(fx, ids[i], i == 1 ? "us" : NULL, false, 0);
+
+        assert_int_equal(fy_store_key_put(fx->st, &k, &err), 0);
+    }
+    /* In the order they were created, even within one second. */
+    assert_int_equal(fy_store_key_list(fx->st, collect_key, &b, &err), 0);
+    assert_string_equal(b.data, "cccccccccccccccc-"
+                                "aaaaaaaaaaaaaaaaus"
+                                "bbbbbbbbbbbbbbbb-");
+    assert_int_equal(fy_store_key_list(fx->st, count_key, &n, &err), 7);
+    assert_int_equal(n, 2);
+    fy_buf_release(&b);
+}
+
+static void case_keys_revoke_touch(struct fx *fx)
+{
+    struct fy_key k = key_rec(fx, "0123456789abcdef", NULL, false, 0);
+    struct fy_key out;
+    struct ferry_err err = {0};
+    int64_t revoked;
+
+    assert_int_equal(fy_store_key_put(fx->st, &k, &err), 0);
+    assert_int_equal(fy_store_key_touch(fx->st, k.id, &err), 0);
+    assert_int_equal(fy_store_key_revoke(fx->st, k.id, &err), 0);
+    assert_int_equal(fy_store_key_get(fx->st, k.id, &out, &err), 0);
+    assert_true(out.revoked_at > 0);
+    assert_true(llabs(out.last_used_at - (int64_t)time(NULL)) < 60);
+    revoked = out.revoked_at;
+    fy_key_release(&out);
+    /* Revoking again keeps the first time; an unknown id is not found. */
+    assert_int_equal(fy_store_key_revoke(fx->st, k.id, &err), 0);
+    assert_int_equal(fy_store_key_get(fx->st, k.id, &out, &err), 0);
+    assert_int_equal(out.revoked_at, revoked);
+    fy_key_release(&out);
+    assert_int_equal(fy_store_key_revoke(fx->st, "9999999999999999", &err),
+                     FERRY_ENOTFOUND);
+    /* Touching an unknown key is harmless. */
+    assert_int_equal(fy_store_key_touch(fx->st, "9999999999999999", &err), 0);
+}
+
+/* ---- apply -------------------------------------------------------------- */
+
+static void case_apply_lww(struct fx *fx)
+{
+    struct fy_apply_stats s = {0};
+
+    assert_int_equal(push1(fx, "a", note(fx, 1, 100, NULL, "v1", false)),
+                     FY_ROW_CREATED);
+    assert_int_equal(push1(fx, "a", note(fx, 1, 200, NULL, "v2", false)),
+                     FY_ROW_UPDATED);
+    assert_int_equal(push1(fx, "b", note(fx, 1, 150, NULL, "old", false)),
+                     FY_ROW_STALE);
+    assert_string_equal(body_of(fx, 1), "v2");
+    /* Equal HLC: the greater origin device wins, the smaller is stale. */
+    assert_int_equal(push1(fx, "b", note(fx, 1, 200, NULL, "b@200", false)),
+                     FY_ROW_UPDATED);
+    assert_int_equal(push1(fx, "a", note(fx, 1, 200, NULL, "a@200", false)),
+                     FY_ROW_STALE);
+    assert_string_equal(body_of(fx, 1), "b@200");
+    /* A batch: one outcome per row, and the totals. */
+    {
+        struct fy_change *chs[] = {note(fx, 1, 300, NULL, "v3", false),
+                                   note(fx, 2, 300, NULL, NULL, false),
+                                   note(fx, 3, 300, NULL, "x", false)};
+
+        assert_int_equal(push1(fx, "c", note(fx, 3, 900, NULL, "new", false)),
+                         FY_ROW_CREATED);
+        assert_int_equal(push(fx, "a", NULL, chs, 3, &s), 0);
+        assert_int_equal(chs[0]->outcome, FY_ROW_UPDATED);
+        assert_int_equal(chs[1]->outcome, FY_ROW_CREATED);
+        assert_int_equal(chs[2]->outcome, FY_ROW_STALE);
+        assert_int_equal(s.created, 1);
+        assert_int_equal(s.updated, 1);
+        assert_int_equal(s.stale, 1);
+        assert_string_equal(body_of(fx, 2), "(null)");
+    }
+}
+
+static void case_apply_tombstones(struct fx *fx)
+{
+    struct fy_apply_stats s = {0};
+    struct fy_change *del = note(fx, 1, 200, NULL, NULL, true);
+
+    push1(fx, "a", note(fx, 1, 100, NULL, "v1", false));
+    assert_int_equal(push(fx, "a", NULL, &del, 1, &s), 0);
+    assert_int_equal(del->outcome, FY_ROW_DELETED);
+    assert_int_equal(s.deleted, 1);
+    assert_int_equal(query(fx, "SELECT id FROM notes WHERE id = $1", 1).rows,
+                     0);
+    /* The tombstone keeps an older write out; a newer one comes back. */
+    assert_int_equal(push1(fx, "b", note(fx, 1, 150, NULL, "late", false)),
+                     FY_ROW_STALE);
+    assert_int_equal(push1(fx, "b", note(fx, 1, 250, NULL, "back", false)),
+                     FY_ROW_CREATED);
+    /* A delete older than the row, and one of a row never there. */
+    assert_int_equal(push1(fx, "a", note(fx, 1, 210, NULL, NULL, true)),
+                     FY_ROW_NOOP);
+    assert_string_equal(body_of(fx, 1), "back");
+    assert_int_equal(push1(fx, "a", note(fx, 7, 100, NULL, NULL, true)),
+                     FY_ROW_NOOP);
+    assert_int_equal(push1(fx, "a", note(fx, 7, 90, NULL, "x", false)),
+                     FY_ROW_STALE);
+}
+
+static void case_apply_regions(struct fx *fx)
+{
+    struct fy_change *ch = note(fx, 1, 200, "eu", "mine?", false);
+    struct fy_change *del = note(fx, 2, 300, "eu", NULL, true);
+
+    push1(fx, "us-1", note(fx, 1, 100, "us", "us row", false));
+    /* A key of region eu may not overwrite a row of region us. */
+    assert_int_equal(push(fx, "eu-1", "eu", &ch, 1, NULL), FERRY_EFORBIDDEN);
+    assert_string_equal(body_of(fx, 1), "us row");
+    /* eu's tombstone does not shadow a row us creates later (older HLC). */
+    assert_int_equal(push(fx, "eu-1", "eu", &del, 1, NULL), 0);
+    assert_int_equal(push1(fx, "us-1", note(fx, 2, 250, "us", "us2", false)),
+                     FY_ROW_CREATED);
+    assert_int_equal(push1(fx, "eu-1", note(fx, 2, 250, "eu", "x", false)),
+                     FY_ROW_STALE);
+}
+
+static void case_apply_partial(struct fx *fx)
+{
+    struct fy_change *ch = note(fx, 1, 200, NULL, NULL, false);
+
+    push1(fx, "a", note(fx, 1, 100, NULL, "kept", false));
+    /* Only n named: body is absent, not NULL. */
+    ch->partial = true;
+    ch->vals[NOTE_BODY].kind = FY_V_ABSENT;
+    ch->vals[NOTE_N] = ival(5);
+    assert_int_equal(push1(fx, "a", ch), FY_ROW_UPDATED);
+    assert_string_equal(body_of(fx, 1), "kept");
+    assert_string_equal(query(fx, "SELECT n FROM notes WHERE id = $1", 1).v,
+                        "5");
+    /* A NULL named is written; a partial insert leaves absent as NULL. */
+    ch = note(fx, 1, 300, NULL, NULL, false);
+    ch->partial = true;
+    ch->vals[NOTE_N].kind = FY_V_ABSENT;
+    assert_int_equal(push1(fx, "a", ch), FY_ROW_UPDATED);
+    assert_string_equal(body_of(fx, 1), "(null)");
+    assert_string_equal(query(fx, "SELECT n FROM notes WHERE id = $1", 1).v,
+                        "5");
+    ch = note(fx, 2, 300, NULL, "new", false);
+    ch->partial = true;
+    ch->vals[NOTE_N].kind = FY_V_ABSENT;
+    assert_int_equal(push1(fx, "a", ch), FY_ROW_CREATED);
+    assert_string_equal(
+        query(fx, "SELECT coalesce(n, -1) FROM notes WHERE id = $1", 2).v,
+        "-1");
+}
+
+static void case_acked_seq(struct fx *fx)
+{
+    struct ferry_err err = {0};
+    int64_t acked = -1;
+
+    assert_int_equal(fy_store_push_begin(fx->st, "a", &acked, &err), 0);
+    assert_int_equal(acked, 0);
+    assert_int_equal(fy_store_push_commit(fx->st, "a", 42, 3, &err), 0);
+    assert_int_equal(fy_store_push_begin(fx->st, "a", &acked, &err), 0);
+    assert_int_equal(acked, 42);
+    /* Never backwards. */
+    assert_int_equal(fy_store_push_commit(fx->st, "a", 40, 1, &err), 0);
+    assert_int_equal(fy_store_push_begin(fx->st, "a", &acked, &err), 0);
+    assert_int_equal(acked, 42);
+    /* A rolled-back push leaves it alone. */
+    fy_store_push_rollback(fx->st);
+    assert_int_equal(fy_store_push_begin(fx->st, "b", &acked, &err), 0);
+    assert_int_equal(acked, 0);
+    fy_store_push_rollback(fx->st);
+    assert_string_equal(
+        query(fx,
+              "SELECT pushes FROM {s}devices WHERE device = 'a' AND"
+              " acked_seq = $1",
+              42)
+            .v,
+        "2");
+}
+
+/* Two spellings of one numeric key are one row once canonical. */
+static void case_canonical_keys(struct fx *fx)
+{
+    const struct fy_table *t = fy_contract_table(fx->contract, "nums");
+    static const char *const spellings[] = {"1.50", "01.5", "1.500000"};
+    char why[200];
+
+    for (size_t i = 0; i < FY_ARRAY_LEN(spellings); i++) {
+        struct fy_change *ch = fy_arena_calloc(&fx->arena, 1, sizeof(*ch));
+        struct fy_val *v = fy_arena_calloc(&fx->arena, 2, sizeof(*v));
+        struct fy_buf key = FY_BUF_INIT(0);
+        size_t bytes = 0;
+
+        assert_non_null(ch);
+        assert_non_null(v);
+        *ch = (struct fy_change){.table = t, .hlc = 100 + i, .vals = v};
+        v[0] = tval(spellings[i]);
+        v[1] = tval(spellings[i]);
+        assert_int_equal(fy_val_key_canon(&t->cols[0], &v[0], &fx->arena, &key,
+                                          &bytes, why, sizeof(why)),
+                         0);
+        fy_buf_release(&key);
+        assert_int_equal(push1(fx, "a", ch),
+                         i ? FY_ROW_UPDATED : FY_ROW_CREATED);
+    }
+    assert_string_equal(
+        query(fx, "SELECT count(*) FROM nums WHERE $1 = 1", 1).v, "1");
+}
+
+/* ---- migrate ------------------------------------------------------------ */
+
+static int migrate_text(struct fx *fx, const char *text, struct ferry_err *e)
+{
+    struct fy_contract *c = NULL;
+    int rc = parse_contract(text, &c);
+
+    if (rc == 0)
+        rc = fy_store_migrate(fx->st, c, e);
+    fy_contract_free(c);
+    return rc;
+}
+
+static void case_migrate(struct fx *fx)
+{
+    static const char v2[] =
+        "{\"version\": 2, \"tables\": [{\"name\": \"notes\", \"columns\": ["
+        "{\"name\": \"id\", \"type\": \"bigint\"},"
+        "{\"name\": \"region\", \"type\": \"text\"},"
+        "{\"name\": \"body\", \"type\": \"text\"},"
+        "{\"name\": \"n\", \"type\": \"integer\"},"
+        "{\"name\": \"extra\", \"type\": \"text\"}],"
+        " \"primary_key\": [\"id\"], \"region_column\": \"region\"}]}";
+    struct ferry_err err = {0};
+    char sum[65];
+    long version = 0;
+
+    /* Idempotent, and recorded. */
+    assert_int_equal(fy_store_migrate(fx->st, fx->contract, &err), 0);
+    assert_int_equal(fy_store_schema_version(fx->st, &version, sum, &err), 0);
+    assert_int_equal(version, 1);
+    assert_string_equal(sum, fx->contract->checksum);
+    push1(fx, "a", note(fx, 1, 100, NULL, "before", false));
+    /* A new version adds a column; old rows keep theirs. */
+    assert_int_equal(migrate_text(fx, v2, &err), 0);
+    assert_int_equal(fy_store_schema_version(fx->st, &version, sum, &err), 0);
+    assert_int_equal(version, 2);
+    assert_string_equal(body_of(fx, 1), "before");
+    assert_string_equal(
+        query(fx, "SELECT coalesce(extra, 'none') FROM notes WHERE id = $1", 1)
+            .v,
+        "none");
+}
+
+static void case_migrate_drift(struct fx *fx)
+{
+    struct ferry_err err = {0};
+    char *text = strdup(contract_v1);
+    char *body;
+
+    assert_non_null(text);
+    /* Same version, other contract: refused, and nothing migrated. */
+    body = strstr(text, "\"body\", \"type\": \"text\"");
+    memcpy(body, "\"bod2\"", 6);
+    assert_int_equal(migrate_text(fx, text, &err), FERRY_ESCHEMA);
+    assert_non_null(strstr(err.msg, "version 1"));
+    /* A newer version that drops a column: refused, naming it. */
+    memcpy(text + strlen("{\"version\": "), "3", 1);
+    assert_int_equal(migrate_text(fx, text, &err), FERRY_ESCHEMA);
+    assert_non_null(strstr(err.msg, "'body' was dropped"));
+    free(text);
+    assert_int_equal(query(fx,
+                           "SELECT version FROM {s}schema_versions WHERE"
+                           " version > $1",
+                           1)
+                         .rows,
+                     0);
+    /* An older version than the store's: refused. */
+    text = strdup(contract_v1);
+    assert_non_null(text);
+    memcpy(text + strlen("{\"version\": "), "2", 1);
+    assert_int_equal(migrate_text(fx, text, &err), 0);
+    assert_int_equal(fy_store_migrate(fx->st, fx->contract, &err),
+                     FERRY_ESCHEMA);
+    assert_non_null(strstr(err.msg, "newer than"));
+    free(text);
+}
+
+/* ---- the list of cases -------------------------------------------------- */
+
+#define STORE_CASES(X)                                                         \
+    X(keys_put_get)                                                            \
+    X(keys_list)                                                               \
+    X(keys_revoke_touch)                                                       \
+    X(apply_lww)                                                               \
+    X(apply_tombstones)                                                        \
+    X(apply_regions)                                                           \
+    X(apply_partial)                                                           \
+    X(acked_seq)                                                               \
+    X(canonical_keys)                                                          \
+    X(migrate)                                                                 \
+    X(migrate_drift)
+
+#define STORE_WRAP(name)                                                       \
+    static void test_##name(void **state)                                      \
+    {                                                                          \
+        case_##name(*state);                                                   \
+    }
+STORE_CASES(STORE_WRAP)
+
+#define STORE_TEST(name)                                                       \
+    cmocka_unit_test_setup_teardown(test_##name, setup, teardown),
+
+static int read_dsn(const char *file)
+{
+    FILE *f = fopen(file, "r");
+    bool ok = f && fgets(pg_admin, sizeof(pg_admin), f);
+
+    if (f)
+        fclose(f);
+    pg_admin[strcspn(pg_admin, "\n")] = '\0';
+    return ok && pg_admin[0] ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {STORE_CASES(STORE_TEST)};
+
+    backend = argc > 1 ? argv[1] : "sqlite";
+    if (strcmp(backend, "pg") == 0 && (argc < 3 || read_dsn(argv[2]) < 0)) {
+        fprintf(stderr, "usage: test_store pg DSN_FILE\n");
+        return 2;
+    }
+    cmocka_set_test_filter(getenv("STORE_CASE"));
+    return cmocka_run_group_tests_name(backend, tests, NULL, NULL);
+}
