@@ -7,11 +7,13 @@
 # (AddressSanitizer and UBSan in the sanitizer build). Leaks are not
 # checked here: a failed cmocka assertion leaves the test without running
 # its own cleanup. The ordinary runs check leaks on every path they take.
-#   torture.sh PROGRAM [STRIDE]
-# STRIDE > 1 tries every STRIDE-th allocation only (for long programs).
+#   torture.sh PROGRAM [ARG...]
+# TORTURE_STRIDE=K tries every K-th allocation only (for slow programs,
+# such as the store suite against PostgreSQL).
 set -u
 prog=$1
-stride=${2:-1}
+shift
+stride=${TORTURE_STRIDE:-1}
 n=0
 runs=0
 bad=0
@@ -22,7 +24,7 @@ while :; do
     FERRY_FAULT_ALLOC=$n CMOCKA_MESSAGE_OUTPUT=stdout \
         ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:exitcode=200 \
         UBSAN_OPTIONS=halt_on_error=1:exitcode=202 \
-        "$prog" >"$out" 2>&1 || rc=$?
+        "$prog" "$@" >"$out" 2>&1 || rc=$?
     runs=$((runs + 1))
     # cmocka exits with the number of failed tests; signals are >= 128,
     # sanitizer reports 200-202.
