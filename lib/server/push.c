@@ -30,13 +30,18 @@ static int status_rank(int status)
     return status == 403 ? 3 : status == 404 ? 2 : status == 422 ? 1 : 0;
 }
 
-/* Records one rejected change; always returns FERRY_ECONTRACT. */
-static int reject(struct vctx *v, int64_t seq, int status, const char *code,
-                  const char *fmt, ...) FY_PRINTF(5, 6);
+/*
+ * Records one rejected change with its wire code (status and code text come
+ * from the one table, FERRY_WIRE_MAP); always returns FERRY_ECONTRACT.
+ */
+static int reject(struct vctx *v, int64_t seq, enum ferry_wire wire,
+                  const char *fmt, ...) FY_PRINTF(4, 5);
 
-static int reject(struct vctx *v, int64_t seq, int status, const char *code,
+static int reject(struct vctx *v, int64_t seq, enum ferry_wire wire,
                   const char *fmt, ...)
 {
+    int status = ferry_wire_status(wire);
+    const char *code = ferry_wire_name(wire);
     char msg[300];
     va_list ap;
 
@@ -67,7 +72,7 @@ static int stamp_scope(struct vctx *v, const struct fy_table *t,
     if (ch->vals[t->region_col].kind != FY_V_NULL &&
         (ch->vals[t->region_col].len != strlen(k->region) ||
          memcmp(ch->vals[t->region_col].s, k->region, strlen(k->region)) != 0))
-        return reject(v, ch->seq, 403, "region_scope",
+        return reject(v, ch->seq, FERRY_WIRE_REGION_SCOPE,
                       "row of region '%.*s' is outside this key's region"
                       " '%s'",
                       (int)ch->vals[t->region_col].len,
@@ -91,20 +96,20 @@ static int convert_row(struct vctx *v, const struct fy_table *t, json_t *row,
         int col = fy_table_column(t, name);
 
         if (col < 0)
-            return reject(v, ch->seq, 422, "unknown_column",
+            return reject(v, ch->seq, FERRY_WIRE_UNKNOWN_COLUMN,
                           "table '%s' has no column '%s'", t->name, name);
         if (ch->del && !fy_table_is_pk(t, (size_t)col))
             continue; /* a delete needs only the key */
         if (col == t->device_col)
             continue; /* stamped from the key, never from the body */
         if (json_is_null(jv) && fy_table_is_pk(t, (size_t)col))
-            return reject(v, ch->seq, 422, "missing_key",
+            return reject(v, ch->seq, FERRY_WIRE_MISSING_KEY,
                           "table '%s': key column '%s' needs a value", t->name,
                           name);
         if (fy_val_from_json(&t->cols[col], jv, v->a, &ch->vals[col], why,
                              sizeof(why)) < 0)
-            return reject(v, ch->seq, 422, "invalid_value", "table '%s': %s",
-                          t->name, why);
+            return reject(v, ch->seq, FERRY_WIRE_INVALID_VALUE,
+                          "table '%s': %s", t->name, why);
     }
     return 0;
 }
@@ -116,9 +121,9 @@ static int check_not_null(struct vctx *v, const struct fy_table *t,
         bool need = fy_table_is_pk(t, i) || (!ch->del && t->cols[i].not_null);
 
         if (need && ch->vals[i].kind == FY_V_NULL)
-            return reject(v, ch->seq, 422,
-                          fy_table_is_pk(t, i) ? "missing_key"
-                                               : "missing_value",
+            return reject(v, ch->seq,
+                          fy_table_is_pk(t, i) ? FERRY_WIRE_MISSING_KEY
+                                               : FERRY_WIRE_MISSING_VALUE,
                           "table '%s': column '%s' needs a value", t->name,
                           t->cols[i].name);
     }
@@ -143,14 +148,14 @@ static int make_key(struct vctx *v, const struct fy_table *t,
                                   b, &bytes, why, sizeof(why));
 
         if (rc == FERRY_ECONTRACT)
-            return reject(v, ch->seq, 422, "invalid_value", "table '%s': %s",
-                          t->name, why);
+            return reject(v, ch->seq, FERRY_WIRE_INVALID_VALUE,
+                          "table '%s': %s", t->name, why);
         if (rc < 0)
             return FERRY_ENOMEM;
         fy_buf_addc(b, '\x1f');
     }
     if (bytes > FY_KEY_MAX_BYTES)
-        return reject(v, ch->seq, 422, "key_too_long",
+        return reject(v, ch->seq, FERRY_WIRE_KEY_TOO_LONG,
                       "table '%s': the key takes %zu bytes; at most %d",
                       t->name, bytes, FY_KEY_MAX_BYTES);
     if (fy_buf_error(b))
@@ -172,28 +177,28 @@ static int parse_head(struct vctx *v, json_t *jc, int64_t prev,
 
     ch->seq = json_is_integer(jseq) ? json_integer_value(jseq) : 0;
     if (!json_is_object(jc) || ch->seq <= 0)
-        return reject(v, ch->seq, 422, "invalid_change",
+        return reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
                       "a change needs \"seq\" as a positive integer");
     if (ch->seq > FERRY_SEQ_MAX)
-        return reject(v, ch->seq, 422, "invalid_change",
+        return reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
                       "\"seq\" must be at most %lld (2^53 - 1)",
                       (long long)FERRY_SEQ_MAX);
     if (ch->seq <= prev)
-        return reject(v, ch->seq, 422, "seq_order",
+        return reject(v, ch->seq, FERRY_WIRE_SEQ_ORDER,
                       "seq must increase within a batch");
     if (!op || (strcmp(op, "upsert") != 0 && strcmp(op, "delete") != 0))
-        return reject(v, ch->seq, 422, "invalid_change",
+        return reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
                       "\"op\" must be \"upsert\" or \"delete\"");
     ch->del = op[0] == 'd';
     if (!hlc || fy_hlc_parse(hlc, &ch->hlc) < 0)
-        return reject(v, ch->seq, 422, "invalid_change",
+        return reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
                       "\"hlc\" must be 16 hex digits");
     *row = json_object_get(jc, "row");
     if (!json_is_object(*row))
-        return reject(v, ch->seq, 422, "invalid_change",
+        return reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
                       "\"row\" must be an object");
     if (!table || !(ch->table = fy_contract_table(v->c, table)))
-        return reject(v, ch->seq, 404, "unknown_table",
+        return reject(v, ch->seq, FERRY_WIRE_UNKNOWN_TABLE,
                       "no table '%s' in the contract",
                       table ? table : "(missing)");
     return 0;
@@ -449,7 +454,7 @@ static void store_verdict(struct vctx *v, const struct fy_change *chs, size_t n,
                           const struct ferry_err *err)
 {
     if (n == 1 && err)
-        reject(v, chs[0].seq, 422, "store_rejected", "%s", err->msg);
+        reject(v, chs[0].seq, FERRY_WIRE_STORE_REJECTED, "%s", err->msg);
 }
 
 int fy_push_run(struct fy_store *st, const struct fy_contract *c,
