@@ -31,9 +31,12 @@ int fy_http_client_new(const char *base_url, long timeout_s,
                        struct fy_http_client **out, struct ferry_err *err)
 {
     struct fy_http_client *c;
-    size_t n = strlen(base_url);
+    size_t n;
 
     *out = NULL;
+    if (!base_url)
+        return fy_err_set(err, FERRY_EINVAL, "no base URL");
+    n = strlen(base_url);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return fy_err_set(err, FERRY_ENET, "cannot initialise libcurl");
     c = fy_calloc(1, sizeof(*c));
