@@ -29,7 +29,7 @@
     X(ERATELIMIT, "rate limited")                                              \
     X(ETIMEDOUT, "timed out")                                                  \
     X(EBUSY, "resource busy")                                                  \
-    X(ESCHEMA, "schema mismatch")                                             \
+    X(ESCHEMA, "schema mismatch")                                              \
     X(EMETHOD, "method not allowed")                                           \
     X(ERANGE, "range not satisfiable")
 
@@ -84,7 +84,7 @@ bool ferry_err_is_transient(int code);
  * client sent (the agent parks them instead of retrying them).
  */
 #define FERRY_WIRE_VERDICT 1
-#define FERRY_WIRE_CHANGE 2
+#define FERRY_WIRE_CHANGE  2
 
 #define FERRY_WIRE_MAP(X)                                                      \
     X(MALFORMED, "malformed", EPARSE, 400, FERRY_WIRE_VERDICT)                 \
