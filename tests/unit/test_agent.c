@@ -232,10 +232,16 @@ static void test_budget_spent(void **state)
     struct fy_agent_request rq = post;
 
     sc.fail_first = 1000000;
-    assert_int_equal(make_agent(fx, 30, 10), 0);
+    assert_int_equal(make_agent(fx, 200, 10), 0);
     assert_int_equal(fy_agent_request(fx->a, &rq, &rep, &err), FERRY_EUNAVAIL);
     assert_non_null(strstr(err.msg, "server answered 503: busy"));
-    assert_true(sc.requests >= 2 && sc.requests <= 5);
+    /*
+     * The budget ends it. How many tries fit depends on the machine's load
+     * (a timing bound here failed on a busy machine): retrying itself is
+     * proven by test_retries_then_answer; this checks only that a 200 ms
+     * budget with 10 ms backoff stops well short of a runaway loop.
+     */
+    assert_true(sc.requests >= 1 && sc.requests <= 25);
     assert_int_equal(fx->recovered, 0);
 }
 
