@@ -239,9 +239,10 @@ static void test_budget_spent(void **state)
      * The budget ends it. How many tries fit depends on the machine's load
      * (a timing bound here failed on a busy machine): retrying itself is
      * proven by test_retries_then_answer; this checks only that a 200 ms
-     * budget with 10 ms backoff stops well short of a runaway loop.
+     * budget with 5-10 ms waits (equal jitter) stops far short of a loop
+     * without backoff, which makes thousands of tries in that time.
      */
-    assert_true(sc.requests >= 1 && sc.requests <= 25);
+    assert_true(sc.requests >= 1 && sc.requests <= 100);
     assert_int_equal(fx->recovered, 0);
 }
 
