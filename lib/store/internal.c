@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Ferry's own tables in the store, declared once for both backends: API
- * keys' and devices' tables, the recorded contract versions, and the ops
- * on them that are plain SQL (schema versions, a device's acknowledged
- * seq). Templates are expanded per engine by the dialect layer (sql.c);
- * the tokens used here are listed in docs/internals/store.md.
+ * keys' and devices' tables, the recorded contract versions, the contract
+ * tables with their tombstone tables, and the ops on them that are plain
+ * SQL (schema versions, a device's acknowledged seq). Templates are expanded
+ * per engine by the dialect layer (sql.c); the tokens used here are listed in
+ * docs/internals/store.md.
  */
 #include "store/store_int.h"
 
@@ -40,6 +41,163 @@ int fy_sql_internal_ddl(struct fy_store *st, struct ferry_err *err)
     struct fy_sql_q q = {.sql = internal_ddl, .what = "migrate"};
 
     return fy_sql_run(st, &q, err);
+}
+
+/* ---- contract tables ------------------------------------------------- */
+
+/*
+ * A contract table and its tombstone table. Beside the contract's columns
+ * each has ferry's hidden ones: the change's HLC and origin device, and the
+ * version pull will follow ({version}: PostgreSQL's transaction id, SQLite's
+ * revision counter). Tombstones keep deletes in the last-writer-wins order
+ * and carry the region of the key that deleted (NULL: all regions).
+ */
+static void hidden_defs(struct fy_buf *b)
+{
+    fy_buf_adds(b, "_ferry_hlc {int} NOT NULL, _ferry_origin {origin} NOT NULL,"
+                   " {version} {version_def}, ");
+}
+
+static void create_ddl(struct fy_store *st, struct fy_buf *b,
+                       const struct fy_table *t)
+{
+    const struct fy_sql_dialect *d = st->ops->sql->dialect;
+
+    fy_buf_adds(b, "CREATE TABLE IF NOT EXISTS ");
+    fy_buf_add_ident(b, t->name);
+    fy_buf_adds(b, " (");
+    for (size_t i = 0; i < t->ncols; i++) {
+        fy_buf_add_ident(b, t->cols[i].name);
+        fy_buf_addf(b, " %s%s, ", d->type(t->cols[i].type),
+                    t->cols[i].not_null ? " NOT NULL" : "");
+    }
+    hidden_defs(b);
+    fy_buf_adds(b, "PRIMARY KEY (");
+    fy_sql_pk_cols(b, t);
+    fy_buf_addf(b, "));CREATE TABLE IF NOT EXISTS {tomb:%s} (", t->name);
+    for (size_t i = 0; i < t->npk; i++) {
+        fy_buf_add_ident(b, t->cols[t->pk[i]].name);
+        fy_buf_addf(b, " %s NOT NULL, ", d->type(t->cols[t->pk[i]].type));
+    }
+    hidden_defs(b);
+    fy_buf_adds(b, "_ferry_region {text}, PRIMARY KEY (");
+    fy_sql_pk_cols(b, t);
+    fy_buf_adds(b, "));");
+}
+
+static int found_row(const char *const *cols, int n, void *ud)
+{
+    (void)cols;
+    (void)n;
+    *(bool *)ud = true;
+    return 0;
+}
+
+/*
+ * Does the table (or its tombstone table) lack col? PostgreSQL's
+ * {add_column} says IF NOT EXISTS and needs no probe ({has_column} is
+ * empty); SQLite asks pragma_table_info.
+ */
+static int lacks_column(struct fy_store *st, const struct fy_table *t,
+                        bool tomb, const char *col, bool *lacks,
+                        struct ferry_err *err)
+{
+    const char *probe = tomb ? "has_tomb_column" : "has_column";
+    const struct fy_sql_arg args[] = {FY_SQL_S(col)};
+    char sql[128];
+    bool found = false;
+    struct fy_sql_q q = {.sql = sql,
+                         .args = args,
+                         .nargs = FY_ARRAY_LEN(args),
+                         .row = found_row,
+                         .ud = &found,
+                         .what = "read columns"};
+    int rc;
+
+    *lacks = true;
+    if (!*fy_sql_word(st, probe))
+        return 0;
+    snprintf(sql, sizeof(sql), "{%s:%s}", probe, t->name);
+    rc = fy_sql_run(st, &q, err);
+    *lacks = !found;
+    return rc;
+}
+
+/* ALTER TABLE ... ADD COLUMN col def; unless the table has col. */
+static int add_column(struct fy_store *st, struct fy_buf *b,
+                      const struct fy_table *t, bool tomb, const char *col,
+                      bool quote, const char *def, struct ferry_err *err)
+{
+    bool lacks;
+    int rc = lacks_column(st, t, tomb, col, &lacks, err);
+
+    if (rc < 0 || !lacks)
+        return rc;
+    fy_buf_adds(b, "ALTER TABLE ");
+    if (tomb)
+        fy_buf_addf(b, "{tomb:%s}", t->name);
+    else
+        fy_buf_add_ident(b, t->name);
+    fy_buf_adds(b, " {add_column} ");
+    if (quote)
+        fy_buf_add_ident(b, col);
+    else
+        fy_buf_adds(b, col);
+    fy_buf_addf(b, " %s;", def);
+    return 0;
+}
+
+static int add_columns(struct fy_store *st, struct fy_buf *b,
+                       const struct fy_table *t, struct ferry_err *err)
+{
+    const struct fy_sql_dialect *d = st->ops->sql->dialect;
+    /* Adopted tables: their rows count as older than any pushed change. */
+    int rc = add_column(st, b, t, false, "_ferry_hlc", false,
+                        "{int} NOT NULL DEFAULT 0", err);
+
+    if (rc == 0)
+        rc = add_column(st, b, t, false, "_ferry_origin", false,
+                        "{origin} NOT NULL DEFAULT ''", err);
+    if (rc == 0)
+        rc = add_column(st, b, t, false, fy_sql_word(st, "version"), false,
+                        "{version_def}", err);
+    /* Stores migrated before tombstones had a region: theirs stay unscoped. */
+    if (rc == 0)
+        rc = add_column(st, b, t, true, "_ferry_region", false, "{text}", err);
+    /* Columns added to the contract later. */
+    for (size_t i = 0; rc == 0 && i < t->ncols; i++)
+        rc = add_column(st, b, t, false, t->cols[i].name, true,
+                        d->type(t->cols[i].type), err);
+    return rc;
+}
+
+static int run_buf(struct fy_store *st, struct fy_buf *b, const char *what,
+                   struct ferry_err *err)
+{
+    struct fy_sql_q q = {.sql = b->data, .what = what};
+
+    if (fy_buf_error(b))
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    return b->len ? fy_sql_run(st, &q, err) : 0;
+}
+
+int fy_sql_contract_ddl(struct fy_store *st, const struct fy_contract *c,
+                        struct ferry_err *err)
+{
+    struct fy_buf b = FY_BUF_INIT(0);
+    int rc;
+
+    for (size_t i = 0; i < c->ntables; i++)
+        create_ddl(st, &b, &c->tables[i]);
+    rc = run_buf(st, &b, "migrate", err);
+    /* Now every table exists: probe and add what is missing. */
+    fy_buf_reset(&b);
+    for (size_t i = 0; rc == 0 && i < c->ntables; i++)
+        rc = add_columns(st, &b, &c->tables[i], err);
+    if (rc == 0)
+        rc = run_buf(st, &b, "add columns", err);
+    fy_buf_release(&b);
+    return rc;
 }
 
 struct drift {

@@ -40,6 +40,14 @@ static const struct fy_sql_word pg_words[] = {
     {"order", "%"},
     {"max", "greatest"},
     {"exists", "to_regclass('ferry.%') IS NOT NULL"},
+    /* contract tables (internal.c) */
+    {"origin", "text COLLATE \"C\""},
+    {"version", "_ferry_xid"},
+    {"version_def", "xid8 NOT NULL DEFAULT pg_current_xact_id()"},
+    {"tomb", "ferry.\"tomb_%\""},
+    {"add_column", "ADD COLUMN IF NOT EXISTS"},
+    {"has_column", ""}, /* no probe: ADD COLUMN IF NOT EXISTS */
+    {"has_tomb_column", ""},
 };
 
 /* SQLSTATE classes that mean "the server is not there right now". */
@@ -242,6 +250,7 @@ static const struct fy_sql_dialect pg_dialect = {
     .placeholder = '$',
     .words = pg_words,
     .nwords = FY_ARRAY_LEN(pg_words),
+    .type = fy_type_name,
 };
 
 static const struct fy_store_sql_ops pg_sql_ops = {
@@ -295,70 +304,10 @@ static int pg_ping(struct fy_store *st, struct ferry_err *err)
 
 /* ---- migrate ---------------------------------------------------------- */
 
-static void table_ddl(struct fy_buf *b, const struct fy_table *t)
-{
-    fy_buf_adds(b, "CREATE TABLE IF NOT EXISTS ");
-    fy_buf_add_ident(b, t->name);
-    fy_buf_adds(b, " (");
-    fy_sql_col_defs(b, t, true, true);
-    fy_buf_adds(
-        b,
-        "_ferry_hlc bigint NOT NULL, _ferry_origin text COLLATE \"C\" NOT NULL,"
-        " _ferry_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
-        " PRIMARY KEY (");
-    fy_sql_pk_cols(b, t);
-    fy_buf_adds(b, "));");
-    /*
-     * Tables that existed before ferry (adopted) get the hidden columns;
-     * their rows count as older than any pushed change.
-     */
-    fy_buf_adds(b, "ALTER TABLE ");
-    fy_buf_add_ident(b, t->name);
-    fy_buf_adds(b, " ADD COLUMN IF NOT EXISTS _ferry_hlc bigint NOT NULL"
-                   " DEFAULT 0, ADD COLUMN IF NOT EXISTS _ferry_origin text"
-                   " COLLATE \"C\" NOT NULL DEFAULT '', ADD COLUMN IF NOT"
-                   " EXISTS _ferry_xid xid8 NOT NULL DEFAULT"
-                   " pg_current_xact_id();");
-    /* Columns added to the contract later. */
-    for (size_t i = 0; i < t->ncols; i++) {
-        fy_buf_adds(b, "ALTER TABLE ");
-        fy_buf_add_ident(b, t->name);
-        fy_buf_adds(b, " ADD COLUMN IF NOT EXISTS ");
-        fy_buf_add_ident(b, t->cols[i].name);
-        fy_buf_addf(b, " %s;", fy_type_name(t->cols[i].type));
-    }
-    /* Tombstones keep deletes in the last-writer-wins order. */
-    fy_buf_adds(b, "CREATE TABLE IF NOT EXISTS ferry.");
-    fy_buf_addf(b, "\"tomb_%s\" (", t->name);
-    for (size_t i = 0; i < t->npk; i++) {
-        const struct fy_column *c = &t->cols[t->pk[i]];
-
-        fy_buf_add_ident(b, c->name);
-        fy_buf_addf(b, " %s NOT NULL, ", fy_type_name(c->type));
-    }
-    fy_buf_adds(
-        b,
-        "_ferry_hlc bigint NOT NULL, _ferry_origin text COLLATE \"C\" NOT NULL,"
-        " _ferry_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
-        " _ferry_region text, PRIMARY KEY (");
-    fy_sql_pk_cols(b, t);
-    fy_buf_adds(b, "));");
-    /*
-     * The region of the key that deleted (NULL: an unscoped key, all
-     * regions); stores migrated before it get the column, their
-     * tombstones stay unscoped.
-     */
-    fy_buf_addf(b,
-                "ALTER TABLE ferry.\"tomb_%s\" ADD COLUMN IF NOT EXISTS"
-                " _ferry_region text;",
-                t->name);
-}
-
 static int pg_migrate(struct fy_store *st, const struct fy_contract *c,
                       struct ferry_err *err)
 {
     struct pg *pg = st->impl;
-    struct fy_buf b = FY_BUF_INIT(0);
     int rc;
 
     /* One migrator at a time, however many ferryd processes start. */
@@ -368,25 +317,15 @@ static int pg_migrate(struct fy_store *st, const struct fy_contract *c,
         rc = fy_sql_internal_ddl(st, err);
     if (rc == 0)
         rc = fy_sql_check_drift(st, c, err);
-    if (rc < 0)
-        goto out;
-    fy_buf_reset(&b);
-    for (size_t i = 0; i < c->ntables; i++)
-        table_ddl(&b, &c->tables[i]);
-    if (fy_buf_error(&b)) {
-        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
-        goto out;
-    }
-    rc = pg_run(pg, b.data, 0, NULL, PGRES_COMMAND_OK, NULL, "migrate", err);
+    if (rc == 0)
+        rc = fy_sql_contract_ddl(st, c, err);
     if (rc == 0)
         rc = fy_sql_record_version(st, c, err);
     if (rc == 0)
         rc = pg_run(pg, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, "commit",
                     err);
-out:
     if (rc < 0 && pg->conn)
         PQclear(PQexec(pg->conn, "ROLLBACK"));
-    fy_buf_release(&b);
     return rc;
 }
 

@@ -183,16 +183,16 @@ int fy_sql_drift_error(const char *recorded, const struct fy_contract *c,
 struct expand {
     char *p;
     size_t len, cap;
-    bool over;
+    bool over, bad;
 };
 
+/* Counts what does not fit, so that a second try knows the size. */
 static void put(struct expand *x, const char *s, size_t n)
 {
-    if (x->len + n >= x->cap) {
+    if (x->len + n >= x->cap)
         x->over = true;
-        return;
-    }
-    memcpy(x->p + x->len, s, n);
+    else
+        memcpy(x->p + x->len, s, n);
     x->len += n;
 }
 
@@ -220,7 +220,7 @@ static size_t expand_token(struct expand *x, const struct fy_sql_dialect *d,
     text = end ? word(d, name, n) : NULL;
     assert(text);
     if (!text) {
-        x->over = true;
+        x->bad = true;
         return strlen(s);
     }
     for (const char *t = text; *t; t++) {
@@ -236,14 +236,16 @@ static size_t expand_token(struct expand *x, const struct fy_sql_dialect *d,
 
 /*
  * Templates are constants of ours, so expanding one needs no allocation:
- * out is a caller's array, and a template too long for it is a bug.
+ * out is a caller's array. Returns the length the expansion needs, which
+ * is cap or more when it did not fit (out is then incomplete), or -1 for a
+ * template naming a token the dialect lacks (a bug).
  */
-static int expand(const struct fy_sql_dialect *d, const char *tpl, char *out,
-                  size_t cap)
+static long expand(const struct fy_sql_dialect *d, const char *tpl, char *out,
+                   size_t cap)
 {
     struct expand x = {.p = out, .cap = cap};
 
-    for (const char *s = tpl; *s && !x.over;) {
+    for (const char *s = tpl; *s && !x.bad;) {
         if (*s == '{') {
             s += expand_token(&x, d, s);
         } else if (*s == '$') {
@@ -253,18 +255,39 @@ static int expand(const struct fy_sql_dialect *d, const char *tpl, char *out,
             put(&x, s++, 1);
         }
     }
-    out[x.len] = '\0';
-    assert(!x.over);
-    return x.over ? FERRY_ETOOBIG : 0;
+    out[x.over ? 0 : x.len] = '\0';
+    return x.bad ? -1 : (long)x.len;
+}
+
+const char *fy_sql_word(const struct fy_store *st, const char *name)
+{
+    const char *text = word(st->ops->sql->dialect, name, strlen(name));
+
+    assert(text);
+    return text ? text : "";
 }
 
 int fy_sql_run(struct fy_store *st, struct fy_sql_q *q, struct ferry_err *err)
 {
-    char sql[4096];
+    const struct fy_sql_dialect *d = st->ops->sql->dialect;
+    char sql[4096], *big = NULL;
+    long n;
+    int rc;
 
     assert(q->nargs <= FY_SQL_MAX_ARGS);
     q->changes = 0;
-    if (expand(st->ops->sql->dialect, q->sql, sql, sizeof(sql)) < 0)
-        return fy_err_set(err, FERRY_ESTORE, "%s: statement too long", q->what);
-    return st->ops->sql->run(st, sql, q, err);
+    n = expand(d, q->sql, sql, sizeof(sql));
+    /* Only DDL built from a contract (tables of many columns) gets here. */
+    if (n >= (long)sizeof(sql)) {
+        big = fy_malloc((size_t)n + 1);
+        if (!big)
+            return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+        n = expand(d, q->sql, big, (size_t)n + 1);
+    }
+    if (n < 0)
+        rc = fy_err_set(err, FERRY_ESTORE, "%s: bad statement", q->what);
+    else
+        rc = st->ops->sql->run(st, big ? big : sql, q, err);
+    fy_free(big);
+    return rc;
 }

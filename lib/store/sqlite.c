@@ -50,6 +50,15 @@ static const struct fy_sql_word lite_words[] = {
     {"max", "max"},
     {"exists", "EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table'"
                " AND name = 'ferry_%')"},
+    /* contract tables (internal.c) */
+    {"origin", "TEXT"},
+    {"version", "_ferry_rev"},
+    {"version_def", "INTEGER NOT NULL DEFAULT 0"},
+    {"tomb", "\"ferry_tomb_%\""},
+    {"add_column", "ADD COLUMN"},
+    {"has_column", "SELECT 1 FROM pragma_table_info('%') WHERE name = ?"},
+    {"has_tomb_column",
+     "SELECT 1 FROM pragma_table_info('ferry_tomb_%') WHERE name = ?"},
 };
 
 static int lite_fail(struct lite *l, int src, const char *what,
@@ -150,89 +159,10 @@ static int lite_ping(struct fy_store *st, struct ferry_err *err)
 
 /* ---- migrate ---------------------------------------------------------- */
 
-static bool lite_has_column(struct lite *l, const char *table, const char *col)
-{
-    sqlite3_stmt *st = NULL;
-    bool found = false;
-
-    if (sqlite3_prepare_v2(l->db,
-                           "SELECT 1 FROM pragma_table_info(?) WHERE name = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return false;
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
-    found = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    return found;
-}
-
-static void lite_table_ddl(struct fy_buf *b, const struct fy_table *t)
-{
-    fy_buf_adds(b, "CREATE TABLE IF NOT EXISTS ");
-    fy_buf_add_ident(b, t->name);
-    fy_buf_adds(b, " (");
-    fy_sql_col_defs(b, t, false, true);
-    fy_buf_adds(b, "_ferry_hlc INTEGER NOT NULL, _ferry_origin TEXT NOT NULL,"
-                   " _ferry_rev INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (");
-    fy_sql_pk_cols(b, t);
-    fy_buf_adds(b, "));");
-    fy_buf_addf(b, "CREATE TABLE IF NOT EXISTS \"ferry_tomb_%s\" (", t->name);
-    for (size_t i = 0; i < t->npk; i++) {
-        fy_buf_add_ident(b, t->cols[t->pk[i]].name);
-        fy_buf_addf(b, " %s NOT NULL, ",
-                    fy_sql_sqlite_type(t->cols[t->pk[i]].type));
-    }
-    fy_buf_adds(b, "_ferry_hlc INTEGER NOT NULL, _ferry_origin TEXT NOT NULL,"
-                   " _ferry_rev INTEGER NOT NULL DEFAULT 0, _ferry_region TEXT,"
-                   " PRIMARY KEY (");
-    fy_sql_pk_cols(b, t);
-    fy_buf_adds(b, "));");
-}
-
-static void lite_add_columns(struct lite *l, struct fy_buf *b,
-                             const struct fy_table *t)
-{
-    static const char *const hidden[][2] = {
-        {"_ferry_hlc", "INTEGER NOT NULL DEFAULT 0"},
-        {"_ferry_origin", "TEXT NOT NULL DEFAULT ''"},
-        {"_ferry_rev", "INTEGER NOT NULL DEFAULT 0"},
-    };
-    struct fy_buf tomb = FY_BUF_INIT(0);
-
-    /* Adopted tables: their rows count as older than any pushed change. */
-    for (size_t i = 0; i < FY_ARRAY_LEN(hidden); i++) {
-        if (lite_has_column(l, t->name, hidden[i][0]))
-            continue;
-        fy_buf_adds(b, "ALTER TABLE ");
-        fy_buf_add_ident(b, t->name);
-        fy_buf_addf(b, " ADD COLUMN %s %s;", hidden[i][0], hidden[i][1]);
-    }
-    /*
-     * The region of the key that deleted (NULL: unscoped, all regions);
-     * older stores' tombstones stay unscoped.
-     */
-    fy_buf_reset(&tomb);
-    fy_buf_addf(&tomb, "ferry_tomb_%s", t->name);
-    if (!fy_buf_error(&tomb) && !lite_has_column(l, tomb.data, "_ferry_region"))
-        fy_buf_addf(b, "ALTER TABLE \"%s\" ADD COLUMN _ferry_region TEXT;",
-                    tomb.data);
-    fy_buf_release(&tomb);
-    for (size_t i = 0; i < t->ncols; i++) {
-        if (lite_has_column(l, t->name, t->cols[i].name))
-            continue;
-        fy_buf_adds(b, "ALTER TABLE ");
-        fy_buf_add_ident(b, t->name);
-        fy_buf_adds(b, " ADD COLUMN ");
-        fy_buf_add_ident(b, t->cols[i].name);
-        fy_buf_addf(b, " %s;", fy_sql_sqlite_type(t->cols[i].type));
-    }
-}
-
 static int lite_migrate(struct fy_store *st, const struct fy_contract *c,
                         struct ferry_err *err)
 {
     struct lite *l = st->impl;
-    struct fy_buf b = FY_BUF_INIT(0);
     int rc = lite_exec(l, "BEGIN IMMEDIATE", "begin", err);
 
     if (rc < 0)
@@ -242,25 +172,14 @@ static int lite_migrate(struct fy_store *st, const struct fy_contract *c,
         rc = lite_exec(l, lite_meta_ddl, "migrate", err);
     if (rc == 0)
         rc = fy_sql_check_drift(st, c, err);
-    for (size_t i = 0; i < c->ntables; i++)
-        lite_table_ddl(&b, &c->tables[i]);
     if (rc == 0)
-        rc = fy_buf_error(&b) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
-                              : lite_exec(l, b.data, "migrate", err);
-    /* Now every table exists: add the columns a newer contract brings. */
-    fy_buf_reset(&b);
-    for (size_t i = 0; rc == 0 && i < c->ntables; i++)
-        lite_add_columns(l, &b, &c->tables[i]);
-    if (rc == 0 && b.len > 0)
-        rc = fy_buf_error(&b) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
-                              : lite_exec(l, b.data, "add columns", err);
+        rc = fy_sql_contract_ddl(st, c, err);
     if (rc == 0)
         rc = fy_sql_record_version(st, c, err);
     if (rc == 0)
         rc = lite_exec(l, "COMMIT", "commit", err);
     else
         sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-    fy_buf_release(&b);
     return rc;
 }
 
@@ -338,6 +257,7 @@ static const struct fy_sql_dialect lite_dialect = {
     .placeholder = '?',
     .words = lite_words,
     .nwords = FY_ARRAY_LEN(lite_words),
+    .type = fy_sql_sqlite_type,
 };
 
 static const struct fy_store_sql_ops lite_sql_ops = {

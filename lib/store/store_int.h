@@ -100,6 +100,8 @@ struct fy_sql_dialect {
     char placeholder; /* '$' (PostgreSQL) or '?' (SQLite) */
     const struct fy_sql_word *words;
     size_t nwords;
+    /* The declared type of a contract column. */
+    const char *(*type)(enum fy_type t);
 };
 
 struct fy_store_sql_ops {
@@ -150,6 +152,8 @@ static inline const char *fy_store_sqlite_path(const char *url)
  * a negative FERRY_E* with err filled.
  */
 int fy_sql_run(struct fy_store *st, struct fy_sql_q *q, struct ferry_err *err);
+/* The text of a word without argument, e.g. "version" (a bug if absent). */
+const char *fy_sql_word(const struct fy_store *st, const char *name);
 /* A boolean column as the engines print it ("t" or "1"). */
 static inline bool fy_sql_bool(const char *v)
 {
@@ -162,6 +166,13 @@ extern const struct fy_store_key_ops fy_store_sql_key_ops;
 
 /* Creates ferry's own tables (devices, api_keys, schema_versions). */
 int fy_sql_internal_ddl(struct fy_store *st, struct ferry_err *err);
+/*
+ * Creates c's tables and their tombstone tables, and adds the columns a
+ * table lacks: ferry's hidden ones on an adopted table, a contract's later
+ * ones, the tombstones' region. Inside migrate's transaction.
+ */
+int fy_sql_contract_ddl(struct fy_store *st, const struct fy_contract *c,
+                        struct ferry_err *err);
 /* Refuses a contract that drifted from the recorded ones (sql.h). */
 int fy_sql_check_drift(struct fy_store *st, const struct fy_contract *c,
                        struct ferry_err *err);
