@@ -395,16 +395,12 @@ docs_run() {
 # its pid (fixa_unfake stops it). HOSTILE is the text its answers carry.
 fixa_fake() {
     cat >"$T/fixa_fake.py" <<'PY'
-import gzip, http.client, json, socket, sys
+import json, os, sys
+sys.path.insert(0, os.environ["E2E_DIR"])
+import fakehttp
 mode, upstream, portfile = sys.argv[1], sys.argv[2], sys.argv[3]
 H = ("\x1b[2J\x1b]0;owned\x07 cleared\nferry: pushed 999 changes\r"
      "\u202eevil\u2066x\u2069 \u0085\u009b2J \x7f\u200f\ufeff\u2028 \\x1b end")
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", 0))
-s.listen(16)
-s.settimeout(60)  # gone by itself once the scenario stops using it
-open(portfile, "w").write(str(s.getsockname()[1]))
 state = {"nb": 0, "prev": []}
 
 def verdict(status, code, message, changes=None):
@@ -444,59 +440,17 @@ def decide(seqs):
         return verdict(int(mode[1:]), "unavailable", H)
     return None
 
-def read_request(c):
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = c.recv(65536)
-        if not chunk:
-            return None, None
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    hdrs = dict(l.split(": ", 1) for l in lines[1:])
-    n = int(hdrs.get("Content-Length", 0))
-    while len(body) < n:
-        body += c.recv(65536)
-    return hdrs, body
+def handle(hdrs, body, changes):
+    return decide([x["seq"] for x in changes or []])
 
-while True:
-    try:
-        c, _ = s.accept()
-    except socket.timeout:
-        sys.exit(0)
-    c.settimeout(10)
-    try:
-        hdrs, body = read_request(c)
-    except (socket.timeout, ValueError):
-        hdrs = None
-    if hdrs is None:
-        c.close()
-        continue
-    raw = gzip.decompress(body) if hdrs.get("Content-Encoding") == "gzip" else body
-    answer = decide([x["seq"] for x in json.loads(raw)["changes"]])
-    if answer is None:
-        u = http.client.HTTPConnection(upstream)
-        fwd = {k: v for k, v in hdrs.items() if k.lower() in
-               ("x-api-key", "content-type", "content-encoding", "authorization")}
-        u.request("POST", "/v1/push", body=body, headers=fwd)
-        r = u.getresponse()
-        answer = (r.status, r.read())
-    c.sendall(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-              b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (answer[0], len(answer[1]))
-              + answer[1])
-    c.close()
+fakehttp.serve(portfile, upstream, handle)
 PY
-    rm -f "$T/fixa_port"
-    python3 "$T/fixa_fake.py" "$1" "${URL#http://}" "$T/fixa_port" </dev/null >>"$T/fake.log" 2>&1 &
-    FIXA_PID=$!
-    _i=0
-    while [ ! -s "$T/fixa_port" ]; do _i=$((_i + 1)); [ $_i -gt 100 ] && fail "fake"; sleep 0.05; done
-    sed -i "s|\"base_url\": \"[^\"]*\"|\"base_url\": \"http://127.0.0.1:$(cat "$T/fixa_port")\"|" "$T/$2/config.json"
+    fake_start "$2" "$T/fixa_fake.py" "$1" "${URL#http://}"
+    FIXA_PID=$FAKE_PID
 }
 
 fixa_unfake() {
-    kill "$FIXA_PID" 2>/dev/null || true
-    wait "$FIXA_PID" 2>/dev/null || true
+    fake_stop
 }
 
 # fixa_plain_text WHAT FILE: FILE is valid UTF-8 holding no byte or code
@@ -514,4 +468,28 @@ bad = [hex(ord(c)) for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord
 assert not bad, bad
 assert not any(l.startswith("ferry: pushed 999") for l in text.split("\n")), "forged line"
 PY
+}
+
+# fake_start AGENT SCRIPT ARG...: runs SCRIPT (python3, on tests/e2e/fakehttp.py)
+# with ARG... and a port file, waits for its port and points AGENT's
+# base_url at it. FAKE_PID is its pid; fake_stop stops it.
+fake_start() {
+    _agent=$1
+    shift
+    rm -f "$T/fake.port"
+    E2E_DIR=$E2E_DIR python3 "$@" "$T/fake.port" </dev/null >>"$T/fake.log" 2>&1 &
+    FAKE_PID=$!
+    _i=0
+    while [ ! -s "$T/fake.port" ]; do
+        _i=$((_i + 1))
+        [ $_i -gt 100 ] && fail "the fake server did not start: $(tail -n 5 "$T/fake.log")"
+        sleep 0.05
+    done
+    sed -i "s|\"base_url\": \"[^\"]*\"|\"base_url\": \"http://127.0.0.1:$(cat "$T/fake.port")\"|" \
+        "$T/$_agent/config.json"
+}
+
+fake_stop() {
+    kill "$FAKE_PID" 2>/dev/null || true
+    wait "$FAKE_PID" 2>/dev/null || true
 }

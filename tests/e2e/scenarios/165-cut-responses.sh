@@ -5,7 +5,9 @@
 # with the outbox intact and nothing parked; with the fault on the first
 # requests only, push retries through it and everything arrives.
 cat >"$T/fake.py" <<'PY'
-import http.client, socket, sys, threading
+import os, sys
+sys.path.insert(0, os.environ["E2E_DIR"])
+import fakehttp
 kind, faults, upstream, portfile = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 CUT = {
     "status": b"HTTP/1.1 2",
@@ -17,56 +19,14 @@ CUT = {
     "noacked200": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}",
     "cutbody200": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"acked_se",
 }[kind]
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", 0))
-s.listen(16)
-s.settimeout(60)  # gone by itself once the scenario stops using it
-open(portfile, "w").write(str(s.getsockname()[1]))
 seen = 0
 
-def read_request(c):
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = c.recv(65536)
-        if not chunk:
-            return None, None
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    hdrs = dict(l.split(": ", 1) for l in lines[1:])
-    n = int(hdrs.get("Content-Length", 0))
-    while len(body) < n:
-        body += c.recv(65536)
-    return hdrs, body
-
-while True:
-    try:
-        c, _ = s.accept()
-    except socket.timeout:
-        sys.exit(0)
-    c.settimeout(10)
-    try:
-        hdrs, body = read_request(c)
-    except (socket.timeout, ValueError):
-        hdrs = None
-    if hdrs is None:
-        c.close()
-        continue
+def handle(hdrs, body, changes):
+    global seen
     seen += 1
-    if seen <= faults:
-        c.sendall(CUT)
-        c.close()
-        continue
-    u = http.client.HTTPConnection(upstream)
-    fwd = {k: v for k, v in hdrs.items() if k.lower() in
-           ("x-api-key", "content-type", "content-encoding", "authorization")}
-    u.request("POST", "/v1/push", body=body, headers=fwd)
-    r = u.getresponse()
-    rb = r.read()
-    c.sendall(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-              b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (r.status, len(rb)) + rb)
-    c.close()
+    return CUT if seen <= faults else None
+
+fakehttp.serve(portfile, upstream, handle)
 PY
 items_contract
 ferryd_migrate
@@ -79,17 +39,9 @@ ferry_in a track items >/dev/null || fail track
 REAL_URL=$URL
 
 fake() { # KIND FAULTS: starts the fake in front of ferryd, points the agent at it
-    rm -f "$T/fport"
-    python3 "$T/fake.py" "$1" "$2" "${REAL_URL#http://}" "$T/fport" </dev/null >>"$T/fake.log" 2>&1 &
-    FPID=$!
-    i=0
-    while [ ! -s "$T/fport" ]; do i=$((i + 1)); [ $i -gt 100 ] && fail "fake"; sleep 0.05; done
-    sed -i "s|\"base_url\": \"[^\"]*\"|\"base_url\": \"http://127.0.0.1:$(cat "$T/fport")\"|" "$T/a/config.json"
+    fake_start a "$T/fake.py" "$1" "$2" "${REAL_URL#http://}"
 }
-unfake() {
-    kill "$FPID" 2>/dev/null || true
-    wait "$FPID" 2>/dev/null || true
-}
+unfake() { fake_stop; }
 
 outbox() { app_sql "$APP" 'SELECT count(*) FROM _ferry_outbox'; }
 dead() { app_sql "$APP" 'SELECT count(*) FROM _ferry_dead'; }

@@ -29,38 +29,23 @@ note "b's change is numbered and sent, but never acknowledged"
 # A stand-in server answers the handshake like ferryd and every batch 503.
 ACKED=$(device_acked edge1)
 REAL_URL=$URL
-cat >"$T/fake.py" <<PY
-import gzip, http.server, json, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        n = int(self.headers.get("Content-Length", 0))
-        body = self.rfile.read(n)
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        hand = b'"changes":[]' in body
-        self.send_response(200 if hand else 503)
-        self.send_header("Content-Type", "application/json")
-        out = json.dumps({"acked_seq": $ACKED, "applied": 0} if hand else
-            {"error": {"code": "store_unavailable", "message": "down"}}).encode()
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-    def log_message(self, *a):
-        pass
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
-s.timeout = 30
-print(s.server_address[1], flush=True)
-for _ in range(4):
-    s.handle_request()
+cat >"$T/fake.py" <<'PY'
+import json, os, sys
+sys.path.insert(0, os.environ["E2E_DIR"])
+import fakehttp
+acked, upstream, portfile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+def handle(hdrs, body, changes):
+    if changes == []:  # the handshake
+        return 200, json.dumps({"acked_seq": acked, "applied": 0}).encode()
+    return 503, json.dumps({"error": {"code": "store_unavailable",
+                                      "message": "down"}}).encode()
+
+fakehttp.serve(portfile, upstream, handle)
 PY
-python3 "$T/fake.py" >"$T/fake.port" &
-FAKE=$!
-i=0
-while [ ! -s "$T/fake.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-URL=http://127.0.0.1:$(cat "$T/fake.port")
-agent_init a edge1 2
+fake_start a "$T/fake.py" "$ACKED" "${URL#http://}"
 assert_exit "push to a server that answers 503" 5 ferry_in a push --retry-for 0
-kill $FAKE 2>/dev/null; wait $FAKE 2>/dev/null || true
+fake_stop
 [ "$(app_sql "$APP" 'SELECT count(*) FROM _ferry_outbox WHERE seq IS NOT NULL')" -ge 1 ] ||
     fail "b's change was not numbered"
 URL=$REAL_URL
