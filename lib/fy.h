@@ -80,6 +80,8 @@ bool fy_name_valid(const char *s);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void fy_hex(const void *p, size_t n, char *out);
+/* The value of one hex digit (either case), or -1. */
+int fy_hexval(char c);
 
 #include "util/banned.h"
 

@@ -41,24 +41,13 @@ void fy_hlc_format(uint64_t hlc, char out[FY_HLC_STRLEN + 1])
     out[FY_HLC_STRLEN] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int fy_hlc_parse(const char *s, uint64_t *out)
 {
     uint64_t v = 0;
     int i;
 
     for (i = 0; i < FY_HLC_STRLEN; i++) {
-        int d = hexval(s[i]);
+        int d = fy_hexval(s[i]);
 
         if (d < 0)
             return FERRY_EPARSE;

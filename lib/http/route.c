@@ -295,17 +295,6 @@ int fy_http_router_alias(struct fy_http_router *r, const char *method,
 
 /* ---- matching ------------------------------------------------------------ */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes n bytes of p into out; -1 for a broken escape. */
 static long pct_decode(const char *p, size_t n, char *out)
 {
@@ -318,9 +307,9 @@ static long pct_decode(const char *p, size_t n, char *out)
         }
         if (i + 2 >= n)
             return -1;
-        if (hexval(p[i + 1]) < 0 || hexval(p[i + 2]) < 0)
+        if (fy_hexval(p[i + 1]) < 0 || fy_hexval(p[i + 2]) < 0)
             return -1;
-        out[o++] = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+        out[o++] = (char)(fy_hexval(p[i + 1]) * 16 + fy_hexval(p[i + 2]));
         i += 2;
     }
     out[o] = '\0';

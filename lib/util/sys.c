@@ -56,6 +56,17 @@ void fy_hex(const void *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+int fy_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 bool fy_name_valid(const char *s)
 {
     size_t n = 0;
