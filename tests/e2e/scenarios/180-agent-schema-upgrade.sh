@@ -62,6 +62,12 @@ assert_eq "delete after the upgrade" 0 \
 assert_eq "items arrived" "$(app_sql "$APP" 'SELECT count(*) FROM items')" \
     "$(store_sql 'SELECT count(*) FROM items')"
 assert_eq "nothing parked" 0 "$(app_sql "$APP" 'SELECT count(*) FROM _ferry_dead')"
+assert_eq "update queued by 0.1" b2 "$(store_sql 'SELECT name FROM items WHERE id = 2')"
+app_sql "$APP" "INSERT INTO visits VALUES ('2026-01-05', 0.1 + 0.2, 5)"
+assert_eq "one write, one entry" 1 "$(app_sql "$APP" 'SELECT count(*) FROM _ferry_outbox')"
+ferry_in a push >/dev/null 2>>"$T/agent.log" || fail "push after the upgrade"
+assert_eq "a new composite key with a real" 1 \
+    "$(store_sql "SELECT count(*) FROM visits WHERE score = 0.30000000000000004")"
 # Tracked names are one table whatever their case, as the app's SQL sees it.
 assert_exit "tracked row per table, any case" 0 ferry_in a track VISITS
 assert_eq "one tracked row for visits" 1 \
