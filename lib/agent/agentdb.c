@@ -15,6 +15,7 @@
 #include "capture/capture_int.h"
 #include "util/log.h"
 #include "fy.h"
+#include "util/sqlite_err.h"
 
 /* Local history for `ferry status`: older runs are deleted. */
 #define RUNS_KEPT 1000
@@ -88,7 +89,7 @@ static int exec(sqlite3 *db, const char *sql, const char *what,
                 struct ferry_err *err)
 {
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return fy_capture_db_fail(db, what, err);
+        return fy_sqlite_fail(db, what, err);
     return 0;
 }
 
@@ -155,7 +156,7 @@ static int keys_v2(sqlite3 *db, struct ferry_err *err)
     /* The columns first: the tables' upgrades below write into them. */
     if (rc == 0 && sqlite3_prepare_v2(db, "SELECT tbl FROM _ferry_tracked", -1,
                                       &st, NULL) != SQLITE_OK)
-        rc = fy_capture_db_fail(db, "cannot read tracked tables", err);
+        rc = fy_sqlite_fail(db, "cannot read tracked tables", err);
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
         rc = keys_v2_table(db, (const char *)sqlite3_column_text(st, 0), &b,
                            err);
@@ -292,7 +293,7 @@ int fy_agentdb_record_run(sqlite3 *db, const struct fy_agent_run *r,
                            " sent, acked_seq, error) VALUES (?, ?, ?, ?, ?,"
                            " ?)",
                            -1, &st, NULL) != SQLITE_OK)
-        return fy_capture_db_fail(db, "cannot record the push", err);
+        return fy_sqlite_fail(db, "cannot record the push", err);
     sqlite3_bind_int64(st, 1, r->started);
     sqlite3_bind_int64(st, 2, r->ended);
     sqlite3_bind_text(st, 3, r->status, -1, SQLITE_STATIC);
@@ -301,7 +302,7 @@ int fy_agentdb_record_run(sqlite3 *db, const struct fy_agent_run *r,
     if (r->error)
         sqlite3_bind_text(st, 6, r->error, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
-        rc = fy_capture_db_fail(db, "cannot record the push", err);
+        rc = fy_sqlite_fail(db, "cannot record the push", err);
     sqlite3_finalize(st);
     if (rc == 0 && sqlite3_prepare_v2(db,
                                       "DELETE FROM _ferry_runs WHERE id <="
@@ -324,7 +325,7 @@ int fy_agentdb_last_run(sqlite3 *db, fy_agent_run_fn *cb, void *ud,
                            "SELECT started, ended, status, sent, acked_seq,"
                            " error FROM _ferry_runs ORDER BY id DESC LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK)
-        return fy_capture_db_fail(db, "cannot read the last push", err);
+        return fy_sqlite_fail(db, "cannot read the last push", err);
     src = sqlite3_step(st);
     if (src == SQLITE_ROW)
         rc = cb(
@@ -337,7 +338,7 @@ int fy_agentdb_last_run(sqlite3 *db, fy_agent_run_fn *cb, void *ud,
                 .error = (const char *)sqlite3_column_text(st, 5)},
             ud);
     else if (src != SQLITE_DONE)
-        rc = fy_capture_db_fail(db, "cannot read the last push", err);
+        rc = fy_sqlite_fail(db, "cannot read the last push", err);
     sqlite3_finalize(st);
     return rc;
 }
@@ -353,11 +354,11 @@ int fy_agentdb_count(sqlite3 *db, enum fy_agentdb_table which, int64_t *n,
 
     *n = 0;
     if (sqlite3_prepare_v2(db, sql[which], -1, &st, NULL) != SQLITE_OK)
-        return fy_capture_db_fail(db, "cannot count ferry's rows", err);
+        return fy_sqlite_fail(db, "cannot count ferry's rows", err);
     if (sqlite3_step(st) == SQLITE_ROW)
         *n = sqlite3_column_int64(st, 0);
     else
-        rc = fy_capture_db_fail(db, "cannot count ferry's rows", err);
+        rc = fy_sqlite_fail(db, "cannot count ferry's rows", err);
     sqlite3_finalize(st);
     return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "capture/capture.h"
 #include "fy.h"
+#include "util/sqlite_err.h"
 
 /*
  * The columns that hold a change's key, the same in _ferry_outbox and
@@ -42,7 +43,7 @@ static int prepare_sel(sqlite3 *db, const struct fy_buf *sql,
     if (fy_buf_error(sql))
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     if (sqlite3_prepare_v2(db, sql->data, -1, st, NULL) != SQLITE_OK)
-        return fy_capture_db_fail(db, "cannot read dead letters", err);
+        return fy_sqlite_fail(db, "cannot read dead letters", err);
     if (sel->id > 0)
         sqlite3_bind_int64(*st, 1, sel->id);
     else if (sel->table)
@@ -140,7 +141,7 @@ int fy_dead_each(sqlite3 *db, const struct fy_dead_sel *sel, fy_dead_fn *cb,
     while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW)
         rc = each_row(st, nkey, cb, ud);
     if (rc == 0 && src != SQLITE_DONE)
-        rc = fy_capture_db_fail(db, "cannot read dead letters", err);
+        rc = fy_sqlite_fail(db, "cannot read dead letters", err);
     else if (rc < 0 && !(err && err->code))
         rc = fy_err_set(err, rc, "cannot list dead letters: %s",
                         ferry_strerror(rc));
@@ -160,7 +161,7 @@ static int exec_sel(sqlite3 *db, struct fy_buf *sql,
     int rc = prepare_sel(db, sql, sel, &st, err);
 
     if (rc == 0 && sqlite3_step(st) != SQLITE_DONE)
-        rc = fy_capture_db_fail(db, "cannot update dead letters", err);
+        rc = fy_sqlite_fail(db, "cannot update dead letters", err);
     if (rc == 0 && n)
         *n = sqlite3_changes(db);
     sqlite3_finalize(st);
@@ -170,7 +171,7 @@ static int exec_sel(sqlite3 *db, struct fy_buf *sql,
 static int in_tx(sqlite3 *db, int rc, struct ferry_err *err)
 {
     if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        rc = fy_capture_db_fail(db, "cannot update dead letters", err);
+        rc = fy_sqlite_fail(db, "cannot update dead letters", err);
     if (rc < 0)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
@@ -203,7 +204,7 @@ int fy_dead_retry(sqlite3 *db, const struct fy_dead_sel *sel, long *n,
     fy_buf_adds(&del, " AND tbl IS NOT NULL");
     if (rc == 0 &&
         sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        rc = fy_capture_db_fail(db, "cannot update dead letters", err);
+        rc = fy_sqlite_fail(db, "cannot update dead letters", err);
     else if (rc == 0) {
         rc = exec_sel(db, &ins, sel, &moved, err);
         if (rc == 0)

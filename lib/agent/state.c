@@ -8,13 +8,14 @@
 
 #include "capture/capture.h"
 #include "fy.h"
+#include "util/sqlite_err.h"
 
 static int state_fail(sqlite3 *db, const char *key, struct ferry_err *err)
 {
     char msg[64];
 
     snprintf(msg, sizeof(msg), "agent state '%s'", key);
-    return fy_capture_db_fail(db, msg, err);
+    return fy_sqlite_fail(db, msg, err);
 }
 
 int fy_state_get_int(sqlite3 *db, const char *key, int64_t def, int64_t *out,

@@ -15,20 +15,9 @@
 #include "agent/agentdb.h"
 #include "capture/capture_int.h"
 #include "fy.h"
+#include "util/sqlite_err.h"
 
 #define WALL_MS FY_CAPTURE_WALL_MS
-
-int fy_capture_db_fail(sqlite3 *db, const char *what, struct ferry_err *err)
-{
-    int src = sqlite3_errcode(db);
-
-    if (err)
-        err->sys = src;
-    return fy_err_set(err,
-                      src == SQLITE_BUSY || src == SQLITE_LOCKED ? FERRY_EBUSY
-                                                                 : FERRY_EIO,
-                      "%s: %s", what, sqlite3_errmsg(db));
-}
 
 int fy_capture_open(const char *path, sqlite3 **db, struct ferry_err *err)
 {
@@ -61,7 +50,7 @@ int fy_capture_exec(sqlite3 *db, const struct fy_buf *sql, const char *what,
     if (fy_buf_error(sql))
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     if (sqlite3_exec(db, sql->data, NULL, NULL, NULL) != SQLITE_OK)
-        return fy_capture_db_fail(db, what, err);
+        return fy_sqlite_fail(db, what, err);
     return 0;
 }
 
@@ -89,13 +78,13 @@ int fy_capture_record_shape(sqlite3 *db, const struct fy_local_table *t,
                                 " ?3) ON CONFLICT (tbl) DO UPDATE SET tbl ="
                                 " ?1, keycols = ?2, cols = ?3",
                                 -1, &st, NULL) != SQLITE_OK)
-        rc = fy_capture_db_fail(db, "cannot record tracked table", err);
+        rc = fy_sqlite_fail(db, "cannot record tracked table", err);
     if (rc == 0) {
         sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, keys, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, cols, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE)
-            rc = fy_capture_db_fail(db, "cannot record tracked table", err);
+            rc = fy_sqlite_fail(db, "cannot record tracked table", err);
     }
     sqlite3_finalize(st);
     fy_free(keys);
@@ -127,7 +116,7 @@ int fy_capture_each_tracked(sqlite3 *db, int (*cb)(const char *table, void *ud),
 
     if (sqlite3_prepare_v2(db, "SELECT tbl FROM _ferry_tracked ORDER BY tbl",
                            -1, &st, NULL) != SQLITE_OK)
-        return fy_capture_db_fail(db, "cannot read tracked tables", err);
+        return fy_sqlite_fail(db, "cannot read tracked tables", err);
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
         rc = cb((const char *)sqlite3_column_text(st, 0), ud);
     sqlite3_finalize(st);
@@ -193,7 +182,7 @@ static int read_cols(sqlite3 *db, struct fy_local_table *t, size_t n,
                            "SELECT name, type, \"notnull\", pk FROM"
                            " pragma_table_info(?) ORDER BY cid",
                            -1, &st, NULL) != SQLITE_OK)
-        return fy_capture_db_fail(db, "cannot read table schema", err);
+        return fy_sqlite_fail(db, "cannot read table schema", err);
     sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
     while (rc == 0 && t->ncols < n && sqlite3_step(st) == SQLITE_ROW) {
         size_t i = t->ncols;

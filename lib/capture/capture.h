@@ -47,14 +47,6 @@ int fy_capture_init(sqlite3 *db, struct ferry_err *err);
 #define FY_CAPTURE_WALL_MS                                                     \
     "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
 
-/*
- * Sets err from db's last error, "WHAT: sqlite's message": FERRY_EBUSY when
- * the database is locked (the retry policy's business), FERRY_EIO
- * otherwise. Returns the code. The one translation of the agent's SQLite
- * errors.
- */
-int fy_capture_db_fail(sqlite3 *db, const char *what, struct ferry_err *err);
-
 /* Columns of a primary key that capture keeps (outbox columns pk..pk8). */
 #define FY_KEY_COLS_MAX 8
 /* The outbox (and dead letter) columns of a key, in key order, as SQL. */

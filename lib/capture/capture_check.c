@@ -16,6 +16,7 @@
 
 #include "capture/capture_int.h"
 #include "fy.h"
+#include "util/sqlite_err.h"
 
 static int trigger_sql_of(sqlite3 *db, const char *name, char kind,
                           struct fy_buf *out, bool *found,
@@ -32,7 +33,7 @@ static int trigger_sql_of(sqlite3 *db, const char *name, char kind,
                            "SELECT sql FROM sqlite_master WHERE type ="
                            " 'trigger' AND name = ? COLLATE NOCASE",
                            -1, &st, NULL) != SQLITE_OK)
-        return fy_capture_db_fail(db, "cannot read triggers", err);
+        return fy_sqlite_fail(db, "cannot read triggers", err);
     sqlite3_bind_text(st, 1, tname, -1, SQLITE_STATIC);
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
@@ -41,7 +42,7 @@ static int trigger_sql_of(sqlite3 *db, const char *name, char kind,
     }
     sqlite3_finalize(st);
     if (src != SQLITE_ROW && src != SQLITE_DONE)
-        return fy_capture_db_fail(db, "cannot read triggers", err);
+        return fy_sqlite_fail(db, "cannot read triggers", err);
     return fy_buf_error(out) ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
                              : 0;
 }
@@ -209,7 +210,7 @@ int fy_capture_check(sqlite3 *db, fy_capture_problem_fn *cb, void *ud,
                            "SELECT tbl, keycols, cols FROM _ferry_tracked"
                            " ORDER BY tbl",
                            -1, &st, NULL) != SQLITE_OK)
-        return fy_capture_db_fail(db, "cannot read tracked tables", err);
+        return fy_sqlite_fail(db, "cannot read tracked tables", err);
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
 

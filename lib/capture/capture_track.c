@@ -13,6 +13,7 @@
 
 #include "capture/capture_int.h"
 #include "fy.h"
+#include "util/sqlite_err.h"
 
 /* The one value of a one-column query with one text parameter, or NULL. */
 static char *query_text(sqlite3 *db, const char *sql, const char *param)
@@ -238,11 +239,11 @@ int fy_capture_track(sqlite3 *db, const char *table,
     snprintf(res->name, sizeof(res->name), "%s", t.name);
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         fy_local_table_release(&t);
-        return fy_capture_db_fail(db, "cannot begin", err);
+        return fy_sqlite_fail(db, "cannot begin", err);
     }
     rc = track_in_tx(db, &t, res, err);
     if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        rc = fy_capture_db_fail(db, "cannot commit", err);
+        rc = fy_sqlite_fail(db, "cannot commit", err);
     if (rc < 0)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     else

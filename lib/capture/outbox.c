@@ -15,6 +15,7 @@
 #include "core/hlc.h"
 #include "json/row.h"
 #include "fy.h"
+#include "util/sqlite_err.h"
 
 struct ob_table {
     struct fy_local_table t;
@@ -49,7 +50,7 @@ static int ob_fail(struct fy_outbox *ob, const char *what,
     char msg[64];
 
     snprintf(msg, sizeof(msg), "outbox %s", what);
-    return fy_capture_db_fail(ob->db, msg, err);
+    return fy_sqlite_fail(ob->db, msg, err);
 }
 
 void fy_batch_init(struct fy_batch *b)

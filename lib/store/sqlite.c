@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "store/sql.h"
+#include "util/sqlite_err.h"
 #include "store/store_int.h"
 #include "fy.h"
 
@@ -61,23 +62,12 @@ static const struct fy_sql_word lite_words[] = {
      "SELECT 1 FROM pragma_table_info('ferry_tomb_%') WHERE name = ?"},
 };
 
+/* Logs the failure; the code is the shared SQLite translation (util). */
 static int lite_fail(struct lite *l, int src, const char *what,
                      struct ferry_err *err)
 {
-    int prim = src & 0xff;
-    int code = (prim == SQLITE_BUSY || prim == SQLITE_LOCKED) ? FERRY_EBUSY
-               : (prim == SQLITE_CANTOPEN || prim == SQLITE_IOERR ||
-                  prim == SQLITE_FULL)
-                   ? FERRY_EUNAVAIL
-               : (prim == SQLITE_CONSTRAINT || prim == SQLITE_MISMATCH ||
-                  prim == SQLITE_TOOBIG)
-                   ? FERRY_ECONTRACT /* the batch's fault: 422 */
-                   : FERRY_ESTORE;
-
     fy_warn("store", "sqlite %s failed: %s", what, sqlite3_errmsg(l->db));
-    if (err)
-        err->sys = src;
-    return fy_err_set(err, code, "%s failed: %s", what, sqlite3_errmsg(l->db));
+    return fy_sqlite_fail_rc(l->db, src, what, err);
 }
 
 static int lite_exec(struct lite *l, const char *sql, const char *what,

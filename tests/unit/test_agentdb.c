@@ -22,6 +22,7 @@
 #include "agent/state.h"
 #include "capture/capture.h"
 #include "fy.h"
+#include "util/sqlite_err.h"
 
 #ifndef FERRY_SOURCE_DIR
 #error "FERRY_SOURCE_DIR is set by tests/unit/CMakeLists.txt"
@@ -228,7 +229,7 @@ static void test_failed_step_rolls_back(void **state)
                                   "ALTER TABLE _ferry_dead ADD COLUMN pk3",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
-    assert_int_equal(fy_agentdb_init(fx->db, &err), FERRY_EIO);
+    assert_int_equal(fy_agentdb_init(fx->db, &err), FERRY_ESTORE);
     assert_non_null(strstr(err.msg, "cannot upgrade"));
     assert_int_equal(fy_agentdb_version(fx->db, &v, NULL), 0);
     assert_int_equal(v, 1);
@@ -296,6 +297,35 @@ static void test_runs_and_counts(void **state)
     assert_int_equal(n, 0);
 }
 
+/*
+ * Another process holding the write lock is FERRY_EBUSY, the same code the
+ * SQLite store gives (one translation, util/sqlite_err.c), so the agent
+ * retries instead of failing; a broken statement is not.
+ */
+static void test_sqlite_errors(void **state)
+{
+    struct fx *fx = *state;
+    struct ferry_err err = {0};
+    sqlite3 *other = NULL;
+
+    assert_int_equal(fy_agentdb_init(fx->db, NULL), 0);
+    assert_int_equal(sqlite3_open(fx->path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(fy_state_set_int(fx->db, "k", 1, &err), FERRY_EBUSY);
+    assert_true(ferry_err_is_transient(err.code));
+    assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(other);
+    assert_int_equal(fy_state_set_int(fx->db, "k", 1, &err), 0);
+
+    assert_int_equal(fy_sqlite_errno(SQLITE_IOERR_WRITE), FERRY_EUNAVAIL);
+    assert_int_equal(fy_sqlite_errno(SQLITE_CONSTRAINT_PRIMARYKEY),
+                     FERRY_ECONTRACT);
+    assert_int_equal(fy_sqlite_errno(SQLITE_LOCKED_SHAREDCACHE), FERRY_EBUSY);
+    assert_int_equal(fy_sqlite_errno(SQLITE_CORRUPT), FERRY_ESTORE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +336,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_newer_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_and_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sqlite_errors, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
