@@ -31,7 +31,8 @@
     X(EBUSY, "resource busy")                                                  \
     X(ESCHEMA, "schema mismatch")                                              \
     X(EMETHOD, "method not allowed")                                           \
-    X(ERANGE, "range not satisfiable")
+    X(ERANGE, "range not satisfiable")                                         \
+    X(EEXPIRED, "expired")
 
 enum ferry_errno {
     FERRY_OK = 0,
@@ -101,6 +102,7 @@ bool ferry_err_is_transient(int code);
     X(BODY_TOO_LARGE, "body_too_large", ETOOBIG, 413, FERRY_WIRE_VERDICT)      \
     X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", EUNSUPPORTED, 415, 0)  \
     X(UNSUPPORTED_ENCODING, "unsupported_encoding", EUNSUPPORTED, 415, 0)      \
+    X(CURSOR_EXPIRED, "cursor_expired", EEXPIRED, 410, 0)                      \
     X(RANGE_NOT_SATISFIABLE, "range_not_satisfiable", ERANGE, 416, 0)          \
     X(CONTRACT_VIOLATION, "contract_violation", ECONTRACT, 422,                \
       FERRY_WIRE_VERDICT)                                                      \
