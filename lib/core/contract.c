@@ -241,6 +241,36 @@ static int parse_scope_col(struct fy_table *t, json_t *jt, const char *key,
     return 0;
 }
 
+enum fy_read fy_table_default_read(const struct fy_table *t)
+{
+    if (t->device_col >= 0 && fy_table_is_pk(t, (size_t)t->device_col))
+        return FY_READ_NONE;
+    return t->region_col >= 0 ? FY_READ_REGION : FY_READ_ALL;
+}
+
+static const char *const read_names[] = {"all", "region", "none"};
+
+static int parse_read(struct fy_table *t, json_t *v, struct ferry_err *err)
+{
+    const char *s = json_string_value(v);
+
+    t->read = fy_table_default_read(t);
+    if (!v)
+        return 0;
+    for (size_t i = 0; s && i < FY_ARRAY_LEN(read_names); i++) {
+        if (strcmp(s, read_names[i]) == 0) {
+            t->read = (enum fy_read)i;
+            if (t->read == FY_READ_REGION && t->region_col < 0)
+                break;
+            return 0;
+        }
+    }
+    return fy_err_set(err, FERRY_ECONFIG,
+                      "table '%s': read must be \"all\", \"region\" (with a"
+                      " region_column) or \"none\"",
+                      t->name);
+}
+
 static int parse_blob_cols(struct fy_table *t, json_t *jb,
                            struct ferry_err *err)
 {
@@ -333,6 +363,8 @@ static int parse_table(json_t *jt, struct fy_table *t, struct ferry_err *err)
         rc = parse_scope_col(t, jt, "region_column", &t->region_col, err);
     if (rc == 0)
         rc = parse_blob_cols(t, json_object_get(jt, "blob_columns"), err);
+    if (rc == 0)
+        rc = parse_read(t, json_object_get(jt, "read"), err);
     return rc;
 }
 
@@ -473,6 +505,10 @@ static json_t *table_to_json(const struct fy_table *t)
                             ? json_string(t->cols[t->region_col].name)
                             : json_null());
     json_object_set_new(jt, "blob_columns", blobs);
+    /* Only when not the default: contracts from before "read" keep their
+       checksum. */
+    if (t->read != fy_table_default_read(t))
+        json_object_set_new(jt, "read", json_string(read_names[t->read]));
     return jt;
 }
 

@@ -42,6 +42,12 @@ struct fy_column {
     bool blob_ref; /* holds a SHA-256 of an uploaded blob */
 };
 
+/*
+ * Who reads a table's rows with GET /v1/changes (pull): every key, a
+ * regional key only its region's rows, or nobody (push-only).
+ */
+enum fy_read { FY_READ_ALL = 0, FY_READ_REGION, FY_READ_NONE };
+
 struct fy_table {
     char *name;
     struct fy_column *cols;
@@ -50,6 +56,7 @@ struct fy_table {
     size_t npk;
     int device_col; /* index or -1 */
     int region_col; /* index or -1 */
+    enum fy_read read;
 };
 
 struct fy_contract {
@@ -72,6 +79,14 @@ const struct fy_table *fy_contract_table(const struct fy_contract *c,
 /* Column index or -1. */
 int fy_table_column(const struct fy_table *t, const char *name);
 bool fy_table_is_pk(const struct fy_table *t, size_t col);
+
+/*
+ * The read scope a table gets without "read": push-only when the device
+ * column is part of the key (device-local ids: other devices' rows would
+ * collide with the local ones), the region's rows when the table has a
+ * region column, else every row.
+ */
+enum fy_read fy_table_default_read(const struct fy_table *t);
 
 /* Canonical JSON of a contract (new reference, caller json_decref()s). */
 json_t *fy_contract_to_json(const struct fy_contract *c);

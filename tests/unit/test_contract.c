@@ -298,6 +298,62 @@ static void test_scope_columns(void **state)
     parse_bad(text, "blob_columns");
 }
 
+/* "read": explicit values, the defaults, and what is refused. */
+static void test_read_scope(void **state)
+{
+    char text[1024];
+    struct fy_contract *c;
+    json_t *j;
+
+    (void)state;
+    /* Defaults: every row; the region's rows; push-only (device in key). */
+    one_table(text, sizeof(text), "t", ID_COL, PK_ID);
+    c = parse_ok(text);
+    assert_int_equal(c->tables[0].read, FY_READ_ALL);
+    fy_contract_free(c);
+    one_table(text, sizeof(text), "t",
+              ID_COL ", {\"name\": \"r\", \"type\": \"text\"}",
+              PK_ID ", \"region_column\": \"r\"");
+    c = parse_ok(text);
+    assert_int_equal(c->tables[0].read, FY_READ_REGION);
+    fy_contract_free(c);
+    one_table(text, sizeof(text), "t",
+              ID_COL ", {\"name\": \"d\", \"type\": \"text\"}",
+              ", \"primary_key\": [\"d\", \"id\"], \"device_column\": \"d\"");
+    c = parse_ok(text);
+    assert_int_equal(c->tables[0].read, FY_READ_NONE);
+    /* The default is not written out: old contracts keep their checksum. */
+    j = fy_contract_to_json(c);
+    assert_null(json_object_get(json_array_get(json_object_get(j, "tables"), 0),
+                                "read"));
+    json_decref(j);
+    fy_contract_free(c);
+    /* Explicit, and written out when it is not the default. */
+    one_table(text, sizeof(text), "t",
+              ID_COL ", {\"name\": \"r\", \"type\": \"text\"}",
+              PK_ID ", \"region_column\": \"r\", \"read\": \"all\"");
+    c = parse_ok(text);
+    assert_int_equal(c->tables[0].read, FY_READ_ALL);
+    j = fy_contract_to_json(c);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(j, "tables"), 0), "read")),
+        "all");
+    json_decref(j);
+    fy_contract_free(c);
+    one_table(text, sizeof(text), "t", ID_COL, PK_ID ", \"read\": \"none\"");
+    c = parse_ok(text);
+    assert_int_equal(c->tables[0].read, FY_READ_NONE);
+    fy_contract_free(c);
+    /* Refused: unknown words, non-strings, region without a region column. */
+    one_table(text, sizeof(text), "t", ID_COL, PK_ID ", \"read\": \"some\"");
+    parse_bad(text, "read");
+    one_table(text, sizeof(text), "t", ID_COL, PK_ID ", \"read\": true");
+    parse_bad(text, "read");
+    one_table(text, sizeof(text), "t", ID_COL, PK_ID ", \"read\": \"region\"");
+    parse_bad(text, "region_column");
+}
+
 static void test_reserved_names(void **state)
 {
     char text[1024];
@@ -552,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_table),
         cmocka_unit_test(test_bad_primary_key),
         cmocka_unit_test(test_scope_columns),
+        cmocka_unit_test(test_read_scope),
         cmocka_unit_test(test_reserved_names),
         cmocka_unit_test(test_invalid_identifiers),
         cmocka_unit_test(test_ident_valid),
