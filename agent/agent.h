@@ -57,6 +57,22 @@ int agent_contract(struct agent_ctx *ctx, int argc, char **argv);
 int agent_push(struct agent_ctx *ctx, int argc, char **argv);
 int agent_status(struct agent_ctx *ctx, int argc, char **argv);
 int agent_dead(struct agent_ctx *ctx, int argc, char **argv);
+int agent_pull(struct agent_ctx *ctx, int argc, char **argv);
+int agent_sync(struct agent_ctx *ctx, int argc, char **argv);
+
+struct fy_buf;
+struct fy_pull_stats;
+
+/*
+ * The API key from the environment variable the config names (borrowed
+ * from the environment), or NULL with *rc the exit code after saying why
+ * on stderr.
+ */
+const char *agent_api_key(const struct fy_agent_config *cfg, int *rc);
+/* Appends the one-line summary of a pull ("pulled N changes ..."). */
+void agent_pull_summary(struct fy_buf *b, const struct fy_pull_stats *s);
+/* --limit of pull and sync: 1 to 5000; AGENT_USAGE (said) otherwise. */
+int agent_parse_pull_limit(const char *cmd, const char *arg, int *limit);
 
 /* Maps a libferry error code to an exit code. */
 int agent_exit_code(int rc);

@@ -22,6 +22,8 @@ static const char usage[] =
     "  track     capture changes of tables (--untrack to stop)\n"
     "  contract  print the table contract of the tracked tables\n"
     "  push      send queued changes to ferryd\n"
+    "  pull      apply the changes other devices sent to ferryd\n"
+    "  sync      push then pull; once, --every DURATION or --watch\n"
     "  status    show outbox depth, acknowledged seq, dead letters\n"
     "  dead      list, retry or drop dead letters (changes push parked)\n"
     "\n"
@@ -71,6 +73,7 @@ static const struct {
     {"init", agent_init},         {"track", agent_track},
     {"contract", agent_contract}, {"push", agent_push},
     {"status", agent_status},     {"dead", agent_dead},
+    {"pull", agent_pull},         {"sync", agent_sync},
 };
 
 int main(int argc, char **argv)

@@ -85,6 +85,18 @@ static const char *const v3_tracked =
     " keycols, cols FROM temp._ferry_tracked_v2 ORDER BY r;"
     "DROP TABLE temp._ferry_tracked_v2;";
 
+/*
+ * Step 4, pull: the keys a re-bootstrap pass (after 410 cursor_expired)
+ * has received so far, one column per key column like the outbox. When the
+ * pass ends, rows of pulled tables whose key is not here were deleted in
+ * the store while the device slept; the table lets the pass resume after a
+ * kill without losing what it saw (lib/agent/pull.c).
+ */
+static const char *const v4_seen =
+    "CREATE TABLE IF NOT EXISTS _ferry_seen ("
+    " tbl TEXT NOT NULL, pk, pk2, pk3, pk4, pk5, pk6, pk7, pk8);"
+    "CREATE INDEX IF NOT EXISTS _ferry_seen_key ON _ferry_seen (tbl, pk);";
+
 static int exec(sqlite3 *db, const char *sql, const char *what,
                 struct ferry_err *err)
 {
@@ -172,6 +184,11 @@ static int tracked_v3(sqlite3 *db, struct ferry_err *err)
     return exec(db, v3_tracked, "cannot upgrade ferry's tables", err);
 }
 
+static int seen_v4(sqlite3 *db, struct ferry_err *err)
+{
+    return exec(db, v4_seen, "cannot upgrade ferry's tables", err);
+}
+
 /* The ordered upgrade steps: step i brings a database to version i + 1. */
 static const struct step {
     const char *what;
@@ -180,6 +197,7 @@ static const struct step {
     {"ferry 0.1's tables", create_v1},
     {"one outbox column per key column", keys_v2},
     {"tracked names without case", tracked_v3},
+    {"keys seen by a pull's re-bootstrap", seen_v4},
 };
 
 static bool has_table(sqlite3 *db, const char *name)

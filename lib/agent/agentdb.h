@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The agent's own tables in the app database (_ferry_state, _ferry_outbox,
- * _ferry_tracked, _ferry_dead, _ferry_runs): their DDL, the schema version
- * kept in _ferry_state ("schema") and the ordered upgrade steps that bring
- * a database made by any earlier ferry to the current layout, plus the
+ * _ferry_tracked, _ferry_dead, _ferry_runs, _ferry_seen): their DDL, the schema
+ * version kept in _ferry_state ("schema") and the ordered upgrade steps that
+ * bring a database made by any earlier ferry to the current layout, plus the
  * queries of these tables the commands need (runs, counts). The capture
  * triggers themselves are lib/capture's (docs/internals/capture.md).
  */
@@ -17,7 +17,7 @@
 #include "ferry/ferry_err.h"
 
 /* The layout this build writes; see the steps in agentdb.c. */
-#define FY_AGENTDB_SCHEMA 3
+#define FY_AGENTDB_SCHEMA 4
 
 /*
  * Creates ferry's tables, or upgrades them in place, to FY_AGENTDB_SCHEMA:

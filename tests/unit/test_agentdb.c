@@ -326,6 +326,65 @@ static void test_sqlite_errors(void **state)
     assert_int_equal(fy_sqlite_errno(SQLITE_CORRUPT), FERRY_ESTORE);
 }
 
+/*
+ * A database the previous build set up (schema 3) gets the pull's table
+ * in place, keeps its queue, and ends laid out as a fresh one.
+ */
+static void test_from_v3(void **state)
+{
+    struct fx *fx = *state;
+    sqlite3 *fresh = NULL;
+    char *want, *got;
+    int v = -1;
+
+    assert_int_equal(fy_agentdb_init(fx->db, NULL), 0);
+    assert_int_equal(sqlite3_exec(fx->db,
+                                  "DROP TABLE _ferry_seen; UPDATE _ferry_state"
+                                  " SET value = 3 WHERE key = 'schema';"
+                                  " INSERT INTO _ferry_outbox (tbl, pk, wall)"
+                                  " VALUES ('t', 1, 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(fy_agentdb_version(fx->db, &v, NULL), 0);
+    assert_int_equal(v, 3);
+    assert_int_equal(fy_agentdb_init(fx->db, NULL), 0);
+    assert_int_equal(fy_agentdb_version(fx->db, &v, NULL), 0);
+    assert_int_equal(v, FY_AGENTDB_SCHEMA);
+    assert_int_equal(q_int(fx->db, "SELECT count(*) FROM _ferry_outbox"), 1);
+    assert_int_equal(sqlite3_exec(fx->db,
+                                  "INSERT INTO _ferry_seen (tbl, pk) VALUES"
+                                  " ('t', 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_open(":memory:", &fresh), SQLITE_OK);
+    assert_int_equal(fy_agentdb_init(fresh, NULL), 0);
+    want = layout(fresh);
+    got = layout(fx->db);
+    assert_string_equal(got, want);
+    free(want);
+    free(got);
+    sqlite3_close(fresh);
+}
+
+/* Text state (the pull cursor): absent, set, replaced, deleted. */
+static void test_state_text(void **state)
+{
+    struct fx *fx = *state;
+    char *v = NULL;
+
+    assert_int_equal(fy_agentdb_init(fx->db, NULL), 0);
+    assert_int_equal(fy_state_get_text(fx->db, "pull_cursor", &v, NULL), 0);
+    assert_null(v);
+    assert_int_equal(fy_state_set_text(fx->db, "pull_cursor", "c1.2", NULL), 0);
+    assert_int_equal(fy_state_set_text(fx->db, "pull_cursor", "c1.3", NULL), 0);
+    assert_int_equal(fy_state_get_text(fx->db, "pull_cursor", &v, NULL), 0);
+    assert_string_equal(v, "c1.3");
+    fy_free(v);
+    assert_int_equal(fy_state_set_text(fx->db, "pull_cursor", NULL, NULL), 0);
+    assert_int_equal(fy_state_get_text(fx->db, "pull_cursor", &v, NULL), 0);
+    assert_null(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +396,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_newer_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_from_v3, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_text, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
