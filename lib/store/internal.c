@@ -20,7 +20,9 @@
  * seconds in SQLite; {epoch:x} and {ts:x} convert at the edges.
  */
 static const char *const internal_ddl =
-    "{schema}"
+    "{schema}{row_seq}"
+    "CREATE TABLE IF NOT EXISTS {s}meta ("
+    " key {text} PRIMARY KEY, value {int} NOT NULL);"
     "CREATE TABLE IF NOT EXISTS {s}schema_versions ("
     " version {int} PRIMARY KEY, checksum {text} NOT NULL,"
     " contract {json} NOT NULL, applied_at {time} NOT NULL DEFAULT ({now}));"
@@ -55,7 +57,7 @@ int fy_sql_internal_ddl(struct fy_store *st, struct ferry_err *err)
 static void hidden_defs(struct fy_buf *b)
 {
     fy_buf_adds(b, "_ferry_hlc {int} NOT NULL, _ferry_origin {origin} NOT NULL,"
-                   " {version} {version_def}, ");
+                   " {version} {version_def}, {seq_def}");
 }
 
 static void create_ddl(struct fy_store *st, struct fy_buf *b,
@@ -161,6 +163,14 @@ static int add_columns(struct fy_store *st, struct fy_buf *b,
     if (rc == 0)
         rc = add_column(st, b, t, false, fy_sql_word(st, "version"), false,
                         "{version_def}", err);
+    /* Stores migrated before pull: PostgreSQL numbers existing rows. */
+    if (rc == 0 && *fy_sql_word(st, "seq_col")) {
+        rc = add_column(st, b, t, false, "_ferry_seq", false, "{seq_col_def}",
+                        err);
+        if (rc == 0)
+            rc = add_column(st, b, t, true, "_ferry_seq", false,
+                            "{seq_col_def}", err);
+    }
     /* Stores migrated before tombstones had a region: theirs stay unscoped. */
     if (rc == 0)
         rc = add_column(st, b, t, true, "_ferry_region", false, "{text}", err);
@@ -181,6 +191,17 @@ static int run_buf(struct fy_store *st, struct fy_buf *b, const char *what,
     return b->len ? fy_sql_run(st, &q, err) : 0;
 }
 
+/* The index pull reads rows and tombstones in order by (read.c). */
+static void index_ddl(struct fy_buf *b, const struct fy_table *t)
+{
+    fy_buf_addf(b, "CREATE INDEX IF NOT EXISTS {vidx:%s} ON ", t->name);
+    fy_buf_add_ident(b, t->name);
+    fy_buf_addf(b,
+                " ({ver_order});CREATE INDEX IF NOT EXISTS {tvidx:%s} ON"
+                " {tomb:%s} ({ver_order});",
+                t->name, t->name);
+}
+
 int fy_sql_contract_ddl(struct fy_store *st, const struct fy_contract *c,
                         struct ferry_err *err)
 {
@@ -196,6 +217,11 @@ int fy_sql_contract_ddl(struct fy_store *st, const struct fy_contract *c,
         rc = add_columns(st, &b, &c->tables[i], err);
     if (rc == 0)
         rc = run_buf(st, &b, "add columns", err);
+    fy_buf_reset(&b);
+    for (size_t i = 0; rc == 0 && i < c->ntables; i++)
+        index_ddl(&b, &c->tables[i]);
+    if (rc == 0)
+        rc = run_buf(st, &b, "create indexes", err);
     fy_buf_release(&b);
     return rc;
 }

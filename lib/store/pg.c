@@ -48,6 +48,23 @@ static const struct fy_sql_word pg_words[] = {
     {"add_column", "ADD COLUMN IF NOT EXISTS"},
     {"has_column", ""}, /* no probe: ADD COLUMN IF NOT EXISTS */
     {"has_tomb_column", ""},
+    /* pull (read.c): rows ordered by (transaction, row sequence) */
+    {"row_seq", "CREATE SEQUENCE IF NOT EXISTS ferry.row_seq CACHE 64;"},
+    {"seq_def", "_ferry_seq bigint NOT NULL DEFAULT nextval('ferry.row_seq'), "},
+    {"seq_col", "_ferry_seq"}, /* non-empty: add it to old tables */
+    {"seq_col_def", "bigint NOT NULL DEFAULT nextval('ferry.row_seq')"},
+    {"ver_sel", "_ferry_xid::text, _ferry_seq"},
+    {"ver_order", "_ferry_xid, _ferry_seq"},
+    {"ver_order_desc", "_ferry_xid DESC, _ferry_seq DESC"},
+    {"ver_after", "(x._ferry_xid, x._ferry_seq) > ($1::xid8, $2)"},
+    {"begin_write", "BEGIN"},
+    {"vidx", "\"%__ferry\""},
+    {"tvidx", "\"tomb_%_v\""},
+    /* Only transactions older than every running one: see read.c. */
+    {"horizon", " AND _ferry_xid < pg_snapshot_xmin(pg_current_snapshot())"},
+    {"begin_read", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"},
+    {"hex", "encode(%, 'hex')"},
+    {"real", "%"},
 };
 
 /* SQLSTATE classes that mean "the server is not there right now". */
@@ -553,7 +570,8 @@ static int apply_deletes(struct pg *pg, const struct fy_apply_batch *ab,
     fy_buf_adds(&b, ") DO UPDATE SET _ferry_hlc = EXCLUDED._ferry_hlc,"
                     " _ferry_origin = EXCLUDED._ferry_origin,"
                     " _ferry_region = EXCLUDED._ferry_region,"
-                    " _ferry_xid = pg_current_xact_id()"
+                    " _ferry_xid = pg_current_xact_id(),"
+                    " _ferry_seq = EXCLUDED._ferry_seq"
                     " WHERE (x._ferry_hlc, x._ferry_origin) <"
                     " (EXCLUDED._ferry_hlc, EXCLUDED._ferry_origin))"
                     " SELECT _ferry_i FROM d");
@@ -637,7 +655,8 @@ static void upsert_sql(struct fy_buf *b, const struct fy_table *t,
     }
     fy_buf_adds(b, "_ferry_hlc = EXCLUDED._ferry_hlc,"
                    " _ferry_origin = EXCLUDED._ferry_origin,"
-                   " _ferry_xid = pg_current_xact_id()"
+                   " _ferry_xid = pg_current_xact_id(),"
+                   " _ferry_seq = EXCLUDED._ferry_seq"
                    " WHERE (t._ferry_hlc, t._ferry_origin) <"
                    " (EXCLUDED._ferry_hlc, EXCLUDED._ferry_origin)"
                    " RETURNING ");

@@ -25,13 +25,11 @@ struct lite {
 };
 
 /*
- * The revision counter pull cursors will follow: SQLite only (PostgreSQL
- * orders by transaction ids). The tables both stores have are declared
- * once, in internal.c.
+ * The revision counter pull cursors follow: SQLite only (PostgreSQL orders
+ * by transaction ids). ferry_meta itself is declared with the tables both
+ * stores have, in internal.c.
  */
 static const char *const lite_meta_ddl =
-    "CREATE TABLE IF NOT EXISTS ferry_meta ("
-    " key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO ferry_meta VALUES ('rev', 0);";
 
 static const struct fy_sql_word lite_words[] = {
@@ -60,6 +58,24 @@ static const struct fy_sql_word lite_words[] = {
     {"has_column", "SELECT 1 FROM pragma_table_info('%') WHERE name = ?"},
     {"has_tomb_column",
      "SELECT 1 FROM pragma_table_info('ferry_tomb_%') WHERE name = ?"},
+    /* pull (read.c): every row write has a revision of its own */
+    {"row_seq", ""},
+    {"seq_def", ""},
+    {"seq_col", ""},
+    {"seq_col_def", ""},
+    {"ver_sel", "_ferry_rev, 0"},
+    {"ver_order", "_ferry_rev"},
+    {"ver_order_desc", "_ferry_rev DESC"},
+    /* (rev, 0) > (v, s) with s >= 0 is rev > v. */
+    {"ver_after", "x._ferry_rev > ?1"},
+    {"begin_write", "BEGIN IMMEDIATE"},
+    {"vidx", "\"%__ferry\""},
+    {"tvidx", "\"ferry_tomb_%_v\""},
+    {"horizon", ""}, /* writers take turns: nothing commits late */
+    {"begin_read", "BEGIN"},
+    {"hex", "hex(%)"},
+    /* Text of a REAL has 15 digits; quote() keeps every bit. */
+    {"real", "CASE WHEN typeof(%) = 'real' THEN quote(%) ELSE % END"},
 };
 
 /* Logs the failure; the code is the shared SQLite translation (util). */
@@ -149,6 +165,60 @@ static int lite_ping(struct fy_store *st, struct ferry_err *err)
 
 /* ---- migrate ---------------------------------------------------------- */
 
+static int lite_flag_row(const char *const *cols, int n, void *ud)
+{
+    (void)cols;
+    (void)n;
+    *(bool *)ud = true;
+    return 0;
+}
+
+static int lite_renumber(struct fy_store *st, const char *table,
+                         struct ferry_err *err)
+{
+    char sql[512]; /* table names have at most 56 characters */
+    struct fy_sql_q q = {.sql = sql, .what = "number revisions"};
+
+    snprintf(sql, sizeof(sql),
+             "UPDATE %s SET _ferry_rev = rowid + (SELECT value FROM"
+             " ferry_meta WHERE key = 'rev');"
+             "UPDATE ferry_meta SET value = value + (SELECT"
+             " coalesce(max(rowid), 0) FROM %s) WHERE key = 'rev';",
+             table, table);
+    return fy_sql_run(st, &q, err);
+}
+
+/*
+ * Stores written before pull gave all rows of a push one revision; a pull
+ * cursor needs one per row. Done once, in the migration that adds pull.
+ */
+static int lite_unique_revs(struct fy_store *st, const struct fy_contract *c,
+                            struct ferry_err *err)
+{
+    bool done = false;
+    struct fy_sql_q has = {
+        .sql = "SELECT 1 FROM ferry_meta WHERE key = 'rev_rows'",
+        .row = lite_flag_row,
+        .ud = &done,
+        .what = "read revisions",
+    };
+    struct fy_sql_q mark = {
+        .sql = "INSERT INTO ferry_meta VALUES ('rev_rows', 1)",
+        .what = "number revisions",
+    };
+    char name[128];
+    int rc = fy_sql_run(st, &has, err);
+
+    for (size_t i = 0; rc == 0 && !done && i < c->ntables; i++) {
+        snprintf(name, sizeof(name), "\"%s\"", c->tables[i].name);
+        rc = lite_renumber(st, name, err);
+        snprintf(name, sizeof(name), "\"ferry_tomb_%s\"", c->tables[i].name);
+        if (rc == 0)
+            rc = lite_renumber(st, name, err);
+    }
+    return rc == 0 && !done ? fy_sql_run(st, &mark, err) : rc;
+}
+
 static int lite_migrate(struct fy_store *st, const struct fy_contract *c,
                         struct ferry_err *err)
 {
@@ -164,6 +234,8 @@ static int lite_migrate(struct fy_store *st, const struct fy_contract *c,
         rc = fy_sql_check_drift(st, c, err);
     if (rc == 0)
         rc = fy_sql_contract_ddl(st, c, err);
+    if (rc == 0)
+        rc = lite_unique_revs(st, c, err);
     if (rc == 0)
         rc = fy_sql_record_version(st, c, err);
     if (rc == 0)
@@ -289,12 +361,13 @@ static int lite_push_begin(struct fy_store *st, const char *device,
                       " ON CONFLICT (device) DO UPDATE SET device ="
                       " excluded.device RETURNING acked_seq",
                       device, acked, "lock device", err);
-    /* One revision per push: the order pull cursors will follow. */
+    /*
+     * Every row and tombstone written gets the next revision (++l->rev),
+     * the order pull cursors follow (read.c); commit stores the last one.
+     */
     if (rc == 0)
-        rc = lite_one_int(l,
-                          "UPDATE ferry_meta SET value = value + 1"
-                          " WHERE key = 'rev' RETURNING value",
-                          NULL, &l->rev, "bump revision", err);
+        rc = lite_one_int(l, "SELECT value FROM ferry_meta WHERE key = 'rev'",
+                          NULL, &l->rev, "read revision", err);
     if (rc < 0)
         sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
@@ -555,7 +628,7 @@ static int apply_delete(struct lite *l, struct lite_stmts *s,
     }
     if (rc == 0) {
         bind_pk(s->tput, ab->table, ch);
-        bind_version(s->tput, ab->table->npk, ch, ab->device, l->rev);
+        bind_version(s->tput, ab->table->npk, ch, ab->device, ++l->rev);
         bind_region(s->tput, (int)ab->table->npk + 4, ab, ch);
         rc = run_stmt(l, s->tput, "record tombstone", err);
     }
@@ -568,7 +641,7 @@ static int put_row(struct lite *l, sqlite3_stmt *put,
 {
     for (size_t i = 0; i < ab->table->ncols; i++)
         bind_val(put, (int)i + 1, &ch->vals[i]);
-    bind_version(put, ab->table->ncols, ch, ab->device, l->rev);
+    bind_version(put, ab->table->ncols, ch, ab->device, ++l->rev);
     return run_stmt(l, put, "upsert", err);
 }
 
@@ -654,6 +727,17 @@ static int lite_push_commit(struct fy_store *st, const char *device,
     struct lite *l = st->impl;
     int rc = fy_sql_device_ack(st, device, acked, nchanges, err);
 
+    if (rc == 0) {
+        const struct fy_sql_arg args[] = {FY_SQL_I(l->rev)};
+        struct fy_sql_q q = {
+            .sql = "UPDATE ferry_meta SET value = $1 WHERE key = 'rev'",
+            .args = args,
+            .nargs = FY_ARRAY_LEN(args),
+            .what = "record revision",
+        };
+
+        rc = fy_sql_run(st, &q, err);
+    }
     if (rc == 0)
         rc = lite_exec(l, "COMMIT", "commit", err);
     if (rc < 0)

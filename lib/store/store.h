@@ -139,6 +139,74 @@ int fy_store_push_commit(struct fy_store *st, const char *device, int64_t acked,
                          long nchanges, struct ferry_err *err);
 void fy_store_push_rollback(struct fy_store *st);
 
+/* ---- read (pull) ------------------------------------------------------- */
+
+/*
+ * A place in the store's order of writes. Every row and tombstone carries
+ * the version of its last write: on PostgreSQL (transaction id, row
+ * sequence), on SQLite (revision, 0). Positions compare as pairs.
+ */
+struct fy_read_pos {
+    int64_t v, s;
+};
+
+/* One row version or tombstone, as fy_store_read_changes hands it over. */
+struct fy_read_row {
+    const struct fy_table *table;
+    bool del;                /* a tombstone: vals holds the key columns only */
+    uint64_t hlc;            /* the write's stamp */
+    const char *origin;      /* the device that wrote it */
+    const char *const *vals; /* table->ncols texts as the store prints them,
+                               NULL for SQL NULL (and for non-key columns of
+                               a tombstone); bytea as hex digits */
+    struct fy_read_pos pos;
+};
+
+struct fy_read_req {
+    const struct fy_contract *contract;
+    struct fy_read_pos after; /* serve versions after this one */
+    size_t limit;             /* at most this many rows */
+    const char *region;       /* non-NULL: "read": "region" tables only this
+                                 region's rows and deletes */
+    const char *skip_origin;  /* non-NULL: leave out this device's writes */
+    /*
+     * The pruning check, done in the same snapshot as the read:
+     * incremental cursors fail with FERRY_EEXPIRED when a tombstone after
+     * them may have been pruned (after < (mark, max)); a full pass when
+     * pruning ran since it began (epoch differs).
+     */
+    bool full;
+    int64_t epoch;
+};
+
+/* The pruning mark: the newest pruned tombstone's version, and a counter. */
+struct fy_read_mark {
+    int64_t v;
+    int64_t epoch;
+};
+
+typedef int fy_read_row_fn(const struct fy_read_row *r, void *ud);
+
+/*
+ * Hands the first req->limit row versions and tombstones after req->after
+ * to cb, oldest first, from one consistent snapshot: never a version whose
+ * transaction can still be followed by an older one committing (see
+ * docs/guarantees.md). A tombstone is left out while its key has a row.
+ * Sets *more when there were more; *mark as read in the snapshot.
+ */
+int fy_store_read_changes(struct fy_store *st, const struct fy_read_req *req,
+                          fy_read_row_fn *cb, void *ud, bool *more,
+                          struct fy_read_mark *mark, struct ferry_err *err);
+
+/*
+ * Removes the tombstones whose stamp is below before_hlc (and, on
+ * PostgreSQL, whose transaction every reader can see), and raises the
+ * pruning mark. *pruned counts them.
+ */
+int fy_store_prune_tombstones(struct fy_store *st, const struct fy_contract *c,
+                              uint64_t before_hlc, long *pruned,
+                              struct ferry_err *err);
+
 /*
  * Opens the store a URL names: "sqlite:PATH" (or a bare path) or
  * "postgresql://..." / "postgres://...". *out is returned owned

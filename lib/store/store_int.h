@@ -85,7 +85,8 @@ struct fy_sql_q {
 };
 
 #define FY_SQL_MAX_ARGS 16
-#define FY_SQL_MAX_COLS 16
+/* PostgreSQL's most columns of a table, and ferry's hidden ones. */
+#define FY_SQL_MAX_COLS 1608
 
 /*
  * How a backend spells SQL. Templates use $1..$n for placeholders and

@@ -619,6 +619,208 @@ static void case_migrate_drift(struct fx *fx)
     free(text);
 }
 
+/* ---- read (pull) -------------------------------------------------------- */
+
+/* What a read handed over, as "id:body" or "-id" for a delete, in order. */
+struct seen {
+    char log[2048];
+    struct fy_read_pos last;
+    int n;
+};
+
+static int seen_row(const struct fy_read_row *r, void *ud)
+{
+    struct seen *sn = ud;
+    size_t len = strlen(sn->log);
+    const char *id = r->vals[0];
+
+    if (strcmp(r->table->name, "notes") == 0 && !r->del)
+        snprintf(sn->log + len, sizeof(sn->log) - len, "%s%s:%s",
+                 len ? " " : "", id,
+                 r->vals[NOTE_BODY] ? r->vals[NOTE_BODY] : "null");
+    else
+        snprintf(sn->log + len, sizeof(sn->log) - len, "%s%s%s", len ? " " : "",
+                 r->del ? "-" : "", id);
+    sn->last = r->pos;
+    sn->n++;
+    return 0;
+}
+
+/* Reads everything after *from in pages of limit; advances *from. */
+static struct seen read_all(struct fx *fx, struct fy_read_req *req,
+                            size_t limit)
+{
+    struct seen sn = {.n = 0};
+    struct fy_read_mark mark;
+    struct ferry_err err = {0};
+    bool more = true;
+
+    req->contract = fx->contract;
+    req->limit = limit;
+    req->epoch = -1;
+    for (int pages = 0; more; pages++) {
+        int before = sn.n;
+
+        if (fy_store_read_changes(fx->st, req, seen_row, &sn, &more, &mark,
+                                  &err) < 0)
+            fail_msg("read: %s", err.msg);
+        assert_true(pages < 100);
+        assert_true(sn.n - before <= (int)limit);
+        if (sn.n > before)
+            req->after = sn.last;
+    }
+    return sn;
+}
+
+/*
+ * Rows come oldest write first, each in its latest version once; deletes
+ * as their keys; pages of any size give the same sequence.
+ */
+static void case_read_order(struct fx *fx)
+{
+    struct fy_read_req req = {0};
+    struct seen all, paged;
+
+    push1(fx, "a", note(fx, 1, 100, NULL, "one", false));
+    push1(fx, "a", note(fx, 2, 100, NULL, "two", false));
+    push1(fx, "b", note(fx, 3, 100, NULL, "three", false));
+    push1(fx, "b", note(fx, 1, 200, NULL, "one again", false));
+    push1(fx, "a", note(fx, 2, 300, NULL, NULL, true));
+    /* A delete older than the row leaves a tombstone but no delete. */
+    push1(fx, "a", note(fx, 3, 50, NULL, NULL, true));
+    all = read_all(fx, &req, 1000);
+    assert_string_equal(all.log, "3:three 1:one again -2");
+    memset(&req, 0, sizeof(req));
+    paged = read_all(fx, &req, 1);
+    assert_string_equal(paged.log, all.log);
+    /* Nothing new: nothing read; a new write comes after the cursor. */
+    assert_int_equal(read_all(fx, &req, 10).n, 0);
+    push1(fx, "c", note(fx, 2, 400, NULL, "two back", false));
+    assert_string_equal(read_all(fx, &req, 10).log, "2:two back");
+    /* A device's own writes are left out when asked. */
+    memset(&req, 0, sizeof(req));
+    req.skip_origin = "b";
+    assert_string_equal(read_all(fx, &req, 2).log, "2:two back");
+}
+
+/* "read": "region" tables give a regional reader its region only. */
+static void case_read_scope(struct fx *fx)
+{
+    struct fy_read_req req = {.region = "eu"};
+    struct fy_change *del = note(fx, 4, 300, "us", NULL, true);
+
+    push1(fx, "a", note(fx, 1, 100, "eu", "eu row", false));
+    push1(fx, "a", note(fx, 2, 100, "us", "us row", false));
+    push1(fx, "a", note(fx, 3, 100, NULL, "no region", false));
+    push1(fx, "a", note(fx, 4, 100, "us", "us row 2", false));
+    assert_int_equal(push(fx, "us-1", "us", &del, 1, NULL), 0);
+    push1(fx, "a", note(fx, 5, 100, "eu", "gone", false));
+    push1(fx, "admin", note(fx, 5, 200, NULL, NULL, true));
+    assert_string_equal(read_all(fx, &req, 3).log, "1:eu row -5");
+    memset(&req, 0, sizeof(req));
+    assert_string_equal(read_all(fx, &req, 3).log,
+                        "1:eu row 2:us row 3:no region -4 -5");
+}
+
+/*
+ * Pruning: old tombstones go, the mark rises, and a cursor from before it
+ * is refused (it may have missed a delete); the mark itself is not.
+ */
+static void case_read_prune(struct fx *fx)
+{
+    struct fy_read_req req = {0};
+    struct fy_read_mark mark;
+    struct ferry_err err = {0};
+    struct seen sn = {.n = 0};
+    long pruned = 0;
+    bool more;
+
+    push1(fx, "a", note(fx, 1, 100, NULL, "one", false));
+    push1(fx, "a", note(fx, 1, 200, NULL, NULL, true));
+    push1(fx, "a", note(fx, 2, 5000, NULL, NULL, true));
+    read_all(fx, &req, 10);
+    assert_int_equal(
+        fy_store_prune_tombstones(fx->st, fx->contract, 1000, &pruned, &err),
+        0);
+    assert_int_equal(pruned, 1);
+    req = (struct fy_read_req){.contract = fx->contract, .limit = 10};
+    assert_int_equal(
+        fy_store_read_changes(fx->st, &req, seen_row, &sn, &more, &mark, &err),
+        FERRY_EEXPIRED);
+    assert_true(mark.v > 0);
+    assert_int_equal(mark.epoch, 1);
+    /* A reader at the mark, and a full pass begun in this epoch, go on. */
+    req.after = (struct fy_read_pos){mark.v, INT64_MAX};
+    assert_int_equal(
+        fy_store_read_changes(fx->st, &req, seen_row, &sn, &more, &mark, &err),
+        0);
+    req = (struct fy_read_req){
+        .contract = fx->contract, .limit = 10, .full = true, .epoch = 1};
+    assert_int_equal(
+        fy_store_read_changes(fx->st, &req, seen_row, &sn, &more, &mark, &err),
+        0);
+    assert_int_equal(
+        fy_store_prune_tombstones(fx->st, fx->contract, 10000, &pruned, &err),
+        0);
+    assert_int_equal(pruned, 1);
+    assert_int_equal(
+        fy_store_read_changes(fx->st, &req, seen_row, &sn, &more, &mark, &err),
+        FERRY_EEXPIRED);
+    /* Nothing to prune: the mark and epoch stay. */
+    assert_int_equal(
+        fy_store_prune_tombstones(fx->st, fx->contract, 10000, &pruned, &err),
+        0);
+    assert_int_equal(pruned, 0);
+    assert_int_equal(query(fx,
+                           "SELECT value FROM {s}meta WHERE key ="
+                           " 'prune_epoch' AND value = $1",
+                           2)
+                         .rows,
+                     1);
+}
+
+/*
+ * A write that commits after a later one is never skipped. PostgreSQL
+ * only: a second push transaction held open while another commits (the
+ * SQLite store has one writer at a time, so nothing commits late there).
+ */
+static void case_read_late_commit(struct fx *fx)
+{
+    struct fy_read_req req = {0};
+    struct fy_store *held = NULL;
+    struct ferry_err err = {0};
+    struct fy_apply_stats s = {0};
+    struct fy_change *ch = note(fx, 1, 100, NULL, "late", false);
+    struct fy_apply_batch b = {
+        .table = ch->table, .device = "slow", .changes = &ch, .n = 1};
+    int64_t acked;
+
+    if (!fy_store_concurrent(fx->st))
+        return;
+    assert_int_equal(fy_store_open(fx->url, &held, &err), 0);
+    assert_int_equal(fy_store_push_begin(held, "slow", &acked, &err), 0);
+    assert_int_equal(fy_store_push_apply(held, &b, &s, &err), 0);
+    push1(fx, "fast", note(fx, 2, 100, NULL, "early", false));
+    /* The open transaction holds the horizon: the later commit waits. */
+    assert_int_equal(read_all(fx, &req, 10).n, 0);
+    assert_int_equal(fy_store_push_commit(held, "slow", 1, 1, &err), 0);
+    fy_store_close(held);
+    /*
+     * The horizon is the cluster's: a test running beside this one in
+     * another database may hold it a moment longer.
+     */
+    for (int i = 0; i < 100; i++) {
+        struct seen sn = read_all(fx, &req, 10);
+
+        if (sn.n) {
+            assert_string_equal(sn.log, "1:late 2:early");
+            return;
+        }
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+    fail_msg("the late commit never appeared");
+}
+
 /* ---- the list of cases -------------------------------------------------- */
 
 #define STORE_CASES(X)                                                         \
@@ -632,7 +834,11 @@ static void case_migrate_drift(struct fx *fx)
     X(acked_seq)                                                               \
     X(canonical_keys)                                                          \
     X(migrate)                                                                 \
-    X(migrate_drift)
+    X(migrate_drift)                                                           \
+    X(read_order)                                                              \
+    X(read_scope)                                                              \
+    X(read_prune)                                                              \
+    X(read_late_commit)
 
 #define STORE_WRAP(name)                                                       \
     static void test_##name(void **state)                                      \
