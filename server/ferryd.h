@@ -28,6 +28,9 @@ struct ferryd_alias {
 
 #define FERRYD_MAX_ALIASES 32
 
+/* How long deletes stay pullable by default: 30 days. */
+#define FERRYD_TOMBSTONE_RETENTION_S (30L * 86400)
+
 struct ferryd_settings {
     const char *store;    /* URL */
     const char *contract; /* path */
@@ -35,6 +38,7 @@ struct ferryd_settings {
     size_t max_body;
     size_t max_inflight; /* bytes of all request bodies at once */
     unsigned pool;
+    size_t tombstone_retention_s; /* 0: the default, 30 days */
     struct ferryd_alias aliases[FERRYD_MAX_ALIASES];
     size_t naliases;
 };

@@ -430,6 +430,10 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
         rc = check_schema(pool, c, &err);
     api.pool = pool;
     api.contract = c;
+    api.tombstone_retention_ms =
+        (int64_t)(s->tombstone_retention_s ? s->tombstone_retention_s
+                                           : FERRYD_TOMBSTONE_RETENTION_S) *
+        1000;
     if (rc == 0)
         rc = fy_http_server_start(&hc, &fy_api_handlers, &api, &srv, &err);
     if (rc == 0) {

@@ -29,7 +29,8 @@ static const char usage[] =
     "                   postgresql://...; or $FERRYD_STORE\n"
     "  --contract FILE  table contract (default contract.json)\n"
     "  --config FILE    JSON settings: store, contract, listen,\n"
-    "                   max_body, max_inflight, pool, aliases\n"
+    "                   max_body, max_inflight, pool, aliases,\n"
+    "                   tombstone_retention\n"
     "  -v, --verbose    debug log lines\n"
     "  -q, --quiet      errors only\n"
     "  -h, --help       this text\n"
@@ -179,6 +180,9 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
         {"max_body", NULL, &s->max_body, NULL, 1024, 1L << 30},
         {"max_inflight", NULL, &s->max_inflight, NULL, 1024, 1LL << 40},
         {"pool", NULL, NULL, &s->pool, 1, 256},
+        /* seconds: one second (tests) to ten years */
+        {"tombstone_retention", NULL, &s->tombstone_retention_s, NULL, 1,
+         10LL * 366 * 86400},
     };
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);

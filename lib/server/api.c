@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "server/changes.h"
 #include "server/keys.h"
 #include "server/push.h"
 #include "fy.h"
@@ -231,6 +232,61 @@ out:
     fy_arena_reset(&arena);
 }
 
+/*
+ * Tombstones past the retention are pruned by pulls, at most once per
+ * interval per process (one pull wins the compare-and-swap; several
+ * ferryd processes pruning at once is harmless).
+ */
+static void maybe_prune(struct fy_api *api, struct fy_store *st)
+{
+    int64_t now = fy_now_ms(), every = api->tombstone_retention_ms / 2;
+    int64_t due = __atomic_load_n(&api->next_prune_ms, __ATOMIC_RELAXED);
+    struct ferry_err err = {0};
+    long pruned = 0;
+
+    if (api->tombstone_retention_ms <= 0 || now < due)
+        return;
+    every = every < 1000 ? 1000 : every > 60000 ? 60000 : every;
+    if (!__atomic_compare_exchange_n(&api->next_prune_ms, &due, now + every,
+                                     false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        return;
+    /* Tombstones are aged by their stamp's clock: 48 bits of ms. */
+    if (fy_store_prune_tombstones(st, api->contract,
+                                  (uint64_t)(now - api->tombstone_retention_ms)
+                                      << 16,
+                                  &pruned, &err) < 0)
+        fy_warn("pull", "cannot prune tombstones: %s", err.msg);
+    else if (pruned)
+        fy_info("pull", "pruned %ld tombstones older than %lld s", pruned,
+                (long long)(api->tombstone_retention_ms / 1000));
+}
+
+static void handle_changes(struct fy_http_req *req, struct fy_http_resp *resp,
+                           void *ud)
+{
+    struct fy_api *api = ud;
+    struct api_req *ar = req->ctx;
+    struct ferry_err err = {0};
+    struct fy_store *st = NULL;
+    json_t *out = NULL;
+    int rc;
+
+    assert(ar);
+    rc = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err);
+    if (rc == 0) {
+        maybe_prune(api, st);
+        rc = fy_changes_run(st, api->contract, &ar->key,
+                            fy_http_query(req, "since"),
+                            fy_http_query(req, "limit"), &out, &err);
+    }
+    if (rc < 0)
+        answer_failure(resp, rc, &err, NULL);
+    else
+        set_json(resp, 200, out);
+    if (st)
+        fy_store_pool_put(api->pool, st);
+}
+
 static const char *const json_types[] = {"application/json", NULL};
 
 const struct fy_http_route fy_api_routes[] = {
@@ -244,6 +300,11 @@ const struct fy_http_route fy_api_routes[] = {
      .auth = FY_AUTH_DEVICE,
      .body = {.mode = FY_BODY_MEMORY, .types = json_types},
      .fn = handle_push},
+    {.method = "GET",
+     .pattern = "/v1/changes",
+     .auth = FY_AUTH_DEVICE,
+     .body = {.mode = FY_BODY_DISCARD},
+     .fn = handle_changes},
 };
 
 const size_t fy_api_nroutes = FY_ARRAY_LEN(fy_api_routes);
