@@ -8,6 +8,7 @@
 #include "server/push.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/hlc.h"
@@ -383,6 +384,21 @@ static int apply_groups(struct fy_store *st, const struct fy_key *key,
     return 0;
 }
 
+/*
+ * A test hook for the pull scenarios: FERRY_TEST_HOLD_COMMIT="DEVICE:MS"
+ * keeps that device's push transactions open MS milliseconds before they
+ * commit, so that later pushes commit first (a "late commit").
+ */
+static void hold_commit(const char *device)
+{
+    const char *h = getenv("FERRY_TEST_HOLD_COMMIT");
+    const char *colon = h ? strchr(h, ':') : NULL;
+
+    if (colon && strlen(device) == (size_t)(colon - h) &&
+        strncmp(h, device, (size_t)(colon - h)) == 0)
+        fy_sleep_ms(strtol(colon + 1, NULL, 10));
+}
+
 static int apply(struct fy_store *st, const struct fy_contract *c,
                  const struct fy_key *key, struct fy_change *chs, size_t n,
                  struct fy_arena *a, struct fy_push_result *res,
@@ -410,9 +426,11 @@ static int apply(struct fy_store *st, const struct fy_contract *c,
         rc = fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
     if (rc == 0)
         rc = apply_groups(st, key, groups, c->ntables, res, err);
-    if (rc == 0)
+    if (rc == 0) {
+        hold_commit(key->device);
         return fy_store_push_commit(st, key->device, res->acked_seq,
                                     res->applied, err);
+    }
     fy_store_push_rollback(st);
     return rc;
 }
