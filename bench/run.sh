@@ -3,7 +3,8 @@
 # figure plus the ratios docs/performance.md records. Starts its own
 # PostgreSQL (default settings, fsync on) and ferryd processes; loopback only.
 #   bench/run.sh [BUILD_DIR]   (default build-release; `make bench` builds it)
-# ROWS (default 200000) and BATCH (default 1000) can be set in the environment.
+# ROWS (default 200000) and BATCH (default 1000) can be set in the environment,
+# and WATCH_POLL (100ms) and WATCH_SAMPLES (200) for the --watch latency.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/${1:-build-release}
@@ -11,6 +12,8 @@ ROWS=${ROWS:-200000}
 BATCH=${BATCH:-1000}
 AGENTS=${AGENTS:-8}
 AGENT_ROWS=${AGENT_ROWS:-50000}
+WATCH_POLL=${WATCH_POLL:-100ms}
+WATCH_SAMPLES=${WATCH_SAMPLES:-200}
 B=$BUILD/bench
 FERRYD=$BUILD/server/ferryd
 FERRY=$BUILD/agent/ferry
@@ -105,6 +108,24 @@ stored=$(psql "$DSN" -qAt -c "SELECT count(*) FROM heartbeat")
 echo "agents=$AGENTS rows=$total seconds=$(awk "BEGIN{printf \"%.3f\", $t1-$t0}")" \
      "rows_per_s=$(awk "BEGIN{printf \"%.0f\", $total/($t1-$t0)}")" \
      "max_agent_rss_kb=$(cat "$W"/agent*/rss | sort -n | tail -n 1)"
+# --- ferry sync --watch: commit on one device to the store and the other -
+WATCHERS=
+for d in wa wb; do
+    mkdir -p "$W/$d"
+    sqlite3 "$W/$d/app.db" "PRAGMA journal_mode=WAL; CREATE TABLE items (id
+      INTEGER PRIMARY KEY, name TEXT, qty INTEGER)" >/dev/null
+    "$FERRY" -q --config "$W/$d/config.json" init --db "$W/$d/app.db" \
+        --url "$URL" --device "watch-$d" >/dev/null
+    "$FERRY" -q --config "$W/$d/config.json" track items >/dev/null
+    FERRY_API_KEY=$("$FERRYD" --store "$DSN" keys create --device "watch-$d" 2>/dev/null) \
+        "$FERRY" -q --config "$W/$d/config.json" sync --watch --poll "$WATCH_POLL" &
+    WATCHERS="$WATCHERS $!"
+done
+sleep 1
+echo "# watch: --poll $WATCH_POLL on the receiving device"
+"$B/bench_watch" "$W/wa/app.db" "$W/wb/app.db" "$DSN" "$WATCH_SAMPLES"
+kill $WATCHERS
+wait $WATCHERS 2>/dev/null || true
 kill "$SERVER"
 wait "$SERVER" 2>/dev/null || true
 SERVER=
