@@ -17,6 +17,7 @@
 #include "core/contract.h"
 #include "http/server.h"
 #include "server/api.h"
+#include "server/notify.h"
 #include "server/keys.h"
 #include "store/pool.h"
 #include "fy.h"
@@ -435,6 +436,8 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
                                            : FERRYD_TOMBSTONE_RETENTION_S) *
         1000;
     if (rc == 0)
+        rc = fy_notify_start(s->store, &api.notify, &err);
+    if (rc == 0)
         rc = fy_http_server_start(&hc, &fy_api_handlers, &api, &srv, &err);
     if (rc == 0) {
         char *shown = fy_store_redact(s->store);
@@ -448,7 +451,10 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
         fy_free(shown);
         wait_for_signal();
     }
+    /* Waiting pulls answer now, so that the server's stop is not held. */
+    fy_notify_quiesce(api.notify);
     fy_http_server_stop(srv);
+    fy_notify_stop(api.notify);
     fy_http_router_free(router);
     fy_store_pool_free(pool);
     fy_contract_free(c);

@@ -224,6 +224,8 @@ static void handle_push(struct fy_http_req *req, struct fy_http_resp *resp,
         goto out;
     }
     set_json(resp, 200, fy_push_result_json(&res));
+    if (res.applied > 0 && api->notify)
+        fy_notify_bump(api->notify);
     fy_debug("push", "device=%s acked_seq=%lld applied=%ld skipped=%ld",
              ar->key.device, (long long)res.acked_seq, res.applied,
              res.skipped);
@@ -261,30 +263,59 @@ static void maybe_prune(struct fy_api *api, struct fy_store *st)
                 (long long)(api->tombstone_retention_ms / 1000));
 }
 
-static void handle_changes(struct fy_http_req *req, struct fy_http_resp *resp,
-                           void *ud)
+/* One page for the request: a store connection for the read only. */
+static int read_page(struct fy_api *api, struct fy_http_req *req, json_t **out,
+                     struct ferry_err *err)
 {
-    struct fy_api *api = ud;
     struct api_req *ar = req->ctx;
-    struct ferry_err err = {0};
     struct fy_store *st = NULL;
-    json_t *out = NULL;
-    int rc;
+    int rc = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, err);
 
-    assert(ar);
-    rc = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err);
     if (rc == 0) {
         maybe_prune(api, st);
         rc = fy_changes_run(st, api->contract, &ar->key,
                             fy_http_query(req, "since"),
-                            fy_http_query(req, "limit"), &out, &err);
+                            fy_http_query(req, "limit"), out, err);
+        fy_store_pool_put(api->pool, st);
+    }
+    return rc;
+}
+
+/*
+ * With ?wait=S an answer that would be empty waits up to S seconds for a
+ * push to commit (here or, on PostgreSQL, in any ferryd) and reads again;
+ * every few seconds it reads again anyway, in case a notice was lost.
+ */
+static void handle_changes(struct fy_http_req *req, struct fy_http_resp *resp,
+                           void *ud)
+{
+    struct fy_api *api = ud;
+    struct ferry_err err = {0};
+    json_t *out = NULL;
+    int64_t wait_ms = 0, deadline;
+    int rc;
+
+    assert(req->ctx);
+    rc = fy_changes_wait_ms(fy_http_query(req, "wait"), &wait_ms, &err);
+    deadline = fy_now_ms() + wait_ms;
+    while (rc == 0) {
+        uint64_t gen = api->notify ? fy_notify_gen(api->notify) : 0;
+        int64_t left;
+
+        rc = read_page(api, req, &out, &err);
+        left = deadline - fy_now_ms();
+        if (rc < 0 || left <= 0 || !api->notify ||
+            fy_notify_quiescing(api->notify) ||
+            json_array_size(json_object_get(out, "changes")) > 0)
+            break;
+        json_decref(out);
+        out = NULL;
+        fy_notify_wait(api->notify, gen, left < 5000 ? left : 5000);
     }
     if (rc < 0)
         answer_failure(resp, rc, &err, NULL);
     else
         set_json(resp, 200, out);
-    if (st)
-        fy_store_pool_put(api->pool, st);
 }
 
 static const char *const json_types[] = {"application/json", NULL};

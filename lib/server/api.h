@@ -9,6 +9,7 @@
 #define FY_API_H
 
 #include "http/server.h"
+#include "server/notify.h"
 #include "store/pool.h"
 
 struct fy_api {
@@ -17,6 +18,7 @@ struct fy_api {
     int pool_wait_ms;
     int64_t tombstone_retention_ms; /* 0: keep tombstones forever */
     int64_t next_prune_ms;          /* atomic: when a pull may prune again */
+    struct fy_notify *notify;       /* wakes waiting pulls; may be NULL */
 };
 
 /*

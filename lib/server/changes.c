@@ -93,6 +93,20 @@ static int parse_limit(const char *s, size_t *limit, struct ferry_err *err)
     return 0;
 }
 
+int fy_changes_wait_ms(const char *text, int64_t *ms, struct ferry_err *err)
+{
+    const char *p = text;
+    int64_t v = 0;
+
+    *ms = 0;
+    if (!text)
+        return 0;
+    if (!take_num(&p, &v) || *p || v > FY_CHANGES_WAIT_MAX)
+        return bad_param(err, "wait: must be whole seconds from 0 to 60");
+    *ms = v * 1000;
+    return 0;
+}
+
 /* ---- values -------------------------------------------------------------- */
 
 /* bytea comes as hex digits; the wire wants base64. */

@@ -26,4 +26,13 @@ int fy_changes_run(struct fy_store *st, const struct fy_contract *c,
                    const struct fy_key *key, const char *since,
                    const char *limit, json_t **out, struct ferry_err *err);
 
+/* The longest ?wait= a pull may ask for, in seconds. */
+#define FY_CHANGES_WAIT_MAX 60
+
+/*
+ * The ?wait= text (NULL: 0) as milliseconds: whole seconds 0 to
+ * FY_CHANGES_WAIT_MAX, else FERRY_EPARSE (bad_parameter).
+ */
+int fy_changes_wait_ms(const char *text, int64_t *ms, struct ferry_err *err);
+
 #endif

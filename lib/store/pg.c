@@ -8,6 +8,8 @@
  * transaction, which is what makes a re-sent batch apply once.
  */
 #include <assert.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +52,8 @@ static const struct fy_sql_word pg_words[] = {
     {"has_tomb_column", ""},
     /* pull (read.c): rows ordered by (transaction, row sequence) */
     {"row_seq", "CREATE SEQUENCE IF NOT EXISTS ferry.row_seq CACHE 64;"},
-    {"seq_def", "_ferry_seq bigint NOT NULL DEFAULT nextval('ferry.row_seq'), "},
+    {"seq_def",
+     "_ferry_seq bigint NOT NULL DEFAULT nextval('ferry.row_seq'), "},
     {"seq_col", "_ferry_seq"}, /* non-empty: add it to old tables */
     {"seq_col_def", "bigint NOT NULL DEFAULT nextval('ferry.row_seq')"},
     {"ver_sel", "_ferry_xid::text, _ferry_seq"},
@@ -723,13 +726,50 @@ static int pg_push_commit(struct fy_store *st, const char *device,
     struct pg *pg = st->impl;
     int rc = fy_sql_device_ack(st, device, acked, nchanges, err);
 
+    /* Waiting pulls on every ferryd wake up; sent only if it commits. */
     if (rc == 0)
-        rc = pg_run(pg, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, "commit",
-                    err);
+        rc =
+            pg_run(pg, nchanges > 0 ? "NOTIFY ferry_changes; COMMIT" : "COMMIT",
+                   0, NULL, PGRES_COMMAND_OK, NULL, "commit", err);
     if (rc < 0)
         pg_push_rollback(st);
     return rc;
 }
+
+/* ---- change notices ----------------------------------------------------- */
+
+static int pg_listen(struct fy_store *st, struct ferry_err *err)
+{
+    return pg_run(st->impl, "LISTEN ferry_changes", 0, NULL, PGRES_COMMAND_OK,
+                  NULL, "listen", err);
+}
+
+static int pg_wait_notice(struct fy_store *st, int ms, bool *got,
+                          struct ferry_err *err)
+{
+    struct pg *pg = st->impl;
+    struct pollfd pfd = {.fd = pg->conn ? PQsocket(pg->conn) : -1,
+                         .events = POLLIN};
+    PGnotify *n;
+
+    if (pfd.fd < 0 || PQstatus(pg->conn) != CONNECTION_OK)
+        return fy_err_set(err, FERRY_EUNAVAIL, "not listening");
+    if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+        return fy_err_set(err, FERRY_EUNAVAIL, "poll: %s", strerror(errno));
+    if (!PQconsumeInput(pg->conn))
+        return fy_err_set(err, FERRY_EUNAVAIL, "listen: %s",
+                          PQerrorMessage(pg->conn));
+    while ((n = PQnotifies(pg->conn))) {
+        *got = true;
+        PQfreemem(n);
+    }
+    return 0;
+}
+
+static const struct fy_store_notice_ops pg_notice_ops = {
+    .listen = pg_listen,
+    .wait = pg_wait_notice,
+};
 
 static const struct fy_store_apply_ops pg_apply_ops = {
     .begin = pg_push_begin,
@@ -749,4 +789,5 @@ const struct fy_store_ops fy_store_pg_ops = {
     .schema_version = fy_sql_schema_version,
     .keys = &fy_store_sql_key_ops,
     .apply = &pg_apply_ops,
+    .notice = &pg_notice_ops,
 };

@@ -169,3 +169,23 @@ void fy_store_push_rollback(struct fy_store *st)
 {
     st->ops->apply->rollback(st);
 }
+
+int fy_store_listen(struct fy_store *st, struct ferry_err *err)
+{
+    if (!st->ops->notice)
+        return fy_err_set(err, FERRY_EUNSUPPORTED,
+                          "the %s store sends no change notices",
+                          st->ops->name);
+    return st->ops->notice->listen(st, err);
+}
+
+int fy_store_wait_notice(struct fy_store *st, int ms, bool *got,
+                         struct ferry_err *err)
+{
+    *got = false;
+    if (!st->ops->notice)
+        return fy_err_set(err, FERRY_EUNSUPPORTED,
+                          "the %s store sends no change notices",
+                          st->ops->name);
+    return st->ops->notice->wait(st, ms, got, err);
+}

@@ -207,6 +207,20 @@ int fy_store_prune_tombstones(struct fy_store *st, const struct fy_contract *c,
                               uint64_t before_hlc, long *pruned,
                               struct ferry_err *err);
 
+/* ---- change notices ----------------------------------------------------- */
+
+/*
+ * Subscribes this connection to notices of committed pushes, from any
+ * ferryd on the store (PostgreSQL LISTEN; pushes NOTIFY in their commit).
+ * FERRY_EUNSUPPORTED when the engine has none (the SQLite store: one
+ * ferryd process, which knows its own pushes). Call again after a failed
+ * wait: it reconnects.
+ */
+int fy_store_listen(struct fy_store *st, struct ferry_err *err);
+/* Waits up to ms for notices; *got says whether one or more came. */
+int fy_store_wait_notice(struct fy_store *st, int ms, bool *got,
+                         struct ferry_err *err);
+
 /*
  * Opens the store a URL names: "sqlite:PATH" (or a bare path) or
  * "postgresql://..." / "postgres://...". *out is returned owned

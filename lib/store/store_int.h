@@ -39,6 +39,12 @@ struct fy_store_apply_ops {
     void (*rollback)(struct fy_store *st);
 };
 
+/* Notices of committed writes: see fy_store_listen(). Optional. */
+struct fy_store_notice_ops {
+    int (*listen)(struct fy_store *st, struct ferry_err *err);
+    int (*wait)(struct fy_store *st, int ms, bool *got, struct ferry_err *err);
+};
+
 /*
  * The statement runner: how ops written once (keys.c, internal.c) reach
  * either engine. Arguments are typed so that SQLite compares integers as
@@ -127,6 +133,7 @@ struct fy_store_ops {
     /* families */
     const struct fy_store_key_ops *keys;
     const struct fy_store_apply_ops *apply;
+    const struct fy_store_notice_ops *notice; /* NULL: none */
 };
 
 struct fy_store {
