@@ -74,6 +74,27 @@ echo "pg ratios: ferryd/staged=$(awk "BEGIN{printf \"%.2f\", $(rate "$W/http")/$
      "ferryd_gzip/staged=$(awk "BEGIN{printf \"%.2f\", $(rate "$W/httpz")/$(rate "$W/staged")}")" \
      "staged/copy=$(awk "BEGIN{printf \"%.2f\", $(rate "$W/staged")/$(rate "$W/copy")}")"
 
+# --- ferry pull: the rows ferryd took, into an empty device -------------
+P=$W/puller
+mkdir -p "$P"
+sqlite3 "$P/app.db" "PRAGMA journal_mode=WAL; CREATE TABLE heartbeat (id
+  INTEGER PRIMARY KEY, at TEXT NOT NULL, cpu REAL, active BOOLEAN, window
+  TEXT, app TEXT)" >/dev/null
+"$FERRY" -q --config "$P/config.json" init --db "$P/app.db" --url "$URL" \
+    --device puller >/dev/null
+"$FERRY" -q --config "$P/config.json" track heartbeat >/dev/null
+t0=$(date +%s.%N)
+FERRY_API_KEY=$("$FERRYD" --store "$DSN" keys create --device puller 2>/dev/null) \
+    /usr/bin/time -f '%M' -o "$P/rss" \
+    "$FERRY" -q --config "$P/config.json" pull --limit 5000 >/dev/null
+t1=$(date +%s.%N)
+pulled=$(sqlite3 "$P/app.db" "SELECT count(*) FROM heartbeat")
+[ "$pulled" -eq "$ROWS" ] || { echo "pull: only $pulled of $ROWS rows" >&2; exit 1; }
+echo "pull rows=$pulled seconds=$(awk "BEGIN{printf \"%.3f\", $t1-$t0}")" \
+     "rows_per_s=$(awk "BEGIN{printf \"%.0f\", $pulled/($t1-$t0)}")" \
+     "agent_rss_kb=$(cat "$P/rss")" | tee "$W/pull"
+echo "pull ratio: pull/ferryd_push=$(awk "BEGIN{printf \"%.2f\", $(rate "$W/pull")/$(rate "$W/http")}")"
+
 # --- agents draining their outboxes into PostgreSQL ---------------------
 reset_pg
 keys "$DSN" "$AGENTS"
