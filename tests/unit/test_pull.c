@@ -152,6 +152,12 @@ static int make_agent(struct fx *fx)
     cfg.timeout_s = 10;
     cfg.batch_size = 10;
     fx->db = db;
+    if (!cfg.base_url || !cfg.auth_header || !cfg.device) {
+        /* Out of memory (the torture run): no agent, no test. */
+        fy_agent_config_release(&cfg);
+        sqlite3_close(db);
+        return -1;
+    }
     return fy_agent_new(&cfg, db,
                         &(struct fy_agent_opts){.key = "k-1",
                                                 .retry_budget_ms = 200,
