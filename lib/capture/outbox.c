@@ -559,8 +559,8 @@ static int drop_entry(struct fy_outbox *ob, const struct entry *e,
 static int requeue_stragglers(struct fy_outbox *ob, struct ferry_err *err)
 {
     static const char *const sql[] = {
-        "INSERT INTO _ferry_outbox (tbl, wall, " FY_OUTBOX_KEY_COLS ")"
-        " SELECT tbl, wall, " FY_OUTBOX_KEY_COLS " FROM _ferry_outbox"
+        "INSERT INTO _ferry_outbox (tbl, wall, hlc, " FY_OUTBOX_KEY_COLS ")"
+        " SELECT tbl, wall, hlc, " FY_OUTBOX_KEY_COLS " FROM _ferry_outbox"
         " WHERE rowid < ?2 AND seq IS NULL AND tbl NOT IN (SELECT value"
         " FROM json_each(?1)) ORDER BY rowid",
         "DELETE FROM _ferry_outbox WHERE rowid < ?2 AND seq IS NULL AND"
@@ -610,7 +610,9 @@ static int assign(struct fy_outbox *ob, struct entry *e, int64_t *next_seq,
                           " name",
                           (long long)FERRY_SEQ_MAX);
     e->seq = (*next_seq)++;
-    e->hlc = fy_hlc_next(hlc, e->wall);
+    /* Stamped by a pull already (fy_outbox_stamp): the clock is past it. */
+    if (!e->hlc)
+        e->hlc = fy_hlc_next(hlc, e->wall);
     sqlite3_bind_int64(ob->assign, 1, e->seq);
     sqlite3_bind_int64(ob->assign, 2, (sqlite3_int64)e->hlc);
     sqlite3_bind_int64(ob->assign, 3, e->rowid);
@@ -738,6 +740,33 @@ static int build_in_tx(struct fy_outbox *ob, const char *device, int limit,
 out:
     entries_free(es, n);
     return rc;
+}
+
+int fy_outbox_stamp(sqlite3 *db, uint64_t *hlc, struct ferry_err *err)
+{
+    sqlite3_stmt *sel = NULL, *set = NULL;
+    int src = sqlite3_prepare_v2(db,
+                                 "SELECT rowid, wall FROM _ferry_outbox WHERE"
+                                 " hlc IS NULL ORDER BY rowid",
+                                 -1, &sel, NULL);
+
+    if (src == SQLITE_OK)
+        src = sqlite3_prepare_v2(db,
+                                 "UPDATE _ferry_outbox SET hlc = ?1 WHERE"
+                                 " rowid = ?2",
+                                 -1, &set, NULL);
+    while (src == SQLITE_OK && (src = sqlite3_step(sel)) == SQLITE_ROW) {
+        sqlite3_bind_int64(
+            set, 1,
+            (sqlite3_int64)fy_hlc_next(hlc, sqlite3_column_int64(sel, 1)));
+        sqlite3_bind_int64(set, 2, sqlite3_column_int64(sel, 0));
+        src = sqlite3_step(set) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+        sqlite3_reset(set);
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(set);
+    return src == SQLITE_DONE ? 0
+                              : fy_sqlite_fail(db, "cannot stamp changes", err);
 }
 
 int fy_outbox_build(struct fy_outbox *ob, const char *device, int limit,

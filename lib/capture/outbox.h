@@ -55,6 +55,17 @@ int fy_outbox_sync_seq(struct fy_outbox *ob, int64_t server_acked,
 int fy_outbox_build(struct fy_outbox *ob, const char *device, int limit,
                     struct fy_batch *b, struct ferry_err *err);
 
+/*
+ * Stamps every entry that has no HLC stamp yet, in queue order, from its
+ * capture time and *hlc (the agent's clock, advanced and stored by the
+ * caller). Pull calls this in its transaction before it observes pulled
+ * stamps: an app write made before a pull keeps a stamp of the moment it
+ * was made instead of one above whatever the pull brought in, so last
+ * writer wins by write time, whatever the order devices sync in. Entries
+ * numbered later keep their stamp.
+ */
+int fy_outbox_stamp(sqlite3 *db, uint64_t *hlc, struct ferry_err *err);
+
 /* Deletes the changes the server acknowledged (seq <= acked). */
 int fy_outbox_ack(struct fy_outbox *ob, int64_t acked, struct ferry_err *err);
 
