@@ -16,6 +16,7 @@
 #include "agent/agent_int.h"
 #include "agent/state.h"
 #include "capture/capture.h"
+#include "capture/outbox.h"
 #include "core/hlc.h"
 #include "util/base64.h"
 #include "util/log.h"
@@ -53,14 +54,16 @@ struct puller {
     struct pull_table *tables;
     size_t ntables;
     int limit;
-    char *cursor;     /* the stored cursor, NULL: a full pass from start */
-    bool rebootstrap; /* the stored pass is a re-bootstrap */
-    json_t *page;     /* the answer being applied */
-    int64_t mark;     /* max outbox rowid when the page's tx began */
-    uint64_t hlc0;    /* the agent's HLC when the page's tx began */
-    uint64_t hlc;     /* ... advanced past every stamp pulled */
-    int64_t acked;    /* acked_seq when the page was requested */
-    bool too_big;     /* the answer was cut at PAGE_BYTES_MAX */
+    char *cursor;        /* the stored cursor, NULL: a full pass from start */
+    bool rebootstrap;    /* the stored pass is a re-bootstrap */
+    json_t *page;        /* the answer being applied */
+    int64_t mark;        /* max outbox rowid when the page's tx began */
+    int64_t sentinel;    /* rowid of the page's sentinel entry, above mark */
+    uint64_t hlc_stored; /* the agent's HLC as stored when the tx began */
+    uint64_t hlc0;       /* ... once the queued writes were stamped */
+    uint64_t hlc;        /* ... advanced past every stamp pulled */
+    int64_t acked;       /* acked_seq when the page was requested */
+    bool too_big;        /* the answer was cut at PAGE_BYTES_MAX */
 };
 
 static int db_fail(struct puller *p, const char *what, struct ferry_err *err)
@@ -468,11 +471,10 @@ static int run(struct puller *p, sqlite3_stmt *st, struct ferry_err *err)
 
 /*
  * The newest stamp among the key's pending outbox entries (*pending false
- * when there are none). A numbered entry has its stamp; an unnumbered one
- * is given the stamp it would get if numbered now, from the agent's HLC as
- * the transaction began: numbering later can only give a larger one, so
- * "local is newer" cannot turn false, and when the pulled version wins the
- * entries are dropped and never numbered at all.
+ * when there are none). page_begin() stamped every entry from the time the
+ * app made it, as numbering will keep it; an entry without one (none
+ * should be left) is given the stamp it would get now, from the clock as
+ * the transaction began.
  */
 static int local_stamp(struct puller *p, const struct change *c, bool *pending,
                        uint64_t *stamp, struct ferry_err *err)
@@ -712,6 +714,25 @@ static int read_mark(struct puller *p, struct ferry_err *err)
 }
 
 /*
+ * An entry above everything queued, kept until the page's end: every echo
+ * the apply makes gets a rowid above it. Without it, dropping the entries
+ * of a key whose local change lost (the outbox's last ones, say) would let
+ * SQLite hand their rowids to the echoes, which would then look queued
+ * before the page and stay. It never outlives the transaction.
+ */
+static int place_sentinel(struct puller *p, struct ferry_err *err)
+{
+    int rc = exec(p,
+                  "INSERT INTO _ferry_outbox (tbl, wall, hlc) VALUES"
+                  " ('', 0, 0)",
+                  err);
+
+    if (rc == 0)
+        p->sentinel = sqlite3_last_insert_rowid(p->db);
+    return rc;
+}
+
+/*
  * Under the write lock: where the outbox and the HLC stand, and whether a
  * push acknowledged something since the page was asked for (*stale): its
  * entries are gone, so the page could overwrite rows that the store now
@@ -720,6 +741,7 @@ static int read_mark(struct puller *p, struct ferry_err *err)
 static int page_begin(struct puller *p, bool *stale, struct ferry_err *err)
 {
     int64_t acked = 0, hlc = 0;
+    uint64_t h;
     int rc = exec(p, "BEGIN IMMEDIATE", err);
 
     if (rc == 0)
@@ -728,7 +750,19 @@ static int page_begin(struct puller *p, bool *stale, struct ferry_err *err)
         rc = fy_state_get_int(p->db, "hlc", 0, &hlc, err);
     if (rc == 0)
         rc = read_mark(p, err);
-    p->hlc0 = p->hlc = (uint64_t)hlc;
+    h = (uint64_t)hlc;
+    /*
+     * The app's writes queued so far get their stamps now, from the time
+     * they were made, before this page's stamps raise the clock: numbered
+     * after the pull, an earlier edit would otherwise beat a later one
+     * made on another device.
+     */
+    if (rc == 0 && p->mark > 0)
+        rc = fy_outbox_stamp(p->db, &h, err);
+    if (rc == 0)
+        rc = place_sentinel(p, err);
+    p->hlc_stored = (uint64_t)hlc;
+    p->hlc0 = p->hlc = h;
     *stale = rc == 0 && acked != p->acked;
     return rc;
 }
@@ -744,15 +778,15 @@ static int page_end(struct puller *p, struct ferry_err *err)
     /* The app's triggers queued every row written above: no echo. */
     if (rc == 0 && sqlite3_prepare_v2(p->db,
                                       "DELETE FROM _ferry_outbox WHERE"
-                                      " rowid > ?",
+                                      " rowid >= ?",
                                       -1, &st, NULL) != SQLITE_OK)
         rc = db_fail(p, "cannot drop the pull's echoes", err);
     if (rc == 0) {
-        sqlite3_bind_int64(st, 1, p->mark);
+        sqlite3_bind_int64(st, 1, p->sentinel);
         rc = run(p, st, err);
     }
     sqlite3_finalize(st);
-    if (rc == 0 && p->hlc != p->hlc0)
+    if (rc == 0 && p->hlc != p->hlc_stored)
         rc = fy_state_set_int(p->db, "hlc", (int64_t)p->hlc, err);
     if (rc == 0)
         rc = fy_state_set_text(p->db, "pull_cursor", cursor, err);

@@ -503,6 +503,50 @@ static void test_not_ferryd(void **state)
     assert_int_equal(s.pages, 0);
 }
 
+/*
+ * An app write made before a pull keeps the stamp of when it was made: a
+ * page that raises the clock far ahead does not make that older edit beat
+ * a newer one from another device arriving in the next page.
+ */
+static void test_stamped_before_observe(void **state)
+{
+    struct fx *fx = *state;
+    struct fy_pull_stats s;
+    char h_ahead[FY_HLC_STRLEN + 1], h_newer[FY_HLC_STRLEN + 1];
+    static char page1[1024], page2[1024];
+    int64_t now = fy_now_ms();
+
+    sql(fx, "INSERT INTO items (id, name) VALUES (40, 'l40')");
+    /* The local edit was made a second ago. */
+    assert_int_equal(sqlite3_exec(fx->db,
+                                  "UPDATE _ferry_outbox SET wall ="
+                                  " CAST((julianday('now') - 2440587.5) *"
+                                  " 86400000.0 AS INTEGER) - 1000",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    fy_hlc_format((uint64_t)(now + 60000) << 16, h_ahead);
+    fy_hlc_format((uint64_t)(now - 500) << 16, h_newer);
+    snprintf(page1, sizeof(page1),
+             PAGE("{\"table\":\"items\",\"op\":\"upsert\",\"hlc\":"
+                  "\"%s\",\"origin\":\"dev-x\",\"row\":{\"id\":41}}",
+                  "c1", "true"),
+             h_ahead);
+    snprintf(page2, sizeof(page2),
+             PAGE("{\"table\":\"items\",\"op\":\"upsert\",\"hlc\":"
+                  "\"%s\",\"origin\":\"dev-x\",\"row\":{\"id\":40,"
+                  "\"name\":\"p40\"}}",
+                  "c2", "false"),
+             h_newer);
+    add_answer(200, page1);
+    add_answer(200, page2);
+    assert_int_equal(pull(fx, &s), 0);
+    assert_int_equal(s.pages, 2);
+    assert_int_equal(s.lost_local, 1);
+    assert_q(fx, "SELECT name FROM items WHERE id = 40", "p40");
+    /* No echo of row 40, though the entry it would reuse was dropped. */
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM _ferry_outbox"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -514,6 +558,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_ferryd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stamped_before_observe, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
