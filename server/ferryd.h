@@ -22,8 +22,9 @@ enum ferryd_exit {
 struct ferryd_alias {
     const char *method;
     const char *path;
-    const char *route;       /* "METHOD PATH" of a route in docs/api.md */
-    const char *auth_header; /* NULL: X-Api-Key or Authorization: Bearer */
+    const char *route;         /* "METHOD PATH" of a route in docs/api.md */
+    const char *auth_header;   /* NULL: X-Api-Key or Authorization: Bearer */
+    const char *region_header; /* NULL: none; else required, the key's region */
 };
 
 #define FERRYD_MAX_ALIASES 32

@@ -41,6 +41,9 @@ int ferryd_router(const struct ferryd_settings *s, struct fy_http_router **out,
 
         rc = fy_http_router_alias(*out, a->method, a->path, a->route,
                                   a->auth_header, err);
+        if (rc == 0 && a->region_header)
+            rc = fy_http_router_alias_region(*out, a->method, a->path,
+                                             a->region_header, err);
     }
     if (rc < 0) {
         fy_http_router_free(*out);

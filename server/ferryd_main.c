@@ -123,14 +123,15 @@ static int alias_field(json_t *o, const char *name, bool optional,
 }
 
 /*
- * "aliases": [{"method", "path", "route", "auth_header"?}, ...]. Only the
- * shape is checked here; whether the route exists and the names are valid
- * is checked by building the router (ferryd_router).
+ * "aliases": [{"method", "path", "route", "auth_header"?, "region_header"?},
+ * ...]. Only the shape is checked here; whether the route exists and the
+ * names are valid is checked by building the router (ferryd_router).
  */
 static int take_aliases(const char *path, json_t *v, struct ferryd_settings *s)
 {
     static const char *const fields[] = {"method", "path", "route",
-                                         "auth_header"};
+                                         "auth_header", "region_header"};
+    const size_t nfields = sizeof(fields) / sizeof(fields[0]);
     size_t i;
     json_t *o;
 
@@ -150,20 +151,22 @@ static int take_aliases(const char *path, json_t *v, struct ferryd_settings *s)
         {
             size_t k = 0;
 
-            while (k < 4 && strcmp(key, fields[k]) != 0)
+            while (k < nfields && strcmp(key, fields[k]) != 0)
                 k++;
-            if (k == 4)
+            if (k == nfields)
                 return bad_alias(path, i,
                                  "unknown member (method, path, route,"
-                                 " auth_header)");
+                                 " auth_header, region_header)");
         }
         if (alias_field(o, "method", false, &a->method) < 0 ||
             alias_field(o, "path", false, &a->path) < 0 ||
             alias_field(o, "route", false, &a->route) < 0 ||
-            alias_field(o, "auth_header", true, &a->auth_header) < 0)
+            alias_field(o, "auth_header", true, &a->auth_header) < 0 ||
+            alias_field(o, "region_header", true, &a->region_header) < 0)
             return bad_alias(path, i,
                              "method, path and route must be strings,"
-                             " auth_header a string if given");
+                             " auth_header and region_header strings if"
+                             " given");
     }
     s->naliases = json_array_size(v);
     return 0;

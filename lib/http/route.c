@@ -32,6 +32,7 @@ struct entry {
     char *owned_method; /* aliases: copies of their strings */
     char *owned_path;
     char *auth_header;
+    char *region_header;
 };
 
 struct fy_http_router {
@@ -174,6 +175,7 @@ void fy_http_router_free(struct fy_http_router *r)
         fy_free(r->e[i].owned_method);
         fy_free(r->e[i].owned_path);
         fy_free(r->e[i].auth_header);
+        fy_free(r->e[i].region_header);
     }
     fy_free(r->e);
     fy_free(r);
@@ -291,6 +293,36 @@ int fy_http_router_alias(struct fy_http_router *r, const char *method,
         fy_free(e.auth_header);
     }
     return rc;
+}
+
+int fy_http_router_alias_region(struct fy_http_router *r, const char *method,
+                                const char *path, const char *region_header,
+                                struct ferry_err *err)
+{
+    struct entry *e = NULL;
+
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->e[i].owned_path && strcmp(r->e[i].owned_path, path) == 0 &&
+            strcmp(r->e[i].method, method) == 0)
+            e = &r->e[i];
+    }
+    if (!e)
+        return fy_err_set(err, FERRY_ECONFIG, "alias '%s %s': no such alias",
+                          method, path);
+    if (!fy_http_token_valid(region_header))
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "alias '%s': region_header '%s' is not an HTTP"
+                          " header name",
+                          path, region_header);
+    if (e->route->auth == FY_AUTH_NONE)
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "alias '%s': region_header needs a route with a key"
+                          " (its region is what the header must name)",
+                          path);
+    fy_free(e->region_header);
+    e->region_header = fy_strdup(region_header);
+    return e->region_header ? 0
+                            : fy_err_set(err, FERRY_ENOMEM, "out of memory");
 }
 
 /* ---- matching ------------------------------------------------------------ */
@@ -420,6 +452,7 @@ int fy_http_router_match(const struct fy_http_router *r, const char *method,
         if (strcmp(method, r->e[i].method) == 0) {
             m->route = r->e[i].route;
             m->auth_header = r->e[i].auth_header;
+            m->region_header = r->e[i].region_header;
             m->store = buf;
             return 0;
         }

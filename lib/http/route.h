@@ -85,6 +85,11 @@ struct fy_http_param {
 struct fy_http_match {
     const struct fy_http_route *route;
     const char *auth_header; /* NULL: X-Api-Key or Authorization: Bearer */
+    /*
+     * Non-NULL: the request must carry this header, naming the key's
+     * region (an old client's region header; checked by the auth hook).
+     */
+    const char *region_header;
     struct fy_http_param params[FY_ROUTE_MAX_PARAMS];
     size_t nparams;
     char *store; /* the decoded values; fy_http_match_release() */
@@ -113,6 +118,17 @@ void fy_http_router_free(struct fy_http_router *r);
 int fy_http_router_alias(struct fy_http_router *r, const char *method,
                          const char *path, const char *target,
                          const char *auth_header, struct ferry_err *err);
+
+/*
+ * Makes the alias method + path (added before) require region_header, a
+ * header that must name the key's region: an old client that sends its
+ * region beside its key (docs/api.md, "Route aliases"). FERRY_ECONFIG for
+ * an unknown alias, a name that is not an HTTP token, or a route without
+ * a key.
+ */
+int fy_http_router_alias_region(struct fy_http_router *r, const char *method,
+                                const char *path, const char *region_header,
+                                struct ferry_err *err);
 
 /*
  * Matches method and the raw (still percent-encoded) path. 0 with *m

@@ -760,3 +760,47 @@ int fy_val_key_canon(const struct fy_column *col, struct fy_val *v,
     *bytes += v->kind == FY_V_TEXT || v->kind == FY_V_BLOB ? v->len : 8;
     return rc;
 }
+
+/* ---- stored values ------------------------------------------------------- */
+
+/* bytea comes from the stores as hex digits; the wire wants base64. */
+static json_t *hex_bytes_json(const char *hex)
+{
+    size_t n = strlen(hex) / 2;
+    unsigned char *raw = fy_malloc(n + 1);
+    struct fy_buf b = FY_BUF_INIT(0);
+    json_t *j = NULL;
+
+    for (size_t i = 0; raw && i < n; i++)
+        raw[i] = (unsigned char)(fy_hexval(hex[2 * i]) << 4 |
+                                 fy_hexval(hex[2 * i + 1]));
+    if (raw && fy_b64_encode(&b, raw, n) == 0 && !fy_buf_error(&b))
+        j = json_stringn(b.data, b.len);
+    fy_free(raw);
+    fy_buf_release(&b);
+    return j;
+}
+
+json_t *fy_val_store_json(const struct fy_column *col, const char *text)
+{
+    json_t *j;
+
+    if (!text)
+        return json_null();
+    switch (col->type) {
+    case FY_T_BIGINT:
+    case FY_T_INTEGER:
+        return json_integer(strtoll(text, NULL, 10));
+    case FY_T_DOUBLE:
+        return json_real(strtod(text, NULL));
+    case FY_T_BOOLEAN:
+        return json_boolean(text[0] == 't' || text[0] == '1');
+    case FY_T_BYTEA:
+        return hex_bytes_json(text);
+    case FY_T_JSONB:
+        j = json_loads(text, JSON_DECODE_ANY, NULL);
+        return j ? j : json_string(text);
+    default:
+        return json_string(text);
+    }
+}

@@ -84,4 +84,12 @@ int fy_val_key_canon(const struct fy_column *col, struct fy_val *v,
                      struct fy_arena *a, struct fy_buf *key, size_t *bytes,
                      char *why, size_t whylen);
 
+/*
+ * A value as a store prints it (fy_store_read_changes, fy_store_export:
+ * bytea as hex digits, booleans as t/f or 1/0, reals with every bit) as
+ * its wire JSON (contract.md), so that it can go through fy_val_from_json
+ * like a pushed value. New reference; NULL only when out of memory.
+ */
+json_t *fy_val_store_json(const struct fy_column *col, const char *text);
+
 #endif

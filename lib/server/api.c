@@ -15,6 +15,7 @@
 #include "server/changes.h"
 #include "server/keys.h"
 #include "server/push.h"
+#include "server/snapshot.h"
 #include "fy.h"
 
 #define RETRY_AFTER_S 2
@@ -172,6 +173,41 @@ static int check_session(struct fy_http_req *req, struct fy_http_resp *resp)
     return FERRY_EAUTH;
 }
 
+/*
+ * An alias with a region header (an old client that names its region
+ * beside its key): the header must be there and name the key's region, so
+ * that an office's client configured with another office's region is
+ * refused instead of being served the key's region silently.
+ */
+static int check_region_header(struct fy_http_req *req,
+                               const struct fy_key *key,
+                               struct fy_http_resp *resp)
+{
+    const char *name = req->match ? req->match->region_header : NULL;
+    const char *v = name ? fy_http_header(req, name) : NULL;
+    struct ferry_err err = {0};
+
+    if (!name)
+        return 0;
+    if (!v)
+        fy_err_set(&err, FERRY_EFORBIDDEN,
+                   "the %s header is required here: it must name this key's"
+                   " region",
+                   name);
+    else if (!key->region)
+        fy_err_set(&err, FERRY_EFORBIDDEN,
+                   "%s names region '%.64s' but this key has no region", name,
+                   v);
+    else if (strcmp(v, key->region) != 0)
+        fy_err_set(&err, FERRY_EFORBIDDEN,
+                   "%s names region '%.64s' but this key's region is '%s'",
+                   name, v, key->region);
+    else
+        return 0;
+    answer_failure(resp, FERRY_EFORBIDDEN, &err, NULL);
+    return FERRY_EFORBIDDEN;
+}
+
 int fy_api_auth(struct fy_http_req *req, enum fy_http_auth policy,
                 struct fy_http_resp *resp, void *ud)
 {
@@ -193,7 +229,7 @@ int fy_api_auth(struct fy_http_req *req, enum fy_http_auth policy,
         answer_failure(resp, FERRY_EFORBIDDEN, &err, NULL);
         return FERRY_EFORBIDDEN;
     }
-    return 0;
+    return check_region_header(req, &ar->key, resp);
 }
 
 static void handle_push(struct fy_http_req *req, struct fy_http_resp *resp,
@@ -318,7 +354,78 @@ static void handle_changes(struct fy_http_req *req, struct fy_http_resp *resp,
         set_json(resp, 200, out);
 }
 
+/* POST /v1/snapshots: the file, checked and merged (snapshot.c). */
+static void handle_snapshot_post(struct fy_http_req *req,
+                                 struct fy_http_resp *resp, void *ud)
+{
+    struct fy_api *api = ud;
+    struct api_req *ar = req->ctx;
+    struct ferry_err err = {0};
+    struct fy_snapshot_counts k;
+    int rc;
+
+    assert(ar);
+    rc = fy_snapshot_upload(api->pool, api->pool_wait_ms, api->contract,
+                            &ar->key, req->body_fd, req->body_size,
+                            fy_http_header(req, "Content-Type"), api->tmp_dir,
+                            &k, &err);
+    if (rc < 0) {
+        answer_failure(resp, rc, &err, NULL);
+        fy_info("snapshot", "device=%s upload refused status=%d: %s",
+                ar->key.device, resp->status, err.msg);
+        return;
+    }
+    set_json(resp, 200, fy_snapshot_counts_json(&k));
+    /* Waiting pulls learn of the upload's writes as of a push's. */
+    if (api->notify && k.created + k.updated + k.deleted > 0)
+        fy_notify_bump(api->notify);
+    fy_info("snapshot",
+            "device=%s upload created=%ld updated=%ld deleted=%ld"
+            " unchanged=%ld ignored=%ld stale=%ld",
+            ar->key.device, k.created, k.updated, k.deleted, k.unchanged,
+            k.ignored, k.stale);
+}
+
+/*
+ * GET /v1/snapshots/latest. A client that names the current tag in
+ * If-None-Match gets its 304 (from the server, on this empty answer)
+ * without the file being built.
+ */
+static void handle_snapshot_get(struct fy_http_req *req,
+                                struct fy_http_resp *resp, void *ud)
+{
+    struct fy_api *api = ud;
+    struct api_req *ar = req->ctx;
+    struct ferry_err err = {0};
+    struct fy_store *st = NULL;
+    const char *inm = fy_http_header(req, "If-None-Match");
+    char etag[FY_SNAPSHOT_ETAG_LEN] = "";
+    uint64_t size = 0;
+    int rc, fd = -1;
+
+    assert(ar);
+    rc = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err);
+    if (rc == 0 && inm)
+        rc = fy_snapshot_etag(st, api->contract, &ar->key, etag, &err);
+    if (rc == 0 && !(inm && strstr(inm, etag)))
+        rc = fy_snapshot_build(st, api->contract, &ar->key, api->tmp_dir, &fd,
+                               &size, etag, &err);
+    if (st)
+        fy_store_pool_put(api->pool, st);
+    if (rc < 0) {
+        answer_failure(resp, rc, &err, NULL);
+        return;
+    }
+    snprintf(resp->etag, sizeof(resp->etag), "%s", etag);
+    resp->content_type = "application/x-sqlite3";
+    if (fd >= 0)
+        fy_http_resp_file(resp, fd, 0, size);
+}
+
 static const char *const json_types[] = {"application/json", NULL};
+static const char *const sqlite_types[] = {
+    "application/octet-stream", "application/x-sqlite3",
+    "application/vnd.sqlite3", "multipart/form-data", NULL};
 
 const struct fy_http_route fy_api_routes[] = {
     {.method = "GET",
@@ -336,6 +443,17 @@ const struct fy_http_route fy_api_routes[] = {
      .auth = FY_AUTH_DEVICE,
      .body = {.mode = FY_BODY_DISCARD},
      .fn = handle_changes},
+    {.method = "POST",
+     .pattern = "/v1/snapshots",
+     .auth = FY_AUTH_DEVICE,
+     .body = {.mode = FY_BODY_FILE, .types = sqlite_types},
+     .fn = handle_snapshot_post},
+    {.method = "GET",
+     .pattern = "/v1/snapshots/latest",
+     .auth = FY_AUTH_DEVICE,
+     .body = {.mode = FY_BODY_DISCARD},
+     .flags = FY_ROUTE_RANGE,
+     .fn = handle_snapshot_get},
 };
 
 const size_t fy_api_nroutes = FY_ARRAY_LEN(fy_api_routes);

@@ -68,6 +68,10 @@ static const struct fy_sql_word pg_words[] = {
     {"begin_read", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"},
     {"hex", "encode(%, 'hex')"},
     {"real", "%"},
+    /* snapshots (export.c): the read's snapshot, XMIN:XMAX:XIP,... */
+    {"snap_pos", "SELECT pg_current_snapshot()::text"},
+    {"ver_sum", "coalesce(sum(x._ferry_seq), 0)::text"},
+    {"lock", " FOR UPDATE"},
 };
 
 /* SQLSTATE classes that mean "the server is not there right now". */

@@ -76,6 +76,12 @@ static const struct fy_sql_word lite_words[] = {
     {"hex", "hex(%)"},
     /* Text of a REAL has 15 digits; quote() keeps every bit. */
     {"real", "CASE WHEN typeof(%) = 'real' THEN quote(%) ELSE % END"},
+    /* snapshots (export.c): XMIN:XMAX: past the last revision (one writer) */
+    {"snap_pos", "SELECT (v + 1) || ':' || (v + 1) || ':' FROM (SELECT"
+                 " coalesce((SELECT value FROM ferry_meta WHERE key = 'rev'),"
+                 " 0) AS v)"},
+    {"ver_sum", "coalesce(sum(x._ferry_rev), 0)"},
+    {"lock", ""}, /* BEGIN IMMEDIATE holds the whole store */
 };
 
 /* Logs the failure; the code is the shared SQLite translation (util). */

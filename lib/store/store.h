@@ -13,6 +13,7 @@
 
 #include "core/contract.h"
 #include "json/value.h"
+#include "util/buf.h"
 
 /* An API key record. Strings are owned by the record (fy_key_release). */
 struct fy_key {
@@ -206,6 +207,55 @@ int fy_store_read_changes(struct fy_store *st, const struct fy_read_req *req,
 int fy_store_prune_tombstones(struct fy_store *st, const struct fy_contract *c,
                               uint64_t before_hlc, long *pruned,
                               struct ferry_err *err);
+
+/* ---- export (snapshots) ----------------------------------------------- */
+
+struct fy_export_req {
+    const struct fy_contract *contract;
+    const char *region; /* non-NULL: "read": "region" tables only this
+                           region's rows */
+    bool rows;          /* false: the position and the tag only */
+};
+
+/*
+ * Every row of every table the request may read (read not "none"), table
+ * by table in contract order, from one consistent snapshot, to cb (del is
+ * false; the row's texts are borrowed until cb returns).
+ *
+ * Appends to snap the snapshot's text "XMIN:XMAX:XIP,XIP,...": a write of
+ * version v (fy_read_pos.v) is in the snapshot exactly when v < XMIN, or
+ * v < XMAX and v is not listed (PostgreSQL's pg_current_snapshot(); on
+ * SQLite "R+1:R+1:" for the last revision R). *at is (XMIN - 1, max): a
+ * position at or below which every write is settled and in the snapshot,
+ * usable as a pull cursor (docs/guarantees.md).
+ *
+ * Appends to tag a text that changes whenever the rows of the request's
+ * scope change (each table's row count and sum of row versions), cheap
+ * next to the rows themselves.
+ */
+int fy_store_export(struct fy_store *st, const struct fy_export_req *req,
+                    fy_read_row_fn *cb, void *ud, struct fy_read_pos *at,
+                    struct fy_buf *snap, struct fy_buf *tag,
+                    struct ferry_err *err);
+
+struct fy_scan_req {
+    const struct fy_table *t;
+    const char *region; /* non-NULL: only this region's rows (when t has a
+                           region column) */
+    bool lock;          /* hold the rows until the transaction ends */
+    bool tombs;         /* also t's tombstones (del set, key columns only) */
+};
+
+/*
+ * Inside a push transaction (fy_store_push_begin): every stored row of
+ * req->t to cb (texts borrowed until it returns), locked when req->lock
+ * (PostgreSQL FOR UPDATE; SQLite's writer lock holds everything anyway), so
+ * that a decision made on them holds at commit. *max_hlc: the newest stamp
+ * of those rows and of every tombstone of t.
+ */
+int fy_store_scan_rows(struct fy_store *st, const struct fy_scan_req *req,
+                       fy_read_row_fn *cb, void *ud, uint64_t *max_hlc,
+                       struct ferry_err *err);
 
 /* ---- change notices ----------------------------------------------------- */
 

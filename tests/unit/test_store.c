@@ -821,6 +821,199 @@ static void case_read_late_commit(struct fx *fx)
     fail_msg("the late commit never appeared");
 }
 
+/* ---- export (snapshots) -------------------------------------------------- */
+
+struct exported {
+    char log[2048];
+    struct fy_read_pos max;
+    char snap[256];          /* the snapshot's text */
+    struct fy_read_pos nine; /* where notes row 9 is */
+};
+
+static int export_row(const struct fy_read_row *r, void *ud)
+{
+    struct exported *ex = ud;
+    size_t len = strlen(ex->log);
+
+    snprintf(ex->log + len, sizeof(ex->log) - len, "%s%s:%s%s", len ? " " : "",
+             r->table->name, r->del ? "-" : "", r->vals[0]);
+    if (r->pos.v > ex->max.v || (r->pos.v == ex->max.v && r->pos.s > ex->max.s))
+        ex->max = r->pos;
+    if (strcmp(r->vals[0], "9") == 0)
+        ex->nine = r->pos;
+    return 0;
+}
+
+/* Exports for region (NULL: all); the rows in *ex, the tag returned. */
+static const char *export_tag(struct fx *fx, const char *region, bool rows,
+                              struct exported *ex, struct fy_read_pos *at)
+{
+    struct fy_export_req req = {
+        .contract = fx->contract, .region = region, .rows = rows};
+    struct fy_buf tag = FY_BUF_INIT(0), snap = FY_BUF_INIT(0);
+    struct ferry_err err = {0};
+    struct fy_read_pos dummy;
+    char *out;
+
+    memset(ex, 0, sizeof(*ex));
+    if (fy_store_export(fx->st, &req, export_row, ex, at ? at : &dummy, &snap,
+                        &tag, &err) < 0)
+        fail_msg("export: %s", err.msg);
+    out = fy_arena_strndup(&fx->arena, tag.data, tag.len);
+    snprintf(ex->snap, sizeof(ex->snap), "%s", snap.data);
+    fy_buf_release(&tag);
+    fy_buf_release(&snap);
+    assert_non_null(out);
+    return out;
+}
+
+/* The rule of fy_store_export's snapshot text for a version v. */
+static bool in_snap(const char *snap, int64_t v)
+{
+    long long xmin, xmax;
+    const char *p;
+
+    assert_int_equal(sscanf(snap, "%lld:%lld:", &xmin, &xmax), 2);
+    if (v < xmin)
+        return true;
+    if (v >= xmax)
+        return false;
+    for (p = strchr(strchr(snap, ':') + 1, ':') + 1; *p;) {
+        if (strtoll(p, NULL, 10) == v)
+            return false;
+        p += strcspn(p, ",");
+        p += *p == ',';
+    }
+    return true;
+}
+
+/*
+ * Every row the scope may read, one table after another; the tag changes
+ * with every write in the scope (insert, update, delete) and only then.
+ */
+static void case_export_scope_tag(struct fx *fx)
+{
+    struct exported ex;
+    const char *t0, *t1;
+
+    push1(fx, "a", note(fx, 1, 100, "eu", "eu row", false));
+    push1(fx, "a", note(fx, 2, 100, "us", "us row", false));
+    push1(fx, "a", note(fx, 3, 100, NULL, "no region", false));
+    t0 = export_tag(fx, "eu", true, &ex, NULL);
+    assert_string_equal(ex.log, "notes:1");
+    export_tag(fx, NULL, true, &ex, NULL);
+    assert_string_equal(ex.log, "notes:1 notes:2 notes:3");
+    /* Without rows: the same tag, no row handed over. */
+    assert_string_equal(export_tag(fx, "eu", false, &ex, NULL), t0);
+    assert_string_equal(ex.log, "");
+    push1(fx, "a", note(fx, 2, 200, "us", "us edit", false));
+    push1(fx, "a", note(fx, 4, 200, "us", "us new", false));
+    assert_string_equal(export_tag(fx, "eu", false, &ex, NULL), t0);
+    push1(fx, "a", note(fx, 1, 300, "eu", "eu edit", false));
+    t1 = export_tag(fx, "eu", false, &ex, NULL);
+    assert_string_not_equal(t1, t0);
+    push1(fx, "a", note(fx, 5, 300, "eu", "eu new", false));
+    t0 = export_tag(fx, "eu", false, &ex, NULL);
+    assert_string_not_equal(t0, t1);
+    push1(fx, "a", note(fx, 5, 400, "eu", NULL, true));
+    t1 = export_tag(fx, "eu", false, &ex, NULL);
+    assert_string_not_equal(t1, t0);
+    /* A stale write changes nothing, and so not the tag. */
+    push1(fx, "a", note(fx, 1, 50, "eu", "too old", false));
+    assert_string_equal(export_tag(fx, "eu", false, &ex, NULL), t1);
+}
+
+/*
+ * The position: every exported row is at or below it; a write after the
+ * export is above it; on PostgreSQL a transaction still open during the
+ * export is above it too, once it commits (the position is conservative).
+ */
+static void case_export_position(struct fx *fx)
+{
+    struct fy_store *held = NULL;
+    struct ferry_err err = {0};
+    struct fy_apply_stats s = {0};
+    struct fy_change *ch = note(fx, 9, 100, NULL, "held", false);
+    struct fy_apply_batch b = {
+        .table = ch->table, .device = "slow", .changes = &ch, .n = 1};
+    struct fy_read_pos at, at2;
+    struct fy_read_req req = {0};
+    struct exported ex;
+    char snap1[256];
+    struct seen sn;
+    int64_t acked;
+
+    push1(fx, "a", note(fx, 1, 100, NULL, "one", false));
+    push1(fx, "a", note(fx, 2, 100, NULL, "two", false));
+    export_tag(fx, NULL, true, &ex, &at);
+    assert_string_equal(ex.log, "notes:1 notes:2");
+    assert_true(ex.max.v < at.v || (ex.max.v == at.v && ex.max.s <= at.s));
+    assert_true(in_snap(ex.snap, ex.max.v));
+    snprintf(snap1, sizeof(snap1), "%s", ex.snap);
+    push1(fx, "a", note(fx, 1, 200, NULL, "one again", false));
+    req.after = at;
+    sn = read_all(fx, &req, 10);
+    assert_string_equal(sn.log, "1:one again");
+    assert_false(in_snap(snap1, sn.last.v));
+    if (!fy_store_concurrent(fx->st))
+        return;
+    assert_int_equal(fy_store_open(fx->url, &held, &err), 0);
+    assert_int_equal(fy_store_push_begin(held, "slow", &acked, &err), 0);
+    assert_int_equal(fy_store_push_apply(held, &b, &s, &err), 0);
+    /* A later transaction commits first: the held one is in the middle. */
+    push1(fx, "fast", note(fx, 3, 100, NULL, "three", false));
+    export_tag(fx, NULL, true, &ex, &at2);
+    assert_string_equal(ex.log, "notes:2 notes:1 notes:3"); /* by version */
+    /* The later commit is in the snapshot, exactly; not below the cursor. */
+    assert_true(in_snap(ex.snap, ex.max.v));
+    assert_true(ex.max.v > at2.v);
+    snprintf(snap1, sizeof(snap1), "%s", ex.snap);
+    assert_int_equal(fy_store_push_commit(held, "slow", 1, 1, &err), 0);
+    fy_store_close(held);
+    export_tag(fx, NULL, true, &ex, NULL);
+    /* The held one: above the cursor, and not in the snapshot. */
+    assert_true(ex.nine.v > at2.v);
+    if (in_snap(snap1, ex.nine.v))
+        fail_msg("%s has %lld", snap1, (long long)ex.nine.v);
+}
+
+static int scan_row(const struct fy_read_row *r, void *ud)
+{
+    return export_row(r, ud);
+}
+
+/* Inside a push transaction: a region's rows, then every tombstone. */
+static void case_export_scan(struct fx *fx)
+{
+    struct fy_scan_req req = {.t = fy_contract_table(fx->contract, "notes"),
+                              .region = "eu",
+                              .lock = true,
+                              .tombs = true};
+    struct ferry_err err = {0};
+    struct exported ex = {.log = ""};
+    uint64_t max = 0;
+    int64_t acked;
+
+    push1(fx, "a", note(fx, 1, 100, "eu", "eu row", false));
+    push1(fx, "a", note(fx, 2, 700, "us", "us row", false));
+    push1(fx, "a", note(fx, 3, 100, "eu", "eu row", false));
+    push1(fx, "a", note(fx, 3, 900, "eu", NULL, true));
+    assert_int_equal(fy_store_push_begin(fx->st, "up", &acked, &err), 0);
+    assert_int_equal(
+        fy_store_scan_rows(fx->st, &req, scan_row, &ex, &max, &err), 0);
+    fy_store_push_rollback(fx->st);
+    assert_string_equal(ex.log, "notes:1 notes:-3");
+    assert_int_equal(max, 900);
+    req = (struct fy_scan_req){.t = req.t};
+    memset(&ex, 0, sizeof(ex));
+    assert_int_equal(fy_store_push_begin(fx->st, "up", &acked, &err), 0);
+    assert_int_equal(
+        fy_store_scan_rows(fx->st, &req, scan_row, &ex, &max, &err), 0);
+    fy_store_push_rollback(fx->st);
+    assert_string_equal(ex.log, "notes:1 notes:2");
+    assert_int_equal(max, 900); /* the tombstone's stamp counts */
+}
+
 /* ---- the list of cases -------------------------------------------------- */
 
 #define STORE_CASES(X)                                                         \
@@ -838,7 +1031,10 @@ static void case_read_late_commit(struct fx *fx)
     X(read_order)                                                              \
     X(read_scope)                                                              \
     X(read_prune)                                                              \
-    X(read_late_commit)
+    X(read_late_commit)                                                        \
+    X(export_scope_tag)                                                        \
+    X(export_position)                                                         \
+    X(export_scan)
 
 #define STORE_WRAP(name)                                                       \
     static void test_##name(void **state)                                      \
