@@ -56,6 +56,7 @@ struct round {
     struct fy_push_stats push;
     struct fy_pull_stats pull;
     bool pushed; /* the push step ran */
+    int push_rc; /* the push's own outcome (the run recorded for status) */
     int rc;
     struct ferry_err err;
     int64_t ms;
@@ -174,7 +175,7 @@ static void record_push(struct fy_agent *a, int64_t started,
                         const struct round *r)
 {
     struct ferry_err err = {0};
-    bool failed = r->rc < 0 && !r->pull.pages && r->push.sent == 0;
+    bool failed = r->push_rc < 0;
 
     if (!r->pushed)
         return;
@@ -202,7 +203,7 @@ static void run_round(struct fy_agent *a, const struct sync_opts *o, bool push,
         _exit(AGENT_OK); /* the signal came just before the flag was set */
     r->pushed = push;
     if (push)
-        r->rc = fy_agent_push_step(a, &o->push, &r->push, &r->err);
+        r->rc = r->push_rc = fy_agent_push_step(a, &o->push, &r->push, &r->err);
     if (r->rc == 0)
         r->rc = fy_agent_pull_step(a, &o->pull, &r->pull, &r->err);
     record_push(a, started, r);

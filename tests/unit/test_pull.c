@@ -160,7 +160,7 @@ static int make_agent(struct fx *fx)
     }
     return fy_agent_new(&cfg, db,
                         &(struct fy_agent_opts){.key = "k-1",
-                                                .retry_budget_ms = 200,
+                                                .retry_budget_ms = 50,
                                                 .backoff_base_ms = 2,
                                                 .backoff_cap_ms = 2},
                         &fx->a, NULL);
