@@ -320,7 +320,7 @@ static int extract(int body_fd, uint64_t body_size, const char *content_type,
 
 struct frow {
     struct fy_change ch;
-    char *canon; /* the row's canonical text, for equality */
+    char *canon; /* SHA-256 of the row's canonical text, for equality */
     size_t clen;
 };
 
@@ -335,7 +335,8 @@ struct upload {
     const struct fy_contract *c;
     const struct fy_key *key;
     struct fy_arena a;
-    struct ftable *tables; /* one per contract table */
+    struct fy_arena scratch; /* one stored row at a time */
+    struct ftable *tables;   /* one per contract table */
     struct fy_buf buf, tmp;
     bool marked; /* the file carries a cursor */
     struct fy_read_pos cursor;
@@ -543,6 +544,7 @@ static int make_key(struct upload *u, const struct fy_table *t,
 static int row_canon(struct upload *u, const struct fy_table *t,
                      const struct fy_val *vals, char **out, size_t *len)
 {
+    unsigned int n = 0;
     char why[200];
 
     fy_buf_reset(&u->tmp);
@@ -553,8 +555,8 @@ static int row_canon(struct upload *u, const struct fy_table *t,
 
         if ((int)i == t->device_col)
             continue;
-        rc = fy_val_key_canon(&t->cols[i], &v, &u->a, &u->tmp, &bytes, why,
-                              sizeof(why));
+        rc = fy_val_key_canon(&t->cols[i], &v, &u->scratch, &u->tmp, &bytes,
+                              why, sizeof(why));
         if (rc == FERRY_ECONTRACT) { /* a non-key numeric past 15 digits */
             u->tmp.len = at;
             rc = fy_val_key_text(&u->tmp, &vals[i]);
@@ -562,10 +564,13 @@ static int row_canon(struct upload *u, const struct fy_table *t,
         if (rc == FERRY_ENOMEM)
             return rc;
     }
-    if (fy_buf_error(&u->tmp) ||
-        !(*out = fy_arena_strndup(&u->a, u->tmp.data, u->tmp.len)))
+    /* Its SHA-256 stands for it: a row is compared once, and rows are many. */
+    *out = fy_arena_alloc(&u->a, EVP_MAX_MD_SIZE);
+    if (fy_buf_error(&u->tmp) || !*out ||
+        !EVP_Digest(u->tmp.data, u->tmp.len, (unsigned char *)*out, &n,
+                    EVP_sha256(), NULL))
         return FERRY_ENOMEM;
-    *len = u->tmp.len;
+    *len = n;
     return 0;
 }
 
@@ -633,6 +638,7 @@ static int take_row(struct upload *u, struct ftable *ft, sqlite3_stmt *s,
                               why);
     if (rc == 0)
         rc = row_canon(u, t, vals, &fr->canon, &fr->clen);
+    fy_arena_reset(&u->scratch);
     return rc < 0 ? fy_err_set(err, rc, "out of memory") : 0;
 }
 
@@ -889,16 +895,16 @@ static struct srow *new_srow(struct srows *s)
 }
 
 /* A stored value's text through the wire form, as a pushed value. */
-static int stored_val(struct upload *u, const struct fy_column *col,
+static int stored_val(struct fy_arena *a, const struct fy_column *col,
                       const char *text, struct fy_val *out)
 {
     json_t *j = fy_val_store_json(col, text);
     char why[200];
-    int rc = j ? fy_val_from_json(col, j, &u->a, out, why, sizeof(why))
-               : FERRY_ENOMEM;
+    int rc =
+        j ? fy_val_from_json(col, j, a, out, why, sizeof(why)) : FERRY_ENOMEM;
 
     if (rc == 0)
-        rc = own_text(&u->a, out);
+        rc = own_text(a, out);
     /* A stored NULL in a NOT NULL column cannot be; compare it as NULL. */
     if (rc == FERRY_ECONTRACT) {
         *out = (struct fy_val){.kind = FY_V_NULL};
@@ -917,28 +923,48 @@ static bool in_region(const struct fy_table *t, const struct fy_val *vals,
            memcmp(v->s, region, v->len) == 0;
 }
 
+/* The key's values only, out of the scratch arena: a delete needs them. */
+static struct fy_val *keep_key_vals(struct upload *u, const struct fy_table *t,
+                                    const struct fy_val *from)
+{
+    struct fy_val *v = fy_arena_calloc(&u->a, t->ncols, sizeof(*v));
+
+    for (size_t i = 0; v && i < t->npk; i++) {
+        struct fy_val *k = &v[t->pk[i]];
+
+        *k = from[t->pk[i]];
+        if ((k->kind == FY_V_TEXT || k->kind == FY_V_BLOB) &&
+            !(k->s = fy_arena_strndup(&u->a, k->s, k->len)))
+            return NULL;
+    }
+    return v;
+}
+
+/*
+ * One stored row or tombstone: its key, its canonical digest and its key
+ * values are kept; the rest of its values only while it is judged.
+ */
 static int keep_stored(const struct fy_read_row *r, void *ud)
 {
     struct scan *sc = ud;
     struct upload *u = sc->u;
     const struct fy_table *t = r->table;
-    struct fy_val *vals = fy_arena_calloc(&u->a, t->ncols, sizeof(*vals));
-    struct srow *s;
+    struct fy_val *vals = fy_arena_calloc(&u->scratch, t->ncols, sizeof(*vals));
+    struct srow *s = NULL;
     char why[200];
     int rc = vals ? 0 : FERRY_ENOMEM;
 
     for (size_t i = 0; rc == 0 && i < t->ncols; i++)
         if (!r->del || fy_table_is_pk(t, i))
-            rc = stored_val(u, &t->cols[i], r->vals[i], &vals[i]);
-    if (rc < 0)
-        return rc;
+            rc = stored_val(&u->scratch, &t->cols[i], r->vals[i], &vals[i]);
     /* The second pass reads every region: the key's rows are in already. */
-    if (!r->del && !sc->ours && in_region(t, vals, u->key->region))
-        return 0;
+    if (rc < 0 || (!r->del && !sc->ours && in_region(t, vals, u->key->region)))
+        goto out;
     s = new_srow(r->del ? sc->tombs : sc->rows);
-    if (!s)
-        return FERRY_ENOMEM;
-    s->vals = vals;
+    if (!s) {
+        rc = FERRY_ENOMEM;
+        goto out;
+    }
     s->pos = r->pos;
     s->ours = sc->ours;
     rc = make_key(u, t, vals, &s->key, &s->keylen, why, sizeof(why));
@@ -946,6 +972,10 @@ static int keep_stored(const struct fy_read_row *r, void *ud)
         rc = 0;
     if (rc == 0 && !r->del)
         rc = row_canon(u, t, vals, &s->canon, &s->clen);
+    if (rc == 0 && !(s->vals = keep_key_vals(u, t, vals)))
+        rc = FERRY_ENOMEM;
+out:
+    fy_arena_reset(&u->scratch);
     return rc;
 }
 
@@ -1048,6 +1078,20 @@ static struct fy_change *absent(struct upload *u, const struct fy_table *t,
     if (!u->marked || !s->ours || s->seen || newer_than_file(u, s))
         return NULL;
     ch = fy_arena_calloc(&u->a, 1, sizeof(*ch));
+    /*
+     * Stamped as a pushed delete: the key's region scopes its tombstone
+     * (a key without one deletes for every region), the device is the key's.
+     */
+    if (t->region_col >= 0)
+        s->vals[t->region_col] = (struct fy_val){.kind = FY_V_NULL};
+    if (t->region_col >= 0 && u->key->region)
+        s->vals[t->region_col] = (struct fy_val){.kind = FY_V_TEXT,
+                                                 .s = u->key->region,
+                                                 .len = strlen(u->key->region)};
+    if (t->device_col >= 0)
+        s->vals[t->device_col] = (struct fy_val){.kind = FY_V_TEXT,
+                                                 .s = u->key->device,
+                                                 .len = strlen(u->key->device)};
     if (ch)
         *ch = (struct fy_change){.seq = 1,
                                  .table = t,
@@ -1205,6 +1249,7 @@ int fy_snapshot_upload(struct fy_store_pool *pool, int wait_ms,
     struct upload u = {.c = c,
                        .key = key,
                        .a = FY_ARENA_INIT(0),
+                       .scratch = FY_ARENA_INIT(0),
                        .buf = FY_BUF_INIT(0),
                        .tmp = FY_BUF_INIT(0)};
     struct fy_store *st = NULL;
@@ -1238,6 +1283,7 @@ int fy_snapshot_upload(struct fy_store_pool *pool, int wait_ms,
     fy_buf_release(&u.buf);
     fy_buf_release(&u.tmp);
     fy_arena_reset(&u.a);
+    fy_arena_reset(&u.scratch);
     return rc;
 }
 
