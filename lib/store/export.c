@@ -105,7 +105,7 @@ static void page_sql(struct fy_buf *b, const struct fy_table *t, bool del,
         fy_buf_add_ident(b, t->cols[t->region_col].name);
         fy_buf_adds(b, " = $4");
     }
-    fy_buf_adds(b, " ORDER BY {ver_order} LIMIT $3");
+    fy_buf_adds(b, " ORDER BY {ver_order_x} LIMIT $3");
     if (lock)
         fy_buf_adds(b, "{lock}");
 }

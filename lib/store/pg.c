@@ -72,6 +72,12 @@ static const struct fy_sql_word pg_words[] = {
     {"snap_pos", "SELECT pg_current_snapshot()::text"},
     {"ver_sum", "coalesce(sum(x._ferry_seq), 0)::text"},
     {"lock", " FOR UPDATE"},
+    /*
+     * Qualified: a bare _ferry_xid in ORDER BY names the output column
+     * _ferry_xid::text of {ver_sel}, which sorts as text ("1000" < "999")
+     * and cannot use the version index.
+     */
+    {"ver_order_x", "x._ferry_xid, x._ferry_seq"},
 };
 
 /* SQLSTATE classes that mean "the server is not there right now". */

@@ -82,6 +82,7 @@ static const struct fy_sql_word lite_words[] = {
                  " 0) AS v)"},
     {"ver_sum", "coalesce(sum(x._ferry_rev), 0)"},
     {"lock", ""}, /* BEGIN IMMEDIATE holds the whole store */
+    {"ver_order_x", "x._ferry_rev"},
 };
 
 /* Logs the failure; the code is the shared SQLite translation (util). */
