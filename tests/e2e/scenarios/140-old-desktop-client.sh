@@ -135,3 +135,19 @@ grep -q 'X-Region header is required' "$T/resp.json" || fail "403 says why: $(ca
 assert_eq "wrong key" "fail: Upload failed: 401" "$(sync istanbul fy_0000000000000000.00 Istanbul)"
 assert_eq "store unchanged by refused uploads" "$ALL" "$(rows_store)"
 health_ok
+
+note "a bad region_header stops ferryd at start (exit 3), naming the alias"
+bad_settings() { # ALIAS-JSON EXPECTED-MESSAGE
+    printf '{"aliases": [%s]}' "$1" >"$T/bad.json"
+    _rc=0
+    "$FERRYD" --store "$STORE_URL" --contract "$T/contract.json" --config "$T/bad.json" \
+        serve --listen 127.0.0.1:0 >/dev/null 2>"$T/bad.err" || _rc=$?
+    assert_eq "exit for $1" 3 "$_rc"
+    grep -q "$2" "$T/bad.err" || fail "message for $1: $(cat "$T/bad.err")"
+}
+bad_settings '{"method": "POST", "path": "/s", "route": "POST /v1/snapshots", "region_header": "X Region"}' \
+    "region_header 'X Region' is not an HTTP header name"
+bad_settings '{"method": "GET", "path": "/s", "route": "GET /health", "region_header": "X-Region"}' \
+    "region_header needs a route with a key"
+bad_settings '{"method": "GET", "path": "/s", "route": "GET /health", "region_header": 5}' \
+    "region_header strings if given"
