@@ -533,3 +533,20 @@ pull_as() {
     if [ "$_d" = a ]; then KEY=$KA; else KEY=$KB; fi
     ferry_in "$_d" "$@"
 }
+
+# pull_converge DEVICE...: pulls on each device (a or b) until its items
+# digest equals the store's, for up to 30 s. On PostgreSQL a pull serves
+# only transactions older than every one still running in the cluster, and
+# the suite runs other scenarios (108 holds a push open on purpose) on the
+# same server: their transactions delay rows, never lose them.
+pull_converge() {
+    _until=$(($(date +%s) + 30))
+    for _d in "$@"; do
+        while [ "$(digest_app "$T/$_d/app.db")" != "$(digest_store)" ]; do
+            [ "$(date +%s)" -gt $_until ] && return 0 # the caller's asserts say what differs
+            pull_as "$_d" pull >>"$T/converge.out" 2>>"$T/agent.log" ||
+                fail "pull on $_d: $(tail -n 2 "$T/agent.log")"
+            [ "$(digest_app "$T/$_d/app.db")" = "$(digest_store)" ] || sleep 0.2
+        done
+    done
+}

@@ -19,6 +19,7 @@ settle() {
     for s in "a push" "b push" "a pull" "b pull" "a push" "b push" "a pull" "b pull"; do
         step $s
     done
+    pull_converge a b
 }
 settle
 assert_eq "both devices after the first exchange" "$(digest_app "$APPA")" "$(digest_app "$APPB")"

@@ -25,6 +25,7 @@ done
 note "killed the pull $kills times"
 [ $kills -ge $((KILLS / 2)) ] || fail "only $kills kills landed; pull too fast to test"
 pull_as b pull >>"$T/pull.out" 2>>"$T/agent.log" || fail "final pull of b"
+pull_converge b
 assert_eq "b = store" "$(digest_store)" "$(digest_app "$APPB")"
 assert_eq "a = store" "$(digest_store)" "$(digest_app "$APPA")"
 assert_eq "b's outbox" 0 "$(app_sql "$APPB" "SELECT count(*) FROM _ferry_outbox")"

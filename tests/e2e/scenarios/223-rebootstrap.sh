@@ -10,6 +10,7 @@ pull_setup_two
 fill_items "$APPA" 400
 pull_as a push >/dev/null 2>>"$T/agent.log" || fail "push of a"
 pull_as b pull >"$T/pull.out" 2>>"$T/agent.log" || fail "first pull of b"
+pull_converge b
 assert_eq "b after its first pull" "$(digest_store)" "$(digest_app "$APPB")"
 
 # While b is away: a deletes and edits; then b edits a row a deleted, and
@@ -46,6 +47,7 @@ assert_eq "no re-bootstrap left over" "0 0" \
 for s in "b push" "a pull" "b pull"; do
     pull_as $s >/dev/null 2>>"$T/agent.log" || fail "ferry $s"
 done
+pull_converge a b
 assert_eq "b = store" "$(digest_store)" "$(digest_app "$APPB")"
 assert_eq "a = store" "$(digest_store)" "$(digest_app "$APPA")"
 assert_eq "row 6 is b's" "b kept" "$(store_sql "SELECT name FROM items WHERE id = 6")"
