@@ -140,7 +140,8 @@ static void source_sql(struct fy_buf *b, const struct fy_read_req *req,
         fy_sql_pk_match(b, t, "r", "x");
         fy_buf_adds(b, ")");
     }
-    fy_buf_adds(b, " ORDER BY {ver_order} LIMIT $3");
+    /* Qualified: bare, PostgreSQL would sort by the ::text output column. */
+    fy_buf_adds(b, " ORDER BY {ver_order_x} LIMIT $3");
 }
 
 static int read_source(struct fy_store *st, const struct fy_read_req *req,

@@ -73,7 +73,8 @@ static const struct fy_sql_word lite_words[] = {
     {"tvidx", "\"ferry_tomb_%_v\""},
     {"horizon", ""}, /* writers take turns: nothing commits late */
     {"begin_read", "BEGIN"},
-    {"hex", "hex(%)"},
+    /* hex(NULL) is '', not NULL. */
+    {"hex", "CASE WHEN % IS NULL THEN NULL ELSE hex(%) END"},
     /* Text of a REAL has 15 digits; quote() keeps every bit. */
     {"real", "CASE WHEN typeof(%) = 'real' THEN quote(%) ELSE % END"},
     /* snapshots (export.c): XMIN:XMAX: past the last revision (one writer) */

@@ -1014,6 +1014,35 @@ static void case_export_scan(struct fx *fx)
     assert_int_equal(max, 900); /* the tombstone's stamp counts */
 }
 
+/*
+ * Transaction ids of different lengths still come in numeric order (a
+ * bare ORDER BY once sorted the ::text output column: 1000 before 877,
+ * and a cursor skipped the rows in between). PostgreSQL only: ids are
+ * burnt until the next one has one more digit.
+ */
+static void case_read_xid_digits(struct fx *fx)
+{
+    struct fy_read_req req = {0};
+    size_t len;
+
+    if (!fy_store_concurrent(fx->st))
+        return;
+    push1(fx, "a", note(fx, 1, 100, NULL, "short id", false));
+    len = strlen(
+        query(fx, "SELECT _ferry_xid::text FROM notes WHERE id = $1", 1).v);
+    for (int i = 0; i < 200000; i++) {
+        if (strlen(
+                query(fx, "SELECT pg_current_xact_id()::text WHERE $1 = 1", 1)
+                    .v) > len)
+            break;
+    }
+    push1(fx, "a", note(fx, 2, 100, NULL, "long id", false));
+    assert_true(
+        strlen(query(fx, "SELECT _ferry_xid::text FROM notes WHERE id = $1", 2)
+                   .v) > len);
+    assert_string_equal(read_all(fx, &req, 1).log, "1:short id 2:long id");
+}
+
 /* ---- the list of cases -------------------------------------------------- */
 
 #define STORE_CASES(X)                                                         \
@@ -1032,6 +1061,7 @@ static void case_export_scan(struct fx *fx)
     X(read_scope)                                                              \
     X(read_prune)                                                              \
     X(read_late_commit)                                                        \
+    X(read_xid_digits)                                                         \
     X(export_scope_tag)                                                        \
     X(export_position)                                                         \
     X(export_scan)

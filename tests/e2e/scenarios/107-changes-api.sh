@@ -92,6 +92,8 @@ assert r["flag"] is True and r["data"] == "AAEC/w==", r
 assert r["price"] == 0.30000000000000004, r["price"]
 assert r["meta"] == {"b": [1, 2], "a": None}, r["meta"]
 assert float(r["amount"]) == 12.5, r["amount"]
+n2 = [c for c in d["changes"] if c["table"] == "notes" and c["row"]["id"] == 2][0]
+assert n2["row"]["data"] is None and n2["row"]["flag"] is None, n2
 t = d["tables"]["notes"]
 assert t["key"] == ["id"] and t["types"]["data"] == "bytea", t
 PY
