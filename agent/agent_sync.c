@@ -18,8 +18,10 @@
 
 #include "agent/agent.h"
 #include "agent/agentdb.h"
+#include "agent/doorbell.h"
 #include "agent/pull.h"
 #include "agent/push.h"
+#include "agent/state.h"
 #include "core/backoff.h"
 #include "core/config.h"
 #include "util/log.h"
@@ -32,8 +34,9 @@ static const char sync_usage[] =
     "                  [--retry-for SECONDS] [--limit N]\n"
     "Pushes the outbox, then pulls what other devices sent. Without --every\n"
     "or --watch it runs once. --every 5m runs again every DURATION (10%\n"
-    "jitter); --watch pushes within milliseconds of a local commit and asks\n"
-    "the server for others' changes every --poll DURATION (default 1s).\n"
+    "jitter); --watch pushes within milliseconds of a local commit, pulls\n"
+    "within milliseconds of others' (a long poll), and pulls anyway every\n"
+    "--poll DURATION (default 30s).\n"
     "DURATION: a number with ms, s, m or h (30s, 5m). Both keep running\n"
     "through server outages and exit 0 on SIGTERM or SIGINT.\n"
     "Exit codes: 0 done; 3 config or database; 4 key refused; 5 server\n"
@@ -316,9 +319,10 @@ static void outbox_mark(sqlite3 *w, int64_t mark[2])
 }
 
 struct watcher {
-    sqlite3 *w;      /* the dedicated read-only connection */
-    int64_t version; /* data_version last seen */
-    int64_t mark[2]; /* outbox_mark() after the last round */
+    sqlite3 *w;               /* the dedicated read-only connection */
+    struct fy_doorbell *bell; /* long polls the server; NULL: polls only */
+    int64_t version;          /* data_version last seen */
+    int64_t mark[2];          /* outbox_mark() after the last round */
 };
 
 /*
@@ -331,6 +335,9 @@ static bool watch_wait(struct watcher *wt, int64_t ms, bool *local)
 
     *local = false;
     while (!stop_asked) {
+        /* Others wrote something: a round pulls it now, not at the poll. */
+        if (wt->bell && fy_doorbell_rang(wt->bell))
+            return true;
         int64_t v = data_version(wt->w), mark[2];
 
         if (v != wt->version) {
@@ -353,6 +360,7 @@ static bool watch_wait(struct watcher *wt, int64_t ms, bool *local)
 struct syncer {
     struct agent_ctx *ctx;
     struct fy_agent *a;
+    const char *key;
     struct sync_opts *o;
     struct fy_backoff bo;
 };
@@ -405,25 +413,62 @@ static int open_watch(const struct fy_agent_config *cfg, sqlite3 **w)
     return 0;
 }
 
+/* The device's pull cursor, for the doorbell to ask from. */
+static void tell_bell(struct watcher *wt, sqlite3 *db)
+{
+    char *cursor = NULL;
+
+    if (!wt->bell)
+        return;
+    fy_state_get_text(db, "pull_cursor", &cursor, NULL);
+    fy_doorbell_cursor(wt->bell, cursor);
+    fy_free(cursor);
+}
+
+/*
+ * The doorbell: others' changes within milliseconds through the server's
+ * long poll. Without it (a thread that cannot start) the poll interval
+ * is all there is.
+ */
+static void start_bell(struct syncer *y, struct watcher *wt)
+{
+    const struct fy_agent_config *cfg = fy_agent_config(y->a);
+    struct ferry_err err = {0};
+
+    if (fy_doorbell_start(cfg->base_url, cfg->auth_header, y->key, &wt->bell,
+                          &err) < 0)
+        fy_warn("sync",
+                "no long poll (%s): others' changes arrive at the"
+                " next poll",
+                err.msg);
+}
+
 /*
  * --watch: a round at once (to catch up), then one whenever the app
- * commits something to push, and a pull every poll interval. After a
- * failure the next round waits for the backoff, commits or not.
+ * commits something to push, whenever the doorbell says others wrote
+ * something, and a pull every poll interval. A commit the app made during
+ * a round (its connection's data_version moved, and the outbox holds
+ * entries) starts the next round at once. After a failure the next round
+ * waits for the backoff, commits or not.
  */
 static int run_watch(struct syncer *y)
 {
     struct watcher wt = {0};
-    int64_t wait = 0, n = 0;
+    sqlite3 *db = fy_agent_db(y->a);
+    int64_t wait = 0, n = 0, seen;
     bool local = true;
     int rc = open_watch(fy_agent_config(y->a), &wt.w);
 
     if (rc != 0)
         return rc;
+    start_bell(y, &wt);
     wt.version = data_version(wt.w);
     while (rc == AGENT_OK) {
-        fy_agentdb_count(fy_agent_db(y->a), FY_AGENTDB_OUTBOX, &n, NULL);
+        fy_agentdb_count(db, FY_AGENTDB_OUTBOX, &n, NULL);
+        seen = data_version(db);
         wait = loop_round(y, local || n > 0, y->o->poll_ms, &rc);
         outbox_mark(wt.w, wt.mark);
+        tell_bell(&wt, db);
         if (wait < 0)
             break;
         if (wait > y->o->poll_ms) {
@@ -432,9 +477,15 @@ static int run_watch(struct syncer *y)
             local = false;
             continue;
         }
+        fy_agentdb_count(db, FY_AGENTDB_OUTBOX, &n, NULL);
+        if (data_version(db) != seen && n > 0) {
+            local = true;
+            continue;
+        }
         if (!watch_wait(&wt, wait, &local))
             break;
     }
+    fy_doorbell_stop(wt.bell);
     sqlite3_close(wt.w);
     return rc;
 }
@@ -475,7 +526,7 @@ int agent_sync(struct agent_ctx *ctx, int argc, char **argv)
     struct fy_agent_opts ao = {.retry_budget_ms = 300000,
                                .backoff_base_ms = 250,
                                .backoff_cap_ms = 30000};
-    struct sync_opts o = {.poll_ms = 1000};
+    struct sync_opts o = {.poll_ms = 30000};
     struct syncer y = {.ctx = ctx, .o = &o};
     struct fy_agent_config cfg;
     struct ferry_err err = {0};
@@ -494,6 +545,7 @@ int agent_sync(struct agent_ctx *ctx, int argc, char **argv)
     if (agent_open(ctx, &cfg, &db, &err) < 0)
         return agent_fail(&err);
     ao.key = agent_api_key(&cfg, &rc);
+    y.key = ao.key;
     if (!ao.key) {
         sqlite3_close(db);
         fy_agent_config_release(&cfg);

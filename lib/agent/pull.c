@@ -851,20 +851,6 @@ static int accept_page(const struct fy_http_reply *rep, void *ud,
     return 0;
 }
 
-/* Appends s percent-encoded for a query string. */
-static void add_query_value(struct fy_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-            (ch >= '0' && ch <= '9') || strchr("-._~", ch))
-            fy_buf_addc(b, (char)ch);
-        else
-            fy_buf_addf(b, "%%%02X", ch);
-    }
-}
-
 static int request_page(struct puller *p, const struct fy_http_reply **rep,
                         struct ferry_err *err)
 {
@@ -875,7 +861,7 @@ static int request_page(struct puller *p, const struct fy_http_reply **rep,
     fy_buf_addf(&path, "/v1/changes?limit=%d", p->limit);
     if (p->cursor) {
         fy_buf_adds(&path, "&since=");
-        add_query_value(&path, p->cursor);
+        fy_buf_add_query(&path, p->cursor);
     }
     if (fy_buf_error(&path)) {
         fy_buf_release(&path);

@@ -25,7 +25,26 @@ struct fy_http_client {
     char *base;
     long timeout_s;
     struct fy_buf zbody;
+    const int *abort; /* nonzero: end the transfer (atomic load) */
 };
+
+void fy_http_client_abort_on(struct fy_http_client *c, const int *flag)
+{
+    c->abort = flag;
+}
+
+/* libcurl calls this at least once a second, even while nothing moves. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    const struct fy_http_client *c = ud;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return __atomic_load_n(c->abort, __ATOMIC_RELAXED) != 0;
+}
 
 int fy_http_client_new(const char *base_url, long timeout_s,
                        struct fy_http_client **out, struct ferry_err *err)
@@ -274,7 +293,10 @@ static int perform(struct fy_http_client *c, const char *url,
     CURLcode cc = curl_easy_perform(c->h);
     int rc = 0;
 
-    if (cc != CURLE_OK)
+    if (cc == CURLE_ABORTED_BY_CALLBACK && c->abort &&
+        __atomic_load_n(c->abort, __ATOMIC_RELAXED))
+        rc = fy_err_set(err, FERRY_ENET, "request to '%s' stopped", url);
+    else if (cc != CURLE_OK)
         rc = cc == CURLE_ABORTED_BY_CALLBACK || cc == CURLE_READ_ERROR
                  ? fy_err_set(err, FERRY_EIO, "cannot read the body for '%s'",
                               url)
@@ -326,6 +348,11 @@ int fy_http_request(struct fy_http_client *c, const struct fy_http_request *rq,
     curl_easy_setopt(c->h, CURLOPT_TIMEOUT, c->timeout_s);
     curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+    if (c->abort) {
+        curl_easy_setopt(c->h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c->h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c->h, CURLOPT_XFERINFODATA, c);
+    }
     rc = perform(c, url.data, rep, err);
 out:
     if (x.in)

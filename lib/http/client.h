@@ -54,6 +54,13 @@ int fy_http_client_new(const char *base_url, long timeout_s,
 void fy_http_client_free(struct fy_http_client *c);
 
 /*
+ * From now on a request of c ends within about a second once *flag is
+ * nonzero (set from another thread), failing with FERRY_ENET: how a
+ * thread blocked in a long poll is stopped. flag is borrowed.
+ */
+void fy_http_client_abort_on(struct fy_http_client *c, const int *flag);
+
+/*
  * Sends rq and reads the answer into rep (reset first; release rep->body
  * with fy_buf_release when done). The status is returned in rep, not
  * judged. An answer without a status line or cut short before the end of

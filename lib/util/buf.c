@@ -119,6 +119,20 @@ int fy_buf_addf(struct fy_buf *b, const char *fmt, ...)
     return 0;
 }
 
+int fy_buf_add_query(struct fy_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+            (ch >= '0' && ch <= '9') || strchr("-._~", ch))
+            fy_buf_addc(b, (char)ch);
+        else
+            fy_buf_addf(b, "%%%02X", ch);
+    }
+    return fy_buf_error(b);
+}
+
 int fy_buf_add_ident(struct fy_buf *b, const char *s)
 {
     fy_buf_addc(b, '"');

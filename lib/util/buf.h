@@ -34,6 +34,9 @@ int fy_buf_addf(struct fy_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Appends s as a SQL identifier in double quotes, doubling inner quotes. */
 int fy_buf_add_ident(struct fy_buf *b, const char *s);
+/* Appends s percent-encoded for a URL query value (RFC 3986 unreserved kept).
+ */
+int fy_buf_add_query(struct fy_buf *b, const char *s);
 /* Returns the bytes (caller fy_free()s) and resets b to INIT. */
 char *fy_buf_detach(struct fy_buf *b, size_t *len);
 static inline int fy_buf_error(const struct fy_buf *b)
