@@ -4,7 +4,8 @@
 # PostgreSQL (default settings, fsync on) and ferryd processes; loopback only.
 #   bench/run.sh [BUILD_DIR]   (default build-release; `make bench` builds it)
 # ROWS (default 200000) and BATCH (default 1000) can be set in the environment,
-# and WATCH_POLL (100ms) and WATCH_SAMPLES (200) for the --watch latency.
+# and WATCH_POLL (30s: the long poll is what brings rows) and WATCH_SAMPLES
+# (200) for the --watch latency.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/${1:-build-release}
@@ -12,7 +13,7 @@ ROWS=${ROWS:-200000}
 BATCH=${BATCH:-1000}
 AGENTS=${AGENTS:-8}
 AGENT_ROWS=${AGENT_ROWS:-50000}
-WATCH_POLL=${WATCH_POLL:-100ms}
+WATCH_POLL=${WATCH_POLL:-30s}
 WATCH_SAMPLES=${WATCH_SAMPLES:-200}
 B=$BUILD/bench
 FERRYD=$BUILD/server/ferryd
