@@ -194,10 +194,12 @@ static json_t *tables_json(const struct fy_contract *c)
 
     for (size_t i = 0; all && i < c->ntables; i++) {
         const struct fy_table *t = &c->tables[i];
-        json_t *key = json_array(), *types = json_object();
+        json_t *key, *types;
 
         if (t->read == FY_READ_NONE)
             continue;
+        key = json_array();
+        types = json_object();
         for (size_t k = 0; k < t->npk; k++)
             json_array_append_new(key, json_string(t->cols[t->pk[k]].name));
         for (size_t k = 0; k < t->ncols; k++)
