@@ -103,13 +103,15 @@ int agent_track(struct agent_ctx *ctx, int argc, char **argv)
 static const char contract_usage[] =
     "usage: ferry contract [--version N] [--device-column COL]\n"
     "                      [--region-column COL] [--global-key TABLE]...\n"
-    "                      [-o FILE]\n"
+    "                      [--read all|region|none] [-o FILE]\n"
     "Prints the table contract for the tracked tables (SQLite types mapped\n"
     "to PostgreSQL, docs/contract.md); ferryd migrate applies it. A table\n"
     "keyed by integers the app numbers on each device gets the device\n"
     "column (default 'device', filled by ferryd) in its key, so devices\n"
     "cannot overwrite each other's rows; --global-key TABLE says the app\n"
-    "assigns that table's integer keys centrally.\n";
+    "assigns that table's integer keys centrally. --read says who pulls\n"
+    "the tables' rows: every key (all), a regional key its region's rows\n"
+    "(region, the default with --region-column) or nobody (none).\n";
 
 #define MAX_GLOBAL 64
 
@@ -141,6 +143,13 @@ static int parse_contract_opt(int c, struct contract_args *a)
     case 'o':
         a->out = optarg;
         return 0;
+    case 'R':
+        if (strcmp(optarg, "all") != 0 && strcmp(optarg, "region") != 0 &&
+            strcmp(optarg, "none") != 0)
+            return agent_usage_error("ferry contract: --read must be all,"
+                                     " region or none\n");
+        a->o.read = optarg;
+        return 0;
     case 'h':
         fputs(contract_usage, stdout);
         return -1;
@@ -156,6 +165,7 @@ static int parse_contract(int argc, char **argv, struct contract_args *a)
         {"device-column", required_argument, NULL, 'd'},
         {"region-column", required_argument, NULL, 'r'},
         {"global-key", required_argument, NULL, 'g'},
+        {"read", required_argument, NULL, 'R'},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};

@@ -112,6 +112,12 @@ struct fy_contract_opts {
      */
     const char *device_col;
     const char *region_col;    /* stamped with the key's region; may be NULL */
+    /*
+     * "all", "region" or "none" for every table that can be pulled (not
+     * device-local; "region" only where the region column is); NULL: the
+     * defaults of docs/contract.md.
+     */
+    const char *read;
     const char *const *global; /* tables whose integer keys are global */
     size_t nglobal;
     fy_capture_note_fn *note; /* lines for the user, may be NULL */

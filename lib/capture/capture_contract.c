@@ -77,6 +77,22 @@ static json_t *column_json(const char *name, enum fy_type type, bool not_null)
                      fy_type_name(type), "not_null", not_null);
 }
 
+/*
+ * "read" when --read asks for something else than the table's default
+ * (docs/contract.md): NULL otherwise. A device-local table stays
+ * push-only: other devices' ids would collide with the local ones.
+ */
+static const char *read_of(const struct fy_contract_opts *o, bool dev_in_key,
+                           bool has_region)
+{
+    const char *def = dev_in_key ? "none" : has_region ? "region" : "all";
+
+    if (!o->read || dev_in_key || strcmp(o->read, def) == 0 ||
+        (strcmp(o->read, "region") == 0 && !has_region))
+        return NULL;
+    return o->read;
+}
+
 /* Columns, device and region for t; dev is the device column or NULL. */
 static json_t *table_json(struct contract_ctx *c,
                           const struct fy_local_table *t, const char *dev,
@@ -97,9 +113,11 @@ static json_t *table_json(struct contract_ctx *c,
         json_array_append_new(pk, json_string(t->cols[t->pk[i]]));
     if (r >= 0)
         c->region_used = true;
-    return json_pack("{s:s, s:o, s:o, s:s?, s:s?, s:[]}", "name", t->name,
-                     "columns", cols, "primary_key", pk, "device_column", dev,
-                     "region_column", r >= 0 ? reg : NULL, "blob_columns");
+    return json_pack("{s:s, s:o, s:o, s:s?, s:s?, s:[], s:s*}", "name",
+                     t->name, "columns", cols, "primary_key", pk,
+                     "device_column", dev, "region_column",
+                     r >= 0 ? reg : NULL, "blob_columns", "read",
+                     read_of(c->o, dev_in_key, r >= 0));
 }
 
 static int check_names(const struct contract_ctx *c,

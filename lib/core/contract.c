@@ -255,7 +255,7 @@ static int parse_read(struct fy_table *t, json_t *v, struct ferry_err *err)
     const char *s = json_string_value(v);
 
     t->read = fy_table_default_read(t);
-    if (!v)
+    if (!v || json_is_null(v))
         return 0;
     for (size_t i = 0; s && i < FY_ARRAY_LEN(read_names); i++) {
         if (strcmp(s, read_names[i]) == 0) {
