@@ -59,20 +59,29 @@ static int add_problem(const char *table, const char *problem, void *ud)
 
 static json_t *status_json(sqlite3 *db, const struct fy_agent_config *cfg)
 {
-    int64_t acked = 0, next = 1;
+    int64_t acked = 0, next = 1, pulled = 0, reboot = 0;
     json_t *tracked = json_array(), *broken = json_array();
+    char *cursor = NULL;
+    json_t *j;
 
     fy_state_get_int(db, "acked_seq", 0, &acked, NULL);
     fy_state_get_int(db, "next_seq", 1, &next, NULL);
+    fy_state_get_int(db, "last_pull_at", 0, &pulled, NULL);
+    fy_state_get_int(db, "pull_rebootstrap", 0, &reboot, NULL);
+    fy_state_get_text(db, "pull_cursor", &cursor, NULL);
     fy_capture_each_tracked(db, add_name, tracked, NULL);
     fy_capture_check(db, add_problem, broken, NULL);
-    return json_pack(
-        "{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "device",
-        cfg->device, "database", cfg->database, "server", cfg->base_url,
-        "tracked", tracked, "capture_problems", broken, "outbox",
-        (json_int_t)count_of(db, FY_AGENTDB_OUTBOX), "acked_seq",
-        (json_int_t)acked, "next_seq", (json_int_t)next, "dead_letters",
-        (json_int_t)count_of(db, FY_AGENTDB_DEAD), "last_push", last_run(db));
+    j = json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:{s:s?, "
+                  "s:I, s:b}}",
+                  "device", cfg->device, "database", cfg->database, "server",
+                  cfg->base_url, "tracked", tracked, "capture_problems", broken,
+                  "outbox", (json_int_t)count_of(db, FY_AGENTDB_OUTBOX),
+                  "acked_seq", (json_int_t)acked, "next_seq", (json_int_t)next,
+                  "dead_letters", (json_int_t)count_of(db, FY_AGENTDB_DEAD),
+                  "last_push", last_run(db), "pull", "cursor", cursor,
+                  "last_at", (json_int_t)pulled, "starting_over", reboot != 0);
+    fy_free(cursor);
+    return j;
 }
 
 /*
@@ -93,6 +102,23 @@ static void print_last_push(json_t *lp)
            (long long)json_integer_value(json_object_get(lp, "sent")),
            e ? ": " : "", safe.data);
     fy_buf_release(&safe);
+}
+
+static void print_pull(json_t *p)
+{
+    json_int_t at = json_integer_value(json_object_get(p, "last_at"));
+    const char *cursor = json_string_value(json_object_get(p, "cursor"));
+    char when[FY_TIME_STRLEN + 1];
+
+    if (!at) {
+        printf("last pull     never\n");
+        return;
+    }
+    printf("last pull     %s (cursor %s)%s\n", fy_local_time(at, when),
+           cursor ? cursor : "none",
+           json_is_true(json_object_get(p, "starting_over"))
+               ? "; starting over after 410 cursor_expired"
+               : "");
 }
 
 static void print_status(json_t *j)
@@ -121,6 +147,7 @@ static void print_status(json_t *j)
         print_last_push(lp);
     else
         printf("last push     never\n");
+    print_pull(json_object_get(j, "pull"));
     free(tracked);
 }
 

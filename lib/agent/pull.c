@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include <jansson.h>
@@ -790,6 +791,9 @@ static int page_end(struct puller *p, struct ferry_err *err)
         rc = fy_state_set_int(p->db, "hlc", (int64_t)p->hlc, err);
     if (rc == 0)
         rc = fy_state_set_text(p->db, "pull_cursor", cursor, err);
+    /* For `ferry status`: when the device last took a page. */
+    if (rc == 0)
+        rc = fy_state_set_int(p->db, "last_pull_at", (int64_t)time(NULL), err);
     return rc;
 }
 

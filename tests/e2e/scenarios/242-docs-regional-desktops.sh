@@ -88,6 +88,9 @@ cd "$T/ankara"
 ferry sync >/dev/null 2>&1 || fail "third sync"
 assert_eq "Istanbul's edit in Ankara" 6.0 \
     "$(sqlite3 puantaj.db "SELECT hours FROM timesheets WHERE region = 'Istanbul'")"
+ferry status >status.out || fail "status"
+grep -q '^last pull     .* (cursor c1\.[0-9]*\.[0-9]*)$' status.out ||
+    fail "status does not show the last pull: $(cat status.out)"
 kill "$FERRYD_PID"
 wait "$FERRYD_PID" 2>/dev/null || true
 FERRYD_PID=
