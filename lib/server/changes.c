@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "core/hlc.h"
-#include "util/base64.h"
+#include "json/value.h"
 #include "fy.h"
 
 #define CURSOR_MAX 64
@@ -107,51 +107,6 @@ int fy_changes_wait_ms(const char *text, int64_t *ms, struct ferry_err *err)
     return 0;
 }
 
-/* ---- values -------------------------------------------------------------- */
-
-/* bytea comes as hex digits; the wire wants base64. */
-static json_t *bytes_json(const char *hex)
-{
-    size_t n = strlen(hex) / 2;
-    unsigned char *raw = fy_malloc(n + 1);
-    struct fy_buf b = FY_BUF_INIT(0);
-    json_t *j = NULL;
-
-    for (size_t i = 0; raw && i < n; i++)
-        raw[i] = (unsigned char)(fy_hexval(hex[2 * i]) << 4 |
-                                 fy_hexval(hex[2 * i + 1]));
-    if (raw && fy_b64_encode(&b, raw, n) == 0 && !fy_buf_error(&b))
-        j = json_stringn(b.data ? b.data : "", b.len);
-    fy_free(raw);
-    fy_buf_release(&b);
-    return j;
-}
-
-/* A stored value's text as its wire encoding (contract.md). */
-static json_t *value_json(const struct fy_column *col, const char *text)
-{
-    json_t *j;
-
-    if (!text)
-        return json_null();
-    switch (col->type) {
-    case FY_T_BIGINT:
-    case FY_T_INTEGER:
-        return json_integer(strtoll(text, NULL, 10));
-    case FY_T_DOUBLE:
-        return json_real(strtod(text, NULL));
-    case FY_T_BOOLEAN:
-        return json_boolean(text[0] == 't' || text[0] == '1');
-    case FY_T_BYTEA:
-        return bytes_json(text);
-    case FY_T_JSONB:
-        j = json_loads(text, JSON_DECODE_ANY, NULL);
-        return j ? j : json_string(text);
-    default:
-        return json_string(text);
-    }
-}
-
 /* ---- the page ------------------------------------------------------------ */
 
 struct page {
@@ -171,7 +126,7 @@ static int add_row(const struct fy_read_row *r, void *ud)
         if (r->del && !fy_table_is_pk(t, i))
             continue;
         if (json_object_set_new(row, t->cols[i].name,
-                                value_json(&t->cols[i], r->vals[i])) < 0) {
+                                fy_val_store_json(&t->cols[i], r->vals[i])) < 0) {
             json_decref(row);
             return FERRY_ENOMEM;
         }
