@@ -31,30 +31,6 @@ static const char pull_usage[] =
     "Exit codes: 0 done; 3 config or database; 4 key refused; 5 server\n"
     "unreachable; 7 capture broken on a tracked table; 1 other errors.\n";
 
-const char *agent_api_key(const struct fy_agent_config *cfg, int *rc)
-{
-    const char *key = getenv(cfg->auth_env);
-
-    *rc = 0;
-    if (!key || !*key) {
-        fprintf(stderr, "ferry: no API key: set the environment variable %s\n",
-                cfg->auth_env);
-        *rc = AGENT_AUTH;
-        return NULL;
-    }
-    for (const char *p = key; *p; p++) {
-        if (*p <= ' ' || *p > '~') {
-            fprintf(stderr,
-                    "ferry: the API key in %s contains spaces, line breaks or"
-                    " other characters a key cannot have\n",
-                    cfg->auth_env);
-            *rc = AGENT_CONFIG;
-            return NULL;
-        }
-    }
-    return key;
-}
-
 void agent_pull_summary(struct fy_buf *b, const struct fy_pull_stats *s)
 {
     fy_buf_addf(b,

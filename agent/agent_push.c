@@ -198,31 +198,6 @@ static void on_event(const struct fy_agent_event *ev, void *ud)
 
 /* ---- the command ----------------------------------------------------- */
 
-/* The key goes into a header: only visible ASCII, no spaces or breaks. */
-static const char *api_key(const struct fy_agent_config *cfg, int *rc)
-{
-    const char *key = getenv(cfg->auth_env);
-
-    *rc = 0;
-    if (!key || !*key) {
-        fprintf(stderr, "ferry: no API key: set the environment variable %s\n",
-                cfg->auth_env);
-        *rc = AGENT_AUTH;
-        return NULL;
-    }
-    for (const char *p = key; *p; p++) {
-        if (*p <= ' ' || *p > '~') {
-            fprintf(stderr,
-                    "ferry: the API key in %s contains spaces, line breaks or"
-                    " other characters a key cannot have\n",
-                    cfg->auth_env);
-            *rc = AGENT_CONFIG;
-            return NULL;
-        }
-    }
-    return key;
-}
-
 static void print_summary(const struct fy_push_stats *s)
 {
     long parked = s->dead + s->dead_local;
@@ -267,7 +242,7 @@ static int run_push(struct agent_ctx *ctx, struct fy_agent_config *cfg,
     struct fy_agent *a = NULL;
     int rc = 0;
 
-    ao->key = api_key(cfg, &rc);
+    ao->key = agent_api_key(cfg, &rc);
     if (!ao->key) {
         sqlite3_close(db);
         fy_agent_config_release(cfg);

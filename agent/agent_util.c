@@ -89,3 +89,28 @@ int agent_open(struct agent_ctx *ctx, struct fy_agent_config *cfg, sqlite3 **db,
     }
     return rc;
 }
+
+/* The key goes into a header: only visible ASCII, no spaces or breaks. */
+const char *agent_api_key(const struct fy_agent_config *cfg, int *rc)
+{
+    const char *key = getenv(cfg->auth_env);
+
+    *rc = 0;
+    if (!key || !*key) {
+        fprintf(stderr, "ferry: no API key: set the environment variable %s\n",
+                cfg->auth_env);
+        *rc = AGENT_AUTH;
+        return NULL;
+    }
+    for (const char *p = key; *p; p++) {
+        if (*p <= ' ' || *p > '~') {
+            fprintf(stderr,
+                    "ferry: the API key in %s contains spaces, line breaks or"
+                    " other characters a key cannot have\n",
+                    cfg->auth_env);
+            *rc = AGENT_CONFIG;
+            return NULL;
+        }
+    }
+    return key;
+}
