@@ -111,7 +111,7 @@ struct fy_contract_opts {
      * stamped only when it was named explicitly.
      */
     const char *device_col;
-    const char *region_col;    /* stamped with the key's region; may be NULL */
+    const char *region_col; /* stamped with the key's region; may be NULL */
     /*
      * "all", "region" or "none" for every table that can be pulled (not
      * device-local; "region" only where the region column is); NULL: the

@@ -113,11 +113,10 @@ static json_t *table_json(struct contract_ctx *c,
         json_array_append_new(pk, json_string(t->cols[t->pk[i]]));
     if (r >= 0)
         c->region_used = true;
-    return json_pack("{s:s, s:o, s:o, s:s?, s:s?, s:[], s:s*}", "name",
-                     t->name, "columns", cols, "primary_key", pk,
-                     "device_column", dev, "region_column",
-                     r >= 0 ? reg : NULL, "blob_columns", "read",
-                     read_of(c->o, dev_in_key, r >= 0));
+    return json_pack("{s:s, s:o, s:o, s:s?, s:s?, s:[], s:s*}", "name", t->name,
+                     "columns", cols, "primary_key", pk, "device_column", dev,
+                     "region_column", r >= 0 ? reg : NULL, "blob_columns",
+                     "read", read_of(c->o, dev_in_key, r >= 0));
 }
 
 static int check_names(const struct contract_ctx *c,

@@ -126,7 +126,8 @@ static int add_row(const struct fy_read_row *r, void *ud)
         if (r->del && !fy_table_is_pk(t, i))
             continue;
         if (json_object_set_new(row, t->cols[i].name,
-                                fy_val_store_json(&t->cols[i], r->vals[i])) < 0) {
+                                fy_val_store_json(&t->cols[i], r->vals[i])) <
+            0) {
             json_decref(row);
             return FERRY_ENOMEM;
         }
