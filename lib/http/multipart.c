@@ -207,7 +207,7 @@ int fy_multipart_find(const char *body, size_t len, const char *boundary,
     p = body + dl - 2;
     for (;;) {
         const char *hdr_end, *next;
-        struct param name;
+        struct param name = {0};
         int rc;
 
         if ((size_t)(end - p) >= 2 && memcmp(p, "--", 2) == 0)
