@@ -1060,14 +1060,28 @@ static void case_export_scan(struct fx *fx)
 static void case_read_xid_digits(struct fx *fx)
 {
     struct fy_read_req req = {0};
+    struct cell first;
+    long long next = 10;
     size_t len;
 
     if (!fy_store_concurrent(fx->st))
         return;
     push1(fx, "a", note(fx, 1, 100, NULL, "short id", false));
-    len = strlen(
-        query(fx, "SELECT _ferry_xid::text FROM notes WHERE id = $1", 1).v);
-    for (int i = 0; i < 200000; i++) {
+    first = query(fx, "SELECT _ferry_xid::text FROM notes WHERE id = $1", 1);
+    len = strlen(first.v);
+    /*
+     * A fresh cluster is a few thousand ids from the next power of ten; one
+     * that many tests used (the torture label) may be far from it, and
+     * then this case has nothing cheap to show.
+     */
+    for (size_t i = 1; i < len; i++)
+        next *= 10;
+    if (next - strtoll(first.v, NULL, 10) > 20000) {
+        print_message("xid %s is far from the next power of ten: skipped\n",
+                      first.v);
+        return;
+    }
+    for (int i = 0; i < 20001; i++) {
         if (strlen(
                 query(fx, "SELECT pg_current_xact_id()::text WHERE $1 = 1", 1)
                     .v) > len)
