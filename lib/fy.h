@@ -83,6 +83,11 @@ void fy_hex(const void *p, size_t n, char *out);
 /* The value of one hex digit (either case), or -1. */
 int fy_hexval(char c);
 
+/* Writes all n bytes (retrying short writes and EINTR); 0, or -1 with errno. */
+int fy_write_all(int fd, const char *p, size_t n);
+/* Where temporary files go: dir when set, else $TMPDIR, else /tmp. */
+const char *fy_tmp_dir(const char *dir);
+
 #include "util/banned.h"
 
 #endif

@@ -527,21 +527,6 @@ int fy_agent_config_merge(const char *path, const struct fy_agent_init *in,
 
 /* ---- atomic replace ---------------------------------------------------- */
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
@@ -565,7 +550,7 @@ static int write_temp(const char *target, const char *text, mode_t mode,
     if (fd < 0)
         return fy_err_set(err, FERRY_ECONFIG, "cannot create '%s': %s",
                           tmp->data, strerror(errno));
-    if (fchmod(fd, mode) < 0 || write_all(fd, text, strlen(text)) < 0 ||
+    if (fchmod(fd, mode) < 0 || fy_write_all(fd, text, strlen(text)) < 0 ||
         fsync(fd) < 0)
         rc = fy_err_set(err, FERRY_EIO, "cannot write '%s': %s", tmp->data,
                         strerror(errno));

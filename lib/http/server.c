@@ -1072,10 +1072,7 @@ int fy_http_server_start(const struct fy_http_config *cfg,
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     s->h = *h;
     s->router = cfg->router;
-    snprintf(s->tmp_dir, sizeof(s->tmp_dir), "%s",
-             cfg->tmp_dir       ? cfg->tmp_dir
-             : getenv("TMPDIR") ? getenv("TMPDIR")
-                                : "/tmp");
+    snprintf(s->tmp_dir, sizeof(s->tmp_dir), "%s", fy_tmp_dir(cfg->tmp_dir));
     s->ud = ud;
     s->max_body = cfg->max_body;
     s->max_inflight = cfg->max_inflight ? cfg->max_inflight : SIZE_MAX;

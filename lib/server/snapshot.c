@@ -239,28 +239,6 @@ out:
 
 /* ---- the body: a file, or the "db" part of a form ------------------------ */
 
-static const char *tmp_dir_of(const char *dir)
-{
-    const char *env = getenv("TMPDIR");
-
-    return dir && *dir ? dir : env && *env ? env : "/tmp";
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static bool is_multipart(const char *content_type)
 {
     return content_type && strncasecmp(content_type, "multipart/", 10) == 0;
@@ -302,7 +280,7 @@ static int extract(int body_fd, uint64_t body_size, const char *content_type,
     if (rc == 0) {
         snprintf(path, pathlen, "%s/ferryd-snapshot-XXXXXX", dir);
         fd = mkstemp(path);
-        if (fd < 0 || write_all(fd, (const char *)map + off, n) < 0)
+        if (fd < 0 || fy_write_all(fd, (const char *)map + off, n) < 0)
             rc = fy_err_set(err, FERRY_EIO, "cannot write '%s': %s", path,
                             strerror(errno));
     }
@@ -1260,7 +1238,7 @@ int fy_snapshot_upload(struct fy_store_pool *pool, int wait_ms,
     u.tables = fy_calloc(c->ntables + 1, sizeof(*u.tables));
     if (!u.tables)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    rc = extract(body_fd, body_size, content_type, tmp_dir_of(tmp_dir), path,
+    rc = extract(body_fd, body_size, content_type, fy_tmp_dir(tmp_dir), path,
                  sizeof(path), err);
     if (rc == 0)
         rc = read_file(&u, path, err);
@@ -1529,7 +1507,7 @@ int fy_snapshot_build(struct fy_store *st, const struct fy_contract *c,
 
     *fd = -1;
     snprintf(path, sizeof(path), "%s/ferryd-download-XXXXXX",
-             tmp_dir_of(tmp_dir));
+             fy_tmp_dir(tmp_dir));
     tmp = mkstemp(path);
     if (tmp < 0)
         return fy_err_set(err, FERRY_EIO, "cannot create '%s': %s", path,

@@ -5,8 +5,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -89,4 +91,26 @@ char *fy_local_time(int64_t unix_s, char out[FY_TIME_STRLEN + 1])
         strftime(out, FY_TIME_STRLEN + 1, "%Y-%m-%dT%H:%M:%S%z", &tm) == 0)
         snprintf(out, FY_TIME_STRLEN + 1, "-");
     return out;
+}
+
+int fy_write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+const char *fy_tmp_dir(const char *dir)
+{
+    const char *env = getenv("TMPDIR");
+
+    return dir && *dir ? dir : env && *env ? env : "/tmp";
 }
