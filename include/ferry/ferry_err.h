@@ -118,7 +118,12 @@ bool ferry_err_is_transient(int code);
     X(MISSING_KEY, "missing_key", ECONTRACT, 422, FERRY_WIRE_CHANGE)           \
     X(MISSING_VALUE, "missing_value", ECONTRACT, 422, FERRY_WIRE_CHANGE)       \
     X(KEY_TOO_LONG, "key_too_long", ECONTRACT, 422, FERRY_WIRE_CHANGE)         \
-    X(STORE_REJECTED, "store_rejected", ECONTRACT, 422, FERRY_WIRE_CHANGE)
+    X(STORE_REJECTED, "store_rejected", ECONTRACT, 422, FERRY_WIRE_CHANGE)     \
+    X(MISSING_BLOB, "missing_blob", ECONTRACT, 422, FERRY_WIRE_CHANGE)         \
+    X(HASH_MISMATCH, "hash_mismatch", ECONTRACT, 422, 0)                       \
+    X(UPLOAD_OFFSET, "upload_offset_mismatch", ECONFLICT, 409, 0)              \
+    X(IDEMPOTENCY_REUSED, "idempotency_key_reused", ECONTRACT, 422, 0)         \
+    X(ROW_NOT_FOUND, "row_not_found", ENOTFOUND, 404, 0)
 
 enum ferry_wire {
     FERRY_WIRE_NONE = 0,

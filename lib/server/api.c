@@ -5,6 +5,7 @@
 #include "server/api.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,10 +26,19 @@ struct api_req {
     struct fy_key key; /* verified before the body was read */
 };
 
+const struct fy_key *fy_api_key(const struct fy_http_req *req)
+{
+    const struct api_req *ar = req->ctx;
+
+    /* The auth hook answered every request of a keyed route without one. */
+    assert(ar);
+    return &ar->key;
+}
+
 /* The name of the dashboard's session cookie (issue 11). */
 #define SESSION_COOKIE "ferry_session"
 
-static void set_json(struct fy_http_resp *resp, int status, json_t *j)
+void fy_api_json(struct fy_http_resp *resp, int status, json_t *j)
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
@@ -45,14 +55,9 @@ static void set_json(struct fy_http_resp *resp, int status, json_t *j)
     free(text);
 }
 
-/*
- * Answers a failure with the wire code the error table gives it. A 5xx
- * gets a generic message (and 503 a Retry-After): the store's own text
- * (table names, SQL, hosts) goes to the log only, for the operator.
- * details (reference stolen) become error.changes of a 4xx.
- */
-static void answer_failure(struct fy_http_resp *resp, int rc,
-                           const struct ferry_err *err, json_t *details)
+/* The store's own text (table names, SQL, hosts) stays in the log. */
+void fy_api_failure(struct fy_http_resp *resp, int rc,
+                    const struct ferry_err *err, json_t *details)
 {
     int wire = ferry_wire_of_failure(rc, err);
     int status = ferry_wire_status(wire);
@@ -87,11 +92,11 @@ static void handle_health(struct fy_http_req *req, struct fy_http_resp *resp,
          fy_store_ping(st, &err) == 0;
     if (st)
         fy_store_pool_put(api->pool, st);
-    set_json(resp, up ? 200 : 503,
-             json_pack("{s:s, s:s, s:s, s:s}", "status",
-                       up ? "healthy" : "unhealthy", "service", "ferryd",
-                       "database", up ? "connected" : "disconnected", "version",
-                       ferry_version()));
+    fy_api_json(resp, up ? 200 : 503,
+                json_pack("{s:s, s:s, s:s, s:s}", "status",
+                          up ? "healthy" : "unhealthy", "service", "ferryd",
+                          "database", up ? "connected" : "disconnected",
+                          "version", ferry_version()));
     if (!up)
         resp->retry_after = RETRY_AFTER_S;
 }
@@ -137,7 +142,7 @@ static int authenticate(struct fy_api *api, struct fy_http_req *req,
             fy_err_set(&err, FERRY_EAUTH,
                        "an API key is required (X-Api-Key or"
                        " Authorization: Bearer)");
-        answer_failure(resp, FERRY_EAUTH, &err, NULL);
+        fy_api_failure(resp, FERRY_EAUTH, &err, NULL);
         return FERRY_EAUTH;
     }
     /* A key that cannot be one is refused without touching the store. */
@@ -147,7 +152,7 @@ static int authenticate(struct fy_api *api, struct fy_http_req *req,
     if (rc == 0)
         rc = fy_key_verify(st, text, len, key, &err);
     if (rc < 0)
-        answer_failure(resp, rc, &err, NULL);
+        fy_api_failure(resp, rc, &err, NULL);
     /* last_used_at is for humans: one write a minute per key is plenty. */
     if (rc == 0 && key->last_used_at < (int64_t)time(NULL) - 60 &&
         fy_store_key_touch(st, key->id, &err) < 0)
@@ -169,7 +174,7 @@ static int check_session(struct fy_http_req *req, struct fy_http_resp *resp)
     fy_err_set(&err, FERRY_EAUTH, "%s",
                cookie ? "the session has expired; log in again"
                       : "log in first");
-    answer_failure(resp, FERRY_EAUTH, &err, NULL);
+    fy_api_failure(resp, FERRY_EAUTH, &err, NULL);
     return FERRY_EAUTH;
 }
 
@@ -204,7 +209,7 @@ static int check_region_header(struct fy_http_req *req,
                    name, v, key->region);
     else
         return 0;
-    answer_failure(resp, FERRY_EFORBIDDEN, &err, NULL);
+    fy_api_failure(resp, FERRY_EFORBIDDEN, &err, NULL);
     return FERRY_EFORBIDDEN;
 }
 
@@ -218,7 +223,7 @@ int fy_api_auth(struct fy_http_req *req, enum fy_http_auth policy,
         return check_session(req, resp);
     ar = fy_calloc(1, sizeof(*ar));
     if (!ar) {
-        answer_failure(resp, FERRY_ENOMEM, &err, NULL);
+        fy_api_failure(resp, FERRY_ENOMEM, &err, NULL);
         return FERRY_ENOMEM;
     }
     req->ctx = ar;
@@ -226,7 +231,7 @@ int fy_api_auth(struct fy_http_req *req, enum fy_http_auth policy,
         return FERRY_EAUTH;
     if (policy == FY_AUTH_ADMIN && !ar->key.admin) {
         fy_err_set(&err, FERRY_EFORBIDDEN, "this endpoint needs an admin key");
-        answer_failure(resp, FERRY_EFORBIDDEN, &err, NULL);
+        fy_api_failure(resp, FERRY_EFORBIDDEN, &err, NULL);
         return FERRY_EFORBIDDEN;
     }
     return check_region_header(req, &ar->key, resp);
@@ -248,18 +253,18 @@ static void handle_push(struct fy_http_req *req, struct fy_http_resp *resp,
     assert(ar);
     rc = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err);
     if (rc < 0) {
-        answer_failure(resp, rc, &err, NULL);
+        fy_api_failure(resp, rc, &err, NULL);
         return;
     }
     rc = fy_push_run(st, api->contract, &ar->key, req->body.data, req->body.len,
                      &arena, &res, &details, &err);
     if (rc < 0) {
-        answer_failure(resp, rc, &err, details);
+        fy_api_failure(resp, rc, &err, details);
         fy_info("push", "device=%s rejected status=%d: %s", ar->key.device,
                 resp->status, err.msg);
         goto out;
     }
-    set_json(resp, 200, fy_push_result_json(&res));
+    fy_api_json(resp, 200, fy_push_result_json(&res));
     if (res.applied > 0 && api->notify)
         fy_notify_bump(api->notify);
     fy_debug("push", "device=%s acked_seq=%lld applied=%ld skipped=%ld",
@@ -349,9 +354,9 @@ static void handle_changes(struct fy_http_req *req, struct fy_http_resp *resp,
         fy_notify_wait(api->notify, gen, left < 5000 ? left : 5000);
     }
     if (rc < 0)
-        answer_failure(resp, rc, &err, NULL);
+        fy_api_failure(resp, rc, &err, NULL);
     else
-        set_json(resp, 200, out);
+        fy_api_json(resp, 200, out);
 }
 
 /* POST /v1/snapshots: the file, checked and merged (snapshot.c). */
@@ -370,12 +375,12 @@ static void handle_snapshot_post(struct fy_http_req *req,
                             fy_http_header(req, "Content-Type"), api->tmp_dir,
                             &k, &err);
     if (rc < 0) {
-        answer_failure(resp, rc, &err, NULL);
+        fy_api_failure(resp, rc, &err, NULL);
         fy_info("snapshot", "device=%s upload refused status=%d: %s",
                 ar->key.device, resp->status, err.msg);
         return;
     }
-    set_json(resp, 200, fy_snapshot_counts_json(&k));
+    fy_api_json(resp, 200, fy_snapshot_counts_json(&k));
     /* Waiting pulls learn of the upload's writes as of a push's. */
     if (api->notify && k.created + k.updated + k.deleted > 0)
         fy_notify_bump(api->notify);
@@ -413,7 +418,7 @@ static void handle_snapshot_get(struct fy_http_req *req,
     if (st)
         fy_store_pool_put(api->pool, st);
     if (rc < 0) {
-        answer_failure(resp, rc, &err, NULL);
+        fy_api_failure(resp, rc, &err, NULL);
         return;
     }
     snprintf(resp->etag, sizeof(resp->etag), "%s", etag);
@@ -458,9 +463,39 @@ const struct fy_http_route fy_api_routes[] = {
 
 const size_t fy_api_nroutes = FY_ARRAY_LEN(fy_api_routes);
 
+/*
+ * Every module's routes: this file's, then one line per module that
+ * answers its own endpoints (a route table beside its handlers).
+ */
+static const struct {
+    const struct fy_http_route *routes;
+    const size_t *n;
+} route_tables[] = {
+    {fy_api_routes, &fy_api_nroutes},
+};
+
+#define MAX_ROUTES 64
+
+static struct fy_http_route all_routes[MAX_ROUTES];
+static size_t nall_routes;
+static pthread_once_t routes_once = PTHREAD_ONCE_INIT;
+
+/* The router borrows its routes: one table for the process's lifetime. */
+static void gather_routes(void)
+{
+    for (size_t t = 0; t < FY_ARRAY_LEN(route_tables); t++) {
+        for (size_t i = 0; i < *route_tables[t].n; i++) {
+            assert(nall_routes < MAX_ROUTES);
+            if (nall_routes < MAX_ROUTES)
+                all_routes[nall_routes++] = route_tables[t].routes[i];
+        }
+    }
+}
+
 int fy_api_router_new(struct fy_http_router **out, struct ferry_err *err)
 {
-    return fy_http_router_new(fy_api_routes, fy_api_nroutes, out, err);
+    pthread_once(&routes_once, gather_routes);
+    return fy_http_router_new(all_routes, nall_routes, out, err);
 }
 
 void fy_api_done(struct fy_http_req *req, void *ud)

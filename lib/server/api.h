@@ -8,6 +8,8 @@
 #ifndef FY_API_H
 #define FY_API_H
 
+#include <jansson.h>
+
 #include "http/server.h"
 #include "server/notify.h"
 #include "store/pool.h"
@@ -24,13 +26,16 @@ struct fy_api {
 
 /*
  * ferryd's routes (docs/api.md), each with its auth and body policy; the
- * handlers take a struct fy_api as ud. A route is one row here plus its
- * handler. Aliases from the settings are added to the router afterwards.
+ * handlers take a struct fy_api as ud. The core routes are api.c's; a
+ * module that answers endpoints of its own (blobs, rows) keeps its route
+ * table beside its handlers and one line in api.c's route_tables[]. Aliases
+ * from the settings are added to the router afterwards.
  */
 extern const struct fy_http_route fy_api_routes[];
 extern const size_t fy_api_nroutes;
 
-/* A router over fy_api_routes; *out returned owned (fy_http_router_free). */
+/* A router over every module's routes; *out returned owned
+   (fy_http_router_free). */
 int fy_api_router_new(struct fy_http_router **out, struct ferry_err *err);
 
 /*
@@ -42,6 +47,24 @@ int fy_api_router_new(struct fy_http_router **out, struct ferry_err *err);
 int fy_api_auth(struct fy_http_req *req, enum fy_http_auth policy,
                 struct fy_http_resp *resp, void *ud);
 void fy_api_done(struct fy_http_req *req, void *ud);
+
+/*
+ * For the modules' handlers. The request's verified key (a route with an
+ * auth policy other than FY_AUTH_NONE; borrowed until the request ends).
+ */
+const struct fy_key *fy_api_key(const struct fy_http_req *req);
+
+/* Answers status with j (reference stolen; NULL answers 500). */
+void fy_api_json(struct fy_http_resp *resp, int status, json_t *j);
+
+/*
+ * Answers a failure with the wire code the error table gives it. A 5xx
+ * gets a generic message (and 503 a Retry-After): the store's own text goes
+ * to the log only. details (reference stolen, may be NULL) become
+ * error.changes of a 4xx.
+ */
+void fy_api_failure(struct fy_http_resp *resp, int rc,
+                    const struct ferry_err *err, json_t *details);
 
 /* The two above, for fy_http_server_start(). */
 extern const struct fy_http_handlers fy_api_handlers;
