@@ -15,6 +15,10 @@ enum ferryd_exit {
     FERRYD_UNAVAILABLE = 5 /* store unreachable */
 };
 
+#include "http/route.h"
+
+#define FERRYD_MAX_ALIAS_PARAMS FY_ROUTE_MAX_PARAMS
+
 /*
  * An extra method and path for one of ferryd's routes, from the settings
  * file's "aliases" (strings borrowed from the parsed file).
@@ -25,6 +29,9 @@ struct ferryd_alias {
     const char *route;         /* "METHOD PATH" of a route in docs/api.md */
     const char *auth_header;   /* NULL: X-Api-Key or Authorization: Bearer */
     const char *region_header; /* NULL: none; else required, the key's region */
+    /* The route's path parameters, fixed ("params": {"table": "reports"}) */
+    struct fy_http_alias_param params[FERRYD_MAX_ALIAS_PARAMS];
+    size_t nparams;
 };
 
 #define FERRYD_MAX_ALIASES 32
@@ -40,6 +47,7 @@ struct ferryd_settings {
     size_t max_inflight; /* bytes of all request bodies at once */
     unsigned pool;
     size_t tombstone_retention_s; /* 0: the default, 30 days */
+    const char *service_name;     /* /health's "service"; NULL: "ferryd" */
     struct ferryd_alias aliases[FERRYD_MAX_ALIASES];
     size_t naliases;
 };

@@ -39,8 +39,9 @@ int ferryd_router(const struct ferryd_settings *s, struct fy_http_router **out,
     for (size_t i = 0; rc == 0 && i < s->naliases; i++) {
         const struct ferryd_alias *a = &s->aliases[i];
 
-        rc = fy_http_router_alias(*out, a->method, a->path, a->route,
-                                  a->auth_header, err);
+        rc = fy_http_router_alias_with(*out, a->method, a->path, a->route,
+                                       a->auth_header, a->params, a->nparams,
+                                       err);
         if (rc == 0 && a->region_header)
             rc = fy_http_router_alias_region(*out, a->method, a->path,
                                              a->region_header, err);
@@ -434,6 +435,7 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
         rc = check_schema(pool, c, &err);
     api.pool = pool;
     api.contract = c;
+    api.service = s->service_name ? s->service_name : "ferryd";
     api.tombstone_retention_ms =
         (int64_t)(s->tombstone_retention_s ? s->tombstone_retention_s
                                            : FERRYD_TOMBSTONE_RETENTION_S) *

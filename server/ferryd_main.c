@@ -122,15 +122,37 @@ static int alias_field(json_t *o, const char *name, bool optional,
     return (*out || (optional && !v)) ? 0 : -1;
 }
 
+/* "params": {"name": "value", ...}: the route's path parameters. */
+static int take_params(const char *path, size_t i, json_t *v,
+                       struct ferryd_alias *a)
+{
+    const char *name;
+    json_t *m;
+
+    if (!v)
+        return 0;
+    if (!json_is_object(v) || json_object_size(v) > FERRYD_MAX_ALIAS_PARAMS)
+        return bad_alias(path, i,
+                         "\"params\" must be an object of at most 4 strings");
+    json_object_foreach(v, name, m)
+    {
+        if (!json_is_string(m))
+            return bad_alias(path, i, "each of \"params\" must be a string");
+        a->params[a->nparams++] =
+            (struct fy_http_alias_param){name, json_string_value(m)};
+    }
+    return 0;
+}
+
 /*
- * "aliases": [{"method", "path", "route", "auth_header"?, "region_header"?},
- * ...]. Only the shape is checked here; whether the route exists and the
- * names are valid is checked by building the router (ferryd_router).
+ * "aliases": [{"method", "path", "route", "auth_header"?, "region_header"?,
+ * "params"?}, ...]. Only the shape is checked here; whether the route exists
+ * and the names are valid is checked by building the router (ferryd_router).
  */
 static int take_aliases(const char *path, json_t *v, struct ferryd_settings *s)
 {
-    static const char *const fields[] = {"method", "path", "route",
-                                         "auth_header", "region_header"};
+    static const char *const fields[] = {
+        "method", "path", "route", "auth_header", "region_header", "params"};
     const size_t nfields = sizeof(fields) / sizeof(fields[0]);
     size_t i;
     json_t *o;
@@ -156,7 +178,7 @@ static int take_aliases(const char *path, json_t *v, struct ferryd_settings *s)
             if (k == nfields)
                 return bad_alias(path, i,
                                  "unknown member (method, path, route,"
-                                 " auth_header, region_header)");
+                                 " auth_header, region_header, params)");
         }
         if (alias_field(o, "method", false, &a->method) < 0 ||
             alias_field(o, "path", false, &a->path) < 0 ||
@@ -167,6 +189,8 @@ static int take_aliases(const char *path, json_t *v, struct ferryd_settings *s)
                              "method, path and route must be strings,"
                              " auth_header and region_header strings if"
                              " given");
+        if (take_params(path, i, json_object_get(o, "params"), a) != 0)
+            return FERRYD_CONFIG;
     }
     s->naliases = json_array_size(v);
     return 0;
@@ -180,6 +204,7 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
         {"store", &s->store, NULL, NULL, 0, 0},
         {"contract", &s->contract, NULL, NULL, 0, 0},
         {"listen", &s->listen, NULL, NULL, 0, 0},
+        {"service_name", &s->service_name, NULL, NULL, 0, 0},
         {"max_body", NULL, &s->max_body, NULL, 1024, 1L << 30},
         {"max_inflight", NULL, &s->max_inflight, NULL, 1024, 1LL << 40},
         {"pool", NULL, NULL, &s->pool, 1, 256},

@@ -33,12 +33,24 @@ struct entry {
     char *owned_path;
     char *auth_header;
     char *region_header;
+    /* Aliases of a route with parameters: their fixed values, pointing into
+       fixed_text (owned: name and value of each). */
+    struct fy_http_param fixed[FY_ROUTE_MAX_PARAMS];
+    char *fixed_text[2 * FY_ROUTE_MAX_PARAMS];
+    size_t nfixed;
 };
 
 struct fy_http_router {
     struct entry *e;
     size_t n, cap;
 };
+
+static void free_fixed(struct entry *e)
+{
+    for (size_t i = 0; i < 2 * e->nfixed; i++)
+        fy_free(e->fixed_text[i]);
+    e->nfixed = 0;
+}
 
 static const struct {
     const char *name;
@@ -176,6 +188,7 @@ void fy_http_router_free(struct fy_http_router *r)
         fy_free(r->e[i].owned_path);
         fy_free(r->e[i].auth_header);
         fy_free(r->e[i].region_header);
+        free_fixed(&r->e[i]);
     }
     fy_free(r->e);
     fy_free(r);
@@ -193,7 +206,50 @@ static bool all_of(const char *s, size_t n, const char *set)
 #define LOWER  "abcdefghijklmnopqrstuvwxyz"
 #define UPPER  "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
+static bool fits_kind(enum seg_kind k, const char *v, size_t n)
+{
+    switch (k) {
+    case SEG_NAME:
+        return n >= 1 && n <= 63 && !strchr(DIGITS, v[0]) &&
+               all_of(v, n, LOWER UPPER DIGITS "_");
+    case SEG_SHA256:
+        return n == 64 && all_of(v, n, DIGITS "abcdef");
+    case SEG_ID:
+        return n >= 1 && n <= 64 && all_of(v, n, LOWER UPPER DIGITS "_.-");
+    case SEG_TEXT:
+        return n >= 1 && n <= 1024 && memchr(v, '\0', n) == NULL;
+    default:
+        return false;
+    }
+}
+
+static const char *kind_name(enum seg_kind k)
+{
+    for (size_t i = 0; i < FY_ARRAY_LEN(kinds); i++)
+        if (kinds[i].kind == k)
+            return kinds[i].name;
+    return "?";
+}
+
 /* ---- aliases ------------------------------------------------------------- */
+
+/*
+ * Does target name pattern? A parameter may be written with or without
+ * its kind: "/v1/tables/{table}/rows" as docs/api.md writes it, or
+ * "/v1/tables/{table:name}/rows".
+ */
+static bool same_pattern(const char *pattern, const char *target)
+{
+    while (*pattern && *target) {
+        if (*pattern == ':' && *target == '}') {
+            pattern += strcspn(pattern, "}");
+            continue;
+        }
+        if (*pattern++ != *target++)
+            return false;
+    }
+    return *pattern == *target;
+}
 
 static const struct fy_http_route *find_target(const struct fy_http_router *r,
                                                const char *target)
@@ -206,7 +262,7 @@ static const struct fy_http_route *find_target(const struct fy_http_router *r,
         if (r->e[i].owned_path == NULL &&
             strlen(rt->method) == (size_t)(sp - target) &&
             memcmp(rt->method, target, (size_t)(sp - target)) == 0 &&
-            strcmp(rt->pattern, sp + 1) == 0)
+            same_pattern(rt->pattern, sp + 1))
             return rt;
     }
     return NULL;
@@ -234,11 +290,6 @@ static int alias_check(const struct fy_http_router *r, const char *method,
                           "alias '%s': unknown route '%s' (a route is"
                           " \"METHOD PATH\" as in docs/api.md)",
                           path, target);
-    if ((*rt)->pattern[strcspn((*rt)->pattern, "{")])
-        return fy_err_set(err, FERRY_ECONFIG,
-                          "alias '%s': route '%s' has path parameters;"
-                          " aliases serve fixed paths only",
-                          path, target);
     /* Methods are case-sensitive: "post" would never match a request. */
     if (!method[0] || strlen(method) > 16 ||
         !all_of(method, strlen(method), UPPER))
@@ -260,17 +311,92 @@ static int alias_check(const struct fy_http_router *r, const char *method,
     return 0;
 }
 
+/* The segment of rt's pattern that is parameter name, or NULL. */
+static const struct seg *route_param(const struct entry *pat, const char *name)
+{
+    for (size_t i = 0; i < pat->nsegs; i++) {
+        const struct seg *s = &pat->segs[i];
+
+        if (s->kind != SEG_LIT && s->len == strlen(name) &&
+            memcmp(s->text, name, s->len) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/*
+ * The fixed values of an alias of a route with parameters: every
+ * parameter of the route once, each fitting its kind.
+ */
+static int take_fixed(struct entry *e, const struct fy_http_route *rt,
+                      const struct fy_http_alias_param *params, size_t n,
+                      const char *path, struct ferry_err *err)
+{
+    struct entry pat = {0};
+    size_t np = 0;
+
+    if (parse_pattern(rt->pattern, &pat, &np) < 0)
+        return fy_err_set(err, FERRY_ECONFIG, "alias '%s': bad route", path);
+    if (n != np)
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "alias '%s': route '%s' has %zu path parameter%s;"
+                          " the alias gives %zu (\"params\")",
+                          path, rt->pattern, np, np == 1 ? "" : "s", n);
+    for (size_t i = 0; i < n; i++) {
+        const struct seg *sg = route_param(&pat, params[i].name);
+
+        if (!sg)
+            return fy_err_set(err, FERRY_ECONFIG,
+                              "alias '%s': route '%s' has no parameter '%s'",
+                              path, rt->pattern, params[i].name);
+        if (!fits_kind(sg->kind, params[i].value, strlen(params[i].value)))
+            return fy_err_set(err, FERRY_ECONFIG,
+                              "alias '%s': parameter '%s' must be %s %s", path,
+                              params[i].name, sg->kind == SEG_ID ? "an" : "a",
+                              kind_name(sg->kind));
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(params[k].name, params[i].name) == 0)
+                return fy_err_set(err, FERRY_ECONFIG,
+                                  "alias '%s': parameter '%s' given twice",
+                                  path, params[i].name);
+        e->fixed_text[2 * i] = fy_strdup(params[i].name);
+        e->fixed_text[2 * i + 1] = fy_strdup(params[i].value);
+        e->nfixed = i + 1;
+        if (!e->fixed_text[2 * i] || !e->fixed_text[2 * i + 1])
+            return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+        e->fixed[i].name = e->fixed_text[2 * i];
+        e->fixed[i].value = e->fixed_text[2 * i + 1];
+        e->fixed[i].name_len = strlen(params[i].name);
+        e->fixed[i].len = strlen(params[i].value);
+    }
+    return 0;
+}
+
 int fy_http_router_alias(struct fy_http_router *r, const char *method,
                          const char *path, const char *target,
                          const char *auth_header, struct ferry_err *err)
+{
+    return fy_http_router_alias_with(r, method, path, target, auth_header, NULL,
+                                     0, err);
+}
+
+int fy_http_router_alias_with(struct fy_http_router *r, const char *method,
+                              const char *path, const char *target,
+                              const char *auth_header,
+                              const struct fy_http_alias_param *params,
+                              size_t nparams, struct ferry_err *err)
 {
     const struct fy_http_route *rt;
     struct entry e = {0};
     size_t np;
     int rc = alias_check(r, method, path, target, auth_header, &rt, err);
 
-    if (rc < 0)
+    if (rc == 0)
+        rc = take_fixed(&e, rt, params, nparams, path, err);
+    if (rc < 0) {
+        free_fixed(&e);
         return rc;
+    }
     e.route = rt;
     e.owned_method = fy_strdup(method);
     e.owned_path = fy_strdup(path);
@@ -291,6 +417,7 @@ int fy_http_router_alias(struct fy_http_router *r, const char *method,
         fy_free(e.owned_method);
         fy_free(e.owned_path);
         fy_free(e.auth_header);
+        free_fixed(&e);
     }
     return rc;
 }
@@ -346,31 +473,6 @@ static long pct_decode(const char *p, size_t n, char *out)
     }
     out[o] = '\0';
     return (long)o;
-}
-
-static bool fits_kind(enum seg_kind k, const char *v, size_t n)
-{
-    switch (k) {
-    case SEG_NAME:
-        return n >= 1 && n <= 63 && !strchr(DIGITS, v[0]) &&
-               all_of(v, n, LOWER UPPER DIGITS "_");
-    case SEG_SHA256:
-        return n == 64 && all_of(v, n, DIGITS "abcdef");
-    case SEG_ID:
-        return n >= 1 && n <= 64 && all_of(v, n, LOWER UPPER DIGITS "_.-");
-    case SEG_TEXT:
-        return n >= 1 && n <= 1024 && memchr(v, '\0', n) == NULL;
-    default:
-        return false;
-    }
-}
-
-static const char *kind_name(enum seg_kind k)
-{
-    for (size_t i = 0; i < FY_ARRAY_LEN(kinds); i++)
-        if (kinds[i].kind == k)
-            return kinds[i].name;
-    return "?";
 }
 
 /*
@@ -450,6 +552,9 @@ int fy_http_router_match(const struct fy_http_router *r, const char *method,
             continue;
         path_known = true;
         if (strcmp(method, r->e[i].method) == 0) {
+            /* An alias's path is literal: its parameters are fixed. */
+            for (size_t k = 0; k < r->e[i].nfixed; k++)
+                m->params[m->nparams++] = r->e[i].fixed[k];
             m->route = r->e[i].route;
             m->auth_header = r->e[i].auth_header;
             m->region_header = r->e[i].region_header;

@@ -6,7 +6,8 @@
  * (http/server.c) matches every request here on its headers alone and
  * applies both policies before the handler runs and before any body byte is
  * held. Aliases from ferryd's settings add an extra method and path (and
- * its own key header) for an existing route, for old clients' URLs.
+ * its own key header, and fixed values for the route's path parameters)
+ * for an existing route, for old clients' URLs.
  */
 #ifndef FY_HTTP_ROUTE_H
 #define FY_HTTP_ROUTE_H
@@ -110,7 +111,8 @@ void fy_http_router_free(struct fy_http_router *r);
  * Adds an alias: method and a literal path (copied) that serve the route
  * target ("METHOD PATTERN" of a route, e.g. "POST /v1/push"), reading the
  * key from auth_header (copied; NULL: the route's usual headers). An
- * alias of a route with parameters is refused. FERRY_ECONFIG with a
+ * alias of a route with parameters needs fy_http_router_alias_with.
+ * FERRY_ECONFIG with a
  * message naming what is wrong: unknown target, a method or header name
  * that is not an HTTP token, a path that is not an absolute literal path
  * or is served already.
@@ -118,6 +120,24 @@ void fy_http_router_free(struct fy_http_router *r);
 int fy_http_router_alias(struct fy_http_router *r, const char *method,
                          const char *path, const char *target,
                          const char *auth_header, struct ferry_err *err);
+
+/* A fixed path parameter of an alias (both strings copied). */
+struct fy_http_alias_param {
+    const char *name;
+    const char *value;
+};
+
+/*
+ * As fy_http_router_alias, for a target with path parameters: params gives
+ * each of them a fixed value (every parameter once, each fitting its
+ * kind; FERRY_ECONFIG naming what is wrong), so an old client's fixed URL
+ * serves e.g. `POST /v1/tables/{table:name}/rows` for one table.
+ */
+int fy_http_router_alias_with(struct fy_http_router *r, const char *method,
+                              const char *path, const char *target,
+                              const char *auth_header,
+                              const struct fy_http_alias_param *params,
+                              size_t nparams, struct ferry_err *err);
 
 /*
  * Makes the alias method + path (added before) require region_header, a

@@ -94,9 +94,10 @@ static void handle_health(struct fy_http_req *req, struct fy_http_resp *resp,
         fy_store_pool_put(api->pool, st);
     fy_api_json(resp, up ? 200 : 503,
                 json_pack("{s:s, s:s, s:s, s:s}", "status",
-                          up ? "healthy" : "unhealthy", "service", "ferryd",
-                          "database", up ? "connected" : "disconnected",
-                          "version", ferry_version()));
+                          up ? "healthy" : "unhealthy", "service",
+                          api->service ? api->service : "ferryd", "database",
+                          up ? "connected" : "disconnected", "version",
+                          ferry_version()));
     if (!up)
         resp->retry_after = RETRY_AFTER_S;
 }

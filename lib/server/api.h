@@ -18,6 +18,7 @@ struct fy_api {
     struct fy_store_pool *pool;         /* borrowed */
     const struct fy_contract *contract; /* borrowed */
     int pool_wait_ms;
+    const char *service; /* /health's "service" name */
     const char *tmp_dir; /* snapshots' files; NULL: $TMPDIR or /tmp */
     int64_t tombstone_retention_ms; /* 0: keep tombstones forever */
     int64_t next_prune_ms;          /* atomic: when a pull may prune again */

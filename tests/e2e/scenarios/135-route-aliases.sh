@@ -11,7 +11,7 @@ JSON
 ferryd_migrate
 KEY=$(make_key alias-pc)
 cat >"$T/settings.json" <<'JSON'
-{"aliases": [
+{"service_name": "wfh-agent-ingestion", "aliases": [
   {"method": "POST", "path": "/sync", "route": "POST /v1/push",
    "auth_header": "X-Sync-Token"},
   {"method": "GET", "path": "/status", "route": "GET /health"}]}
@@ -50,6 +50,8 @@ assert_eq "the original path still works" 200 \
 assert_eq "an alias without auth" 200 \
     "$(curl -s -o "$T/resp.json" -w '%{http_code}' "$URL/status")"
 grep -q '"status":"healthy"' "$T/resp.json" || fail "GET /status: $(cat "$T/resp.json")"
+grep -q '"service":"wfh-agent-ingestion"' "$T/resp.json" ||
+    fail "service_name in /health: $(cat "$T/resp.json")"
 grep -q 'http: POST /sync 200' "$T/ferryd.log" || fail "access line of the alias"
 stop_ferryd
 assert_eq "rows" 2 "$(store_sql 'SELECT count(*) FROM ts')"
@@ -77,6 +79,12 @@ bad_alias "missing route" '"aliases"[0]: method, path and route must be strings'
     '{"method": "POST", "path": "/sync"}'
 bad_alias "unknown member" '"aliases"[0]: unknown member' \
     '{"method": "POST", "path": "/sync", "route": "POST /v1/push", "header": "X"}'
+bad_alias "params not an object" '"params" must be an object' \
+    '{"method": "POST", "path": "/s", "route": "POST /v1/push", "params": 5}'
+bad_alias "a param not a string" 'each of "params" must be a string' \
+    '{"method": "POST", "path": "/s", "route": "POST /v1/push", "params": {"table": 1}}'
+bad_alias "params for a route without" "has 0 path parameters; the alias gives 1" \
+    '{"method": "POST", "path": "/s", "route": "POST /v1/push", "params": {"table": "ts"}}'
 printf '{"aliases": {"method": "POST"}}\n' >"$T/bad.json"
 rc=0
 "$FERRYD" --config "$T/bad.json" keys list >/dev/null 2>"$T/bad.err" || rc=$?
