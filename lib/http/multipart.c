@@ -150,9 +150,12 @@ int fy_multipart_boundary(const char *content_type,
     return found ? 0 : bad(err, "Content-Type has no boundary parameter");
 }
 
-/* The name of a part from its header block [h, end): NULL if it has none. */
+/*
+ * The name of a part from its header block [h, end), and whether it
+ * carries a file (a filename parameter).
+ */
 static int part_name(const char *h, const char *end, struct param *name,
-                     struct ferry_err *err)
+                     bool *file, struct ferry_err *err)
 {
     bool seen = false;
 
@@ -181,6 +184,8 @@ static int part_name(const char *h, const char *end, struct param *name,
         while (form && (p = next_param(p, line_end, &pm, &malformed)) != NULL)
             if (is(pm.name, pm.nlen, "name"))
                 *name = pm;
+            else if (is(pm.name, pm.nlen, "filename"))
+                *file = true;
         if (!form || malformed || !name->name)
             return bad(err, "a part's Content-Disposition is not form-data"
                             " with a name");
@@ -208,6 +213,7 @@ int fy_multipart_find(const char *body, size_t len, const char *boundary,
     for (;;) {
         const char *hdr_end, *next;
         struct param name = {0};
+        bool file = false;
         int rc;
 
         if ((size_t)(end - p) >= 2 && memcmp(p, "--", 2) == 0)
@@ -221,7 +227,7 @@ int fy_multipart_find(const char *body, size_t len, const char *boundary,
                        "\r\n\r\n", 4);
         if (!hdr_end)
             return bad(err, "a part's headers do not end (or pass 8 KiB)");
-        rc = part_name(p, hdr_end + 2, &name, err);
+        rc = part_name(p, hdr_end + 2, &name, &file, err);
         if (rc < 0)
             return rc;
         p = hdr_end + 4;
@@ -230,18 +236,23 @@ int fy_multipart_find(const char *body, size_t len, const char *boundary,
             return bad(err, "the body ends before the closing boundary"
                             " (truncated?)");
         /* Field names are case-sensitive (they are the form's keys). */
-        if (name.vlen == strlen(field) &&
-            memcmp(name.val, field, name.vlen) == 0) {
+        if (field ? name.vlen == strlen(field) &&
+                        memcmp(name.val, field, name.vlen) == 0
+                  : file) {
             if (found)
                 return fy_err_set(err, FERRY_EPARSE,
-                                  "multipart body: field '%s' appears twice",
-                                  field);
+                                  "multipart body: %s%s%s appears twice",
+                                  field ? "field '" : "a file",
+                                  field ? field : "", field ? "'" : "");
             found = true;
             *off = (size_t)(p - body);
             *n = (size_t)(next - p);
         }
         p = next + dl;
     }
+    if (!found && !field)
+        return fy_err_set(err, FERRY_EPARSE,
+                          "multipart body: no file (a part with a filename)");
     if (!found)
         return fy_err_set(err, FERRY_EPARSE, "multipart body: no field '%s'",
                           field);

@@ -28,9 +28,10 @@ int fy_multipart_boundary(const char *content_type,
                           struct ferry_err *err);
 
 /*
- * Finds the part named field in body[0..len) with the given boundary:
- * *off and *n are its content's place in body. FERRY_EPARSE (err says
- * why) for a malformed body, a missing field or the field twice.
+ * Finds the part named field in body[0..len) with the given boundary (or,
+ * with field NULL, the one part that carries a file: a filename
+ * parameter): *off and *n are its content's place in body. FERRY_EPARSE
+ * (err says why) for a malformed body, a missing field or the field twice.
  */
 int fy_multipart_find(const char *body, size_t len, const char *boundary,
                       const char *field, size_t *off, size_t *n,

@@ -99,6 +99,41 @@ static void test_find(void **state)
     assert_int_equal(two[off], '\r');
 }
 
+/* The one part that carries a file, whatever its name (NAS audio uploads). */
+static void test_find_file(void **state)
+{
+    struct ferry_err err = {0};
+    const char *body = "--XyZ\r\nContent-Disposition: form-data;"
+                       " name=\"video_id\"\r\n\r\nabc\r\n--XyZ\r\n"
+                       "Content-Disposition: form-data; name=\"audio\";"
+                       " filename=\"a.mp3\"\r\n\r\nID3xx\r\n--XyZ--\r\n";
+    const char *none = "--XyZ\r\nContent-Disposition: form-data;"
+                       " name=\"video_id\"\r\n\r\nabc\r\n--XyZ--\r\n";
+    const char *twice = "--XyZ\r\nContent-Disposition: form-data; name=a;"
+                        " filename=x\r\n\r\n1\r\n--XyZ\r\n"
+                        "Content-Disposition: form-data; name=b;"
+                        " filename=y\r\n\r\n2\r\n--XyZ--\r\n";
+    size_t off = 0, n = 0;
+
+    (void)state;
+    assert_int_equal(
+        fy_multipart_find(body, strlen(body), "XyZ", NULL, &off, &n, &err), 0);
+    assert_int_equal(n, 5);
+    assert_memory_equal(body + off, "ID3xx", 5);
+    assert_int_equal(fy_multipart_find(body, strlen(body), "XyZ", "video_id",
+                                       &off, &n, &err),
+                     0);
+    assert_memory_equal(body + off, "abc", 3);
+    assert_int_equal(
+        fy_multipart_find(none, strlen(none), "XyZ", NULL, &off, &n, &err),
+        FERRY_EPARSE);
+    assert_non_null(strstr(err.msg, "no file"));
+    assert_int_equal(
+        fy_multipart_find(twice, strlen(twice), "XyZ", NULL, &off, &n, &err),
+        FERRY_EPARSE);
+    assert_non_null(strstr(err.msg, "a file appears twice"));
+}
+
 static void expect_bad(const char *body, const char *why)
 {
     struct ferry_err err = {0};
@@ -370,6 +405,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_boundary),
         cmocka_unit_test(test_find),
+        cmocka_unit_test(test_find_file),
         cmocka_unit_test(test_find_strict),
         cmocka_unit_test_setup_teardown(test_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open, setup, teardown),
