@@ -47,6 +47,8 @@ struct ferryd_settings {
     size_t max_inflight; /* bytes of all request bodies at once */
     unsigned pool;
     size_t tombstone_retention_s; /* 0: the default, 30 days */
+    size_t blob_max_bytes;        /* 0: the default, 100 MiB */
+    size_t blob_upload_ttl_s;     /* 0: the default, a day */
     const char *service_name;     /* /health's "service"; NULL: "ferryd" */
     struct ferryd_alias aliases[FERRYD_MAX_ALIASES];
     size_t naliases;

@@ -440,6 +440,8 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
         (int64_t)(s->tombstone_retention_s ? s->tombstone_retention_s
                                            : FERRYD_TOMBSTONE_RETENTION_S) *
         1000;
+    api.blob_max_bytes = s->blob_max_bytes; /* 0: blob.h's default */
+    api.blob_upload_ttl_ms = (int64_t)s->blob_upload_ttl_s * 1000;
     if (rc == 0)
         rc = fy_notify_start(s->store, &api.notify, &err);
     if (rc == 0)

@@ -30,7 +30,8 @@ static const char usage[] =
     "  --contract FILE  table contract (default contract.json)\n"
     "  --config FILE    JSON settings: store, contract, listen,\n"
     "                   max_body, max_inflight, pool, aliases,\n"
-    "                   tombstone_retention\n"
+    "                   tombstone_retention, blob_max_bytes,\n"
+    "                   blob_upload_ttl\n"
     "  -v, --verbose    debug log lines\n"
     "  -q, --quiet      errors only\n"
     "  -h, --help       this text\n"
@@ -211,6 +212,9 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
         /* seconds: one second (tests) to ten years */
         {"tombstone_retention", NULL, &s->tombstone_retention_s, NULL, 1,
          10LL * 366 * 86400},
+        /* bytes per blob: up to 1 TiB; seconds: one (tests) to a year */
+        {"blob_max_bytes", NULL, &s->blob_max_bytes, NULL, 1, 1LL << 40},
+        {"blob_upload_ttl", NULL, &s->blob_upload_ttl_s, NULL, 1, 366 * 86400},
     };
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);

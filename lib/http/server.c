@@ -47,15 +47,18 @@ struct fy_http_server {
 struct conn_state {
     struct fy_http_req req;
     struct fy_http_match match;
-    char uri[256];       /* raw request target, for the log line */
-    char *raw_path;      /* the target's path, still percent-encoded */
-    char allow[64];      /* a 405's Allow header */
-    EVP_MD_CTX *sha;     /* FY_BODY_FILE: the body's running SHA-256 */
-    size_t max;          /* this route's body limit */
-    int status;          /* what ferry answered; 0 not yet */
-    size_t body_charge;  /* bytes of the budget held for req.body */
-    size_t plain_charge; /* ... for the decompressed body */
-    bool headers_done;   /* the access handler has seen the headers */
+    char uri[256];        /* raw request target, for the log line */
+    char *raw_path;       /* the target's path, still percent-encoded */
+    char allow[64];       /* a 405's Allow header */
+    EVP_MD_CTX *sha;      /* FY_BODY_FILE: the body's running SHA-256 */
+    size_t max;           /* this route's body limit */
+    int status;           /* what ferry answered; 0 not yet */
+    size_t body_charge;   /* bytes of the budget held for req.body */
+    size_t plain_charge;  /* ... for the decompressed body */
+    size_t stream_charge; /* ... for a FY_ROUTE_STREAM handler's hold */
+    bool headers_done;    /* the access handler has seen the headers */
+    bool stream_stopped;  /* the stream's data hook refused more */
+    bool stream_ended;    /* its end hook ran */
     bool too_big;
     bool busy;     /* the in-flight budget ran out mid-body */
     bool failed;   /* the body file could not be written */
@@ -83,6 +86,16 @@ const char *fy_http_param(const struct fy_http_req *req, const char *name,
     return req->match ? fy_http_match_param(req->match, name, len) : NULL;
 }
 
+/* An answer that will not be sent from its reader releases it now. */
+static void resp_drop_reader(struct fy_http_resp *resp)
+{
+    if (resp->reader && resp->reader_free)
+        resp->reader_free(resp->reader_ctx);
+    resp->reader = NULL;
+    resp->reader_free = NULL;
+    resp->reader_ctx = NULL;
+}
+
 void fy_http_error(struct fy_http_resp *resp, int wire, const char *message,
                    void *extra)
 {
@@ -105,6 +118,7 @@ void fy_http_error(struct fy_http_resp *resp, int wire, const char *message,
     if (resp->fd >= 0)
         close(resp->fd);
     resp->fd = -1;
+    resp_drop_reader(resp);
 }
 
 void fy_http_resp_file(struct fy_http_resp *resp, int fd, uint64_t off,
@@ -115,6 +129,34 @@ void fy_http_resp_file(struct fy_http_resp *resp, int fd, uint64_t off,
     resp->fd = fd;
     resp->fd_off = off;
     resp->fd_len = len;
+}
+
+void fy_http_resp_reader(struct fy_http_resp *resp, uint64_t len,
+                         fy_http_read_fn *read, fy_http_free_fn *free_fn,
+                         void *ctx)
+{
+    resp_drop_reader(resp);
+    resp->reader = read;
+    resp->reader_free = free_fn;
+    resp->reader_ctx = ctx;
+    resp->reader_len = len;
+}
+
+int fy_http_resp_header(struct fy_http_resp *resp, const char *name,
+                        const char *value)
+{
+    struct fy_http_extra *x;
+
+    if (resp->nextra == FY_HTTP_MAX_EXTRA || strlen(name) >= sizeof(x->name) ||
+        strlen(value) >= sizeof(x->value))
+        return FERRY_ETOOBIG;
+    /* A CR or LF would end the header and start another (splitting). */
+    if (strpbrk(name, "\r\n") || strpbrk(value, "\r\n"))
+        return FERRY_EINVAL;
+    x = &resp->extra[resp->nextra++];
+    snprintf(x->name, sizeof(x->name), "%s", name);
+    snprintf(x->value, sizeof(x->value), "%s", value);
+    return 0;
 }
 
 /* ---- the in-flight body budget ------------------------------------------ */
@@ -280,6 +322,8 @@ static int parse_range(const char *h, uint64_t size, struct span *sp)
 
 static uint64_t resp_size(const struct fy_http_resp *resp)
 {
+    if (resp->reader)
+        return resp->reader_len;
     return resp->fd >= 0 ? resp->fd_len : (uint64_t)resp->body.len;
 }
 
@@ -319,6 +363,64 @@ static int conditional(struct MHD_Connection *c, struct fy_http_resp *resp,
         .status = 200, .body = FY_BUF_INIT(0), .fd = -1                        \
     }
 
+/* A reader answer's span: MHD counts from 0, the reader from the start. */
+struct reader_span {
+    fy_http_read_fn *read;
+    fy_http_free_fn *free_fn;
+    void *ctx;
+    uint64_t off, len;
+};
+
+static ssize_t read_span(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct reader_span *rs = cls;
+    long n;
+
+    if (pos >= rs->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (max > rs->len - pos)
+        max = (size_t)(rs->len - pos);
+    n = rs->read(rs->ctx, rs->off + pos, buf, max);
+    if (n <= 0 || (size_t)n > max)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return (ssize_t)n;
+}
+
+static void free_span(void *cls)
+{
+    struct reader_span *rs = cls;
+
+    if (rs->free_fn)
+        rs->free_fn(rs->ctx);
+    fy_free(rs);
+}
+
+/* Block size MHD asks a reader for: the size of its send buffer. */
+#define READER_BLOCK ((size_t)64 * 1024)
+
+static struct MHD_Response *make_reader_body(struct fy_http_resp *resp,
+                                             const struct span *sp)
+{
+    struct reader_span *rs = fy_malloc(sizeof(*rs));
+    struct MHD_Response *r;
+
+    if (!rs)
+        return NULL;
+    *rs = (struct reader_span){resp->reader, resp->reader_free,
+                               resp->reader_ctx, sp->off, sp->len};
+    r = MHD_create_response_from_callback(sp->len, READER_BLOCK, read_span, rs,
+                                          free_span);
+    if (!r) {
+        fy_free(rs);
+        return NULL;
+    }
+    /* MHD frees it now, through free_span. */
+    resp->reader = NULL;
+    resp->reader_free = NULL;
+    resp->reader_ctx = NULL;
+    return r;
+}
+
 static struct MHD_Response *make_body(struct fy_http_resp *resp,
                                       const struct span *sp, bool empty)
 {
@@ -326,6 +428,8 @@ static struct MHD_Response *make_body(struct fy_http_resp *resp,
     size_t len;
     char *body;
 
+    if (resp->reader && !empty)
+        return make_reader_body(resp, sp);
     if (resp->fd >= 0 && !empty) {
         r = MHD_create_response_from_fd_at_offset64(
             sp->len, resp->fd, (uint64_t)(resp->fd_off + sp->off));
@@ -368,6 +472,8 @@ static void add_headers(struct MHD_Response *r, const struct conn_state *cs,
         MHD_add_response_header(r, "Accept-Ranges", "bytes");
     if (resp->status == 405 && cs->allow[0])
         MHD_add_response_header(r, "Allow", cs->allow);
+    for (size_t i = 0; i < resp->nextra; i++)
+        MHD_add_response_header(r, resp->extra[i].name, resp->extra[i].value);
 }
 
 static enum MHD_Result send_resp(struct MHD_Connection *c,
@@ -397,6 +503,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c,
     if (resp->fd >= 0)
         close(resp->fd); /* not handed to MHD: a 304, or it failed */
     resp->fd = -1;
+    resp_drop_reader(resp);
     if (!r)
         return MHD_NO;
     add_headers(r, cs, resp, ranged);
@@ -587,6 +694,11 @@ static void accepted_list(const char *const *types, char *out, size_t n)
                                  used ? " or " : "", *types);
 }
 
+static bool is_stream(const struct conn_state *cs)
+{
+    return cs->match.route && (cs->match.route->flags & FY_ROUTE_STREAM);
+}
+
 /* The route's body policy on the headers; false when it answered. */
 static bool body_policy(struct fy_http_server *s, struct MHD_Connection *c,
                         struct conn_state *cs, uint64_t declared,
@@ -610,13 +722,15 @@ static bool body_policy(struct fy_http_server *s, struct MHD_Connection *c,
                             "Content-Encoding must be gzip or identity");
         return false;
     }
-    if (bp->mode == FY_BODY_FILE && is_gzip(enc)) {
+    if ((bp->mode == FY_BODY_FILE || is_stream(cs)) && is_gzip(enc)) {
         *ret = answer_early(c, cs, FERRY_WIRE_UNSUPPORTED_ENCODING,
                             "this endpoint takes its body unencoded");
         return false;
     }
     cs->max = bp->max ? bp->max : s->max_body;
-    if (bp->mode != FY_BODY_FILE && cs->max > s->max_body)
+    if (is_stream(cs))
+        cs->max = bp->max ? bp->max : SIZE_MAX; /* the handler's limit */
+    else if (bp->mode != FY_BODY_FILE && cs->max > s->max_body)
         cs->max = s->max_body;
     if (declared > cs->max ||
         (bp->mode == FY_BODY_MEMORY && declared >= s->max_inflight)) {
@@ -650,6 +764,47 @@ static int open_body_file(struct fy_http_server *s, struct conn_state *cs)
     return 0;
 }
 
+/* The stream's end hook, once; resp NULL when the body was cut short. */
+static void end_stream(struct fy_http_server *s, struct conn_state *cs,
+                       struct fy_http_resp *resp)
+{
+    if (!cs->req.stream || cs->stream_ended)
+        return;
+    cs->stream_ended = true;
+    cs->req.stream->end(&cs->req, resp, resp != NULL, s->ud);
+    budget_give(s, &cs->stream_charge);
+}
+
+/*
+ * FY_ROUTE_STREAM: the handler runs on the headers and either answers now
+ * or takes the body (see server.h).
+ */
+static enum MHD_Result begin_stream(struct fy_http_server *s,
+                                    struct MHD_Connection *c,
+                                    struct conn_state *cs, uint64_t declared)
+{
+    struct fy_http_resp resp = RESP_INIT;
+    size_t hold;
+
+    cs->match.route->fn(&cs->req, &resp, s->ud);
+    if (!cs->req.stream) {
+        cs->answered = true;
+        return send_resp(c, cs, &resp);
+    }
+    fy_buf_release(&resp.body);
+    resp_drop_reader(&resp);
+    hold = cs->req.stream->hold;
+    if (declared && declared < hold)
+        hold = (size_t)declared;
+    if (hold && !budget_take(s, hold)) {
+        end_stream(s, cs, NULL);
+        return answer_early(c, cs, FERRY_WIRE_SERVER_BUSY,
+                            "too many request bodies in flight; retry");
+    }
+    cs->stream_charge = hold;
+    return MHD_YES;
+}
+
 static enum MHD_Result on_headers(struct fy_http_server *s,
                                   struct MHD_Connection *c,
                                   struct conn_state *cs)
@@ -667,6 +822,8 @@ static enum MHD_Result on_headers(struct fy_http_server *s,
         !body_policy(s, c, cs, declared, &ret))
         return ret;
     fy_buf_init(&cs->req.body, cs->max);
+    if (is_stream(cs))
+        return begin_stream(s, c, cs, declared);
     if (cs->match.route->body.mode == FY_BODY_FILE) {
         if (open_body_file(s, cs) < 0)
             return answer_early(c, cs, FERRY_WIRE_INTERNAL,
@@ -721,6 +878,12 @@ static void take_data(struct fy_http_server *s, struct conn_state *cs,
 
     if (cs->answered || cs->too_big || cs->busy || cs->failed)
         return;
+    if (cs->req.stream) {
+        if (!cs->stream_stopped &&
+            cs->req.stream->data(&cs->req, data, n, s->ud) < 0)
+            cs->stream_stopped = true;
+        return;
+    }
     if (cs->match.route->body.mode == FY_BODY_FILE) {
         take_file_data(cs, data, n);
         return;
@@ -803,6 +966,10 @@ static enum MHD_Result finish(struct fy_http_server *s,
     enum MHD_Result ret = MHD_NO;
     const char *enc;
 
+    if (cs->req.stream) {
+        end_stream(s, cs, &resp);
+        return send_resp(c, cs, &resp);
+    }
     if (cs->too_big)
         return send_error(c, cs, FERRY_WIRE_BODY_TOO_LARGE,
                           "the request body is over the size limit");
@@ -937,6 +1104,8 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 
     if (!cs)
         return;
+    /* A body cut short: the stream keeps what arrived (server.h). */
+    end_stream(s, cs, NULL);
     log_request(c, cs, toe);
     if (s->h.done && cs->headers_done)
         s->h.done(&cs->req, s->ud);

@@ -7,9 +7,10 @@
  * accepted Content-Types, the body size limit checked on Content-Length
  * before the body is read, and again while reading and after gzip
  * decompression), the bound on the memory of all bodies in flight,
- * Content-Encoding, bodies streamed to a file with their SHA-256, answers
- * from memory or from a file with ETag and Range, and the access log line
- * of every request. Handlers run on MHD's per-connection threads.
+ * Content-Encoding, bodies streamed to a file with their SHA-256 or handed
+ * to a route's stream hooks as they arrive, answers from memory, from a
+ * file or from a reader with ETag and Range, and the access log line of
+ * every request. Handlers run on MHD's per-connection threads.
  */
 #ifndef FY_HTTP_SERVER_H
 #define FY_HTTP_SERVER_H
@@ -34,13 +35,34 @@ struct fy_http_req {
     void *conn;           /* MHD connection, for header lookups */
     double started;       /* fy_mono_s() at arrival */
     void *ctx;            /* the handlers' own per-request state */
+    /* FY_ROUTE_STREAM: set by the route's handler to take the body */
+    const struct fy_http_stream *stream;
+    void *stream_ctx; /* the stream's own state, for its hooks */
+};
+
+/*
+ * Produces the answer's bytes from off (counted from the start of the whole
+ * content, whatever the Range): at most max into buf. Returns the bytes
+ * written (> 0), or < 0 when it cannot (the connection is then closed,
+ * the answer cut short). Runs on the request's thread.
+ */
+typedef long fy_http_read_fn(void *ctx, uint64_t off, char *buf, size_t max);
+typedef void fy_http_free_fn(void *ctx);
+
+/* Extra answer headers a handler may set (fy_http_resp_header). */
+#define FY_HTTP_MAX_EXTRA 4
+
+struct fy_http_extra {
+    char name[32];
+    char value[96];
 };
 
 /*
  * The answer. The server hands it to the handler with status 200, an empty
- * body and fd -1. A handler answers from memory (body) or from a file
- * (fy_http_resp_file). With etag set on a FY_ROUTE_RANGE route, the server
- * answers If-None-Match (304) and Range (206, 416) itself.
+ * body and fd -1. A handler answers from memory (body), from a file
+ * (fy_http_resp_file) or from a reader (fy_http_resp_reader). With etag set
+ * on a FY_ROUTE_RANGE route, the server answers If-None-Match (304) and
+ * Range (206, 416) itself.
  */
 struct fy_http_resp {
     int status;
@@ -52,6 +74,44 @@ struct fy_http_resp {
     int retry_after; /* seconds; 0 none */
     char etag[80];   /* quoted entity tag, e.g. "\"<sha256>\"", or "" */
     char set_cookie[256];
+    /* fy_http_resp_reader: len bytes from read(ctx, ...); free(ctx) once */
+    fy_http_read_fn *reader;
+    fy_http_free_fn *reader_free;
+    void *reader_ctx;
+    uint64_t reader_len;
+    struct fy_http_extra extra[FY_HTTP_MAX_EXTRA];
+    size_t nextra;
+};
+
+/*
+ * A route flagged FY_ROUTE_STREAM takes its body as it arrives, for bodies
+ * that are kept as they come (blob uploads, docs/blobs.md) rather than
+ * held whole. Its handler runs on the headers, before any body byte, with
+ * the route's auth and Content-Type policies applied (gzip is refused; the
+ * handler enforces its own size limit). The handler either answers (fills
+ * resp; the body is then dropped unread) or takes the body by setting
+ * req->stream to its hooks and req->stream_ctx to its state; it must not
+ * fill resp then. The server charges hold bytes (at most the declared
+ * length) to the in-flight budget for the stream's life (503 when there is
+ * no room: end is then called with complete false before any data).
+ */
+#define FY_ROUTE_STREAM (1u << 8)
+
+struct fy_http_stream {
+    /*
+     * One piece of the body, in order. A return < 0 stops the stream: the
+     * rest of the body is read and dropped, and end says what to answer.
+     */
+    int (*data)(struct fy_http_req *req, const char *p, size_t n, void *ud);
+    /*
+     * Called exactly once. complete: the body arrived whole (or data
+     * stopped it); fill resp. Otherwise it was cut short (client gone,
+     * time-out, server stopping) and resp is NULL: keep what arrived,
+     * nothing can be answered. Releases req->stream_ctx.
+     */
+    void (*end)(struct fy_http_req *req, struct fy_http_resp *resp,
+                bool complete, void *ud);
+    size_t hold; /* bytes the stream holds at most at once */
 };
 
 typedef void fy_http_done_fn(struct fy_http_req *req, void *ud);
@@ -141,5 +201,23 @@ void fy_http_error(struct fy_http_resp *resp, int wire, const char *message,
 /* Answers with len bytes of fd from off; fd is taken (closed by the server). */
 void fy_http_resp_file(struct fy_http_resp *resp, int fd, uint64_t off,
                        uint64_t len);
+
+/*
+ * Answers with len bytes produced by read (see fy_http_read_fn), for
+ * content too large to hold and not in a file; Range maps to offsets. ctx
+ * is taken: free_fn(ctx) runs once, when the answer is sent or dropped
+ * (a 304, an error answer set later, a client gone).
+ */
+void fy_http_resp_reader(struct fy_http_resp *resp, uint64_t len,
+                         fy_http_read_fn *read, fy_http_free_fn *free_fn,
+                         void *ctx);
+
+/*
+ * Adds an answer header (copied; a name of at most 31 bytes and a value
+ * of at most 95). FERRY_ETOOBIG past FY_HTTP_MAX_EXTRA headers or those
+ * sizes, FERRY_EINVAL for a CR or LF in either.
+ */
+int fy_http_resp_header(struct fy_http_resp *resp, const char *name,
+                        const char *value);
 
 #endif

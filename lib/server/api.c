@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "server/blob.h"
 #include "server/changes.h"
 #include "server/keys.h"
 #include "server/push.h"
@@ -473,6 +474,7 @@ static const struct {
     const size_t *n;
 } route_tables[] = {
     {fy_api_routes, &fy_api_nroutes},
+    {fy_blob_routes, &fy_blob_nroutes},
 };
 
 #define MAX_ROUTES 64

@@ -23,6 +23,9 @@ struct fy_api {
     int64_t tombstone_retention_ms; /* 0: keep tombstones forever */
     int64_t next_prune_ms;          /* atomic: when a pull may prune again */
     struct fy_notify *notify;       /* wakes waiting pulls; may be NULL */
+    uint64_t blob_max_bytes;        /* 0: FY_BLOB_MAX_BYTES (blob.h) */
+    int64_t blob_upload_ttl_ms;     /* 0: FY_BLOB_UPLOAD_TTL_S */
+    int64_t next_blob_expire_ms;    /* atomic: when to expire uploads again */
 };
 
 /*

@@ -36,7 +36,19 @@ static const char *const internal_ddl =
     " device {text} NOT NULL, region {text},"
     " admin {bool} NOT NULL DEFAULT {false},"
     " created_at {time} NOT NULL DEFAULT ({now}), expires_at {time},"
-    " revoked_at {time}, last_used_at {time});";
+    " revoked_at {time}, last_used_at {time});"
+    /*
+     * Blobs (store/blob.c): created_at is the start of the current upload
+     * in unix ms and doubles as its generation (raised by every start
+     * over); updated_at, in unix ms, ages incomplete uploads.
+     */
+    "CREATE TABLE IF NOT EXISTS {s}blobs ("
+    " sha256 {text} PRIMARY KEY, size {int} NOT NULL,"
+    " received {int} NOT NULL, complete {bool} NOT NULL DEFAULT {false},"
+    " created_at {int} NOT NULL, updated_at {int} NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS {s}blob_parts ("
+    " sha256 {text} NOT NULL, off {int} NOT NULL, data {bytes} NOT NULL,"
+    " PRIMARY KEY (sha256, off));";
 
 int fy_sql_internal_ddl(struct fy_store *st, struct ferry_err *err)
 {

@@ -71,6 +71,10 @@ static const struct fy_sql_word pg_words[] = {
     /* snapshots (export.c): the read's snapshot, XMIN:XMAX:XIP,... */
     {"snap_pos", "SELECT pg_current_snapshot()::text"},
     {"ver_sum", "coalesce(sum(x._ferry_seq), 0)::text"},
+    /* blobs (blob.c) */
+    {"bytes", "bytea"},
+    {"true", "true"},
+    {"unhex", "decode(%, 'hex')"},
     {"lock", " FOR UPDATE"},
     /*
      * Qualified: a bare _ferry_xid in ORDER BY names the output column

@@ -82,6 +82,10 @@ static const struct fy_sql_word lite_words[] = {
                  " coalesce((SELECT value FROM ferry_meta WHERE key = 'rev'),"
                  " 0) AS v)"},
     {"ver_sum", "coalesce(sum(x._ferry_rev), 0)"},
+    /* blobs (blob.c) */
+    {"bytes", "BLOB"},
+    {"true", "1"},
+    {"unhex", "ferry_unhex(%)"},
     {"lock", ""}, /* BEGIN IMMEDIATE holds the whole store */
     {"ver_order_x", "x._ferry_rev"},
 };
@@ -123,6 +127,48 @@ static int busy_ms(void)
     return s && *s && !*end && v > 0 && v < 600000 ? (int)v : 10000;
 }
 
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * ferry_unhex(text): the bytes hex digits spell ({unhex} in blob.c, which
+ * passes parts as hex text through the statement runner); NULL for text
+ * that is not hex. SQLite has unhex() only from 3.41.
+ */
+static void unhex_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const unsigned char *t = sqlite3_value_text(argv[0]);
+    int n = sqlite3_value_bytes(argv[0]);
+    unsigned char *out;
+
+    (void)argc;
+    if (!t || n % 2) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    out = sqlite3_malloc(n / 2 + 1);
+    if (!out) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    for (int i = 0; i < n / 2; i++) {
+        int hi = hexval(t[2 * i]), lo = hexval(t[2 * i + 1]);
+
+        if (hi < 0 || lo < 0) {
+            sqlite3_free(out);
+            sqlite3_result_null(ctx);
+            return;
+        }
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    sqlite3_result_blob(ctx, out, n / 2, sqlite3_free);
+}
+
 static int lite_open(struct fy_store *st, const char *url,
                      struct ferry_err *err)
 {
@@ -141,6 +187,12 @@ static int lite_open(struct fy_store *st, const char *url,
         goto out;
     }
     sqlite3_busy_timeout(l->db, busy_ms());
+    if (sqlite3_create_function(l->db, "ferry_unhex", 1,
+                                SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                unhex_fn, NULL, NULL) != SQLITE_OK) {
+        rc = lite_fail(l, sqlite3_errcode(l->db), "register ferry_unhex", err);
+        goto out;
+    }
     rc = lite_exec(l,
                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                    " PRAGMA foreign_keys=ON",

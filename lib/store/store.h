@@ -257,6 +257,79 @@ int fy_store_scan_rows(struct fy_store *st, const struct fy_scan_req *req,
                        fy_read_row_fn *cb, void *ud, uint64_t *max_hlc,
                        struct ferry_err *err);
 
+/* ---- blobs (store/blob.c) --------------------------------------------- */
+
+/*
+ * Content-addressed files (docs/blobs.md), kept in the store in parts of
+ * at most FY_BLOB_PART bytes so that every ferryd on the store serves
+ * every blob. An upload is a row of {s}blobs: its size, the bytes held
+ * (always the sum of its parts: each part is written with the new offset
+ * in one transaction) and its generation, which starting over raises, so
+ * that a request still writing an upload that was started over again
+ * learns it (FERRY_ECONFLICT) instead of mixing two uploads' parts.
+ */
+#define FY_BLOB_PART ((size_t)1 << 20)
+
+struct fy_blob_info {
+    int64_t size;     /* the whole file's bytes */
+    int64_t received; /* bytes held (size when complete) */
+    bool complete;    /* verified against its hash */
+    int64_t gen;      /* the current upload's generation */
+};
+
+/* FERRY_ENOTFOUND when the store holds nothing of sha256. */
+int fy_store_blob_get(struct fy_store *st, const char *sha256,
+                      struct fy_blob_info *info, struct ferry_err *err);
+/*
+ * Starts an upload of size bytes over (no parts, nothing received, a new
+ * generation), unless the blob is complete: then *info says so and nothing
+ * changes. One transaction.
+ */
+int fy_store_blob_start(struct fy_store *st, const char *sha256, int64_t size,
+                        struct fy_blob_info *info, struct ferry_err *err);
+/*
+ * Stores n bytes (1 to FY_BLOB_PART) at off, and off + n as the bytes
+ * held, in one transaction, only while the upload is generation gen,
+ * incomplete and holds exactly off bytes, and off + n <= its size; else
+ * FERRY_ECONFLICT with *info as it is (all zero when there is no upload).
+ */
+int fy_store_blob_append(struct fy_store *st, const char *sha256, int64_t gen,
+                         int64_t off, const void *data, size_t n,
+                         struct fy_blob_info *info, struct ferry_err *err);
+/*
+ * Marks generation gen complete (its content verified by the caller)
+ * when it holds its whole size; else FERRY_ECONFLICT.
+ */
+int fy_store_blob_finish(struct fy_store *st, const char *sha256, int64_t gen,
+                         struct ferry_err *err);
+/*
+ * Removes an incomplete upload and its parts if it is still generation
+ * gen; *removed says whether it was.
+ */
+int fy_store_blob_discard(struct fy_store *st, const char *sha256, int64_t gen,
+                          bool *removed, struct ferry_err *err);
+/*
+ * Reads the part that holds byte at of sha256's current upload or blob:
+ * replaces data's contents with it and sets *part_off to its first byte's
+ * offset. FERRY_ENOTFOUND when no part holds it.
+ */
+int fy_store_blob_part(struct fy_store *st, const char *sha256, int64_t at,
+                       struct fy_buf *data, int64_t *part_off,
+                       struct ferry_err *err);
+/*
+ * Removes incomplete uploads last written before before_ms (unix ms), each
+ * in its own transaction; *removed counts them.
+ */
+int fy_store_blob_expire(struct fy_store *st, int64_t before_ms, long *removed,
+                         struct ferry_err *err);
+/*
+ * For each of the n (at most FY_BLOB_MAX_CHECK) hashes, whether the store
+ * holds that blob complete. Inside a push transaction or on its own.
+ */
+#define FY_BLOB_MAX_CHECK 16
+int fy_store_blob_complete(struct fy_store *st, const char *const *sha256,
+                           size_t n, bool *complete, struct ferry_err *err);
+
 /* ---- change notices ----------------------------------------------------- */
 
 /*
