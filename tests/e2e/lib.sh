@@ -545,3 +545,190 @@ pull_converge() {
         done
     done
 }
+
+# files_setup NAME DEVICE [BATCH]: an agent NAME whose app has heartbeat
+# (id, ts) and screenshots (id, taken, path) tracked, "ferry.files"
+# declaring screenshots.path with the blob column image_sha256, the
+# contract from `ferry contract`, ferryd started. Sets KEY, APP.
+files_setup() {
+    URL=http://127.0.0.1:9 agent_init "$1" "$2" "${3:-200}"
+    APP=$T/$1/app.db
+    app_sql "$APP" "CREATE TABLE heartbeat (id INTEGER PRIMARY KEY, ts TEXT);
+        CREATE TABLE screenshots (id INTEGER PRIMARY KEY, taken TEXT,
+        path TEXT)"
+    files_declare "$1" '[{"table": "screenshots", "path_column": "path",
+        "blob_column": "image_sha256"}]'
+    ferry_in "$1" track heartbeat screenshots >/dev/null 2>>"$T/agent.log" ||
+        fail "track"
+    ferry_in "$1" contract >"$T/contract.json" 2>>"$T/agent.log" ||
+        fail "contract: $(tail -n 2 "$T/agent.log")"
+    ferryd_migrate
+    KEY=$(make_key "$2")
+    start_ferryd
+    files_point "$1" "$URL"
+}
+
+# files_declare NAME JSON: sets ferry.files in agent NAME's config
+files_declare() {
+    python3 - "$T/$1/config.json" "$2" <<'PY' || fail "files_declare"
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["ferry"]["files"] = json.loads(sys.argv[2])
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+PY
+}
+
+# files_point NAME URL: agent NAME's base_url
+files_point() {
+    sed -i "s|\"base_url\": \"[^\"]*\"|\"base_url\": \"$2\"|" "$T/$1/config.json"
+}
+
+# files_sha FILE -> lower-case hex SHA-256
+files_sha() {
+    sha256sum "$1" | cut -d' ' -f1
+}
+
+# files_blob_status SHA -> ferryd's status for HEAD /v1/blobs/SHA (direct)
+files_blob_status() {
+    curl -s -o /dev/null -w '%{http_code}' -I -H "X-Api-Key: $KEY" \
+        "$URL/v1/blobs/$1"
+}
+
+# files_get SHA FILE: GET /v1/blobs/SHA into FILE, fails unless 200
+files_get() {
+    _code=$(curl -s -o "$2" -w '%{http_code}' -H "X-Api-Key: $KEY" \
+        "$URL/v1/blobs/$1")
+    assert_eq "GET blob $1" 200 "$_code"
+}
+
+# files_proxy UPSTREAM_PORT RATE: a TCP relay on loopback in front of
+# ferryd that passes at most RATE bytes/s from the agent to ferryd and
+# counts them: every byte the agent puts on the wire to ferryd goes
+# through it. Sets PROXY_PID, PROXY_URL; files_proxy_bytes reads the count.
+files_proxy() {
+    rm -f "$T/proxy.port" "$T/proxy.bytes"
+    python3 - "$1" "$2" "$T/proxy.port" "$T/proxy.bytes" <<'PY' 2>>"$T/proxy.log" &
+import socket, sys, threading, time
+up_port, rate = int(sys.argv[1]), float(sys.argv[2])
+lock = threading.Lock()
+state = {"bytes": 0, "next": time.monotonic()}
+
+def throttle(n):
+    # one budget for every connection: a token bucket at `rate` bytes/s
+    with lock:
+        state["bytes"] += n
+        now = time.monotonic()
+        state["next"] = max(state["next"], now) + n / rate
+        wait = state["next"] - now
+    if wait > 0:
+        time.sleep(wait)
+
+def pipe(src, dst, up):
+    try:
+        while True:
+            b = src.recv(16384)
+            if not b:
+                break
+            if up:
+                throttle(len(b))
+            dst.sendall(b)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+def serve(c):
+    try:
+        u = socket.create_connection(("127.0.0.1", up_port))
+    except OSError:
+        c.close()
+        return
+    threading.Thread(target=pipe, args=(c, u, True), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c, False), daemon=True).start()
+
+def report():
+    while True:
+        with lock:
+            n = state["bytes"]
+        with open(sys.argv[4] + ".tmp", "w") as f:
+            f.write("%d\n" % n)
+        import os
+        os.replace(sys.argv[4] + ".tmp", sys.argv[4])
+        time.sleep(0.05)
+
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+ls.bind(("127.0.0.1", 0))
+ls.listen(16)
+threading.Thread(target=report, daemon=True).start()
+open(sys.argv[3], "w").write("%d\n" % ls.getsockname()[1])
+while True:
+    c, _ = ls.accept()
+    serve(c)
+PY
+    PROXY_PID=$!
+    _i=0
+    while [ ! -s "$T/proxy.port" ] || [ ! -s "$T/proxy.bytes" ]; do
+        _i=$((_i + 1))
+        [ $_i -gt 100 ] && fail "proxy did not start: $(cat "$T/proxy.log")"
+        sleep 0.05
+    done
+    PROXY_URL="http://127.0.0.1:$(cat "$T/proxy.port")"
+}
+
+files_proxy_bytes() {
+    cat "$T/proxy.bytes"
+}
+
+# ---- blobs (scenarios 110-119) ----------------------------------------------
+
+# blob_put SHA KEY FILE [CURL-ARGS...]: PUT FILE to /v1/blobs/SHA -> status;
+# the answer's headers in $T/blob.h, its body in $T/blob.json
+blob_put() {
+    _sha=$1 _key=$2 _file=$3
+    shift 3
+    curl -s -D "$T/blob.h" -o "$T/blob.json" -w '%{http_code}' \
+        -H "X-Api-Key: $_key" -H "Expect:" "$@" -T "$_file" \
+        "$URL/v1/blobs/$_sha"
+}
+
+# blob_head SHA KEY -> status; headers in $T/blob.h
+blob_head() {
+    curl -s -I -D "$T/blob.h" -o /dev/null -w '%{http_code}' \
+        -H "X-Api-Key: $2" "$URL/v1/blobs/$1"
+}
+
+# blob_get SHA KEY OUT [CURL-ARGS...] -> status; headers in $T/blob.h
+blob_get() {
+    _sha=$1 _key=$2 _out=$3
+    shift 3
+    curl -s -D "$T/blob.h" -o "$_out" -w '%{http_code}' \
+        -H "X-Api-Key: $_key" "$@" "$URL/v1/blobs/$_sha"
+}
+
+# blob_hdr NAME: that header of the last answer ($T/blob.h), without CR
+blob_hdr() {
+    sed -n "s/^$1: *\\([^\\r]*\\).*/\\1/Ip" "$T/blob.h" | tail -n 1
+}
+
+blob_sha() { sha256sum "$1" | cut -c1-64; }
+
+# blob_table NAME: ferry's internal table NAME as the store spells it
+blob_table() {
+    case $STORE in
+    sqlite) echo "ferry_$1" ;;
+    pg) echo "ferry.$1" ;;
+    esac
+}
+
+# blob_held SHA: "received|parts|bytes in parts" of SHA's upload in the store
+blob_held() {
+    store_sql "SELECT coalesce((SELECT received FROM $(blob_table blobs)
+        WHERE sha256 = '$1'), -1) || '|' || count(*) || '|' ||
+        coalesce(sum(length(data)), 0) FROM $(blob_table blob_parts)
+        WHERE sha256 = '$1'"
+}
