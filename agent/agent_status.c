@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `ferry status`: outbox depth, acknowledged seq, dead letters, last push.
+ * `ferry status`: outbox depth, acknowledged seq, dead letters, files not
+ * uploaded yet, last push.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,11 @@ static json_t *status_json(sqlite3 *db, const struct fy_agent_config *cfg)
                   "last_push", last_run(db), "pull", "cursor", cursor,
                   "last_at", (json_int_t)pulled, "starting_over", reboot != 0);
     fy_free(cursor);
+    /* Only an agent that uploads files has uploads to show. */
+    if (j && cfg->nfiles > 0)
+        json_object_set_new(
+            j, "pending_uploads",
+            json_integer((json_int_t)count_of(db, FY_AGENTDB_UPLOADS)));
     return j;
 }
 
@@ -143,6 +149,10 @@ static void print_status(json_t *j)
            (long long)json_integer_value(json_object_get(j, "acked_seq")));
     printf("dead letters  %lld\n",
            (long long)json_integer_value(json_object_get(j, "dead_letters")));
+    if (json_object_get(j, "pending_uploads"))
+        printf("uploads       %lld files not stored at the server yet\n",
+               (long long)json_integer_value(
+                   json_object_get(j, "pending_uploads")));
     if (json_is_object(lp))
         print_last_push(lp);
     else

@@ -215,6 +215,8 @@ int agent_contract(struct agent_ctx *ctx, int argc, char **argv)
     a.o.global = a.global;
     if (agent_open(ctx, &cfg, &db, &err) < 0)
         return agent_fail(&err);
+    a.o.files = cfg.files;
+    a.o.nfiles = cfg.nfiles;
     rc = fy_capture_contract(db, &a.o, &j, &err);
     sqlite3_close(db);
     fy_agent_config_release(&cfg);

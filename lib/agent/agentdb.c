@@ -97,6 +97,22 @@ static const char *const v4_seen =
     " tbl TEXT NOT NULL, pk, pk2, pk3, pk4, pk5, pk6, pk7, pk8);"
     "CREATE INDEX IF NOT EXISTS _ferry_seen_key ON _ferry_seen (tbl, pk);";
 
+/*
+ * Step 5, files (lib/agent/blob.c): one row per local file a row named,
+ * keyed by its path. size and mtime_ns say whether sha256 still describes
+ * the file, so a large file is not read again on every push; state is
+ * 'pending' (hashed, not sent), 'sending' (a PUT was started: ask the
+ * server what it holds before sending more) or 'done' (the server holds
+ * the blob complete). tries counts the times the file changed while it
+ * was being sent.
+ */
+static const char *const v5_blobs =
+    "CREATE TABLE IF NOT EXISTS _ferry_blobs ("
+    " path TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+    " mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL,"
+    " state TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 0,"
+    " at INTEGER NOT NULL) WITHOUT ROWID;";
+
 static int exec(sqlite3 *db, const char *sql, const char *what,
                 struct ferry_err *err)
 {
@@ -189,6 +205,11 @@ static int seen_v4(sqlite3 *db, struct ferry_err *err)
     return exec(db, v4_seen, "cannot upgrade ferry's tables", err);
 }
 
+static int blobs_v5(sqlite3 *db, struct ferry_err *err)
+{
+    return exec(db, v5_blobs, "cannot upgrade ferry's tables", err);
+}
+
 /* The ordered upgrade steps: step i brings a database to version i + 1. */
 static const struct step {
     const char *what;
@@ -198,6 +219,7 @@ static const struct step {
     {"one outbox column per key column", keys_v2},
     {"tracked names without case", tracked_v3},
     {"keys seen by a pull's re-bootstrap", seen_v4},
+    {"files and their uploads", blobs_v5},
 };
 
 static bool has_table(sqlite3 *db, const char *name)
@@ -366,7 +388,9 @@ int fy_agentdb_count(sqlite3 *db, enum fy_agentdb_table which, int64_t *n,
 {
     static const char *const sql[] = {
         [FY_AGENTDB_OUTBOX] = "SELECT count(*) FROM _ferry_outbox",
-        [FY_AGENTDB_DEAD] = "SELECT count(*) FROM _ferry_dead"};
+        [FY_AGENTDB_DEAD] = "SELECT count(*) FROM _ferry_dead",
+        [FY_AGENTDB_UPLOADS] =
+            "SELECT count(*) FROM _ferry_blobs WHERE state <> 'done'"};
     sqlite3_stmt *st = NULL;
     int rc = 0;
 

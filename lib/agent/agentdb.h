@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The agent's own tables in the app database (_ferry_state, _ferry_outbox,
- * _ferry_tracked, _ferry_dead, _ferry_runs, _ferry_seen): their DDL, the schema
+ * _ferry_tracked, _ferry_dead, _ferry_runs, _ferry_seen, _ferry_blobs): their
+ * DDL, the schema
  * version kept in _ferry_state ("schema") and the ordered upgrade steps that
  * bring a database made by any earlier ferry to the current layout, plus the
  * queries of these tables the commands need (runs, counts). The capture
@@ -17,7 +18,7 @@
 #include "ferry/ferry_err.h"
 
 /* The layout this build writes; see the steps in agentdb.c. */
-#define FY_AGENTDB_SCHEMA 4
+#define FY_AGENTDB_SCHEMA 5
 
 /*
  * Creates ferry's tables, or upgrades them in place, to FY_AGENTDB_SCHEMA:
@@ -62,9 +63,13 @@ int fy_agentdb_last_run(sqlite3 *db, fy_agent_run_fn *cb, void *ud,
                         struct ferry_err *err);
 
 /* What fy_agentdb_count() counts. */
-enum fy_agentdb_table { FY_AGENTDB_OUTBOX, FY_AGENTDB_DEAD };
+enum fy_agentdb_table {
+    FY_AGENTDB_OUTBOX,
+    FY_AGENTDB_DEAD,
+    FY_AGENTDB_UPLOADS /* files hashed but not known stored at the server */
+};
 
-/* Rows of one of ferry's tables (outbox entries, dead letters). */
+/* Rows of one of ferry's tables (outbox entries, dead letters, uploads). */
 int fy_agentdb_count(sqlite3 *db, enum fy_agentdb_table which, int64_t *n,
                      struct ferry_err *err);
 

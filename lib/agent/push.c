@@ -13,6 +13,7 @@
 
 #include "agent/agent_int.h"
 #include "agent/agentdb.h"
+#include "agent/blob.h"
 #include "agent/state.h"
 #include "capture/outbox.h"
 #include "util/log.h"
@@ -25,6 +26,7 @@ struct pusher {
     const struct fy_push_opts *o;
     struct fy_push_stats *s;
     struct fy_outbox *ob;
+    struct fy_blob_files *files;     /* "ferry.files" declared: the cache */
     const struct fy_http_reply *rep; /* the last answer (the agent's) */
     int64_t acked;                   /* acked_seq of the last 200 */
     int batch_size;
@@ -249,11 +251,123 @@ static int handshake(struct pusher *p, struct ferry_err *err)
     return fy_outbox_sync_seq(p->ob, acked, err);
 }
 
+/* Counts an acknowledged batch's changes per table. */
+static void count_tables(struct fy_push_stats *s, const struct fy_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const char *t = b->items[i].table ? b->items[i].table : "?";
+        size_t k = 0;
+
+        while (k < s->ntables && strncmp(s->tables[k].name, t, 63) != 0)
+            k++;
+        if (k == s->ntables && k < FY_PUSH_TABLES)
+            snprintf(s->tables[s->ntables++].name, sizeof(s->tables[0].name),
+                     "%s", t);
+        if (k < s->ntables)
+            s->tables[k].sent++;
+        else
+            s->other_sent++;
+    }
+}
+
+/* Parks the changes of b that wait for file f, which cannot be sent. */
+static int bury_file(struct pusher *p, const struct fy_batch *b, size_t f,
+                     const char *code, const char *why, struct ferry_err *err)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < b->n; i++) {
+        if (b->items[i].file != (int)f)
+            continue;
+        rc = fy_outbox_bury(p->ob, b, b->items[i].seq, 0, code, why, err);
+        if (rc < 0)
+            break;
+        p->s->dead_local++;
+        fy_warn("push", "change seq=%lld table=%s parked: %s",
+                (long long)b->items[i].seq, b->items[i].table, why);
+    }
+    return rc;
+}
+
+/* After the upload step: the rows of files that cannot be sent, parked. */
+static int settle_files(struct pusher *p, const struct fy_batch *b,
+                        const struct fy_blob_upload *ups, bool give_up,
+                        struct ferry_err *err)
+{
+    int rc = fy_outbox_begin(p->ob, err);
+
+    for (size_t f = 0; rc == 0 && f < b->nfiles; f++) {
+        const struct fy_blob_upload *u = &ups[f];
+
+        if (u->result == FY_UPLOAD_DONE && u->sent) {
+            p->s->files++;
+            p->s->file_bytes += u->bytes;
+        } else if (u->result == FY_UPLOAD_DONE) {
+            p->s->files_known++;
+        } else if (u->result == FY_UPLOAD_BAD) {
+            rc = bury_file(p, b, f, u->code, u->why, err);
+        } else if (give_up) {
+            char why[400];
+
+            snprintf(why, sizeof(why),
+                     "file '%s' kept changing while this push tried to"
+                     " send it; 'ferry dead retry' sends it once it stays"
+                     " as it is",
+                     u->path);
+            rc = bury_file(p, b, f, "file_changing", why, err);
+        }
+    }
+    if (rc == 0)
+        return fy_outbox_commit(p->ob, err);
+    fy_outbox_rollback(p->ob);
+    return rc;
+}
+
+/* Uploads the files batch b waits for; b must be built again after. */
+static int upload_files(struct pusher *p, const struct fy_batch *b,
+                        bool give_up, struct ferry_err *err)
+{
+    struct fy_blob_upload *ups = fy_calloc(b->nfiles, sizeof(*ups));
+    long before = p->a->retries;
+    int rc;
+
+    if (!ups)
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    for (size_t f = 0; f < b->nfiles; f++)
+        ups[f].path = b->files[f];
+    rc = fy_agent_blob_upload(p->a, ups, b->nfiles, err);
+    p->s->retries += p->a->retries - before;
+    if (rc == 0)
+        rc = settle_files(p, b, ups, give_up, err);
+    fy_free(ups);
+    return rc;
+}
+
+/*
+ * Builds the next batch; while it waits for files, uploads them and builds
+ * it again (the same changes, now with their hashes), so a row never
+ * leaves before its file. A file that keeps changing gets a few rounds.
+ */
+static int build_ready(struct pusher *p, struct fy_batch *b,
+                       struct ferry_err *err)
+{
+    int rc = 0;
+
+    for (int round = 0; rc == 0; round++) {
+        rc = fy_outbox_build(p->ob, p->cfg->device, p->batch_size, b, err);
+        if (rc < 0 || b->nfiles == 0)
+            break;
+        p->s->dead_local += b->dead_local;
+        rc = upload_files(p, b, round >= 2 * FY_BLOB_TRIES, err);
+    }
+    return rc;
+}
+
 static int push_one(struct pusher *p, struct fy_batch *b, bool *done,
                     struct ferry_err *err)
 {
     int64_t acked = 0;
-    int rc = fy_outbox_build(p->ob, p->cfg->device, p->batch_size, b, err);
+    int rc = build_ready(p, b, err);
 
     if (rc < 0)
         return rc;
@@ -279,6 +393,7 @@ static int push_one(struct pusher *p, struct fy_batch *b, bool *done,
     if (rc == 0) {
         p->s->batches++;
         p->s->sent += (long)b->n;
+        count_tables(p->s, b);
         p->s->acked_seq = acked;
         /*
          * Grow back gradually after narrowing down a rejected change, so
@@ -335,8 +450,14 @@ int fy_agent_push_step(struct fy_agent *a, const struct fy_push_opts *o,
     fy_agentdb_count(a->db, FY_AGENTDB_OUTBOX, &queued, NULL);
     s->queued = (long)queued;
     rc = fy_outbox_new(a->db, &p.ob, err);
+    if (rc == 0 && a->cfg.nfiles > 0)
+        rc = fy_blob_files_new(a->db, a->cfg.database, &p.files, err);
+    if (rc == 0 && p.files)
+        fy_outbox_files(p.ob, a->cfg.files, a->cfg.nfiles, fy_blob_files_check,
+                        p.files);
     if (rc == 0)
         rc = run(&p, err);
     fy_outbox_free(p.ob);
+    fy_blob_files_free(p.files);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "core/config.h"
 #include "core/contract.h"
 
 /* A local table's shape as the agent needs it. */
@@ -120,6 +121,12 @@ struct fy_contract_opts {
     const char *read;
     const char *const *global; /* tables whose integer keys are global */
     size_t nglobal;
+    /*
+     * The config's "ferry.files": each declared table gets its blob column
+     * (text, added when the local table lacks it) in blob_columns.
+     */
+    const struct fy_file_decl *files;
+    size_t nfiles;
     fy_capture_note_fn *note; /* lines for the user, may be NULL */
     void *ud;
 };
@@ -127,7 +134,8 @@ struct fy_contract_opts {
 /*
  * Builds a contract for the tracked tables (new reference). FERRY_EINVAL
  * for a device or region column that is not a name, not text, or used by
- * no table.
+ * no table, and for a files declaration whose table is not tracked, whose
+ * path column the table lacks or whose blob column it has as another type.
  */
 int fy_capture_contract(sqlite3 *db, const struct fy_contract_opts *o,
                         json_t **out, struct ferry_err *err);

@@ -4,6 +4,8 @@
  * A table keyed by a local integer (the usual `id INTEGER PRIMARY KEY`,
  * numbered 1, 2, 3... on every device) gets the device column in its key,
  * stamped by ferryd, so two devices' row 1 are two rows in the store.
+ * A table the config's "ferry.files" declares gets its blob column, which
+ * the agent fills with the SHA-256 of the file the row names.
  * See capture.h and docs/contract.md.
  */
 #include "capture/capture.h"
@@ -20,6 +22,7 @@ struct contract_ctx {
     const struct fy_contract_opts *o;
     json_t *tables;
     bool device_used, region_used;
+    size_t files_used; /* files declarations whose table is tracked */
     struct ferry_err *err;
 };
 
@@ -93,12 +96,49 @@ static const char *read_of(const struct fy_contract_opts *o, bool dev_in_key,
     return o->read;
 }
 
+static const struct fy_file_decl *file_of(const struct contract_ctx *c,
+                                          const char *table)
+{
+    for (size_t i = 0; i < c->o->nfiles; i++) {
+        if (strcasecmp(c->o->files[i].table, table) == 0)
+            return &c->o->files[i];
+    }
+    return NULL;
+}
+
+static int find_col_nocase(const struct fy_local_table *t, const char *name)
+{
+    for (size_t i = 0; i < t->ncols; i++) {
+        if (strcasecmp(t->cols[i], name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/*
+ * The blob column of a declared table: the table's own (text) or one the
+ * store alone has (the agent adds it to each row), in blob_columns.
+ */
+static json_t *blob_columns(const struct fy_local_table *t,
+                            const struct fy_file_decl *f, json_t *cols)
+{
+    int b;
+
+    if (!f)
+        return json_array();
+    b = find_col_nocase(t, f->blob_column);
+    if (b < 0)
+        json_array_append_new(cols,
+                              column_json(f->blob_column, FY_T_TEXT, false));
+    return json_pack("[s]", b < 0 ? f->blob_column : t->cols[b]);
+}
+
 /* Columns, device and region for t; dev is the device column or NULL. */
 static json_t *table_json(struct contract_ctx *c,
                           const struct fy_local_table *t, const char *dev,
                           bool dev_in_key)
 {
-    json_t *cols = json_array(), *pk = json_array();
+    json_t *cols = json_array(), *pk = json_array(), *blobs;
     const char *reg = c->o->region_col;
     int d = find_col(t, dev), r = find_col(t, reg);
 
@@ -113,10 +153,11 @@ static json_t *table_json(struct contract_ctx *c,
         json_array_append_new(pk, json_string(t->cols[t->pk[i]]));
     if (r >= 0)
         c->region_used = true;
-    return json_pack("{s:s, s:o, s:o, s:s?, s:s?, s:[], s:s*}", "name", t->name,
+    blobs = blob_columns(t, file_of(c, t->name), cols);
+    return json_pack("{s:s, s:o, s:o, s:s?, s:s?, s:o, s:s*}", "name", t->name,
                      "columns", cols, "primary_key", pk, "device_column", dev,
                      "region_column", r >= 0 ? reg : NULL, "blob_columns",
-                     "read", read_of(c->o, dev_in_key, r >= 0));
+                     blobs, "read", read_of(c->o, dev_in_key, r >= 0));
 }
 
 static int check_names(const struct contract_ctx *c,
@@ -144,6 +185,32 @@ static int check_scope_type(const struct contract_ctx *c,
                           "table '%s': column '%s' is %s, but %s must be"
                           " text (choose another with %s)",
                           t->name, col, fy_type_name(t->types[i]), col, option);
+    return 0;
+}
+
+/*
+ * A declared table needs its path column; a blob column of its own must be
+ * text (the store keeps the hash in it).
+ */
+static int check_file(struct contract_ctx *c, const struct fy_local_table *t)
+{
+    const struct fy_file_decl *f = file_of(c, t->name);
+    int b;
+
+    if (!f)
+        return 0;
+    c->files_used++;
+    if (find_col_nocase(t, f->path_column) < 0)
+        return fy_err_set(c->err, FERRY_EINVAL,
+                          "ferry.files: table '%s' has no column '%s' for"
+                          " the file's path",
+                          t->name, f->path_column);
+    b = find_col_nocase(t, f->blob_column);
+    if (b >= 0 && t->types[b] != FY_T_TEXT)
+        return fy_err_set(c->err, FERRY_EINVAL,
+                          "ferry.files: column '%s' of table '%s' is %s, but"
+                          " a blob column holds the file's SHA-256 as text",
+                          t->cols[b], t->name, fy_type_name(t->types[b]));
     return 0;
 }
 
@@ -209,6 +276,8 @@ static int add_table(const char *name, void *ud)
         rc = check_scope_type(c, &t, dev, "--device-column");
     if (rc == 0 && c->o->region_col)
         rc = check_scope_type(c, &t, c->o->region_col, "--region-column");
+    if (rc == 0)
+        rc = check_file(c, &t);
     if (rc == 0) {
         note_generated(c, t.name);
         json_array_append_new(c->tables, table_json(c, &t, dev, in_key));
@@ -243,6 +312,19 @@ static int check_used(const struct contract_ctx *c, struct ferry_err *err)
                           "--region-column '%s': no tracked table has that"
                           " column",
                           c->o->region_col);
+    for (size_t i = 0; c->files_used < c->o->nfiles && i < c->o->nfiles; i++) {
+        bool tracked = false;
+
+        for (size_t k = 0; k < json_array_size(c->tables); k++)
+            tracked |= strcasecmp(json_string_value(json_object_get(
+                                      json_array_get(c->tables, k), "name")),
+                                  c->o->files[i].table) == 0;
+        if (!tracked)
+            return fy_err_set(err, FERRY_EINVAL,
+                              "ferry.files names table '%s', which is not"
+                              " tracked ('ferry track %s' first)",
+                              c->o->files[i].table, c->o->files[i].table);
+    }
     return 0;
 }
 

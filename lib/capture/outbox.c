@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -21,6 +22,11 @@ struct ob_table {
     struct fy_local_table t;
     sqlite3_stmt *sel; /* the row by key */
     char *missing;     /* why the table cannot be read, or NULL */
+    /* A table of "ferry.files": its path column and the blob column. */
+    const struct fy_file_decl *file;
+    int path_col;          /* in t.cols */
+    int blob_col;          /* in t.cols, or -1: the column is only sent */
+    const char *blob_name; /* as sent */
 };
 
 struct fy_outbox {
@@ -31,6 +37,11 @@ struct fy_outbox {
     sqlite3_stmt *drop;   /* DELETE FROM _ferry_outbox by rowid */
     char *held;           /* JSON array of tables whose capture is broken */
     size_t nheld;         /* how many: 0 is the usual case, and fast */
+    const struct fy_file_decl *files; /* "ferry.files" (borrowed) */
+    size_t nfiles;
+    fy_outbox_file_fn *check; /* answers for a row's file */
+    void *check_ud;
+    struct fy_file_check chk; /* the last answer */
 };
 
 struct entry {
@@ -59,11 +70,40 @@ void fy_batch_init(struct fy_batch *b)
     fy_buf_init(&b->body, 0);
 }
 
+static void batch_files_reset(struct fy_batch *b)
+{
+    for (size_t i = 0; i < b->nfiles; i++)
+        fy_free(b->files[i]);
+    b->nfiles = 0;
+}
+
 void fy_batch_release(struct fy_batch *b)
 {
+    batch_files_reset(b);
     fy_buf_release(&b->body);
     fy_free(b->items);
+    fy_free(b->files);
     fy_batch_init(b);
+}
+
+/* The index of path in b->files, added if new; -1 when out of memory. */
+static int batch_file(struct fy_batch *b, const char *path)
+{
+    for (size_t i = 0; i < b->nfiles; i++) {
+        if (strcmp(b->files[i], path) == 0)
+            return (int)i;
+    }
+    if (b->nfiles == b->files_cap) {
+        size_t cap = b->files_cap ? 2 * b->files_cap : 16;
+        char **p = fy_realloc(b->files, cap * sizeof(*p));
+
+        if (!p)
+            return -1;
+        b->files = p;
+        b->files_cap = cap;
+    }
+    b->files[b->nfiles] = fy_strdup(path);
+    return b->files[b->nfiles] ? (int)b->nfiles++ : -1;
 }
 
 static int hold(const char *table, const char *problem, void *ud)
@@ -105,6 +145,7 @@ int fy_outbox_new(sqlite3 *db, struct fy_outbox **out, struct ferry_err *err)
     if (!ob)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     ob->db = db;
+    fy_buf_init(&ob->chk.path, 0);
     rc = fy_capture_init(db, err);
     if (rc == 0)
         rc = find_held(ob, err);
@@ -137,7 +178,17 @@ void fy_outbox_free(struct fy_outbox *ob)
     sqlite3_finalize(ob->assign);
     sqlite3_finalize(ob->drop);
     fy_free(ob->held);
+    fy_buf_release(&ob->chk.path);
     fy_free(ob);
+}
+
+void fy_outbox_files(struct fy_outbox *ob, const struct fy_file_decl *files,
+                     size_t n, fy_outbox_file_fn *check, void *ud)
+{
+    ob->files = files;
+    ob->nfiles = n;
+    ob->check = check;
+    ob->check_ud = ud;
 }
 
 int fy_outbox_begin(struct fy_outbox *ob, struct ferry_err *err)
@@ -183,6 +234,40 @@ static void select_sql(struct fy_buf *b, const struct fy_local_table *t)
     }
 }
 
+static int col_index(const struct fy_local_table *t, const char *name)
+{
+    for (size_t i = 0; i < t->ncols; i++) {
+        if (strcasecmp(t->cols[i], name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* A table of "ferry.files": where its path is and where the hash goes. */
+static int load_file_decl(struct fy_outbox *ob, struct ob_table *ot)
+{
+    char msg[300];
+
+    for (size_t i = 0; i < ob->nfiles && !ot->file; i++) {
+        if (strcasecmp(ob->files[i].table, ot->t.name) == 0)
+            ot->file = &ob->files[i];
+    }
+    if (!ot->file)
+        return 0;
+    ot->path_col = col_index(&ot->t, ot->file->path_column);
+    ot->blob_col = col_index(&ot->t, ot->file->blob_column);
+    ot->blob_name =
+        ot->blob_col >= 0 ? ot->t.cols[ot->blob_col] : ot->file->blob_column;
+    if (ot->path_col >= 0)
+        return 0;
+    snprintf(msg, sizeof(msg),
+             "ferry.files names column '%s' of table '%s' for the file's"
+             " path, but the table has no such column",
+             ot->file->path_column, ot->t.name);
+    ot->missing = fy_strdup(msg);
+    return ot->missing ? 0 : FERRY_ENOMEM;
+}
+
 static int load_table(struct fy_outbox *ob, struct ob_table *ot,
                       const char *name)
 {
@@ -206,7 +291,7 @@ static int load_table(struct fy_outbox *ob, struct ob_table *ot,
         sqlite3_prepare_v2(ob->db, b.data, -1, &ot->sel, NULL) != SQLITE_OK)
         ot->missing = fy_strdup(sqlite3_errmsg(ob->db));
     fy_buf_release(&b);
-    return 0;
+    return ot->missing ? 0 : load_file_decl(ob, ot);
 }
 
 static struct ob_table *find_table(struct fy_outbox *ob, const char *name)
@@ -228,6 +313,13 @@ static struct ob_table *find_table(struct fy_outbox *ob, const char *name)
 }
 
 /* ---- encoding --------------------------------------------------------- */
+
+/* One change being encoded: why it cannot be, and the file it waits for. */
+struct enc {
+    char why[300];
+    const char *code; /* the dead letter's code when it cannot be sent */
+    int file;         /* index in the batch's files, or -1 */
+};
 
 static int bind_key(struct ob_table *ot, const struct entry *e)
 {
@@ -311,11 +403,15 @@ static int add_key_row(struct fy_buf *b, const struct ob_table *ot,
 static int add_full_row(struct fy_buf *b, const struct ob_table *ot, char *why,
                         size_t whylen)
 {
+    bool first = true;
     int rc = 0;
 
     for (size_t i = 0; rc == 0 && i < ot->t.ncols; i++) {
-        if (i)
+        if (ot->file && (int)i == ot->blob_col)
+            continue; /* the agent fills it: add_blob_col() */
+        if (!first)
             fy_buf_addc(b, ',');
+        first = false;
         fy_json_add_str(b, ot->t.cols[i], strlen(ot->t.cols[i]));
         fy_buf_addc(b, ':');
         rc = fy_json_add_value(b, sqlite3_column_value(ot->sel, (int)i),
@@ -327,15 +423,75 @@ static int add_full_row(struct fy_buf *b, const struct ob_table *ot, char *why,
     return rc;
 }
 
-/* Appends one change; FERRY_EPARSE (why set) when it cannot be encoded. */
+/* A path that is no text (or holds a NUL byte) names no file. */
+static int bad_path(struct enc *x, const struct ob_table *ot, const char *what)
+{
+    snprintf(x->why, sizeof(x->why),
+             "column '%s' of table '%s' holds %s, not a file path",
+             ot->t.cols[ot->path_col], ot->t.name, what);
+    x->code = "bad_path";
+    return FERRY_EPARSE;
+}
+
+/*
+ * The blob column of a row of a "ferry.files" table: the hash of the file
+ * its path column names once the server holds it, NULL for a NULL path.
+ * A file the server does not hold yet is added to the batch's files (the
+ * batch must wait for it); one that cannot be sent parks the change.
+ */
+static int add_blob_col(struct fy_outbox *ob, const struct ob_table *ot,
+                        struct fy_batch *bt, struct enc *x,
+                        struct ferry_err *err)
+{
+    sqlite3_value *v = sqlite3_column_value(ot->sel, ot->path_col);
+    /* The type first: reading the value as text converts it. */
+    int type = sqlite3_value_type(v);
+    const char *path = NULL;
+    struct fy_buf *b = &bt->body;
+    int rc;
+
+    fy_buf_addc(b, ',');
+    fy_json_add_str(b, ot->blob_name, strlen(ot->blob_name));
+    fy_buf_addc(b, ':');
+    if (type == SQLITE_NULL)
+        return fy_buf_adds(b, "null");
+    if (type != SQLITE_TEXT)
+        return bad_path(x, ot, type == SQLITE_BLOB ? "a blob" : "a number");
+    path = (const char *)sqlite3_value_text(v);
+    if (!path)
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    if (!*path || strlen(path) != (size_t)sqlite3_value_bytes(v))
+        return bad_path(x, ot, *path ? "a NUL byte" : "an empty string");
+    rc = ob->check(ob->check_ud, path, &ob->chk, err);
+    if (rc < 0)
+        return rc;
+    if (ob->chk.state == FY_FILE_BAD) {
+        snprintf(x->why, sizeof(x->why), "%s", ob->chk.why);
+        x->code = ob->chk.code;
+        return FERRY_EPARSE;
+    }
+    if (ob->chk.state == FY_FILE_READY)
+        return fy_buf_addf(b, "\"%s\"", ob->chk.sha256);
+    x->file = batch_file(bt, ob->chk.path.data);
+    return x->file < 0 ? FERRY_ENOMEM : fy_buf_adds(b, "null");
+}
+
+/*
+ * Appends one change to bt's body; FERRY_EPARSE (x->why, x->code set) when
+ * it cannot be sent. *ot is the change's table.
+ */
 static int encode_entry(struct fy_outbox *ob, const struct entry *e,
-                        struct fy_buf *b, char *why, size_t whylen)
+                        struct fy_batch *bt, struct enc *x,
+                        struct ob_table **otp, struct ferry_err *err)
 {
     struct ob_table *ot = find_table(ob, e->tbl);
-    char hlc[FY_HLC_STRLEN + 1];
+    struct fy_buf *b = &bt->body;
+    char *why = x->why, hlc[FY_HLC_STRLEN + 1];
+    size_t whylen = sizeof(x->why);
     bool found;
     int src, rc;
 
+    *otp = ot;
     if (!ot)
         return FERRY_ENOMEM;
     if (ot->missing) {
@@ -359,6 +515,8 @@ static int encode_entry(struct fy_outbox *ob, const struct entry *e,
         rc = add_full_row(b, ot, why, whylen);
     else
         rc = add_key_row(b, ot, e, why, whylen);
+    if (rc == 0 && found && ot->file)
+        rc = add_blob_col(ob, ot, bt, x, err);
     sqlite3_reset(ot->sel);
     sqlite3_clear_bindings(ot->sel);
     if (rc == 0)
@@ -621,9 +779,12 @@ static int assign(struct fy_outbox *ob, struct entry *e, int64_t *next_seq,
     return src == SQLITE_DONE ? 0 : ob_fail(ob, "number change", err);
 }
 
-/* Parks a change that cannot be encoded, without sending it. */
+/*
+ * Parks a change that cannot be sent (code: unencodable, or a file that
+ * cannot be sent), without sending it.
+ */
 static int bury_local(struct fy_outbox *ob, const struct entry *e,
-                      const char *why, struct ferry_err *err)
+                      const char *code, const char *why, struct ferry_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = 0;
@@ -631,7 +792,7 @@ static int bury_local(struct fy_outbox *ob, const struct entry *e,
     if (sqlite3_prepare_v2(ob->db,
                            "INSERT INTO _ferry_dead (seq, tbl, hlc, status,"
                            " code, message, at, " FY_OUTBOX_KEY_COLS ")"
-                           " SELECT ?1, tbl, ?2, 0, 'unencodable', ?3,"
+                           " SELECT ?1, tbl, ?2, 0, ?5, ?3,"
                            " unixepoch(), " FY_OUTBOX_KEY_COLS
                            " FROM _ferry_outbox WHERE rowid = ?4",
                            -1, &st, NULL) != SQLITE_OK)
@@ -640,6 +801,7 @@ static int bury_local(struct fy_outbox *ob, const struct entry *e,
     sqlite3_bind_int64(st, 2, (sqlite3_int64)e->hlc);
     sqlite3_bind_text(st, 3, why, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, e->rowid);
+    sqlite3_bind_text(st, 5, code, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = ob_fail(ob, "dead letter", err);
     sqlite3_finalize(st);
@@ -650,7 +812,8 @@ static int bury_local(struct fy_outbox *ob, const struct entry *e,
     return rc;
 }
 
-static int add_item(struct fy_batch *b, int64_t seq, size_t off)
+static int add_item(struct fy_batch *b, int64_t seq, size_t off,
+                    const char *table, int file)
 {
     if (b->n == b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 256;
@@ -661,8 +824,11 @@ static int add_item(struct fy_batch *b, int64_t seq, size_t off)
         b->items = p;
         b->cap = cap;
     }
-    b->items[b->n++] = (struct fy_batch_item){
-        .seq = seq, .off = off, .len = b->body.len - off};
+    b->items[b->n++] = (struct fy_batch_item){.seq = seq,
+                                              .off = off,
+                                              .len = b->body.len - off,
+                                              .table = table,
+                                              .file = file};
     return 0;
 }
 
@@ -679,7 +845,8 @@ static int encode_all(struct fy_outbox *ob, struct entry *es, size_t n,
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
         size_t off = b->body.len + (b->n ? 1 : 0);
-        char why[300] = "";
+        struct enc x = {.code = "unencodable", .file = -1};
+        struct ob_table *ot = NULL;
 
         if (gone[i]) {
             rc = drop_entry(ob, &es[i], err);
@@ -690,16 +857,16 @@ static int encode_all(struct fy_outbox *ob, struct entry *es, size_t n,
             break;
         if (b->n)
             fy_buf_addc(&b->body, ',');
-        rc = encode_entry(ob, &es[i], &b->body, why, sizeof(why));
+        rc = encode_entry(ob, &es[i], b, &x, &ot, err);
         if (rc == FERRY_EPARSE) {
             b->body.len = off - (b->n ? 1 : 0);
             b->body.data[b->body.len] = '\0';
-            rc = bury_local(ob, &es[i], why, err);
+            rc = bury_local(ob, &es[i], x.code, x.why, err);
             b->dead_local++;
             continue;
         }
         if (rc == 0)
-            rc = add_item(b, es[i].seq, off);
+            rc = add_item(b, es[i].seq, off, ot->t.name, x.file);
         if (rc == 0 && fy_buf_error(&b->body))
             rc = fy_buf_error(&b->body);
         if (rc < 0 && !(err && err->code))
@@ -777,6 +944,7 @@ int fy_outbox_build(struct fy_outbox *ob, const char *device, int limit,
     fy_buf_reset(&b->body);
     b->n = 0;
     b->dead_local = 0;
+    batch_files_reset(b);
     rc = fy_outbox_begin(ob, err);
     if (rc < 0)
         return rc;
@@ -785,6 +953,7 @@ int fy_outbox_build(struct fy_outbox *ob, const char *device, int limit,
         return fy_outbox_commit(ob, err);
     fy_outbox_rollback(ob);
     b->n = 0;
+    batch_files_reset(b);
     return rc;
 }
 

@@ -5,7 +5,10 @@
  * gets its seq and HLC once, in the same transaction that persists the
  * counters, so a change re-sent after a crash carries the same number and
  * the server recognises it (entries superseded by a later write of the same
- * row are dropped instead, and their numbers stay unused).
+ * row are dropped instead, and their numbers stay unused). A row of a
+ * table declared in "ferry.files" is sent only once its file is stored at
+ * the server: the batch lists the files it waits for, and the push step
+ * uploads them and builds the batch again before sending it.
  */
 #ifndef FY_OUTBOX_H
 #define FY_OUTBOX_H
@@ -15,12 +18,15 @@
 
 #include <sqlite3.h>
 
+#include "core/config.h"
 #include "util/buf.h"
 #include "ferry/ferry_err.h"
 
 struct fy_batch_item {
     int64_t seq;
-    size_t off, len; /* the change's JSON inside body */
+    size_t off, len;   /* the change's JSON inside body */
+    const char *table; /* the tracked table (borrowed from the outbox) */
+    int file;          /* index in files of the file it waits for, or -1 */
 };
 
 struct fy_batch {
@@ -28,6 +34,13 @@ struct fy_batch {
     struct fy_batch_item *items;
     size_t n, cap;
     long dead_local; /* changes parked while building (unencodable) */
+    /*
+     * Files (resolved paths, owned) whose rows are in the batch but which
+     * the server does not hold yet: a batch with nfiles > 0 must not be
+     * sent; upload them and build it again.
+     */
+    char **files;
+    size_t nfiles, files_cap;
 };
 
 void fy_batch_init(struct fy_batch *b);
@@ -38,6 +51,34 @@ struct fy_outbox;
 /* Per-run outbox context over db (borrowed); free with fy_outbox_free. */
 int fy_outbox_new(sqlite3 *db, struct fy_outbox **out, struct ferry_err *err);
 void fy_outbox_free(struct fy_outbox *ob);
+
+/* What the outbox learns of a row's file while it builds a batch. */
+enum fy_file_state {
+    FY_FILE_READY,  /* stored at the server: sha256 goes in the row */
+    FY_FILE_NEEDED, /* hash or upload it first: the batch waits (path) */
+    FY_FILE_BAD     /* cannot be sent: the change is parked (code, why) */
+};
+
+struct fy_file_check {
+    enum fy_file_state state;
+    char sha256[65];    /* READY: lower-case hex */
+    const char *code;   /* BAD: the dead letter's code (static) */
+    char why[300];      /* BAD: the dead letter's message */
+    struct fy_buf path; /* the file, resolved (the outbox owns the buffer) */
+};
+
+/* Answers for one non-NULL path value (text, no NUL bytes). */
+typedef int fy_outbox_file_fn(void *ud, const char *path,
+                              struct fy_file_check *out, struct ferry_err *err);
+
+/*
+ * Declares the tables whose rows name a file (files, n: borrowed for ob's
+ * life) and who answers for those files. Call before the first build. A
+ * declared table without its path column has its changes parked as
+ * unencodable; a NULL path sends a NULL blob column.
+ */
+void fy_outbox_files(struct fy_outbox *ob, const struct fy_file_decl *files,
+                     size_t n, fy_outbox_file_fn *check, void *ud);
 
 /*
  * Aligns local numbering with the server's acknowledged seq: later seqs
@@ -70,8 +111,9 @@ int fy_outbox_stamp(sqlite3 *db, uint64_t *hlc, struct ferry_err *err);
 int fy_outbox_ack(struct fy_outbox *ob, int64_t acked, struct ferry_err *err);
 
 /*
- * Moves the change with this seq to _ferry_dead with the server's verdict.
- * The change's JSON is taken from b.
+ * Moves the change with this seq to _ferry_dead with the server's verdict
+ * (or, status 0, the agent's own: a file that cannot be sent). The
+ * change's JSON is taken from b.
  */
 int fy_outbox_bury(struct fy_outbox *ob, const struct fy_batch *b, int64_t seq,
                    int status, const char *code, const char *message,

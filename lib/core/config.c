@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "core/contract.h"
 #include "fy.h"
 
 void fy_agent_config_release(struct fy_agent_config *cfg)
@@ -28,7 +30,23 @@ void fy_agent_config_release(struct fy_agent_config *cfg)
     fy_free(cfg->base_url);
     fy_free(cfg->auth_header);
     fy_free(cfg->auth_env);
+    for (size_t i = 0; i < cfg->nfiles; i++) {
+        fy_free(cfg->files[i].table);
+        fy_free(cfg->files[i].path_column);
+        fy_free(cfg->files[i].blob_column);
+    }
+    fy_free(cfg->files);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+const struct fy_file_decl *
+fy_agent_config_file(const struct fy_agent_config *cfg, const char *table)
+{
+    for (size_t i = 0; table && i < cfg->nfiles; i++) {
+        if (strcasecmp(cfg->files[i].table, table) == 0)
+            return &cfg->files[i];
+    }
+    return NULL;
 }
 
 /* Reads an optional string member; wrong types are configuration errors. */
@@ -105,6 +123,80 @@ static int check_url(const struct fy_agent_config *cfg, struct ferry_err *err)
     return 0;
 }
 
+/* One name of a "files" entry: a column or table name ferry can send. */
+static int file_name(json_t *e, size_t i, const char *key, char **out,
+                     const char *path, struct ferry_err *err)
+{
+    json_t *v = json_object_get(e, key);
+
+    if (!json_is_string(v) || !fy_ident_valid(json_string_value(v)))
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "%s: ferry.files[%zu].%s must be a table or column"
+                          " name (letters, digits and _, at most 63, not"
+                          " starting with _ferry)",
+                          path, i, key);
+    *out = fy_strdup(json_string_value(v));
+    return *out ? 0 : fy_err_set(err, FERRY_ENOMEM, "out of memory");
+}
+
+/* Entry i of "files", checked against the entries before it. */
+static int load_file(json_t *e, size_t i, struct fy_agent_config *cfg,
+                     struct ferry_err *err)
+{
+    struct fy_file_decl *d = &cfg->files[i];
+    const char *p = cfg->path;
+    int rc;
+
+    if (!json_is_object(e) || json_object_size(e) != 3)
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "%s: ferry.files[%zu] must be an object with"
+                          " \"table\", \"path_column\" and \"blob_column\"",
+                          p, i);
+    rc = file_name(e, i, "table", &d->table, p, err);
+    if (rc == 0)
+        rc = file_name(e, i, "path_column", &d->path_column, p, err);
+    if (rc == 0)
+        rc = file_name(e, i, "blob_column", &d->blob_column, p, err);
+    if (rc == 0 && strcasecmp(d->path_column, d->blob_column) == 0)
+        rc = fy_err_set(err, FERRY_ECONFIG,
+                        "%s: ferry.files[%zu]: path_column and blob_column"
+                        " must be two columns ('%s' is both)",
+                        p, i, d->path_column);
+    /* One table, one file column: the row's blob column holds one hash. */
+    for (size_t k = 0; rc == 0 && k < i; k++) {
+        if (strcasecmp(cfg->files[k].table, d->table) == 0)
+            rc = fy_err_set(err, FERRY_ECONFIG,
+                            "%s: ferry.files declares table '%s' twice", p,
+                            d->table);
+    }
+    return rc;
+}
+
+/* "ferry.files": tables whose rows name a local file to upload first. */
+static int load_files(json_t *fy, struct fy_agent_config *cfg,
+                      struct ferry_err *err)
+{
+    json_t *arr = fy ? json_object_get(fy, "files") : NULL;
+    size_t n = json_array_size(arr);
+    int rc = 0;
+
+    if (!arr || json_is_null(arr))
+        return 0;
+    if (!json_is_array(arr))
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "%s: ferry.files must be an array of {\"table\","
+                          " \"path_column\", \"blob_column\"}",
+                          cfg->path);
+    cfg->files = n ? fy_calloc(n, sizeof(*cfg->files)) : NULL;
+    if (n && !cfg->files)
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        cfg->nfiles = i + 1; /* so release frees what entry i got */
+        rc = load_file(json_array_get(arr, i), i, cfg, err);
+    }
+    return rc;
+}
+
 static int load_sections(json_t *root, struct fy_agent_config *cfg,
                          struct ferry_err *err)
 {
@@ -145,6 +237,8 @@ static int load_sections(json_t *root, struct fy_agent_config *cfg,
                               "%s: ferry.compress must be true or false", p);
         cfg->compress = json_is_true(json_object_get(fy, "compress"));
     }
+    if (rc == 0)
+        rc = load_files(fy, cfg, err);
     return rc;
 }
 

@@ -4,14 +4,28 @@
  * agent already has (base_url, auth_header, auth_env, batch_size, either
  * flat or under "api"), so an existing config works as it is; ferry's own
  * settings sit under "ferry". Secrets are never read from the file: the key
- * comes from the environment variable auth_env names.
+ * comes from the environment variable auth_env names. "ferry.files"
+ * declares the tracked tables whose rows name a local file the agent
+ * uploads before the row (lib/agent/blob.h).
  */
 #ifndef FY_CONFIG_H
 #define FY_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "ferry/ferry_err.h"
+
+/*
+ * One "files" entry: rows of table name a local file in path_column; the
+ * agent uploads the file and sends its SHA-256 (lower-case hex) in
+ * blob_column, which the app's table need not have.
+ */
+struct fy_file_decl {
+    char *table; /* a tracked table, matched without case */
+    char *path_column;
+    char *blob_column;
+};
 
 struct fy_agent_config {
     char *path;        /* the file itself */
@@ -23,6 +37,8 @@ struct fy_agent_config {
     int batch_size;    /* 1..10000, default 500 */
     bool compress;     /* gzip request bodies, default true */
     int timeout_s;     /* per request, default 30 */
+    struct fy_file_decl *files; /* "ferry.files", nfiles of them */
+    size_t nfiles;
 };
 
 #define FY_BATCH_MAX 10000
@@ -31,6 +47,10 @@ struct fy_agent_config {
 int fy_agent_config_load(const char *path, struct fy_agent_config *cfg,
                          struct ferry_err *err);
 void fy_agent_config_release(struct fy_agent_config *cfg);
+
+/* The files declaration of table (any case), or NULL; borrowed from cfg. */
+const struct fy_file_decl *
+fy_agent_config_file(const struct fy_agent_config *cfg, const char *table);
 
 /*
  * What `ferry init` puts into a config file. database and device are

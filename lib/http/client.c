@@ -223,9 +223,10 @@ static int open_body(const struct fy_http_request *rq, FILE **in,
     return 0;
 }
 
-/* The request's headers; NULL when out of memory. */
+/* The request's headers; NULL when out of memory. size: a file body's. */
 static struct curl_slist *headers(const struct fy_http_request *rq,
-                                  bool gzipped, struct fy_buf *line)
+                                  bool gzipped, int64_t size,
+                                  struct fy_buf *line)
 {
     struct curl_slist *h = curl_slist_append(NULL, "Expect:");
 
@@ -239,6 +240,13 @@ static struct curl_slist *headers(const struct fy_http_request *rq,
     if (rq->file && rq->offset_header) {
         fy_buf_reset(line);
         fy_buf_addf(line, "%s: %lld", rq->offset_header, (long long)rq->offset);
+        h = curl_slist_append(h, line->data);
+    }
+    if (rq->file && rq->content_range && size > 0) {
+        fy_buf_reset(line);
+        fy_buf_addf(line, "Content-Range: bytes %lld-%lld/%lld",
+                    (long long)rq->offset, (long long)size - 1,
+                    (long long)size);
         h = curl_slist_append(h, line->data);
     }
     if (rq->auth_header) {
@@ -332,7 +340,7 @@ int fy_http_request(struct fy_http_client *c, const struct fy_http_request *rq,
     }
     fy_buf_addf(&url, "%s%s", c->base, rq->path);
     if (rc == 0)
-        hdrs = headers(rq, gzipped, &line);
+        hdrs = headers(rq, gzipped, (int64_t)left + rq->offset, &line);
     if (rc == 0 && (!hdrs || fy_buf_error(&url)))
         rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
     if (rc < 0)

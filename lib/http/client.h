@@ -46,6 +46,13 @@ struct fy_http_request {
      * the bytes go (a resumed upload); NULL: not sent.
      */
     const char *offset_header;
+    /*
+     * With a file body: "Content-Range: bytes OFFSET-(SIZE-1)/SIZE", SIZE
+     * the file's size when it is opened (not sent for an empty file), so
+     * the server knows which part of which whole the bytes are (a blob
+     * upload, docs/blobs.md). offset must be below SIZE.
+     */
+    bool content_range;
     const char *reply_header; /* a reply header to keep (rep->header) */
 };
 
