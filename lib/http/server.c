@@ -320,6 +320,16 @@ static int parse_range(const char *h, uint64_t size, struct span *sp)
     return 1;
 }
 
+int fy_http_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
+{
+    struct span sp = {0, 0};
+    int rc = parse_range(h, size, &sp);
+
+    *off = sp.off;
+    *len = sp.len;
+    return rc;
+}
+
 static uint64_t resp_size(const struct fy_http_resp *resp)
 {
     if (resp->reader)

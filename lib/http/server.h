@@ -186,6 +186,15 @@ const char *fy_http_cookie(const struct fy_http_req *req, const char *name);
 /* Query-string argument or NULL. */
 const char *fy_http_query(const struct fy_http_req *req, const char *name);
 
+/*
+ * A Range request header against content of size bytes, as the server
+ * reads it for FY_ROUTE_RANGE routes: 1 with the one range in *off and
+ * *len; 0 when the header is to be ignored (not "bytes=", malformed, or
+ * several ranges: the whole is served, as RFC 9110 14.2 allows); -1 when
+ * it cannot be satisfied (416).
+ */
+int fy_http_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len);
+
 /* Path parameter of the request's route (decoded) or NULL. */
 const char *fy_http_param(const struct fy_http_req *req, const char *name,
                           size_t *len);

@@ -1094,6 +1094,220 @@ static void case_read_xid_digits(struct fx *fx)
     assert_string_equal(read_all(fx, &req, 1).log, "1:short id 2:long id");
 }
 
+/* ---- blobs ----------------------------------------------------------------
+ */
+
+#define BLOB_A                                                                 \
+    "aaaa0000000000000000000000000000000000000000000000000000000000aa"
+#define BLOB_B                                                                 \
+    "bbbb0000000000000000000000000000000000000000000000000000000000bb"
+#define BLOB_C                                                                 \
+    "cccc0000000000000000000000000000000000000000000000000000000000cc"
+
+/*
+ * Every byte value, so that a part goes through both engines intact; one
+ * byte more than asked, for appends that must be refused.
+ */
+static unsigned char *blob_bytes(size_t n, unsigned seed)
+{
+    unsigned char *p = malloc(n + 1);
+
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(i < 256 ? i : (unsigned)rand_r(&seed) >> 5);
+    return p;
+}
+
+static void blob_part_is(struct fx *fx, const char *sha, int64_t at,
+                         const unsigned char *want, int64_t want_off,
+                         size_t want_len)
+{
+    struct fy_buf part = FY_BUF_INIT(0);
+    struct ferry_err err = {0};
+    int64_t off = -1;
+
+    if (fy_store_blob_part(fx->st, sha, at, &part, &off, &err) < 0)
+        fail_msg("part at %lld: %s", (long long)at, err.msg);
+    assert_int_equal(off, want_off);
+    assert_int_equal(part.len, want_len);
+    assert_memory_equal(part.data, want, want_len);
+    fy_buf_release(&part);
+}
+
+/* Parts in order, the offset with each, conflicts, completion. */
+static void case_blob_upload(struct fx *fx)
+{
+    const size_t P = FY_BLOB_PART, n = 2 * FY_BLOB_PART + 100;
+    unsigned char *f = blob_bytes(n, 1);
+    struct fy_blob_info info, again;
+    struct ferry_err err = {0};
+    struct fy_buf part = FY_BUF_INIT(0);
+    int64_t off;
+
+    assert_int_equal(fy_store_blob_get(fx->st, BLOB_A, &info, &err),
+                     FERRY_ENOTFOUND);
+    assert_int_equal(
+        fy_store_blob_start(fx->st, BLOB_A, (int64_t)n, &info, &err), 0);
+    assert_true(info.gen > 0 && !info.complete && info.received == 0);
+    assert_int_equal(info.size, (int64_t)n);
+    assert_int_equal(
+        fy_store_blob_append(fx->st, BLOB_A, info.gen, 0, f, P, &again, &err),
+        0);
+    assert_int_equal(again.received, (int64_t)P);
+    /* The same offset again, another generation, past the size: refused. */
+    assert_int_equal(
+        fy_store_blob_append(fx->st, BLOB_A, info.gen, 0, f, P, &again, &err),
+        FERRY_ECONFLICT);
+    assert_int_equal(again.received, (int64_t)P);
+    assert_int_equal(fy_store_blob_append(fx->st, BLOB_A, info.gen + 1,
+                                          (int64_t)P, f + P, P, &again, &err),
+                     FERRY_ECONFLICT);
+    assert_int_equal(fy_store_blob_append(fx->st, BLOB_A, info.gen, (int64_t)P,
+                                          f + P, P + 101, &again, &err),
+                     FERRY_EINVAL);
+    assert_int_equal(fy_store_blob_append(fx->st, BLOB_A, info.gen, (int64_t)P,
+                                          f + P, P, &again, &err),
+                     0);
+    assert_int_equal(fy_store_blob_append(fx->st, BLOB_A, info.gen,
+                                          (int64_t)(2 * P), f + 2 * P, 101,
+                                          &again, &err),
+                     FERRY_ECONFLICT);
+    /* Not the whole yet: it cannot be marked complete. */
+    assert_int_equal(fy_store_blob_finish(fx->st, BLOB_A, info.gen, &err),
+                     FERRY_ECONFLICT);
+    assert_int_equal(fy_store_blob_append(fx->st, BLOB_A, info.gen,
+                                          (int64_t)(2 * P), f + 2 * P, 100,
+                                          &again, &err),
+                     0);
+    blob_part_is(fx, BLOB_A, 0, f, 0, P);
+    blob_part_is(fx, BLOB_A, (int64_t)P + 5, f + P, (int64_t)P, P);
+    blob_part_is(fx, BLOB_A, (int64_t)n - 1, f + 2 * P, (int64_t)(2 * P), 100);
+    assert_int_equal(
+        fy_store_blob_part(fx->st, BLOB_A, (int64_t)n, &part, &off, &err),
+        FERRY_ENOTFOUND);
+    assert_int_equal(fy_store_blob_finish(fx->st, BLOB_A, info.gen, &err), 0);
+    assert_int_equal(fy_store_blob_get(fx->st, BLOB_A, &again, &err), 0);
+    assert_true(again.complete && again.received == (int64_t)n);
+    /* A complete blob stays as it is. */
+    assert_int_equal(fy_store_blob_start(fx->st, BLOB_A, 5, &again, &err), 0);
+    assert_true(again.complete && again.size == (int64_t)n);
+    assert_int_equal(
+        fy_store_blob_append(fx->st, BLOB_A, again.gen, 0, f, 5, &again, &err),
+        FERRY_ECONFLICT);
+    blob_part_is(fx, BLOB_A, 0, f, 0, P);
+    fy_buf_release(&part);
+    free(f);
+}
+
+/* Starting over drops the parts; the old generation can no longer write. */
+static void case_blob_start_over(struct fx *fx)
+{
+    unsigned char *f = blob_bytes(1000, 2);
+    struct fy_blob_info one, two, now;
+    struct ferry_err err = {0};
+    struct fy_buf part = FY_BUF_INIT(0);
+    int64_t off;
+    bool removed = true;
+
+    assert_int_equal(fy_store_blob_start(fx->st, BLOB_B, 1000, &one, &err), 0);
+    assert_int_equal(
+        fy_store_blob_append(fx->st, BLOB_B, one.gen, 0, f, 600, &now, &err),
+        0);
+    /* Twice within a millisecond still makes two generations. */
+    assert_int_equal(fy_store_blob_start(fx->st, BLOB_B, 1000, &two, &err), 0);
+    assert_true(two.gen > one.gen);
+    assert_int_equal(two.received, 0);
+    assert_int_equal(fy_store_blob_part(fx->st, BLOB_B, 0, &part, &off, &err),
+                     FERRY_ENOTFOUND);
+    assert_int_equal(
+        fy_store_blob_append(fx->st, BLOB_B, one.gen, 0, f, 600, &now, &err),
+        FERRY_ECONFLICT);
+    assert_int_equal(
+        fy_store_blob_discard(fx->st, BLOB_B, one.gen, &removed, &err), 0);
+    assert_false(removed);
+    assert_int_equal(
+        fy_store_blob_append(fx->st, BLOB_B, two.gen, 0, f, 300, &now, &err),
+        0);
+    assert_int_equal(
+        fy_store_blob_discard(fx->st, BLOB_B, two.gen, &removed, &err), 0);
+    assert_true(removed);
+    assert_int_equal(fy_store_blob_get(fx->st, BLOB_B, &now, &err),
+                     FERRY_ENOTFOUND);
+    assert_int_equal(fy_store_blob_part(fx->st, BLOB_B, 0, &part, &off, &err),
+                     FERRY_ENOTFOUND);
+    fy_buf_release(&part);
+    free(f);
+}
+
+/* Idle incomplete uploads go; recent ones and complete blobs stay. */
+static void case_blob_expire(struct fx *fx)
+{
+    unsigned char *f = blob_bytes(10, 3);
+    struct fy_blob_info a, b, c, now;
+    struct ferry_err err = {0};
+    long removed = -1;
+
+    assert_int_equal(fy_store_blob_start(fx->st, BLOB_A, 10, &a, &err), 0);
+    assert_int_equal(
+        fy_store_blob_append(fx->st, BLOB_A, a.gen, 0, f, 4, &now, &err), 0);
+    assert_int_equal(fy_store_blob_start(fx->st, BLOB_B, 10, &b, &err), 0);
+    assert_int_equal(fy_store_blob_start(fx->st, BLOB_C, 10, &c, &err), 0);
+    assert_int_equal(
+        fy_store_blob_append(fx->st, BLOB_C, c.gen, 0, f, 10, &now, &err), 0);
+    assert_int_equal(fy_store_blob_finish(fx->st, BLOB_C, c.gen, &err), 0);
+    /* A and C untouched for a day; B written just now. */
+    query(fx,
+          "UPDATE {s}blobs SET updated_at = updated_at - 86400000"
+          " WHERE sha256 <> 'bbbb0000000000000000000000000000000000000000000"
+          "000000000000000bb' AND $1 = 1",
+          1);
+    assert_int_equal(
+        fy_store_blob_expire(fx->st, fy_now_ms() - 3600000, &removed, &err), 0);
+    assert_int_equal(removed, 1);
+    assert_int_equal(fy_store_blob_get(fx->st, BLOB_A, &now, &err),
+                     FERRY_ENOTFOUND);
+    assert_string_equal(
+        query(fx,
+              "SELECT count(*) FROM {s}blob_parts WHERE sha256 LIKE 'aaaa%'"
+              " AND $1 = 1",
+              1)
+            .v,
+        "0");
+    assert_int_equal(fy_store_blob_get(fx->st, BLOB_B, &now, &err), 0);
+    assert_int_equal(fy_store_blob_get(fx->st, BLOB_C, &now, &err), 0);
+    assert_true(now.complete);
+    assert_int_equal(
+        fy_store_blob_expire(fx->st, fy_now_ms() - 3600000, &removed, &err), 0);
+    assert_int_equal(removed, 0);
+    free(f);
+}
+
+/* Which of some hashes the store holds complete, also in a push. */
+static void case_blob_complete(struct fx *fx)
+{
+    const char *const sha[] = {BLOB_A, BLOB_B, BLOB_C, BLOB_A};
+    struct fy_blob_info info, now;
+    struct ferry_err err = {0};
+    bool complete[4] = {true, true, true, true};
+    int64_t acked;
+
+    assert_int_equal(fy_store_blob_start(fx->st, BLOB_A, 3, &info, &err), 0);
+    assert_int_equal(
+        fy_store_blob_append(fx->st, BLOB_A, info.gen, 0, "abc", 3, &now, &err),
+        0);
+    assert_int_equal(fy_store_blob_finish(fx->st, BLOB_A, info.gen, &err), 0);
+    assert_int_equal(fy_store_blob_start(fx->st, BLOB_B, 3, &info, &err), 0);
+    assert_int_equal(fy_store_blob_complete(fx->st, sha, 4, complete, &err), 0);
+    assert_true(complete[0] && !complete[1] && !complete[2] && complete[3]);
+    assert_int_equal(fy_store_push_begin(fx->st, "dev", &acked, &err), 0);
+    memset(complete, 0, sizeof(complete));
+    assert_int_equal(fy_store_blob_complete(fx->st, sha, 4, complete, &err), 0);
+    assert_true(complete[0] && !complete[1] && !complete[2] && complete[3]);
+    fy_store_push_rollback(fx->st);
+    assert_int_equal(fy_store_blob_complete(fx->st, sha, 0, complete, &err),
+                     FERRY_EINVAL);
+}
+
 /* ---- the list of cases -------------------------------------------------- */
 
 #define STORE_CASES(X)                                                         \
@@ -1115,7 +1329,11 @@ static void case_read_xid_digits(struct fx *fx)
     X(read_xid_digits)                                                         \
     X(export_scope_tag)                                                        \
     X(export_position)                                                         \
-    X(export_scan)
+    X(export_scan)                                                             \
+    X(blob_upload)                                                             \
+    X(blob_start_over)                                                         \
+    X(blob_expire)                                                             \
+    X(blob_complete)
 
 #define STORE_WRAP(name)                                                       \
     static void test_##name(void **state)                                      \
