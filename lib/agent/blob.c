@@ -23,6 +23,9 @@
 #include "util/sqlite_err.h"
 
 #define HASH_CHUNK (256 * 1024)
+/* Waiting for a cut upload's offset to stop moving: 300 ms steps, 12 s. */
+#define SETTLE_MS     300
+#define SETTLE_ROUNDS 40
 
 /* A _ferry_blobs row. */
 struct cached {
@@ -423,9 +426,56 @@ static int refused(const struct fy_http_reply *rep, const char *what,
                          rep->status, what, msg);
 }
 
-/* HEAD: *stored, or the offset to go on from. */
-static int ask(struct fy_agent *a, struct job *j, bool *stored, int64_t *off,
-               struct ferry_err *err)
+/* One HEAD, no retry: 0 with its status and offset, or -1. */
+static int head_once(struct fy_agent *a, const struct job *j, long *status,
+                     int64_t *off)
+{
+    const struct fy_http_reply *rep;
+    struct ferry_err e = {0};
+
+    if (fy_agent_request_once(
+            a,
+            &(struct fy_http_request){.method = "HEAD",
+                                      .path = j->url,
+                                      .reply_header = "Upload-Offset"},
+            &rep, &e) < 0)
+        return -1;
+    *status = rep->status;
+    *off = rep->status == 404 ? upload_offset(rep, j->size) : 0;
+    return 0;
+}
+
+/*
+ * After an upload was cut (this agent killed, its connection lost), ferryd
+ * may still be taking in the old request's last bytes (what the kernel
+ * had queued): the offset grows until that request ends. A PUT from an
+ * offset still moving would collide with it (409) and what it sent would
+ * be wasted, so wait while the offset moves, a few seconds at most.
+ */
+static void settle(struct fy_agent *a, const struct job *j, bool *stored,
+                   int64_t *off)
+{
+    for (int i = 0; i < SETTLE_ROUNDS && !*stored; i++) {
+        long status = 0;
+        int64_t now = 0;
+
+        fy_sleep_ms(SETTLE_MS);
+        if (head_once(a, j, &status, &now) < 0 ||
+            (status != 200 && status != 404))
+            return;
+        *stored = status == 200;
+        if (now == *off)
+            return;
+        *off = now;
+    }
+}
+
+/*
+ * HEAD: *stored, or the offset to go on from (settled when an upload of it
+ * began before).
+ */
+static int ask(struct fy_agent *a, struct job *j, bool began, bool *stored,
+               int64_t *off, struct ferry_err *err)
 {
     const struct fy_http_reply *rep;
     int rc = fy_agent_request(
@@ -442,6 +492,8 @@ static int ask(struct fy_agent *a, struct job *j, bool *stored, int64_t *off,
     if (rep->status != 200 && rep->status != 404)
         return refused(rep, "HEAD /v1/blobs", err);
     *off = rep->status == 404 ? upload_offset(rep, j->size) : 0;
+    if (began && !*stored)
+        settle(a, j, stored, off);
     return 0;
 }
 
@@ -469,28 +521,27 @@ static int put_resume(struct fy_agent *a, int64_t *offset, void *ud,
                       struct ferry_err *err)
 {
     struct put *p = ud;
-    const struct fy_http_reply *rep;
-    struct ferry_err e = {0};
     struct stat sb;
+    bool stored = false;
+    long status = 0;
+    int64_t off = 0;
 
     if (stat(p->j->up->path, &sb) < 0 || (int64_t)sb.st_size != p->j->size ||
         mtime_ns(&sb) != p->j->mtime_ns) {
         p->changed = true;
         return fy_err_set(err, FERRY_ECONFLICT, "'%s' changed", p->j->up->path);
     }
-    if (fy_agent_request_once(
-            a,
-            &(struct fy_http_request){.method = "HEAD",
-                                      .path = p->j->url,
-                                      .reply_header = "Upload-Offset"},
-            &rep, &e) < 0)
+    if (head_once(a, p->j, &status, &off) < 0 ||
+        (status != 200 && status != 404))
         return 0; /* the next attempt fails or succeeds on its own */
-    if (rep->status == 200) {
+    stored = status == 200;
+    if (!stored)
+        settle(a, p->j, &stored, &off);
+    if (stored) {
         p->complete = true;
         return fy_err_set(err, FERRY_ECONFLICT, "'%s' stored", p->j->up->path);
     }
-    if (rep->status == 404)
-        *offset = p->offset = upload_offset(rep, p->j->size);
+    *offset = p->offset = off;
     return 0;
 }
 
@@ -577,7 +628,7 @@ static int send_one(struct fy_agent *a, struct job *j, bool began,
     int rc = 0;
 
     if (began || j->size > FY_BLOB_SMALL)
-        rc = ask(a, j, &stored, &off, err);
+        rc = ask(a, j, began, &stored, &off, err);
     if (rc < 0)
         return rc;
     if (stored) {

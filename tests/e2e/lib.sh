@@ -732,3 +732,40 @@ blob_held() {
         coalesce(sum(length(data)), 0) FROM $(blob_table blob_parts)
         WHERE sha256 = '$1'"
 }
+
+# files_poll_start SHA: watches the store in the background (every 50 ms)
+# until files_poll_stop: a screenshots row present while ferryd does not
+# hold the blob SHA complete is a violation; files_poll_stop fails on one,
+# and unless the poller saw the store both without the row and with it.
+files_poll_start() {
+    rm -f "$T/poll.stop" "$T/poll.log"
+    (
+        while [ ! -f "$T/poll.stop" ]; do
+            _n=$(store_sql "SELECT count(*) FROM screenshots" 2>/dev/null) || _n=
+            case $_n in
+            '' | *[!0-9]*) ;;
+            0) echo none >>"$T/poll.log" ;;
+            *)
+                _s=$(files_blob_status "$1")
+                if [ "$_s" = 200 ]; then
+                    echo row >>"$T/poll.log"
+                else
+                    echo "violation: row present, HEAD answered $_s" >>"$T/poll.log"
+                fi
+                ;;
+            esac
+            sleep 0.05
+        done
+    ) &
+    POLL_PID=$!
+}
+
+files_poll_stop() {
+    sleep 0.2 # one more round after the last push
+    : >"$T/poll.stop"
+    wait "$POLL_PID" 2>/dev/null || true
+    ! grep -q violation "$T/poll.log" || fail "$(grep -m1 violation "$T/poll.log")"
+    grep -q '^none$' "$T/poll.log" || fail "the poller never saw the store without the row"
+    grep -q '^row$' "$T/poll.log" || fail "the poller never saw the row"
+    note "store polled $(wc -l <"$T/poll.log") times"
+}
