@@ -161,3 +161,6 @@ sqlite3 "$W/store.db" "DELETE FROM heartbeat"
 serve "$S"
 "$B/bench_ingest" http "$URL" "$KEYS" "$DEVS" "$ROWS" "$BATCH" | tee "$W/litehttp"
 echo "sqlite ratio: ferryd/upsert=$(awk "BEGIN{printf \"%.2f\", $(rate "$W/litehttp")/$(rate "$W/lite")}")"
+
+# --- blobs: upload throughput next to a plain PUT to this disk ----------
+sh "$ROOT/bench/bench_blob.sh" "${1:-build-release}"
