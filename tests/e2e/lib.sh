@@ -634,11 +634,14 @@ def pipe(src, dst, up):
             dst.sendall(b)
     except OSError:
         pass
+    # Either side gone: both connections end (closed, so a peer still
+    # sending gets a reset instead of writing into a void until it times out).
     for s in (src, dst):
         try:
             s.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        s.close()
 
 def serve(c):
     try:
