@@ -358,7 +358,7 @@ static int build_ready(struct pusher *p, struct fy_batch *b,
         if (rc < 0 || b->nfiles == 0)
             break;
         p->s->dead_local += b->dead_local;
-        rc = upload_files(p, b, round >= 2 * FY_BLOB_TRIES, err);
+        rc = upload_files(p, b, round >= FY_BLOB_TRIES, err);
     }
     return rc;
 }
