@@ -181,6 +181,23 @@ int fy_blob_files_check(void *ud, const char *path, struct fy_file_check *out,
     return 0;
 }
 
+int fy_blob_forget(sqlite3 *db, const char *sha256, struct ferry_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    if (sqlite3_prepare_v2(db,
+                           "UPDATE _ferry_blobs SET state = 'pending',"
+                           " mtime_ns = -1 WHERE sha256 = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fy_sqlite_fail(db, "cannot write _ferry_blobs", err);
+    sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = fy_sqlite_fail(db, "cannot write _ferry_blobs", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* ---- hashing ---------------------------------------------------------- */
 
 static void to_hex(const unsigned char *md, char hex[65])

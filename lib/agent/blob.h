@@ -74,6 +74,12 @@ struct fy_blob_upload {
 int fy_agent_blob_upload(struct fy_agent *a, struct fy_blob_upload *ups,
                          size_t n, struct ferry_err *err);
 
+/*
+ * ferryd answered missing_blob for sha256: every cached file with that
+ * hash is hashed and sent again the next time a row names it.
+ */
+int fy_blob_forget(sqlite3 *db, const char *sha256, struct ferry_err *err);
+
 /* SHA-256 of path's bytes as lower-case hex (FERRY_EIO when unreadable). */
 int fy_blob_hash_file(const char *path, char hex[65], int64_t *size,
                       struct ferry_err *err);

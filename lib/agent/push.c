@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -91,6 +92,36 @@ static bool in_batch(const struct fy_batch *b, int64_t seq)
 }
 
 /*
+ * ferryd does not hold a blob the cache says it stored (a store restored
+ * from a backup, another store behind the same URL): the change is parked
+ * like any refused one, and the cache forgets the blob, so that once the
+ * change is re-queued ('ferry dead retry') its file is uploaded again.
+ */
+static int forget_missing(struct pusher *p, const struct fy_batch *b,
+                          int64_t seq, struct ferry_err *err)
+{
+    const struct fy_batch_item *it = NULL;
+    const struct fy_file_decl *d;
+    const char *k;
+    json_t *ch, *v;
+    int rc = 0;
+
+    for (size_t i = 0; i < b->n && !it; i++)
+        it = b->items[i].seq == seq ? &b->items[i] : NULL;
+    d = it ? fy_agent_config_file(p->cfg, it->table) : NULL;
+    if (!d)
+        return 0;
+    ch = json_loadb(b->body.data + it->off, it->len, 0, NULL);
+    json_object_foreach(json_object_get(ch, "row"), k, v)
+    {
+        if (rc == 0 && strcasecmp(k, d->blob_column) == 0 && json_is_string(v))
+            rc = fy_blob_forget(p->db, json_string_value(v), err);
+    }
+    json_decref(ch);
+    return rc;
+}
+
+/*
  * Parks one change the server listed; *parked says whether a change really
  * moved. A seq this batch did not carry (a server's bug, or a seq named
  * twice) parks nothing: counting it would leave the batch as it is, and
@@ -118,6 +149,8 @@ static int bury_listed(struct pusher *p, const struct fy_batch *b, json_t *c,
         fy_warn("push", "change seq=%lld rejected (%ld %s): %s",
                 (long long)json_integer_value(seq), p->rep->status,
                 code ? code : "", msg ? msg : "");
+    if (*parked && code && strcmp(code, "missing_blob") == 0)
+        rc = forget_missing(p, b, json_integer_value(seq), err);
     return rc;
 }
 
