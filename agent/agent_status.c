@@ -149,10 +149,12 @@ static void print_status(json_t *j)
            (long long)json_integer_value(json_object_get(j, "acked_seq")));
     printf("dead letters  %lld\n",
            (long long)json_integer_value(json_object_get(j, "dead_letters")));
-    if (json_object_get(j, "pending_uploads"))
-        printf("uploads       %lld files not stored at the server yet\n",
-               (long long)json_integer_value(
-                   json_object_get(j, "pending_uploads")));
+    if (json_object_get(j, "pending_uploads")) {
+        long long n = json_integer_value(json_object_get(j, "pending_uploads"));
+
+        printf("uploads       %lld file%s not stored at the server yet\n", n,
+               n == 1 ? "" : "s");
+    }
     if (json_is_object(lp))
         print_last_push(lp);
     else

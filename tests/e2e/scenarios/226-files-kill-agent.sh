@@ -30,6 +30,9 @@ while [ $kills -lt 3 ]; do
     assert_eq "no row while the file is incomplete (kill $kills)" 0 \
         "$(store_sql "SELECT count(*) FROM screenshots")"
 done
+ferry_in a status >"$T/status.out" 2>>"$T/agent.log" || fail status
+grep -q "^uploads       1 file not stored at the server yet$" "$T/status.out" ||
+    fail "status: $(cat "$T/status.out")"
 ferry_in a push >"$T/final.out" 2>>"$T/agent.log" || fail "last push: $(tail -n 3 "$T/agent.log")"
 grep -q "^pushed 1 heartbeat, 1 screenshots; uploaded 1 file" "$T/final.out" || fail "summary: $(cat "$T/final.out")"
 files_poll_stop
