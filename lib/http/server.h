@@ -100,7 +100,10 @@ struct fy_http_resp {
 struct fy_http_stream {
     /*
      * One piece of the body, in order. A return < 0 stops the stream: the
-     * rest of the body is read and dropped, and end says what to answer.
+     * rest of the body is read and dropped, and end says what to answer
+     * once it has arrived (an answer in mid-body would have
+     * libmicrohttpd close the connection with body bytes unread, and the
+     * reset that sends can lose the answer).
      */
     int (*data)(struct fy_http_req *req, const char *p, size_t n, void *ud);
     /*

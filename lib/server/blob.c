@@ -314,6 +314,11 @@ static void complete(struct put *u, struct fy_http_resp *resp)
 
 static void answer_failure(struct put *u, struct fy_http_resp *resp)
 {
+    if (u->rc == FERRY_ECONFLICT && u->info.complete) {
+        /* Another request completed it meanwhile: as if stored before. */
+        answer_stored(resp, u->sha, u->info.size, false);
+        return;
+    }
     if (u->rc == FERRY_ECONFLICT) {
         answer_wire(resp, FERRY_WIRE_UPLOAD_OFFSET, u->err.msg,
                     u->info.gen != 0, &u->info);
