@@ -739,7 +739,7 @@ static bool body_policy(struct fy_http_server *s, struct MHD_Connection *c,
     }
     cs->max = bp->max ? bp->max : s->max_body;
     if (is_stream(cs))
-        cs->max = bp->max ? bp->max : SIZE_MAX; /* the handler's limit */
+        cs->max = SIZE_MAX; /* the handler's limit; bp->max is its hold */
     else if (bp->mode != FY_BODY_FILE && cs->max > s->max_body)
         cs->max = s->max_body;
     if (declared > cs->max ||
@@ -786,32 +786,35 @@ static void end_stream(struct fy_http_server *s, struct conn_state *cs,
 }
 
 /*
- * FY_ROUTE_STREAM: the handler runs on the headers and either answers now
- * or takes the body (see server.h).
+ * FY_ROUTE_STREAM: the route's hold is charged first, so a request that
+ * finds no room is answered 503 before its handler does anything (such as
+ * starting an upload over); then the handler answers now (and the charge
+ * goes back) or takes the body (see server.h).
  */
 static enum MHD_Result begin_stream(struct fy_http_server *s,
                                     struct MHD_Connection *c,
                                     struct conn_state *cs, uint64_t declared)
 {
     struct fy_http_resp resp = RESP_INIT;
-    size_t hold;
+    size_t hold = cs->match.route->body.max;
 
+    if (declared && declared < hold)
+        hold = (size_t)declared;
+    /* A budget smaller than one hold still lets one stream in at a time. */
+    if (hold > s->max_inflight)
+        hold = s->max_inflight;
+    if (hold && !budget_take(s, hold))
+        return answer_early(c, cs, FERRY_WIRE_SERVER_BUSY,
+                            "too many request bodies in flight; retry");
+    cs->stream_charge = hold;
     cs->match.route->fn(&cs->req, &resp, s->ud);
     if (!cs->req.stream) {
+        budget_give(s, &cs->stream_charge);
         cs->answered = true;
         return send_resp(c, cs, &resp);
     }
     fy_buf_release(&resp.body);
     resp_drop_reader(&resp);
-    hold = cs->req.stream->hold;
-    if (declared && declared < hold)
-        hold = (size_t)declared;
-    if (hold && !budget_take(s, hold)) {
-        end_stream(s, cs, NULL);
-        return answer_early(c, cs, FERRY_WIRE_SERVER_BUSY,
-                            "too many request bodies in flight; retry");
-    }
-    cs->stream_charge = hold;
     return MHD_YES;
 }
 

@@ -88,12 +88,13 @@ struct fy_http_resp {
  * that are kept as they come (blob uploads, docs/blobs.md) rather than
  * held whole. Its handler runs on the headers, before any body byte, with
  * the route's auth and Content-Type policies applied (gzip is refused; the
- * handler enforces its own size limit). The handler either answers (fills
- * resp; the body is then dropped unread) or takes the body by setting
- * req->stream to its hooks and req->stream_ctx to its state; it must not
- * fill resp then. The server charges hold bytes (at most the declared
- * length) to the in-flight budget for the stream's life (503 when there is
- * no room: end is then called with complete false before any data).
+ * handler enforces its own size limit). The route's body.max is what the
+ * stream holds in memory at most: the server charges it (at most the
+ * declared length) to the in-flight budget before the handler runs, and
+ * answers 503 server_busy when there is no room. The handler either
+ * answers (fills resp; the body is then dropped unread) or takes the body
+ * by setting req->stream to its hooks and req->stream_ctx to its state; it
+ * must not fill resp then.
  */
 #define FY_ROUTE_STREAM (1u << 8)
 
@@ -114,7 +115,6 @@ struct fy_http_stream {
      */
     void (*end)(struct fy_http_req *req, struct fy_http_resp *resp,
                 bool complete, void *ud);
-    size_t hold; /* bytes the stream holds at most at once */
 };
 
 typedef void fy_http_done_fn(struct fy_http_req *req, void *ud);

@@ -366,7 +366,6 @@ static void put_end(struct fy_http_req *req, struct fy_http_resp *resp,
 static const struct fy_http_stream put_stream = {
     .data = put_data,
     .end = put_end,
-    .hold = FY_BLOB_PART,
 };
 
 /* What a PUT's headers ask for: the bytes [start, end) of total. */
@@ -798,10 +797,11 @@ int fy_blob_store_fd(struct fy_store_pool *pool, int pool_wait_ms, int fd,
 /* ---- routes ------------------------------------------------------------- */
 
 const struct fy_http_route fy_blob_routes[] = {
+    /* An upload holds one part in memory: charged to the in-flight budget. */
     {.method = "PUT",
      .pattern = "/v1/blobs/{sha256:sha256}",
      .auth = FY_AUTH_DEVICE,
-     .body = {.mode = FY_BODY_DISCARD},
+     .body = {.mode = FY_BODY_DISCARD, .max = FY_BLOB_PART},
      .flags = FY_ROUTE_STREAM,
      .fn = handle_put},
     /* libmicrohttpd sends no body for HEAD, but the GET's Content-Length. */
