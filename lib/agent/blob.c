@@ -348,7 +348,7 @@ static int record(sqlite3 *db, sqlite3_stmt *st, const struct job *j,
     sqlite3_bind_int64(st, 3, j->changed ? -1 : j->mtime_ns);
     sqlite3_bind_text(st, 4, j->sha256, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, state, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 6, state[0] == 'd' ? 0 : j->tries);
+    sqlite3_bind_int(st, 6, strcmp(state, "done") == 0 ? 0 : j->tries);
     src = sqlite3_step(st);
     sqlite3_reset(st);
     return src == SQLITE_DONE
@@ -408,10 +408,9 @@ static int record_all(sqlite3 *db, struct job *js, size_t n, bool after,
 /* What a PUT's hooks share. */
 struct put {
     struct job *j;
-    int64_t offset;   /* where the last attempt started */
-    bool complete;    /* the server says it holds the blob */
-    bool changed;     /* the file is no longer as hashed */
-    bool had_partial; /* the server kept part of it (202 or 409) */
+    int64_t offset; /* where the last attempt started */
+    bool complete;  /* the server says it holds the blob */
+    bool changed;   /* the file is no longer as hashed */
 };
 
 /* The Upload-Offset of an answer, or 0 when absent or out of range. */
@@ -509,7 +508,8 @@ static int ask(struct fy_agent *a, struct job *j, bool began, bool *stored,
     if (rep->status != 200 && rep->status != 404)
         return refused(rep, "HEAD /v1/blobs", err);
     *off = rep->status == 404 ? upload_offset(rep, j->size) : 0;
-    if (began && !*stored)
+    /* A small file is one part: nothing of it is kept until it ends. */
+    if (began && !*stored && j->size > FY_BLOB_SMALL)
         settle(a, j, stored, off);
     return 0;
 }
@@ -522,7 +522,6 @@ static int put_accept(const struct fy_http_reply *rep, void *ud,
 
     if (rep->status != 202 && rep->status != 409)
         return 0;
-    p->had_partial = true;
     return fy_err_set(e, FERRY_ENET,
                       "upload of '%s' not complete (%ld, server holds %s"
                       " bytes)",
@@ -552,7 +551,7 @@ static int put_resume(struct fy_agent *a, int64_t *offset, void *ud,
         (status != 200 && status != 404))
         return 0; /* the next attempt fails or succeeds on its own */
     stored = status == 200;
-    if (!stored)
+    if (!stored && p->j->size > FY_BLOB_SMALL)
         settle(a, p->j, &stored, &off);
     if (stored) {
         p->complete = true;

@@ -76,15 +76,15 @@ files_declare a '[{"table": "screenshots", "path_column": "path", "blob_column":
   {"table": "SCREENSHOTS", "path_column": "p", "blob_column": "h2"}]'
 rc=0
 ferry_in a status >/dev/null 2>"$T/err1" || rc=$?
-[ $rc -ne 0 ] || fail "a table declared twice was accepted"
+assert_eq "a table declared twice: exit" 3 "$rc"
 grep -q "ferry.files declares table 'SCREENSHOTS' twice" "$T/err1" || fail "message: $(cat "$T/err1")"
 files_declare a '[{"table": "screenshots", "path_column": "file", "blob_column": "h"}]'
 rc=0
 ferry_in a contract >/dev/null 2>"$T/err2" || rc=$?
-[ $rc -ne 0 ] || fail "a missing path column was accepted"
+assert_eq "a path column the table lacks: exit" 2 "$rc"
 grep -q "table 'screenshots' has no column 'file'" "$T/err2" || fail "message: $(cat "$T/err2")"
 files_declare a '[{"table": "screenshots", "path_column": "path", "blob_column": "path"}]'
 rc=0
 ferry_in a status >/dev/null 2>"$T/err3" || rc=$?
-[ $rc -ne 0 ] || fail "path and blob column the same was accepted"
+assert_eq "path and blob column the same: exit" 3 "$rc"
 grep -q "path_column and blob_column must be two columns" "$T/err3" || fail "message: $(cat "$T/err3")"
