@@ -203,10 +203,10 @@ static void print_bytes(int64_t n)
 {
     if (n < 1024)
         printf("%lld bytes", (long long)n);
-    else if (n < 1024 * 1024)
+    else if (n < (int64_t)1 << 20)
         printf("%.1f KiB", (double)n / 1024);
     else
-        printf("%.1f MiB", (double)n / (1024 * 1024));
+        printf("%.1f MiB", (double)n / (1 << 20));
 }
 
 /*

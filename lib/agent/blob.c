@@ -22,7 +22,7 @@
 #include "fy.h"
 #include "util/sqlite_err.h"
 
-#define HASH_CHUNK (256 * 1024)
+#define HASH_CHUNK ((size_t)256 * 1024)
 /* Waiting for a cut upload's offset to stop moving: 300 ms steps, 12 s. */
 #define SETTLE_MS     300
 #define SETTLE_ROUNDS 40
@@ -149,6 +149,7 @@ int fy_blob_files_check(void *ud, const char *path, struct fy_file_check *out,
     struct fy_blob_files *f = ud;
     struct cached c;
     struct stat sb;
+    bool stored;
     int rc, e;
 
     fy_buf_reset(&out->path);
@@ -161,23 +162,24 @@ int fy_blob_files_check(void *ud, const char *path, struct fy_file_check *out,
     rc = cache_read(f->db, f->get, out->path.data, &c, err);
     if (rc < 0)
         return rc;
-    out->state = FY_FILE_BAD;
     /*
-     * Gone after the server stored it (an app that deletes what was
-     * uploaded): the stored blob is the file as it was.
+     * Stored and unchanged, or gone after the server stored it (an app
+     * that deletes what was uploaded): the stored blob is the file as it
+     * was.
      */
-    if (e && c.found && strcmp(c.state, "done") == 0)
+    stored = c.found && strcmp(c.state, "done") == 0 &&
+             (e != 0 || (S_ISREG(sb.st_mode) && cache_matches(&c, &sb)));
+    out->state = FY_FILE_BAD;
+    if (stored) {
         out->state = FY_FILE_READY;
-    else if (e)
-        out->code = file_problem(out->path.data, e, out->why, sizeof(out->why));
-    else if (!S_ISREG(sb.st_mode))
-        out->code = not_regular(out->path.data, out->why, sizeof(out->why));
-    else if (cache_matches(&c, &sb) && strcmp(c.state, "done") == 0)
-        out->state = FY_FILE_READY;
-    else
-        out->state = FY_FILE_NEEDED;
-    if (out->state == FY_FILE_READY)
         memcpy(out->sha256, c.sha256, sizeof(out->sha256));
+    } else if (e) {
+        out->code = file_problem(out->path.data, e, out->why, sizeof(out->why));
+    } else if (!S_ISREG(sb.st_mode)) {
+        out->code = not_regular(out->path.data, out->why, sizeof(out->why));
+    } else {
+        out->state = FY_FILE_NEEDED;
+    }
     return 0;
 }
 
@@ -204,7 +206,7 @@ static void to_hex(const unsigned char *md, char hex[65])
 {
     static const char digits[] = "0123456789abcdef";
 
-    for (int i = 0; i < 32; i++) {
+    for (size_t i = 0; i < 32; i++) {
         hex[2 * i] = digits[md[i] >> 4];
         hex[2 * i + 1] = digits[md[i] & 15];
     }
@@ -242,17 +244,19 @@ int fy_blob_hash_file(const char *path, char hex[65], int64_t *size,
     in = fopen(path, "rb");
     rc = in ? hash_stream(in, ctx, buf, size) : FERRY_EIO;
     if (rc == FERRY_EIO) {
+        int saved = errno;
+
         rc = fy_err_set(err, FERRY_EIO, "cannot read '%s': %s", path,
-                        strerror(errno));
+                        strerror(saved));
         if (err)
-            err->sys = errno;
-    } else if (rc == 0 && EVP_DigestFinal_ex(ctx, md, &mdlen) != 1) {
-        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+            err->sys = saved;
     } else if (rc < 0) {
         rc = fy_err_set(err, rc, "cannot hash '%s'", path);
-    }
-    if (rc == 0)
+    } else if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1) {
+        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    } else {
         to_hex(md, hex);
+    }
 out:
     if (in)
         fclose(in);
