@@ -4,6 +4,13 @@
 # holds (the parts always add up to it), the client sends the rest with
 # Content-Range, and GET returns the exact file. A stop keeps every byte
 # that arrived; a SIGKILL loses at most the part not yet committed.
+# On PostgreSQL a cluster of its own: a part is a transaction of its own,
+# and a stream of them holds back the shared cluster's horizon, which
+# stalls other tests' pulls and reads.
+if [ "$STORE" = pg ]; then
+    OWN_PG=$(pg_cluster_start)
+    STORE_URL="postgresql://postgres@127.0.0.1:$(cat "$OWN_PG/port")/postgres"
+fi
 write_contract "$T/contract.json" <<'JSON'
 {"version": 1, "tables": [{"name": "shots",
   "columns": [{"name": "id", "type": "bigint", "not_null": true},
