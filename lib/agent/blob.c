@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "agent/agent_int.h"
@@ -565,12 +566,24 @@ static int put_resume(struct fy_agent *a, int64_t *offset, void *ud,
     return 0;
 }
 
+/* ferryd's answer to content that is not what the path's hash names. */
+static bool hash_mismatch(const struct fy_http_reply *rep)
+{
+    json_t *root = json_loadb(rep->body.data, rep->body.len, 0, NULL);
+    const char *code = json_string_value(
+        json_object_get(json_object_get(root, "error"), "code"));
+    bool yes = rep->status == 422 &&
+               ferry_wire_lookup(code) == FERRY_WIRE_HASH_MISMATCH;
+
+    json_decref(root);
+    return yes;
+}
+
 /* 413 and 422 are about the file; anything else unexpected stops. */
 static int judge_put(const struct fy_http_reply *rep, struct job *j,
                      struct ferry_err *err)
 {
     char msg[300];
-    int code = rep->status >= 400 ? fy_agent_reply_err(rep) : 0;
 
     if (rep->status == 200 || rep->status == 201) {
         /* 200: the server had it already (its answer on the headers). */
@@ -586,7 +599,7 @@ static int judge_put(const struct fy_http_reply *rep, struct job *j,
         set_bad(j->up, "file_too_large");
         return 0;
     }
-    if (rep->status == 422 && code == FERRY_ECONTRACT) {
+    if (hash_mismatch(rep)) {
         fy_warn("upload", "file '%s' did not match its hash: %s", j->up->path,
                 msg);
         set_changed(j);

@@ -66,10 +66,20 @@ assert_eq "third push line" "pushed 1 screenshots; 1 file already stored" \
     "$(sed -n 2p "$T/push3.out")"
 assert_eq "row 7" "$S2" "$(store_sql "SELECT image_sha256 FROM screenshots WHERE id = 7")"
 
+# An empty file is a file too.
+: >"$T/shots/empty.png"
+app_sql "$APP" "INSERT INTO screenshots VALUES (8, 'h', '$T/shots/empty.png')"
+ferry_in a push >"$T/push4.out" 2>>"$T/agent.log" || fail "push 4"
+assert_eq "fourth push line" "pushed 1 screenshots; uploaded 1 file (0 bytes)" \
+    "$(sed -n 2p "$T/push4.out")"
+EMPTY=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+assert_eq "row 8" "$EMPTY" "$(store_sql "SELECT image_sha256 FROM screenshots WHERE id = 8")"
+assert_eq "the empty blob" 200 "$(files_blob_status "$EMPTY")"
+
 ferry_in a status >"$T/status.out" 2>>"$T/agent.log" || fail status
 grep -q "^uploads       0 files not stored at the server yet$" "$T/status.out" ||
     fail "status: $(cat "$T/status.out")"
-assert_eq "cache rows" "3" "$(app_sql "$APP" "SELECT count(*) FROM _ferry_blobs WHERE state = 'done'")"
+assert_eq "cache rows" "4" "$(app_sql "$APP" "SELECT count(*) FROM _ferry_blobs WHERE state = 'done'")"
 
 # Declarations checked: twice the same table, a path column the table lacks.
 files_declare a '[{"table": "screenshots", "path_column": "path", "blob_column": "h"},
