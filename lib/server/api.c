@@ -17,6 +17,7 @@
 #include "server/changes.h"
 #include "server/keys.h"
 #include "server/push.h"
+#include "server/rows.h"
 #include "server/snapshot.h"
 #include "fy.h"
 
@@ -474,6 +475,7 @@ static const struct {
     const size_t *n;
 } route_tables[] = {
     {fy_api_routes, &fy_api_nroutes},
+    {fy_rows_routes, &fy_rows_nroutes},
     {fy_blob_routes, &fy_blob_nroutes},
 };
 

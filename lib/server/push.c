@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Push validation, grouping and apply; see push.h. Validation runs before
- * the store is touched, so a bad batch changes nothing. Grouping keeps one
+ * Push validation, grouping and apply; see push.h. Validation (each
+ * change's shape here, its row in validate.c) runs before the store is
+ * touched, so a bad batch changes nothing. Grouping keeps one
  * change per key (the last in seq order) so a set-based upsert never sees a
  * key twice.
  */
@@ -12,163 +13,12 @@
 #include <string.h>
 
 #include "core/hlc.h"
+#include "server/blob.h"
+#include "server/validate.h"
 #include "fy.h"
 
-#define MAX_DETAILS 100
-
-struct vctx {
-    const struct fy_contract *c;
-    const struct fy_key *key;
-    struct fy_arena *a;
-    json_t *details;      /* per-change problems */
-    struct fy_buf keybuf; /* reused for every change's key text */
-    int status;           /* worst HTTP status so far, 0 when none */
-    long nbad;
-};
-
-static int status_rank(int status)
-{
-    return status == 403 ? 3 : status == 404 ? 2 : status == 422 ? 1 : 0;
-}
-
-/*
- * Records one rejected change with its wire code (status and code text come
- * from the one table, FERRY_WIRE_MAP); always returns FERRY_ECONTRACT.
- */
-static int reject(struct vctx *v, int64_t seq, enum ferry_wire wire,
-                  const char *fmt, ...) FY_PRINTF(4, 5);
-
-static int reject(struct vctx *v, int64_t seq, enum ferry_wire wire,
-                  const char *fmt, ...)
-{
-    int status = ferry_wire_status(wire);
-    const char *code = ferry_wire_name(wire);
-    char msg[300];
-    va_list ap;
-
-    va_start(ap, fmt);
-    /* clang-tidy 14 misreads the va_list here. */
-    vsnprintf(msg, sizeof(msg), fmt, ap); /* NOLINT(clang-analyzer-valist.*) */
-    va_end(ap);
-    if (status_rank(status) > status_rank(v->status))
-        v->status = status;
-    if (v->nbad++ < MAX_DETAILS)
-        json_array_append_new(v->details,
-                              json_pack("{s:I, s:i, s:s, s:s}", "seq",
-                                        (json_int_t)seq, "status", status,
-                                        "code", code, "message", msg));
-    return FERRY_ECONTRACT;
-}
-
-static int stamp_scope(struct vctx *v, const struct fy_table *t,
-                       struct fy_change *ch)
-{
-    const struct fy_key *k = v->key;
-
-    if (t->device_col >= 0)
-        ch->vals[t->device_col] = (struct fy_val){
-            .kind = FY_V_TEXT, .s = k->device, .len = strlen(k->device)};
-    if (t->region_col < 0 || !k->region)
-        return 0;
-    if (ch->vals[t->region_col].kind != FY_V_NULL &&
-        (ch->vals[t->region_col].len != strlen(k->region) ||
-         memcmp(ch->vals[t->region_col].s, k->region, strlen(k->region)) != 0))
-        return reject(v, ch->seq, FERRY_WIRE_REGION_SCOPE,
-                      "row of region '%.*s' is outside this key's region"
-                      " '%s'",
-                      (int)ch->vals[t->region_col].len,
-                      ch->vals[t->region_col].s ? ch->vals[t->region_col].s
-                                                : "",
-                      k->region);
-    ch->vals[t->region_col] = (struct fy_val){
-        .kind = FY_V_TEXT, .s = k->region, .len = strlen(k->region)};
-    return 0;
-}
-
-static int convert_row(struct vctx *v, const struct fy_table *t, json_t *row,
-                       struct fy_change *ch)
-{
-    const char *name;
-    json_t *jv;
-    char why[200];
-
-    json_object_foreach(row, name, jv)
-    {
-        int col = fy_table_column(t, name);
-
-        if (col < 0)
-            return reject(v, ch->seq, FERRY_WIRE_UNKNOWN_COLUMN,
-                          "table '%s' has no column '%s'", t->name, name);
-        if (ch->del && !fy_table_is_pk(t, (size_t)col))
-            continue; /* a delete needs only the key */
-        if (col == t->device_col)
-            continue; /* stamped from the key, never from the body */
-        if (json_is_null(jv) && fy_table_is_pk(t, (size_t)col))
-            return reject(v, ch->seq, FERRY_WIRE_MISSING_KEY,
-                          "table '%s': key column '%s' needs a value", t->name,
-                          name);
-        if (fy_val_from_json(&t->cols[col], jv, v->a, &ch->vals[col], why,
-                             sizeof(why)) < 0)
-            return reject(v, ch->seq, FERRY_WIRE_INVALID_VALUE,
-                          "table '%s': %s", t->name, why);
-    }
-    return 0;
-}
-
-static int check_not_null(struct vctx *v, const struct fy_table *t,
-                          struct fy_change *ch)
-{
-    for (size_t i = 0; i < t->ncols; i++) {
-        bool need = fy_table_is_pk(t, i) || (!ch->del && t->cols[i].not_null);
-
-        if (need && ch->vals[i].kind == FY_V_NULL)
-            return reject(v, ch->seq,
-                          fy_table_is_pk(t, i) ? FERRY_WIRE_MISSING_KEY
-                                               : FERRY_WIRE_MISSING_VALUE,
-                          "table '%s': column '%s' needs a value", t->name,
-                          t->cols[i].name);
-    }
-    return 0;
-}
-
-/*
- * The grouping key of a change: each key value in its canonical form (see
- * fy_val_key_canon), so two changes are one key here exactly when they are
- * one row in the store, and the store is given that one spelling.
- */
-static int make_key(struct vctx *v, const struct fy_table *t,
-                    struct fy_change *ch)
-{
-    struct fy_buf *b = &v->keybuf;
-    size_t bytes = 0;
-    char why[200];
-
-    fy_buf_reset(b);
-    for (size_t i = 0; i < t->npk; i++) {
-        int rc = fy_val_key_canon(&t->cols[t->pk[i]], &ch->vals[t->pk[i]], v->a,
-                                  b, &bytes, why, sizeof(why));
-
-        if (rc == FERRY_ECONTRACT)
-            return reject(v, ch->seq, FERRY_WIRE_INVALID_VALUE,
-                          "table '%s': %s", t->name, why);
-        if (rc < 0)
-            return FERRY_ENOMEM;
-        fy_buf_addc(b, '\x1f');
-    }
-    if (bytes > FY_KEY_MAX_BYTES)
-        return reject(v, ch->seq, FERRY_WIRE_KEY_TOO_LONG,
-                      "table '%s': the key takes %zu bytes; at most %d",
-                      t->name, bytes, FY_KEY_MAX_BYTES);
-    if (fy_buf_error(b))
-        return FERRY_ENOMEM;
-    /* Bytes, not a C string: a bytea or text key may hold NULs. */
-    ch->key = fy_arena_strndup(v->a, b->data, b->len);
-    ch->keylen = b->len;
-    return ch->key ? 0 : FERRY_ENOMEM;
-}
-
 /* Shape of one change: seq, table, op, hlc, row. */
-static int parse_head(struct vctx *v, json_t *jc, int64_t prev,
+static int parse_head(struct fy_validate *v, json_t *jc, int64_t prev,
                       struct fy_change *ch, json_t **row)
 {
     json_t *jseq = json_object_get(jc, "seq");
@@ -178,34 +28,35 @@ static int parse_head(struct vctx *v, json_t *jc, int64_t prev,
 
     ch->seq = json_is_integer(jseq) ? json_integer_value(jseq) : 0;
     if (!json_is_object(jc) || ch->seq <= 0)
-        return reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
-                      "a change needs \"seq\" as a positive integer");
+        return fy_validate_reject(
+            v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
+            "a change needs \"seq\" as a positive integer");
     if (ch->seq > FERRY_SEQ_MAX)
-        return reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
-                      "\"seq\" must be at most %lld (2^53 - 1)",
-                      (long long)FERRY_SEQ_MAX);
+        return fy_validate_reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
+                                  "\"seq\" must be at most %lld (2^53 - 1)",
+                                  (long long)FERRY_SEQ_MAX);
     if (ch->seq <= prev)
-        return reject(v, ch->seq, FERRY_WIRE_SEQ_ORDER,
-                      "seq must increase within a batch");
+        return fy_validate_reject(v, ch->seq, FERRY_WIRE_SEQ_ORDER,
+                                  "seq must increase within a batch");
     if (!op || (strcmp(op, "upsert") != 0 && strcmp(op, "delete") != 0))
-        return reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
-                      "\"op\" must be \"upsert\" or \"delete\"");
+        return fy_validate_reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
+                                  "\"op\" must be \"upsert\" or \"delete\"");
     ch->del = op[0] == 'd';
     if (!hlc || fy_hlc_parse(hlc, &ch->hlc) < 0)
-        return reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
-                      "\"hlc\" must be 16 hex digits");
+        return fy_validate_reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
+                                  "\"hlc\" must be 16 hex digits");
     *row = json_object_get(jc, "row");
     if (!json_is_object(*row))
-        return reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
-                      "\"row\" must be an object");
+        return fy_validate_reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
+                                  "\"row\" must be an object");
     if (!table || !(ch->table = fy_contract_table(v->c, table)))
-        return reject(v, ch->seq, FERRY_WIRE_UNKNOWN_TABLE,
-                      "no table '%s' in the contract",
-                      table ? table : "(missing)");
+        return fy_validate_reject(v, ch->seq, FERRY_WIRE_UNKNOWN_TABLE,
+                                  "no table '%s' in the contract",
+                                  table ? table : "(missing)");
     return 0;
 }
 
-static int validate_change(struct vctx *v, json_t *jc, int64_t prev,
+static int validate_change(struct fy_validate *v, json_t *jc, int64_t prev,
                            struct fy_change *ch)
 {
     json_t *row = NULL;
@@ -216,14 +67,7 @@ static int validate_change(struct vctx *v, json_t *jc, int64_t prev,
     ch->vals = fy_arena_calloc(v->a, ch->table->ncols, sizeof(*ch->vals));
     if (!ch->vals)
         return FERRY_ENOMEM;
-    rc = convert_row(v, ch->table, row, ch);
-    if (rc == 0)
-        rc = stamp_scope(v, ch->table, ch);
-    if (rc == 0)
-        rc = check_not_null(v, ch->table, ch);
-    if (rc == 0)
-        rc = make_key(v, ch->table, ch);
-    return rc;
+    return fy_validate_row(v, ch->table, row, ch);
 }
 
 static int parse_body(const char *body, size_t len, const struct fy_key *key,
@@ -256,7 +100,7 @@ static int parse_body(const char *body, size_t len, const struct fy_key *key,
     return 0;
 }
 
-static int validate_all(struct vctx *v, json_t *jchanges,
+static int validate_all(struct fy_validate *v, json_t *jchanges,
                         struct fy_change **out, size_t *n,
                         struct ferry_err *err)
 {
@@ -384,12 +228,7 @@ static int apply_groups(struct fy_store *st, const struct fy_key *key,
     return 0;
 }
 
-/*
- * A test hook for the pull scenarios: FERRY_TEST_HOLD_COMMIT="DEVICE:MS"
- * keeps that device's push transactions open MS milliseconds before they
- * commit, so that later pushes commit first (a "late commit").
- */
-static void hold_commit(const char *device)
+void fy_push_hold_commit(const char *device)
 {
     const char *h = getenv("FERRY_TEST_HOLD_COMMIT");
     const char *colon = h ? strchr(h, ':') : NULL;
@@ -399,10 +238,34 @@ static void hold_commit(const char *device)
         fy_sleep_ms(strtol(colon + 1, NULL, 10));
 }
 
+/*
+ * The changes about to be applied name only blobs the store holds
+ * complete (a row never arrives before its file). Checked in the
+ * transaction; *bad is the first change that names a missing one.
+ */
+static int check_blobs(struct fy_store *st, const struct fy_apply_batch *groups,
+                       size_t ngroups, struct fy_arena *a,
+                       const struct fy_change **bad, struct ferry_err *err)
+{
+    struct fy_change **all;
+    size_t n = 0, k = 0;
+
+    for (size_t t = 0; t < ngroups; t++)
+        n += groups[t].n;
+    all = fy_arena_calloc(a, n ? n : 1, sizeof(*all));
+    if (!all)
+        return fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
+    for (size_t t = 0; t < ngroups; t++) {
+        for (size_t i = 0; i < groups[t].n; i++)
+            all[k++] = groups[t].changes[i];
+    }
+    return fy_blob_refs_check(st, all, n, bad, err);
+}
+
 static int apply(struct fy_store *st, const struct fy_contract *c,
                  const struct fy_key *key, struct fy_change *chs, size_t n,
                  struct fy_arena *a, struct fy_push_result *res,
-                 struct ferry_err *err)
+                 const struct fy_change **bad, struct ferry_err *err)
 {
     struct fy_apply_batch *groups;
     int64_t acked = 0;
@@ -425,9 +288,11 @@ static int apply(struct fy_store *st, const struct fy_contract *c,
     if (rc < 0)
         rc = fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
     if (rc == 0)
+        rc = check_blobs(st, groups, c->ntables, a, bad, err);
+    if (rc == 0)
         rc = apply_groups(st, key, groups, c->ntables, res, err);
     if (rc == 0) {
-        hold_commit(key->device);
+        fy_push_hold_commit(key->device);
         return fy_store_push_commit(st, key->device, res->acked_seq,
                                     res->applied, err);
     }
@@ -468,11 +333,30 @@ static void set_push_wire(struct ferry_err *err, int rc, bool applying)
  * it, so the agent parks it with the store's reason. With more, the agent
  * narrows the batch down until one is left.
  */
-static void store_verdict(struct vctx *v, const struct fy_change *chs, size_t n,
-                          const struct ferry_err *err)
+static void store_verdict(struct fy_validate *v, const struct fy_change *chs,
+                          size_t n, const struct ferry_err *err)
 {
     if (n == 1 && err)
-        reject(v, chs[0].seq, FERRY_WIRE_STORE_REJECTED, "%s", err->msg);
+        fy_validate_reject(v, chs[0].seq, FERRY_WIRE_STORE_REJECTED, "%s",
+                           err->msg);
+}
+
+/*
+ * A change names a blob the store does not hold: it is refused like an
+ * invalid change (per change, with its seq), so the agent parks it and
+ * sends the others again.
+ */
+static int missing_blob(struct fy_validate *v, const struct fy_change *bad,
+                        size_t n, struct ferry_err *err)
+{
+    fy_validate_reject(v, bad->seq, FERRY_WIRE_MISSING_BLOB, "%s",
+                       err ? err->msg : "a blob is missing");
+    fy_err_status(err, FERRY_ECONTRACT, 422,
+                  "%ld of %zu changes were rejected; nothing was applied",
+                  v->nbad, n);
+    if (err)
+        err->wire = FERRY_WIRE_CONTRACT_VIOLATION;
+    return FERRY_ECONTRACT;
 }
 
 int fy_push_run(struct fy_store *st, const struct fy_contract *c,
@@ -480,37 +364,34 @@ int fy_push_run(struct fy_store *st, const struct fy_contract *c,
                 struct fy_arena *a, struct fy_push_result *res,
                 json_t **details, struct ferry_err *err)
 {
-    struct vctx v = {.c = c,
-                     .key = key,
-                     .a = a,
-                     .details = json_array(),
-                     .keybuf = FY_BUF_INIT(0)};
+    struct fy_validate v;
     struct fy_change *chs = NULL;
+    const struct fy_change *bad = NULL;
     json_t *root = NULL, *jchanges = NULL;
     size_t n = 0;
     int rc;
 
     memset(res, 0, sizeof(*res));
     *details = NULL;
+    fy_validate_init(&v, c, key, a, "seq");
     rc = parse_body(body, len, key, &root, &jchanges, err);
     if (rc == 0)
         rc = validate_all(&v, jchanges, &chs, &n, err);
     if (rc < 0)
         set_push_wire(err, rc, false);
     if (rc == 0) {
-        rc = apply(st, c, key, chs, n, a, res, err);
-        if (rc < 0)
+        rc = apply(st, c, key, chs, n, a, res, &bad, err);
+        if (rc == FERRY_ECONTRACT && bad)
+            rc = missing_blob(&v, bad, n, err);
+        else if (rc < 0)
             set_push_wire(err, rc, true);
-        if (rc == FERRY_ECONTRACT)
+        if (rc == FERRY_ECONTRACT && !bad)
             store_verdict(&v, chs, n, err);
     }
-    if (rc < 0 && v.nbad) {
-        *details = v.details;
-        v.details = NULL;
-    }
-    json_decref(v.details);
+    if (rc < 0)
+        *details = fy_validate_details(&v);
+    fy_validate_release(&v);
     json_decref(root);
-    fy_buf_release(&v.keybuf);
     return rc;
 }
 

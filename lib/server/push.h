@@ -33,6 +33,14 @@ int fy_push_run(struct fy_store *st, const struct fy_contract *c,
                 struct fy_arena *a, struct fy_push_result *res,
                 json_t **details, struct ferry_err *err);
 
+/*
+ * A test hook for the pull and row API scenarios:
+ * FERRY_TEST_HOLD_COMMIT="DEVICE:MS" keeps that device's push transactions
+ * (and its row API writes) open MS milliseconds before they commit, so
+ * that later ones commit first (a "late commit") or wait for them.
+ */
+void fy_push_hold_commit(const char *device);
+
 /* Response body for a successful push (new reference). */
 json_t *fy_push_result_json(const struct fy_push_result *res);
 

@@ -48,7 +48,15 @@ static const char *const internal_ddl =
     " created_at {int} NOT NULL, updated_at {int} NOT NULL);"
     "CREATE TABLE IF NOT EXISTS {s}blob_parts ("
     " sha256 {text} NOT NULL, off {int} NOT NULL, data {bytes} NOT NULL,"
-    " PRIMARY KEY (sha256, off));";
+    " PRIMARY KEY (sha256, off));"
+    /* The row API's remembered answers (store/rows.c), per API key. */
+    "CREATE TABLE IF NOT EXISTS {s}idempotency ("
+    " key_id {text} NOT NULL, idem_key {text} NOT NULL,"
+    " request_hash {text} NOT NULL, status {int}, answer {text},"
+    " created_at {time} NOT NULL DEFAULT ({now}),"
+    " PRIMARY KEY (key_id, idem_key));"
+    "CREATE INDEX IF NOT EXISTS ferry_idempotency_at ON {s}idempotency"
+    " (created_at);";
 
 int fy_sql_internal_ddl(struct fy_store *st, struct ferry_err *err)
 {

@@ -330,6 +330,63 @@ int fy_store_blob_expire(struct fy_store *st, int64_t before_ms, long *removed,
 int fy_store_blob_complete(struct fy_store *st, const char *const *sha256,
                            size_t n, bool *complete, struct ferry_err *err);
 
+/* ---- rows (the row API) ------------------------------------------------ */
+
+/*
+ * The stored row of t whose key is key (t->npk values in primary-key
+ * order, in the canonical forms fy_val_key_canon gives), to cb as
+ * fy_store_read_changes hands rows over (texts borrowed until cb returns;
+ * no position); *found says whether there was one (cb is called only
+ * then). With lock, inside a push transaction, the row stays locked until
+ * it ends (PostgreSQL FOR UPDATE; SQLite's writer lock holds everything).
+ * tomb_hlc (may be NULL): the stamp of the key's tombstone, 0 when none.
+ */
+int fy_store_row_get(struct fy_store *st, const struct fy_table *t,
+                     const struct fy_val *key, bool lock, fy_read_row_fn *cb,
+                     void *ud, bool *found, uint64_t *tomb_hlc,
+                     struct ferry_err *err);
+
+/*
+ * Inside a push transaction: makes every other transaction that locks one
+ * of these rows (by table and canonical key: ch->table, ch->key) wait until
+ * this one ends, on every ferryd of the store, so that a stamp read from a
+ * row and written back above it cannot be overtaken. PostgreSQL:
+ * transaction-level advisory locks in ascending id order; the SQLite store
+ * has one writer at a time and needs none.
+ */
+int fy_store_row_lock(struct fy_store *st, struct fy_change *const *chs,
+                      size_t n, struct ferry_err *err);
+
+/* A request with an Idempotency-Key header, per API key. */
+struct fy_idem {
+    const char *key_id; /* the API key's id */
+    const char *key;    /* the header's value */
+    const char *hash;   /* hex SHA-256 of the request (method, path, body) */
+};
+
+enum fy_idem_state {
+    FY_IDEM_NEW,  /* first of its key: run it, then fy_store_idem_done */
+    FY_IDEM_SAME, /* answered before: *status and answer say how */
+    FY_IDEM_OTHER /* the key was used for another request */
+};
+
+/*
+ * Inside a push transaction, before its writes: claims id's key for this
+ * request. A request with the same key still running elsewhere is waited
+ * for, and its answer is then read. Records older than max_age_s count as
+ * none. Appends a remembered answer to answer.
+ */
+int fy_store_idem_claim(struct fy_store *st, const struct fy_idem *id,
+                        int64_t max_age_s, enum fy_idem_state *state,
+                        int *status, struct fy_buf *answer,
+                        struct ferry_err *err);
+/* Records the answer of a claimed key, committed with the writes. */
+int fy_store_idem_done(struct fy_store *st, const struct fy_idem *id,
+                       int status, const char *answer, struct ferry_err *err);
+/* Removes records older than max_age_s; *removed counts them. */
+int fy_store_idem_expire(struct fy_store *st, int64_t max_age_s,
+                         long *removed, struct ferry_err *err);
+
 /* ---- change notices ----------------------------------------------------- */
 
 /*

@@ -1308,6 +1308,182 @@ static void case_blob_complete(struct fx *fx)
                      FERRY_EINVAL);
 }
 
+/* ---- rows (the row API) ---------------------------------------------- */
+
+struct got_row {
+    char body[64];
+    uint64_t hlc;
+    int n;
+};
+
+static int got_note(const struct fy_read_row *r, void *ud)
+{
+    struct got_row *g = ud;
+
+    snprintf(g->body, sizeof(g->body), "%s",
+             r->vals[NOTE_BODY] ? r->vals[NOTE_BODY] : "(null)");
+    g->hlc = r->hlc;
+    g->n++;
+    return 0;
+}
+
+/* One row by its key: the row, its stamp, and a tombstone's stamp. */
+static void case_rows_get(struct fx *fx)
+{
+    const struct fy_table *t = fy_contract_table(fx->contract, "notes");
+    struct fy_val key = ival(1);
+    struct got_row g = {0};
+    struct ferry_err err = {0};
+    uint64_t tomb = 1;
+    bool found = false;
+
+    push1(fx, "a", note(fx, 1, 100, "eu", "one", false));
+    push1(fx, "a", note(fx, 2, 100, "eu", "two", false));
+    assert_int_equal(fy_store_row_get(fx->st, t, &key, false, got_note, &g,
+                                      &found, &tomb, &err),
+                     0);
+    assert_true(found);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.body, "one");
+    assert_int_equal(g.hlc, 100);
+    assert_int_equal(tomb, 0);
+    push1(fx, "a", note(fx, 1, 300, "eu", NULL, true));
+    memset(&g, 0, sizeof(g));
+    assert_int_equal(fy_store_row_get(fx->st, t, &key, false, got_note, &g,
+                                      &found, &tomb, &err),
+                     0);
+    assert_false(found);
+    assert_int_equal(g.n, 0);
+    assert_int_equal(tomb, 300);
+    key = ival(3);
+    assert_int_equal(fy_store_row_get(fx->st, t, &key, false, got_note, &g,
+                                      &found, NULL, &err),
+                     0);
+    assert_false(found);
+}
+
+/* Keys in their canonical forms find their rows (numeric: 1.5 as "1.5"). */
+static void case_rows_get_canonical(struct fx *fx)
+{
+    const struct fy_table *t = fy_contract_table(fx->contract, "nums");
+    struct fy_change *ch = fy_arena_calloc(&fx->arena, 1, sizeof(*ch));
+    struct fy_val *v = fy_arena_calloc(&fx->arena, 2, sizeof(*v));
+    struct fy_val key = tval("1.5");
+    struct ferry_err err = {0};
+    bool found = false;
+
+    assert_non_null(ch);
+    assert_non_null(v);
+    ch->table = t;
+    ch->hlc = 100;
+    ch->vals = v;
+    v[0] = tval("1.5");
+    v[1] = tval("x");
+    push1(fx, "a", ch);
+    assert_int_equal(
+        fy_store_row_get(fx->st, t, &key, true, NULL, NULL, &found, NULL, &err),
+        0);
+    assert_true(found);
+}
+
+/*
+ * Row locks are held until the transaction ends, once per row whatever
+ * the number of changes naming it (PostgreSQL's advisory locks; the
+ * SQLite store needs none). Nothing is asserted while a transaction is
+ * open: a failure would hold back the shared cluster's other tests.
+ */
+static void case_rows_lock(struct fx *fx)
+{
+    struct fy_change *chs[] = {note(fx, 1, 1, NULL, NULL, false),
+                               note(fx, 2, 1, NULL, NULL, false),
+                               note(fx, 1, 1, NULL, NULL, false)};
+    const char *const adv = "SELECT count(*) FROM pg_locks WHERE locktype ="
+                            " 'advisory' AND granted AND $1 = 1";
+    struct ferry_err err = {0};
+    struct fx seen = *fx;
+    struct cell held = {.v = "(none)"}, after = {.v = "(none)"};
+    int64_t acked;
+    int rc, opened = -1;
+
+    for (size_t i = 0; i < FY_ARRAY_LEN(chs); i++) {
+        chs[i]->key = i == 1 ? "i2\x1f" : "i1\x1f";
+        chs[i]->keylen = 3;
+    }
+    seen.st = NULL;
+    if (fy_store_concurrent(fx->st))
+        opened = fy_store_open(fx->url, &seen.st, &err);
+    rc = fy_store_push_begin(fx->st, "a", &acked, &err);
+    if (rc == 0)
+        rc = fy_store_row_lock(fx->st, chs, 3, &err);
+    if (rc == 0 && opened == 0)
+        held = query(&seen, adv, 1);
+    fy_store_push_rollback(fx->st);
+    if (opened == 0)
+        after = query(&seen, adv, 1);
+    fy_store_close(seen.st);
+    assert_int_equal(rc, 0);
+    if (opened < 0)
+        return; /* SQLite: nothing to look at */
+    assert_string_equal(held.v, "2");
+    assert_string_equal(after.v, "0");
+}
+
+/* Remembered answers: claimed once, read back, another request, expiry. */
+static void case_rows_idem(struct fx *fx)
+{
+    struct fy_idem id = {.key_id = "k1", .key = "retry-1", .hash = "h1"};
+    struct fy_buf answer = FY_BUF_INIT(0);
+    enum fy_idem_state st[4] = {0};
+    struct ferry_err err = {0};
+    int64_t acked;
+    long removed = 0;
+    int status = 0, same_status = 0, rc;
+
+    rc = fy_store_push_begin(fx->st, "a", &acked, &err);
+    if (rc == 0)
+        rc = fy_store_idem_claim(fx->st, &id, 86400, &st[0], &status, &answer,
+                                 &err);
+    if (rc == 0)
+        rc = fy_store_idem_done(fx->st, &id, 200, "{\"a\":1}", &err);
+    if (rc == 0)
+        rc = fy_store_push_commit(fx->st, "a", acked, 1, &err);
+    fy_store_push_rollback(fx->st);
+    assert_int_equal(rc, 0);
+    assert_int_equal(st[0], FY_IDEM_NEW);
+    rc = fy_store_push_begin(fx->st, "a", &acked, &err);
+    if (rc == 0)
+        rc = fy_store_idem_claim(fx->st, &id, 86400, &st[1], &same_status,
+                                 &answer, &err);
+    id.hash = "h2";
+    if (rc == 0)
+        rc = fy_store_idem_claim(fx->st, &id, 86400, &st[2], &status, &answer,
+                                 &err);
+    /* Per API key: another key's request with the same header is new. */
+    id.key_id = "k2";
+    if (rc == 0)
+        rc = fy_store_idem_claim(fx->st, &id, 86400, &st[3], &status, &answer,
+                                 &err);
+    fy_store_push_rollback(fx->st);
+    assert_int_equal(rc, 0);
+    assert_int_equal(st[1], FY_IDEM_SAME);
+    assert_int_equal(same_status, 200);
+    assert_string_equal(answer.data, "{\"a\":1}");
+    assert_int_equal(st[2], FY_IDEM_OTHER);
+    assert_int_equal(st[3], FY_IDEM_NEW);
+    /* A record past its age counts as none, and expiry removes it. */
+    id.key_id = "k1";
+    rc = fy_store_push_begin(fx->st, "a", &acked, &err);
+    if (rc == 0)
+        rc = fy_store_idem_claim(fx->st, &id, -10, &st[0], &status, &answer,
+                                 &err);
+    fy_store_push_rollback(fx->st);
+    assert_int_equal(rc, 0);
+    assert_int_equal(st[0], FY_IDEM_NEW);
+    assert_int_equal(fy_store_idem_expire(fx->st, -10, &removed, &err), 0);
+    assert_int_equal(removed, 1);
+    fy_buf_release(&answer);
+}
+
 /* ---- the list of cases -------------------------------------------------- */
 
 #define STORE_CASES(X)                                                         \
@@ -1329,6 +1505,10 @@ static void case_blob_complete(struct fx *fx)
     X(read_xid_digits)                                                         \
     X(export_scope_tag)                                                        \
     X(export_position)                                                         \
+    X(rows_get)                                                                \
+    X(rows_get_canonical)                                                      \
+    X(rows_lock)                                                               \
+    X(rows_idem)                                                               \
     X(export_scan)                                                             \
     X(blob_upload)                                                             \
     X(blob_start_over)                                                         \
