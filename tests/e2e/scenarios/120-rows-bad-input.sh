@@ -70,6 +70,11 @@ req "a blob column that is no hash" 422 invalid_value POST "$R/reports/rows" '{"
 req "a blob not stored" 422 missing_blob POST "$R/reports/rows" "{\"video_id\": \"v2\", \"channel\": \"c\", \"audio_sha256\": \"$(printf '%064d' 0)\"}"
 grep -q "$(printf '%064d' 0)" "$T/resp.json" || fail "missing_blob names the hash: $(cat "$T/resp.json")"
 req "a blob not stored (PATCH)" 422 missing_blob PATCH "$R/reports/rows/v1" "{\"audio_sha256\": \"$(printf '%064d' 0)\"}"
+# A push naming a missing blob: refused per change, with its seq.
+req "a push naming a blob not stored" 422 contract_violation POST "$URL/v1/push" \
+    "{\"changes\": [{\"seq\": 1, \"table\": \"reports\", \"op\": \"upsert\", \"hlc\": \"0000000000010000\", \"row\": {\"video_id\": \"p1\", \"channel\": \"c\"}}, {\"seq\": 2, \"table\": \"reports\", \"op\": \"upsert\", \"hlc\": \"0000000000010000\", \"row\": {\"video_id\": \"p2\", \"channel\": \"c\", \"audio_sha256\": \"$(printf '%064d' 0)\"}}]}"
+python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["error"]["changes"]; assert [(x["seq"], x["code"], x["status"]) for x in c] == [(2, "missing_blob", 422)], c' "$T/resp.json" ||
+    fail "push error.changes: $(cat "$T/resp.json")"
 req "the same key twice" 422 invalid_value POST "$R/reports/rows" '[{"video_id": "v2", "channel": "c"}, {"video_id": "v2", "channel": "d"}]'
 req "one bad row of two" 422 unknown_column POST "$R/reports/rows" '[{"video_id": "v2", "channel": "c"}, {"video_id": "v3", "x": 1}]'
 python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["error"]["changes"]; assert c == [{"index": 1, "status": 422, "code": "unknown_column", "message": "table '"'reports'"' has no column '"'x'"'"}], c' "$T/resp.json" ||
