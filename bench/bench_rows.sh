@@ -79,8 +79,12 @@ serve() { # STORE_URL -> PORT, 8 keys in $W/keys
     FERRYD_LOG=warn "$FERRYD" --store "$1" --contract "$W/contract.json" serve \
         --listen 127.0.0.1:0 >"$W/out" 2>"$W/log" &
     SERVER=$!
-    while ! grep -q '^listening' "$W/out"; do sleep 0.05; done
-    PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$W/out")
+    PORT=
+    while [ -z "$PORT" ]; do
+        kill -0 "$SERVER" 2>/dev/null || { cat "$W/log"; exit 1; }
+        sleep 0.05
+        PORT=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$W/out")
+    done
 }
 
 echo "# machine: $(nproc) cores, $(sed -n 's/model name\s*: //p' /proc/cpuinfo | head -n 1)"

@@ -174,11 +174,16 @@ int fy_store_row_get(struct fy_store *st, const struct fy_table *t,
                         rc == FERRY_ENOMEM ? "out of memory" : "no key value");
         goto out;
     }
-    rc = run_keyed(st, row.data, args, t->npk, got_row, &o, err);
-    if (rc == 0 && tomb_hlc) {
+    if (tomb_hlc)
         *tomb_hlc = 0;
+    rc = run_keyed(st, row.data, args, t->npk, got_row, &o, err);
+    /*
+     * A tombstone only keeps a key from being inserted again: an update of
+     * a row that is there never looks at it (and a tombstone newer than
+     * the row would have deleted it, unless another region's).
+     */
+    if (rc == 0 && tomb_hlc && !o.found)
         rc = run_keyed(st, tomb.data, args, t->npk, got_hlc, tomb_hlc, err);
-    }
     if (rc == FERRY_ENOMEM || rc == FERRY_ESTORE)
         rc = fy_err_set(err, rc, "cannot read a row of '%s'", t->name);
     *found = o.found;

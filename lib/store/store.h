@@ -339,7 +339,8 @@ int fy_store_blob_complete(struct fy_store *st, const char *const *sha256,
  * no position); *found says whether there was one (cb is called only
  * then). With lock, inside a push transaction, the row stays locked until
  * it ends (PostgreSQL FOR UPDATE; SQLite's writer lock holds everything).
- * tomb_hlc (may be NULL): the stamp of the key's tombstone, 0 when none.
+ * tomb_hlc (may be NULL): when there is no row, the stamp of the key's
+ * tombstone (0 when none); 0 when there is a row.
  */
 int fy_store_row_get(struct fy_store *st, const struct fy_table *t,
                      const struct fy_val *key, bool lock, fy_read_row_fn *cb,
