@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "server/blob.h"
+#include "server/attach.h"
 #include "server/changes.h"
 #include "server/keys.h"
 #include "server/push.h"
@@ -477,6 +478,7 @@ static const struct {
     {fy_api_routes, &fy_api_nroutes},
     {fy_rows_routes, &fy_rows_nroutes},
     {fy_blob_routes, &fy_blob_nroutes},
+    {fy_attach_routes, &fy_attach_nroutes},
 };
 
 #define MAX_ROUTES 64

@@ -599,6 +599,63 @@ int fy_rows_set(struct fy_api *api, const struct fy_key *key,
     return rc;
 }
 
+struct found {
+    const struct fy_key *key;
+    bool in_scope;
+};
+
+static int note_scope(const struct fy_read_row *r, void *ud)
+{
+    struct found *f = ud;
+    const struct fy_table *t = r->table;
+    const char *scope = t->region_col >= 0 ? f->key->region : NULL;
+    const char *region = t->region_col >= 0 ? r->vals[t->region_col] : NULL;
+
+    f->in_scope = !scope || (region && strcmp(region, scope) == 0);
+    return 0;
+}
+
+int fy_rows_check(struct fy_api *api, const struct fy_key *key,
+                  const struct fy_table *t, json_t *row, struct ferry_err *err)
+{
+    struct fy_rows_req w;
+    struct fy_store *st = NULL;
+    struct found f = {.key = key};
+    struct fy_val *kv = NULL;
+    bool found = false;
+    int rc;
+
+    fy_rows_req_init(&w, api, key, FY_ROWS_PATCH);
+    w.t = t;
+    rc = parse_rows(&w, row, err);
+    kv = rc == 0 ? fy_arena_calloc(&w.a, t->npk, sizeof(*kv)) : NULL;
+    if (rc == 0 && !kv)
+        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < t->npk; i++)
+        kv[i] = w.chs[0].vals[t->pk[i]];
+    if (rc == 0)
+        rc = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, err);
+    if (rc == 0) {
+        rc = fy_store_row_get(st, t, kv, false, note_scope, &f, &found, NULL,
+                              err);
+        fy_store_pool_put(api->pool, st);
+    }
+    if (rc == 0 && !found)
+        rc = fy_rows_wire(err,
+                          fy_err_set(err, FERRY_ENOTFOUND,
+                                     "table '%s' has no such row", t->name),
+                          FERRY_WIRE_ROW_NOT_FOUND);
+    else if (rc == 0 && !f.in_scope)
+        rc = fy_rows_wire(err,
+                          fy_err_set(err, FERRY_EFORBIDDEN,
+                                     "table '%s': the row is outside this"
+                                     " key's region '%s'",
+                                     t->name, key->region),
+                          FERRY_WIRE_REGION_SCOPE);
+    fy_rows_req_release(&w);
+    return rc;
+}
+
 /* ---- routes ------------------------------------------------------------- */
 
 static const char *const json_types[] = {"application/json", NULL};

@@ -40,4 +40,15 @@ int fy_rows_set(struct fy_api *api, const struct fy_key *key,
                 const struct fy_table *t, json_t *row, bool patch,
                 enum fy_row_outcome *outcome, struct ferry_err *err);
 
+/*
+ * Whether fy_rows_set(..., patch true) of row would find its row: 0 when
+ * row's values pass the checks and the row exists in the key's scope;
+ * else the failure the write would answer (row_not_found, region_scope,
+ * a value's code), with nothing written. For a caller with work to do
+ * before the write (attach.c stores a file first); the write still checks
+ * everything again under its locks.
+ */
+int fy_rows_check(struct fy_api *api, const struct fy_key *key,
+                  const struct fy_table *t, json_t *row, struct ferry_err *err);
+
 #endif
