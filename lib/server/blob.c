@@ -288,6 +288,9 @@ static void complete(struct put *u, struct fy_http_resp *resp)
         rc = fy_store_blob_finish(st, u->sha, u->gen, &err);
     else if (rc == 0)
         rc = fy_store_blob_discard(st, u->sha, u->gen, &gone, &err);
+    /* Started over or completed by another request: say where it stands. */
+    if (rc == FERRY_ECONFLICT || (rc == 0 && !gone && strcmp(got, u->sha)))
+        fy_store_blob_get(st, u->sha, &u->info, NULL);
     if (st)
         fy_store_pool_put(u->api->pool, st);
     if (rc < 0) {
