@@ -105,6 +105,14 @@ req "a composite key, a text id" 400 bad_parameter GET "$R/shifts/rows/%5B%22eu%
 req "a composite key, null" 400 bad_parameter GET "$R/shifts/rows/%5B%22eu%22%2Cnull%5D"
 req "a text key (%2F inside)" 404 row_not_found GET "$R/reports/rows/a%2Fb"
 req "an integer key that is not one" 400 bad_parameter DELETE "$R/notes/rows/%5B%22nas%22%2C%221x%22%5D"
+# A key that is not URL-safe goes through percent-encoded, both ways.
+odd='a b/c?d#e%f&g+h'
+req "an odd key" 200 - POST "$R/reports/rows" "{\"video_id\": \"$odd\", \"channel\": \"c\"}"
+enc=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$odd")
+req "the odd key, encoded" 200 - GET "$R/reports/rows/$enc"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["key"] == {"video_id": sys.argv[2]}' "$T/resp.json" "$odd" ||
+    fail "odd key: $(cat "$T/resp.json")"
+req "the odd key, deleted" 200 - DELETE "$R/reports/rows/$enc"
 req "the body's key is not the path's" 422 invalid_value PATCH "$R/reports/rows/v1" '{"video_id": "v2", "title": "x"}'
 req "the body repeats the path's key" 200 - PATCH "$R/reports/rows/v1" '{"video_id": "v1", "title": "x"}'
 req "another device's row" 403 forbidden PATCH "$R/notes/rows/%5B%22other%22%2C1%5D" '{"body": "x"}'
