@@ -200,6 +200,7 @@ int fy_agent_request(struct fy_agent *a, const struct fy_agent_request *rq,
     const char *step = rq->step ? rq->step : "request";
     struct fy_http_request http = rq->http;
     double start = fy_mono_s();
+    int64_t prev_offset;
     int failures = 0;
 
     *rep = &a->rep;
@@ -230,8 +231,18 @@ int fy_agent_request(struct fy_agent *a, const struct fy_agent_request *rq,
                "%s; retrying in %lld ms", e.msg, (long long)delay);
         report_retry(a, step, &e, failures, delay, failing);
         fy_sleep_ms(delay);
+        prev_offset = http.offset;
         rc = resume(a, rq, &http, err);
         if (rc < 0)
             return rc;
+        /*
+         * The budget is time without progress: an upload on a slow link
+         * whose attempts time out but each move the server's offset on
+         * is making progress, and starts its clock and backoff again.
+         */
+        if (http.offset > prev_offset) {
+            start = fy_mono_s();
+            fy_backoff_reset(&a->bo);
+        }
     }
 }

@@ -36,6 +36,8 @@ struct script {
     char got[256];
     size_t got_len;
     size_t keep_max;
+    size_t keep_step; /* every PUT keeps at most this many bytes ... */
+    size_t need;      /* ... and gets 503 until the server holds this many */
 };
 
 static struct script sc;
@@ -67,6 +69,8 @@ static void keep_upload(const struct upload *u)
 
     if (sc.keep_max && at + n > sc.keep_max)
         n = sc.keep_max > at ? sc.keep_max - at : 0;
+    if (sc.keep_step && n > sc.keep_step)
+        n = sc.keep_step;
     if (at <= sc.got_len && at + n <= sizeof(sc.got)) {
         memcpy(sc.got + at, u->buf, n);
         sc.got_len = at + n;
@@ -109,7 +113,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     }
     if (strcmp(method, "PUT") == 0)
         keep_upload(u);
-    if (sc.requests <= sc.fail_first)
+    if (sc.requests <= sc.fail_first || sc.got_len < sc.need)
         return answer(c, 503,
                       "{\"error\":{\"code\":\"unavailable\","
                       "\"message\":\"busy\"}}",
@@ -372,6 +376,53 @@ static void test_file_upload_resumes(void **state)
     assert_memory_equal(sc.got, content, strlen(content));
 }
 
+/*
+ * A slow link: every attempt of the upload is cut after 4 bytes, so it
+ * takes 9 attempts that together last longer than the retry budget. Each
+ * moves the server's offset on, which is progress: the budget (time
+ * without progress) starts again, and the upload completes.
+ */
+static void test_progress_renews_budget(void **state)
+{
+    struct fx *fx = *state;
+    const struct fy_http_reply *rep = NULL;
+    static const char content[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    struct fy_agent_request rq = {
+        .http = {.method = "PUT",
+                 .path = "/v1/blobs/x",
+                 .content_type = "application/octet-stream",
+                 .offset_header = "Upload-Offset"},
+        .step = "test",
+        .resume = ask_offset};
+    FILE *f;
+
+    assert_int_equal(make_agent(fx, 100, 25), 0);
+    snprintf(fx->file, sizeof(fx->file), "/tmp/ferry-unit-agent-%d",
+             (int)getpid());
+    f = fopen(fx->file, "wb");
+    assert_non_null(f);
+    fputs(content, f);
+    fclose(f);
+    rq.http.file = fx->file;
+    sc.keep_step = 4;
+    sc.need = strlen(content);
+    assert_int_equal(fy_agent_request(fx->a, &rq, &rep, NULL), 0);
+    assert_int_equal(rep->status, 200);
+    assert_true(fx->retries >= 8);
+    assert_int_equal(sc.got_len, strlen(content));
+    assert_memory_equal(sc.got, content, strlen(content));
+    /* Without progress the same budget ends it. */
+    memset(&sc, 0, sizeof(sc));
+    sc.status = 200;
+    sc.answer = "{}";
+    sc.keep_step = 4;
+    sc.keep_max = 4;
+    sc.need = 1000;
+    fx->retries = 0;
+    assert_int_equal(make_agent(fx, 100, 25), 0);
+    assert_int_equal(fy_agent_request(fx->a, &rq, &rep, NULL), FERRY_EUNAVAIL);
+}
+
 static void test_file_missing(void **state)
 {
     struct fx *fx = *state;
@@ -397,6 +448,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_accept_turns_down, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_get_with_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_progress_renews_budget, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_file_upload_resumes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_file_missing, setup, teardown),
