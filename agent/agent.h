@@ -62,6 +62,7 @@ int agent_sync(struct agent_ctx *ctx, int argc, char **argv);
 
 struct fy_buf;
 struct fy_pull_stats;
+struct fy_push_stats;
 
 /*
  * The API key from the environment variable the config names (borrowed
@@ -69,6 +70,12 @@ struct fy_pull_stats;
  * on stderr.
  */
 const char *agent_api_key(const struct fy_agent_config *cfg, int *rc);
+/*
+ * Appends what a push sent, per table, as a monitoring agent's log had it
+ * ("pushed 12 heartbeat, 5 website_usage"), and the files it uploaded;
+ * nothing when nothing went.
+ */
+void agent_push_tables(struct fy_buf *b, const struct fy_push_stats *s);
 /* Appends the one-line summary of a pull ("pulled N changes ..."). */
 void agent_pull_summary(struct fy_buf *b, const struct fy_pull_stats *s);
 /* --limit of pull and sync: 1 to 5000; AGENT_USAGE (said) otherwise. */

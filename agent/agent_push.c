@@ -199,47 +199,9 @@ static void on_event(const struct fy_agent_event *ev, void *ud)
 
 /* ---- the command ----------------------------------------------------- */
 
-static void print_bytes(int64_t n)
-{
-    if (n < 1024)
-        printf("%lld bytes", (long long)n);
-    else if (n < (int64_t)1 << 20)
-        printf("%.1f KiB", (double)n / 1024);
-    else
-        printf("%.1f MiB", (double)n / (1 << 20));
-}
-
-/*
- * The second line, as a monitoring agent's log had it: what went, per
- * table ("pushed 12 heartbeat, 5 website_usage"), and the files uploaded.
- * Nothing when nothing went.
- */
-static void print_tables(const struct fy_push_stats *s)
-{
-    const char *sep = "pushed ";
-
-    for (size_t i = 0; i < s->ntables; i++) {
-        printf("%s%ld %s", sep, s->tables[i].sent, s->tables[i].name);
-        sep = ", ";
-    }
-    if (s->other_sent > 0)
-        printf("%s%ld in other tables", sep, s->other_sent);
-    if (s->files + s->files_known > 0)
-        fputs(s->ntables ? "; " : "", stdout);
-    if (s->files > 0) {
-        printf("uploaded %ld file%s (", s->files, s->files == 1 ? "" : "s");
-        print_bytes(s->file_bytes);
-        printf(")%s", s->files_known ? ", " : "");
-    }
-    if (s->files_known > 0)
-        printf("%ld file%s already stored", s->files_known,
-               s->files_known == 1 ? "" : "s");
-    if (s->ntables > 0 || s->files + s->files_known > 0)
-        putchar('\n');
-}
-
 static void print_summary(const struct fy_push_stats *s)
 {
+    struct fy_buf b = FY_BUF_INIT(0);
     long parked = s->dead + s->dead_local;
 
     printf("pushed %ld changes in %ld batches (acked seq %lld%s, %ld rejected,"
@@ -250,7 +212,10 @@ static void print_summary(const struct fy_push_stats *s)
         printf("; %ld change%s parked: see 'ferry dead list'", parked,
                parked == 1 ? "" : "s");
     putchar('\n');
-    print_tables(s);
+    agent_push_tables(&b, s);
+    if (b.len > 0 && !fy_buf_error(&b))
+        puts(b.data);
+    fy_buf_release(&b);
 }
 
 /*

@@ -235,6 +235,11 @@ static void log_round(const struct round *r, int64_t next_ms)
                 r->push.dead + r->push.dead_local == 0;
 
     round_text(&b, r);
+    if (r->push.sent > 0 || r->push.files + r->push.files_known > 0) {
+        fy_buf_adds(&b, " [");
+        agent_push_tables(&b, &r->push);
+        fy_buf_adds(&b, "]");
+    }
     if (fy_buf_error(&b))
         fy_buf_reset(&b);
     if (r->rc < 0)
@@ -511,6 +516,11 @@ static int run_once(struct syncer *y)
     run_round(y->a, y->o, true, &r);
     round_text(&b, &r);
     puts(fy_buf_error(&b) ? "synced (out of memory)" : b.data);
+    /* The second line of `ferry push`: what went, per table. */
+    fy_buf_reset(&b);
+    agent_push_tables(&b, &r.push);
+    if (b.len > 0 && !fy_buf_error(&b))
+        puts(b.data);
     fy_buf_release(&b);
     return once_exit(y->ctx, &r);
 }

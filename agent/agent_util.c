@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "capture/capture.h"
+#include "agent/push.h"
 #include "core/config.h"
 #include "util/log.h"
 #include "fy.h"
@@ -113,4 +114,37 @@ const char *agent_api_key(const struct fy_agent_config *cfg, int *rc)
         }
     }
     return key;
+}
+
+static void add_bytes(struct fy_buf *b, int64_t n)
+{
+    if (n < 1024)
+        fy_buf_addf(b, "%lld bytes", (long long)n);
+    else if (n < (int64_t)1 << 20)
+        fy_buf_addf(b, "%.1f KiB", (double)n / 1024);
+    else
+        fy_buf_addf(b, "%.1f MiB", (double)n / (1 << 20));
+}
+
+void agent_push_tables(struct fy_buf *b, const struct fy_push_stats *s)
+{
+    const char *sep = "pushed ";
+
+    for (size_t i = 0; i < s->ntables; i++) {
+        fy_buf_addf(b, "%s%ld %s", sep, s->tables[i].sent, s->tables[i].name);
+        sep = ", ";
+    }
+    if (s->other_sent > 0)
+        fy_buf_addf(b, "%s%ld in other tables", sep, s->other_sent);
+    if (s->files + s->files_known > 0 && s->ntables)
+        fy_buf_adds(b, "; ");
+    if (s->files > 0) {
+        fy_buf_addf(b, "uploaded %ld file%s (", s->files,
+                    s->files == 1 ? "" : "s");
+        add_bytes(b, s->file_bytes);
+        fy_buf_adds(b, s->files_known ? "), " : ")");
+    }
+    if (s->files_known > 0)
+        fy_buf_addf(b, "%ld file%s already stored", s->files_known,
+                    s->files_known == 1 ? "" : "s");
 }
