@@ -385,8 +385,8 @@ int fy_store_idem_claim(struct fy_store *st, const struct fy_idem *id,
 int fy_store_idem_done(struct fy_store *st, const struct fy_idem *id,
                        int status, const char *answer, struct ferry_err *err);
 /* Removes records older than max_age_s; *removed counts them. */
-int fy_store_idem_expire(struct fy_store *st, int64_t max_age_s,
-                         long *removed, struct ferry_err *err);
+int fy_store_idem_expire(struct fy_store *st, int64_t max_age_s, long *removed,
+                         struct ferry_err *err);
 
 /* ---- change notices ----------------------------------------------------- */
 
