@@ -31,7 +31,7 @@ static const char usage[] =
     "  --config FILE    JSON settings: store, contract, listen,\n"
     "                   max_body, max_inflight, pool, aliases,\n"
     "                   tombstone_retention, blob_max_bytes,\n"
-    "                   blob_upload_ttl\n"
+    "                   blob_upload_ttl, service_name\n"
     "  -v, --verbose    debug log lines\n"
     "  -q, --quiet      errors only\n"
     "  -h, --help       this text\n"
