@@ -49,6 +49,9 @@ struct fy_http_body_policy {
 #define FY_ROUTE_RANGE                                                         \
     1u /* the answer honours Range, If-None-Match,                             \
           If-Range (status 200 answers only) */
+#define FY_ROUTE_STREAM                                                        \
+    2u /* the body is handed to the handler's stream hooks as it arrives       \
+          (http/server.h) */
 
 typedef void fy_http_handler(struct fy_http_req *req, struct fy_http_resp *resp,
                              void *ud);

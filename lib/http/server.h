@@ -94,9 +94,9 @@ struct fy_http_resp {
  * answers 503 server_busy when there is no room. The handler either
  * answers (fills resp; the body is then dropped unread) or takes the body
  * by setting req->stream to its hooks and req->stream_ctx to its state; it
- * must not fill resp then.
+ * must not fill resp then. (FY_ROUTE_STREAM is in route.h, beside the
+ * other route flags.)
  */
-#define FY_ROUTE_STREAM (1u << 8)
 
 struct fy_http_stream {
     /*
