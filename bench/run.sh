@@ -164,3 +164,6 @@ echo "sqlite ratio: ferryd/upsert=$(awk "BEGIN{printf \"%.2f\", $(rate "$W/liteh
 
 # --- blobs: upload throughput next to a plain PUT to this disk ----------
 sh "$ROOT/bench/bench_blob.sh" "${1:-build-release}"
+
+# --- the row API: single-row POSTs with keep-alive ----------------------
+sh "$ROOT/bench/bench_rows.sh" "${1:-build-release}"

@@ -54,8 +54,12 @@ struct fy_change {
     const struct fy_table *table;
     bool del;
     /*
-     * Some vals are FY_V_ABSENT (a PATCH): an update keeps those columns'
-     * stored values; an insert writes NULL there. Pushes carry full rows.
+     * Some vals are FY_V_ABSENT: an update keeps those columns' stored
+     * values; an insert writes NULL there. Only for nullable columns: both
+     * engines check the row an INSERT ... ON CONFLICT would insert first,
+     * so an absent NOT NULL column fails even when the row exists (the row
+     * API fills absent columns from the locked stored row instead). Pushes
+     * carry full rows.
      */
     bool partial;
     enum fy_row_outcome outcome; /* out: set by apply */
