@@ -66,23 +66,6 @@ static int page_row(const char *const *cols, int n, void *ud)
     return p->cb ? p->cb(&r, p->ud) : 0;
 }
 
-/* A column as read.c prints it: bytea as hex, reals with every bit. */
-static void select_col(struct fy_buf *b, const struct fy_column *c)
-{
-    const char *wrap = c->type == FY_T_BYTEA    ? "hex"
-                       : c->type == FY_T_DOUBLE ? "real"
-                                                : NULL;
-
-    fy_buf_adds(b, ", ");
-    if (wrap)
-        fy_buf_addf(b, "{%s:x.", wrap);
-    else
-        fy_buf_adds(b, "x.");
-    fy_buf_add_ident(b, c->name);
-    if (wrap)
-        fy_buf_adds(b, "}");
-}
-
 /*
  * One page of t's rows after $1, $2 in version order ($3 rows), only
  * region $4's when region; locked for the transaction when lock.
@@ -91,8 +74,10 @@ static void page_sql(struct fy_buf *b, const struct fy_table *t, bool del,
                      bool region, bool lock)
 {
     fy_buf_adds(b, "SELECT {ver_sel}, _ferry_hlc, _ferry_origin");
-    for (size_t i = 0; i < (del ? t->npk : t->ncols); i++)
-        select_col(b, &t->cols[del ? t->pk[i] : i]);
+    for (size_t i = 0; i < (del ? t->npk : t->ncols); i++) {
+        fy_buf_adds(b, ", ");
+        fy_sql_select_col(b, &t->cols[del ? t->pk[i] : i], "x.");
+    }
     if (del) {
         fy_buf_addf(b, " FROM {tomb:%s} x WHERE {ver_after}", t->name);
     } else {

@@ -79,22 +79,6 @@ static int keep_row(const char *const *cols, int n, void *ud)
     return r->origin ? 0 : FERRY_ENOMEM;
 }
 
-/* A column as the reader wants its text: bytea as hex, reals exact. */
-static void select_col(struct fy_buf *b, const struct fy_column *c,
-                       const char *alias)
-{
-    const char *wrap = c->type == FY_T_BYTEA    ? "hex"
-                       : c->type == FY_T_DOUBLE ? "real"
-                                                : NULL;
-
-    if (wrap)
-        fy_buf_addf(b, "{%s:%s", wrap, alias);
-    else
-        fy_buf_adds(b, alias);
-    fy_buf_add_ident(b, c->name);
-    fy_buf_adds(b, wrap ? "}, " : ", ");
-}
-
 /*
  * The statement for one source. Arguments: $1 and $2 the position read
  * after, $3 the row limit, then the region and the origin to leave out
@@ -108,8 +92,10 @@ static void source_sql(struct fy_buf *b, const struct fy_read_req *req,
     int arg = 4;
 
     fy_buf_adds(b, "SELECT {ver_sel}, _ferry_hlc, _ferry_origin, ");
-    for (size_t i = 0; i < (src->del ? t->npk : t->ncols); i++)
-        select_col(b, &t->cols[src->del ? t->pk[i] : i], "x.");
+    for (size_t i = 0; i < (src->del ? t->npk : t->ncols); i++) {
+        fy_sql_select_col(b, &t->cols[src->del ? t->pk[i] : i], "x.");
+        fy_buf_adds(b, ", ");
+    }
     b->len -= 2; /* the last ", " */
     if (src->del)
         fy_buf_addf(b, " FROM {tomb:%s} x", t->name);

@@ -47,23 +47,6 @@ static int got_hlc(const char *const *cols, int n, void *ud)
     return 0;
 }
 
-/* A column as read.c prints it: bytea as hex, reals with every bit. */
-static void select_col(struct fy_buf *b, const struct fy_column *c)
-{
-    const char *wrap = c->type == FY_T_BYTEA    ? "hex"
-                       : c->type == FY_T_DOUBLE ? "real"
-                                                : NULL;
-
-    fy_buf_adds(b, ", ");
-    if (wrap)
-        fy_buf_addf(b, "{%s:x.", wrap);
-    else
-        fy_buf_adds(b, "x.");
-    fy_buf_add_ident(b, c->name);
-    if (wrap)
-        fy_buf_adds(b, "}");
-}
-
 /*
  * The key's values as statement arguments, in the texts each engine reads
  * back as the column's type: integers and booleans as integers, reals with
@@ -137,8 +120,10 @@ static int row_stmts(const struct fy_table *t, bool lock, struct fy_buf *row,
                      struct fy_buf *tomb)
 {
     fy_buf_adds(row, "SELECT x._ferry_hlc, x._ferry_origin");
-    for (size_t i = 0; i < t->ncols; i++)
-        select_col(row, &t->cols[i]);
+    for (size_t i = 0; i < t->ncols; i++) {
+        fy_buf_adds(row, ", ");
+        fy_sql_select_col(row, &t->cols[i], "x.");
+    }
     fy_buf_adds(row, " FROM ");
     fy_buf_add_ident(row, t->name);
     fy_buf_adds(row, " x");

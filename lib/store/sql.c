@@ -44,6 +44,21 @@ void fy_sql_pk_cols(struct fy_buf *b, const struct fy_table *t)
     }
 }
 
+void fy_sql_select_col(struct fy_buf *b, const struct fy_column *c,
+                       const char *alias)
+{
+    const char *wrap = c->type == FY_T_BYTEA    ? "hex"
+                       : c->type == FY_T_DOUBLE ? "real"
+                                                : NULL;
+
+    if (wrap)
+        fy_buf_addf(b, "{%s:", wrap);
+    fy_buf_adds(b, alias);
+    fy_buf_add_ident(b, c->name);
+    if (wrap)
+        fy_buf_addc(b, '}');
+}
+
 const char *fy_sql_sqlite_type(enum fy_type t)
 {
     switch (t) {

@@ -20,6 +20,13 @@ void fy_sql_pk_match(struct fy_buf *b, const struct fy_table *t, const char *l,
 /* "k1", "k2" */
 void fy_sql_pk_cols(struct fy_buf *b, const struct fy_table *t);
 /*
+ * One column of a read, as readers want its text (pull, snapshots, the row
+ * API): alias."c", bytea as hex ({hex:...}), reals with every bit
+ * ({real:...}); no separator.
+ */
+void fy_sql_select_col(struct fy_buf *b, const struct fy_column *c,
+                       const char *alias);
+/*
  * Column definitions "a" bigint NOT NULL, ... with types for the dialect;
  * without NOT NULL when not constraints (staging tables also hold deletes,
  * which carry only the key).
