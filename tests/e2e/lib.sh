@@ -775,3 +775,18 @@ files_poll_stop() {
     grep -q '^row$' "$T/poll.log" || fail "the poller never saw the row"
     note "store polled $(wc -l <"$T/poll.log") times"
 }
+
+# docs_serve FERRYD-ARGS...: ferryd ARGS serve --listen 127.0.0.1:0 in the
+# background, as a page's `ferryd ... serve` (output in serve.out and
+# serve.err of the current folder); sets FERRYD_PID and URL once it listens.
+docs_serve() {
+    ferryd "$@" serve --listen 127.0.0.1:0 >serve.out 2>serve.err &
+    FERRYD_PID=$!
+    _i=0
+    until grep -q '^listening on' serve.out; do
+        _i=$((_i + 1))
+        [ $_i -gt 200 ] && fail "ferryd did not start: $(cat serve.err)"
+        sleep 0.05
+    done
+    URL=http://127.0.0.1:$(sed -n 's/^listening on 127.0.0.1://p' serve.out)
+}

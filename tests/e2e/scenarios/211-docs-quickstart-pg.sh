@@ -23,15 +23,7 @@ docs_check $QS qs-pg-migrate migrate.out
 docs_run $QS 'export FERRY_API_KEY=$(ferryd keys create --device pc-ankara-1)' \
     2>/dev/null || fail "keys create"
 docs_has $QS "ferryd --contract contract.json serve &"
-ferryd --contract contract.json serve --listen 127.0.0.1:0 >serve.out 2>serve.err &
-FERRYD_PID=$!
-i=0
-until grep -q '^listening on' serve.out; do
-    i=$((i + 1))
-    [ $i -gt 200 ] && fail "ferryd did not start: $(cat serve.err)"
-    sleep 0.05
-done
-URL=http://127.0.0.1:$(sed -n 's/^listening on 127.0.0.1://p' serve.out)
+docs_serve --contract contract.json
 ferry init --db app.db --url "$URL" --device pc-ankara-1 >/dev/null || fail "init --url"
 ferry push >/dev/null 2>&1 || fail "ferry push"
 ferry status >/dev/null || fail "ferry status"

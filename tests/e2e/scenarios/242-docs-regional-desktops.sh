@@ -51,15 +51,7 @@ docs_block $RD rd-settings >ferryd.json
 # The walkthrough's aliases are configuration.md's.
 docs_json docs/configuration.md old-client-settings ferryd.json "dict(v, store='postgresql://ferry@db.example/ferry', contract='/etc/ferry/contract.json')"
 docs_has $RD "ferryd --config ferryd.json serve"
-ferryd --config ferryd.json serve --listen 127.0.0.1:0 >serve.out 2>serve.err &
-FERRYD_PID=$!
-i=0
-until grep -q '^listening on' serve.out; do
-    i=$((i + 1))
-    [ $i -gt 200 ] && fail "ferryd did not start: $(cat serve.err)"
-    sleep 0.05
-done
-URL=http://127.0.0.1:$(sed -n 's/^listening on 127.0.0.1://p' serve.out)
+docs_serve --config ferryd.json
 
 # 3. Ankara on the agent.
 cd "$T/ankara"

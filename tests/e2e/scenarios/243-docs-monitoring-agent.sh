@@ -63,16 +63,7 @@ docs_has $MA "ferryd --store sqlite:ingest.db keys create --device emp-42"
 KEY=$(ferryd --store sqlite:ingest.db keys create --device emp-42 2>/dev/null)
 docs_block $MA ma-settings >ferryd.json
 docs_has $MA "ferryd --store sqlite:ingest.db --config ferryd.json serve --listen 127.0.0.1:8080"
-ferryd --store sqlite:ingest.db --config ferryd.json serve \
-    --listen 127.0.0.1:0 >serve.out 2>serve.err &
-FERRYD_PID=$!
-i=0
-until grep -q '^listening on' serve.out; do
-    i=$((i + 1))
-    [ $i -gt 200 ] && fail "ferryd did not start: $(cat serve.err)"
-    sleep 0.05
-done
-URL=http://127.0.0.1:$(sed -n 's/^listening on 127.0.0.1://p' serve.out)
+docs_serve --store sqlite:ingest.db --config ferryd.json
 docs_has $MA "curl -s http://127.0.0.1:8080/health"
 curl -s "$URL/health" >health.out
 DOCS_SED='s/"version":"[^"]*"/"version":"VERSION"/' docs_check $MA ma-health health.out

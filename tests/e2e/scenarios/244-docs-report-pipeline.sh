@@ -30,16 +30,7 @@ KEY=$(doc_cmd "ferryd --store sqlite:dashboard.db keys create --device nas" 2>/d
 docs_block $RP rp-settings >ferryd.json
 [ -s ferryd.json ] || fail "no settings block in $RP"
 docs_has $RP "ferryd --store sqlite:dashboard.db --config ferryd.json serve --listen 127.0.0.1:8080"
-ferryd --store "$STORE_URL" --config ferryd.json serve \
-    --listen 127.0.0.1:0 >serve.out 2>serve.err &
-FERRYD_PID=$!
-i=0
-until grep -q '^listening on' serve.out; do
-    i=$((i + 1))
-    [ $i -gt 200 ] && fail "ferryd did not start: $(cat serve.err)"
-    sleep 0.05
-done
-URL=http://127.0.0.1:$(sed -n 's/^listening on 127.0.0.1://p' serve.out)
+docs_serve --store "$STORE_URL" --config ferryd.json
 
 # 3. The script, as the page has it.
 docs_block $RP rp-client >nas_sync.py
