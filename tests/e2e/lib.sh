@@ -790,3 +790,24 @@ docs_serve() {
     done
     URL=http://127.0.0.1:$(sed -n 's/^listening on 127.0.0.1://p' serve.out)
 }
+
+# own_pg [fsync=on|off]: on PostgreSQL, moves this scenario to a cluster of
+# its own (OWN_PG, stopped by run.sh), for scenarios that hold
+# transactions open, stop the cluster, or read at once what they wrote (the
+# shared cluster's horizon is every scenario's). Nothing on SQLite.
+own_pg() {
+    [ "$STORE" = pg ] || return 0
+    OWN_PG=$(pg_cluster_start "$@") || fail "cannot start a PostgreSQL cluster"
+    STORE_URL="postgresql://postgres@127.0.0.1:$(cat "$OWN_PG/port")/postgres"
+}
+
+# blob_contract: the contract of the blob scenarios, one table "shots"
+# whose column "file" names a blob.
+blob_contract() {
+    write_contract "$T/contract.json" <<'JSON'
+{"version": 1, "tables": [{"name": "shots",
+  "columns": [{"name": "id", "type": "bigint", "not_null": true},
+              {"name": "file", "type": "text"}],
+  "primary_key": ["id"], "blob_columns": ["file"]}]}
+JSON
+}

@@ -7,10 +7,7 @@
 # row at once, and the shared cluster's horizon is held back by the other
 # scenarios' open transactions (CI saw a read miss a row committed 1 ms
 # earlier).
-if [ "$STORE" = pg ]; then
-    OWN_PG=$(pg_cluster_start)
-    STORE_URL="postgresql://postgres@127.0.0.1:$(cat "$OWN_PG/port")/postgres"
-fi
+own_pg
 write_contract "$T/contract.json" <<'JSON'
 {"version": 1, "tables": [
  {"name": "notes", "columns": [

@@ -5,10 +5,7 @@
 # waits for the lock, so nothing can commit late.
 # On PostgreSQL a cluster of its own: the held push holds back the
 # cluster's horizon, which would stall other scenarios' pulls.
-if [ "$STORE" = pg ]; then
-    OWN_PG=$(pg_cluster_start)
-    STORE_URL="postgresql://postgres@127.0.0.1:$(cat "$OWN_PG/port")/postgres"
-fi
+own_pg
 write_contract "$T/contract.json" <<'JSON'
 {"version": 1, "tables": [{"name": "t", "columns": [
   {"name": "id", "type": "bigint", "not_null": true}, {"name": "v", "type": "text"}],

@@ -5,10 +5,7 @@
 # stop, and bad waits are 400.
 # On PostgreSQL a cluster of its own: a push held open by another
 # scenario on the shared one would hold back the horizon and these timings.
-if [ "$STORE" = pg ]; then
-    OWN_PG=$(pg_cluster_start)
-    STORE_URL="postgresql://postgres@127.0.0.1:$(cat "$OWN_PG/port")/postgres"
-fi
+own_pg
 write_contract "$T/contract.json" <<'JSON'
 {"version": 1, "tables": [{"name": "t", "columns": [
   {"name": "id", "type": "bigint", "not_null": true}, {"name": "v", "type": "text"}],

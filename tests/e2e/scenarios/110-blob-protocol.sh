@@ -4,12 +4,7 @@
 # and code and nothing stored: a wrong hash, a file over blob_max_bytes
 # (answered before the body), a Range outside the file, Content-Range
 # forms that are not one, a wrong offset, gzip. ferryd keeps serving.
-write_contract "$T/contract.json" <<'JSON'
-{"version": 1, "tables": [{"name": "shots",
-  "columns": [{"name": "id", "type": "bigint", "not_null": true},
-              {"name": "file", "type": "text"}],
-  "primary_key": ["id"], "blob_columns": ["file"]}]}
-JSON
+blob_contract
 ferryd_migrate
 KEY=$(make_key cam-1)
 echo '{"blob_max_bytes": 4194304}' >"$T/settings.json"

@@ -2,12 +2,7 @@
 # (with their parts) by the next blob request; an upload still being
 # written and complete blobs stay. A client that comes back after the
 # expiry finds offset 0 and starts over.
-write_contract "$T/contract.json" <<'JSON'
-{"version": 1, "tables": [{"name": "shots",
-  "columns": [{"name": "id", "type": "bigint", "not_null": true},
-              {"name": "file", "type": "text"}],
-  "primary_key": ["id"], "blob_columns": ["file"]}]}
-JSON
+blob_contract
 ferryd_migrate
 KEY=$(make_key cam-1)
 echo '{"blob_upload_ttl": 3}' >"$T/settings.json"

@@ -7,16 +7,8 @@
 # On PostgreSQL a cluster of its own: a part is a transaction of its own,
 # and a stream of them holds back the shared cluster's horizon, which
 # stalls other tests' pulls and reads.
-if [ "$STORE" = pg ]; then
-    OWN_PG=$(pg_cluster_start)
-    STORE_URL="postgresql://postgres@127.0.0.1:$(cat "$OWN_PG/port")/postgres"
-fi
-write_contract "$T/contract.json" <<'JSON'
-{"version": 1, "tables": [{"name": "shots",
-  "columns": [{"name": "id", "type": "bigint", "not_null": true},
-              {"name": "file", "type": "text"}],
-  "primary_key": ["id"], "blob_columns": ["file"]}]}
-JSON
+own_pg
+blob_contract
 ferryd_migrate
 KEY=$(make_key cam-1)
 start_ferryd

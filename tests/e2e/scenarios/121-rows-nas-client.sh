@@ -6,11 +6,7 @@
 # without writing again, and a report sent while the store is down (PostgreSQL
 # stopped; the SQLite store held by another writer) gets 503 and goes in
 # once the store is back.
-if [ "$STORE" = pg ]; then
-    # A cluster of its own: it is stopped and started again below.
-    OWN_PG=$(pg_cluster_start fsync=off)
-    STORE_URL="postgresql://postgres@127.0.0.1:$(cat "$OWN_PG/port")/postgres"
-fi
+own_pg fsync=off
 write_contract "$T/contract.json" <<'JSON'
 {"version": 1, "tables": [{"name": "reports", "columns": [
   {"name": "video_id", "type": "text", "not_null": true},

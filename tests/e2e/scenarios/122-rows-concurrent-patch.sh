@@ -7,12 +7,7 @@
 # with its own column only; one of them creates each row, the others
 # update it, and every column arrives. On PostgreSQL the clients are split
 # over two ferryd processes.
-if [ "$STORE" = pg ]; then
-    # A cluster of its own: its many open transactions would hold back the
-    # shared cluster's horizon for the pull tests beside it.
-    OWN_PG=$(pg_cluster_start fsync=off)
-    STORE_URL="postgresql://postgres@127.0.0.1:$(cat "$OWN_PG/port")/postgres"
-fi
+own_pg fsync=off
 COLS=$(python3 -c 'print(", ".join("{\"name\": \"c%d\", \"type\": \"bigint\"}" % i for i in range(32)))')
 write_contract "$T/contract.json" <<JSON
 {"version": 1, "tables": [{"name": "counters", "columns": [

@@ -4,12 +4,7 @@
 # and the row is written once. The same 8 without the header: one created,
 # seven updated. A PATCH and a DELETE retried with their key answer the
 # first answer too (a DELETE retried is not 404).
-if [ "$STORE" = pg ]; then
-    # A cluster of its own: its many open transactions would hold back the
-    # shared cluster's horizon for the pull tests beside it.
-    OWN_PG=$(pg_cluster_start fsync=off)
-    STORE_URL="postgresql://postgres@127.0.0.1:$(cat "$OWN_PG/port")/postgres"
-fi
+own_pg fsync=off
 write_contract "$T/contract.json" <<'JSON'
 {"version": 1, "tables": [{"name": "reports", "primary_key": ["video_id"],
   "columns": [{"name": "video_id", "type": "text", "not_null": true},

@@ -6,10 +6,7 @@
 # the file, is not deleted by its absence.
 # On PostgreSQL a cluster of its own: the held push holds back the cluster's
 # horizon, which would stall other scenarios' pulls on the shared one.
-if [ "$STORE" = pg ]; then
-    OWN_PG=$(pg_cluster_start)
-    STORE_URL="postgresql://postgres@127.0.0.1:$(cat "$OWN_PG/port")/postgres"
-fi
+own_pg
 write_contract "$T/contract.json" <<'JSON'
 {"version": 1, "tables": [
  {"name": "ts", "columns": [
