@@ -63,6 +63,11 @@ struct conn_state {
     bool busy;     /* the in-flight budget ran out mid-body */
     bool failed;   /* the body file could not be written */
     bool answered; /* a response was queued before the body */
+    /*
+     * A stream route's answer on the headers to a client that did not ask
+     * 100-continue: sent once the body has been read and dropped (owned).
+     */
+    struct fy_http_resp *deferred;
 };
 
 const char *fy_http_header(const struct fy_http_req *req, const char *name)
@@ -791,6 +796,51 @@ static void end_stream(struct fy_http_server *s, struct conn_state *cs,
  * starting an upload over); then the handler answers now (and the charge
  * goes back) or takes the body (see server.h).
  */
+/* Bodies up to this size are read and dropped before an answer. */
+#define DEFER_MAX ((uint64_t)16 << 20)
+
+/*
+ * A success a stream route answers on the headers (200 for a blob stored
+ * already) to a client that sends its body without waiting for
+ * 100-continue: answered at once, libmicrohttpd closes the connection with
+ * body bytes unread, and the client may see the reset instead of the
+ * answer (and send the same request again, forever). A body of up to
+ * DEFER_MAX bytes is read and dropped first, then answered. Refusals
+ * (409, 413) still go at once: their client must learn before it sends
+ * what will not be taken, and a reset makes it ask again (HEAD) anyway.
+ * Returns true when *resp was taken for later.
+ */
+static bool defer_answer(struct MHD_Connection *c, struct conn_state *cs,
+                         uint64_t declared, struct fy_http_resp *resp)
+{
+    const char *expect =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
+
+    if (resp->status >= 300 || declared == 0 || declared > DEFER_MAX ||
+        (expect && strcasecmp(expect, "100-continue") == 0))
+        return false;
+    cs->deferred = fy_malloc(sizeof(*cs->deferred));
+    if (!cs->deferred)
+        return false;
+    *cs->deferred = *resp;
+    return true;
+}
+
+/* A deferred answer never sent (the client went away) releases here. */
+static void drop_deferred(struct conn_state *cs)
+{
+    struct fy_http_resp *r = cs->deferred;
+
+    if (!r)
+        return;
+    fy_buf_release(&r->body);
+    resp_drop_reader(r);
+    if (r->fd >= 0)
+        close(r->fd);
+    fy_free(r);
+    cs->deferred = NULL;
+}
+
 static enum MHD_Result begin_stream(struct fy_http_server *s,
                                     struct MHD_Connection *c,
                                     struct conn_state *cs, uint64_t declared)
@@ -810,6 +860,8 @@ static enum MHD_Result begin_stream(struct fy_http_server *s,
     cs->match.route->fn(&cs->req, &resp, s->ud);
     if (!cs->req.stream) {
         budget_give(s, &cs->stream_charge);
+        if (defer_answer(c, cs, declared, &resp))
+            return MHD_YES;
         cs->answered = true;
         return send_resp(c, cs, &resp);
     }
@@ -889,7 +941,7 @@ static void take_data(struct fy_http_server *s, struct conn_state *cs,
     struct fy_buf *b = &cs->req.body;
     int rc;
 
-    if (cs->answered || cs->too_big || cs->busy || cs->failed)
+    if (cs->answered || cs->deferred || cs->too_big || cs->busy || cs->failed)
         return;
     if (cs->req.stream) {
         if (!cs->stream_stopped &&
@@ -979,6 +1031,12 @@ static enum MHD_Result finish(struct fy_http_server *s,
     enum MHD_Result ret = MHD_NO;
     const char *enc;
 
+    if (cs->deferred) {
+        resp = *cs->deferred;
+        fy_free(cs->deferred);
+        cs->deferred = NULL;
+        return send_resp(c, cs, &resp);
+    }
     if (cs->req.stream) {
         end_stream(s, cs, &resp);
         return send_resp(c, cs, &resp);
@@ -1119,6 +1177,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
         return;
     /* A body cut short: the stream keeps what arrived (server.h). */
     end_stream(s, cs, NULL);
+    drop_deferred(cs);
     log_request(c, cs, toe);
     if (s->h.done && cs->headers_done)
         s->h.done(&cs->req, s->ud);
