@@ -89,6 +89,22 @@ void fy_agent_reply_message(const struct fy_http_reply *rep, char *out,
     reply_error(rep, NULL, 0, out, n);
 }
 
+int fy_agent_reply_fail(const struct fy_http_reply *rep, const char *what,
+                        struct ferry_err *err)
+{
+    char msg[300];
+    int code = fy_agent_reply_err(rep);
+
+    fy_agent_reply_message(rep, msg, sizeof(msg));
+    if (code == FERRY_EAUTH || code == FERRY_EFORBIDDEN)
+        return fy_err_status(err, code, (int)rep->status,
+                             "server refused the key (%ld): %s", rep->status,
+                             msg);
+    return fy_err_status(err, FERRY_EHTTP, (int)rep->status,
+                         "unexpected answer %ld to %s: %s", rep->status, what,
+                         msg);
+}
+
 int fy_agent_reply_err(const struct fy_http_reply *rep)
 {
     char code[64];

@@ -126,6 +126,13 @@ int fy_agent_reply_err(const struct fy_http_reply *rep);
 bool fy_agent_reply_is_verdict(const struct fy_http_reply *rep);
 void fy_agent_reply_message(const struct fy_http_reply *rep, char *out,
                             size_t n);
+/*
+ * The failure of a step whose answer it cannot use: the key refused
+ * (FERRY_EAUTH, FERRY_EFORBIDDEN), else FERRY_EHTTP "unexpected answer N
+ * to WHAT: message"; err's status is the answer's. Returns the code.
+ */
+int fy_agent_reply_fail(const struct fy_http_reply *rep, const char *what,
+                        struct ferry_err *err);
 
 /* Reports ev through the agent's callback (step code, progress). */
 void fy_agent_report(struct fy_agent *a, struct fy_agent_event *ev);

@@ -433,18 +433,11 @@ static int64_t upload_offset(const struct fy_http_reply *rep, int64_t size)
 static int refused(const struct fy_http_reply *rep, const char *what,
                    struct ferry_err *err)
 {
-    char msg[300];
-    int code = fy_agent_reply_err(rep);
+    char about[160];
 
-    fy_agent_reply_message(rep, msg, sizeof(msg));
-    if (code == FERRY_EAUTH || code == FERRY_EFORBIDDEN)
-        return fy_err_status(err, code, (int)rep->status,
-                             "server refused the key (%ld): %s", rep->status,
-                             msg);
-    return fy_err_status(err, FERRY_EHTTP, (int)rep->status,
-                         "unexpected answer %ld to %s (is base_url a ferryd"
-                         " that stores files?): %s",
-                         rep->status, what, msg);
+    snprintf(about, sizeof(about),
+             "%s (is base_url a ferryd that stores files?)", what);
+    return fy_agent_reply_fail(rep, about, err);
 }
 
 /* One HEAD, no retry: 0 with its status and offset, or -1. */

@@ -925,20 +925,15 @@ static int start_rebootstrap(struct puller *p, struct ferry_err *err)
 static int judge(struct puller *p, const struct fy_http_reply *rep,
                  struct ferry_err *err)
 {
-    int code = fy_agent_reply_err(rep);
-    char msg[300];
+    char about[600];
 
-    if (code == FERRY_EEXPIRED)
+    if (fy_agent_reply_err(rep) == FERRY_EEXPIRED)
         return start_rebootstrap(p, err);
-    fy_agent_reply_message(rep, msg, sizeof(msg));
-    if (code == FERRY_EAUTH || code == FERRY_EFORBIDDEN)
-        return fy_err_status(err, code, (int)rep->status,
-                             "server refused the key (%ld): %s", rep->status,
-                             msg);
-    return fy_err_status(err, FERRY_EHTTP, (int)rep->status,
-                         "unexpected answer %ld to GET /v1/changes from '%s'"
-                         " (is base_url a ferryd that serves pull?): %s",
-                         rep->status, p->a->cfg.base_url, msg);
+    snprintf(about, sizeof(about),
+             "GET /v1/changes from '%.400s' (is base_url a ferryd that serves"
+             " pull?)",
+             p->a->cfg.base_url);
+    return fy_agent_reply_fail(rep, about, err);
 }
 
 /* One page asked for and applied; *done when the server has no more. */

@@ -238,14 +238,10 @@ static int handle_rejection(struct pusher *p, const struct fy_batch *b,
     return rc;
 }
 
-static int auth_failure(struct pusher *p, int code, struct ferry_err *err)
+/* An answer that refuses the key (key_refused said so). */
+static int auth_failure(struct pusher *p, struct ferry_err *err)
 {
-    char msg[300];
-
-    fy_agent_reply_message(p->rep, msg, sizeof(msg));
-    return fy_err_status(err, code, (int)p->rep->status,
-                         "server refused the key (%ld): %s", p->rep->status,
-                         msg);
+    return fy_agent_reply_fail(p->rep, "POST /v1/push", err);
 }
 
 /* FERRY_EAUTH or FERRY_EFORBIDDEN when the answer refuses the key, else 0. */
@@ -273,7 +269,7 @@ static int handshake(struct pusher *p, struct ferry_err *err)
         return rc;
     refused = key_refused(p->rep);
     if (refused)
-        return auth_failure(p, refused, err);
+        return auth_failure(p, err);
     if (p->rep->status != 200)
         return fy_err_status(err, FERRY_EHTTP, (int)p->rep->status,
                              "server answered %ld to the handshake",
@@ -418,7 +414,7 @@ static int push_one(struct pusher *p, struct fy_batch *b, bool *done,
      * any invalid change, so it cannot block the rest of the outbox.
      */
     if (key_refused(p->rep) == FERRY_EAUTH)
-        return auth_failure(p, FERRY_EAUTH, err);
+        return auth_failure(p, err);
     if (p->rep->status != 200)
         return handle_rejection(p, b, err);
     acked = p->acked;
