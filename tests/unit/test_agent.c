@@ -322,6 +322,20 @@ static void test_get_with_header(void **state)
     assert_false(rep->has_header);
 }
 
+/* The file an upload test sends, with content; its path (fx owns it). */
+static const char *write_file(struct fx *fx, const char *content)
+{
+    FILE *f;
+
+    snprintf(fx->file, sizeof(fx->file), "/tmp/ferry-unit-agent-%d",
+             (int)getpid());
+    f = fopen(fx->file, "wb");
+    assert_non_null(f);
+    fputs(content, f);
+    fclose(f);
+    return fx->file;
+}
+
 /* What the server kept of the upload: a HEAD's Upload-Offset. */
 static int ask_offset(struct fy_agent *a, int64_t *offset, void *ud,
                       struct ferry_err *err)
@@ -356,15 +370,8 @@ static void test_file_upload_resumes(void **state)
                  .offset_header = "Upload-Offset"},
         .step = "test",
         .resume = ask_offset};
-    FILE *f;
 
-    snprintf(fx->file, sizeof(fx->file), "/tmp/ferry-unit-agent-%d",
-             (int)getpid());
-    f = fopen(fx->file, "wb");
-    assert_non_null(f);
-    fputs(content, f);
-    fclose(f);
-    rq.http.file = fx->file;
+    rq.http.file = write_file(fx, content);
     sc.fail_first = 1;
     sc.keep_max = 10;
     assert_int_equal(fy_agent_request(fx->a, &rq, &rep, NULL), 0);
@@ -394,16 +401,9 @@ static void test_progress_renews_budget(void **state)
                  .offset_header = "Upload-Offset"},
         .step = "test",
         .resume = ask_offset};
-    FILE *f;
 
     assert_int_equal(make_agent(fx, 100, 25), 0);
-    snprintf(fx->file, sizeof(fx->file), "/tmp/ferry-unit-agent-%d",
-             (int)getpid());
-    f = fopen(fx->file, "wb");
-    assert_non_null(f);
-    fputs(content, f);
-    fclose(f);
-    rq.http.file = fx->file;
+    rq.http.file = write_file(fx, content);
     sc.keep_step = 4;
     sc.need = strlen(content);
     assert_int_equal(fy_agent_request(fx->a, &rq, &rep, NULL), 0);
