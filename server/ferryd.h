@@ -38,6 +38,10 @@ struct ferryd_alias {
 
 /* How long deletes stay pullable by default: 30 days. */
 #define FERRYD_TOMBSTONE_RETENTION_S (30L * 86400)
+/* How long run history is kept by default: 30 days. */
+#define FERRYD_HISTORY_RETENTION_S (30L * 86400)
+/* How often ferryd abandons expired leases and prunes history. */
+#define FERRYD_MAINTENANCE_INTERVAL_S 60L
 
 struct ferryd_settings {
     const char *store;    /* URL */
@@ -46,10 +50,16 @@ struct ferryd_settings {
     size_t max_body;
     size_t max_inflight; /* bytes of all request bodies at once */
     unsigned pool;
-    size_t tombstone_retention_s; /* 0: the default, 30 days */
-    size_t blob_max_bytes;        /* 0: the default, 100 MiB */
-    size_t blob_upload_ttl_s;     /* 0: the default, a day */
-    const char *service_name;     /* /health's "service"; NULL: "ferryd" */
+    size_t tombstone_retention_s;  /* 0: the default, 30 days */
+    size_t blob_max_bytes;         /* 0: the default, 100 MiB */
+    size_t blob_upload_ttl_s;      /* 0: the default, a day */
+    const char *service_name;      /* /health's "service"; NULL: "ferryd" */
+    size_t history_retention_s;    /* 0: the default, 30 days */
+    size_t maintenance_interval_s; /* 0: the default, 60 s */
+    const char *instance_name;     /* runs' "server"; NULL: HOST/PID */
+    /* ferryd migrate: views with the form-sync service's table names */
+    const char *compat_views_prefix; /* NULL: none */
+    const char *compat_views_schema; /* NULL: "public" (PostgreSQL) */
     struct ferryd_alias aliases[FERRYD_MAX_ALIASES];
     size_t naliases;
 };

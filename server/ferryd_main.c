@@ -31,7 +31,9 @@ static const char usage[] =
     "  --config FILE    JSON settings: store, contract, listen,\n"
     "                   max_body, max_inflight, pool, aliases,\n"
     "                   tombstone_retention, blob_max_bytes,\n"
-    "                   blob_upload_ttl, service_name\n"
+    "                   blob_upload_ttl, service_name, instance_name,\n"
+    "                   history_retention, maintenance_interval,\n"
+    "                   compat_views_prefix, compat_views_schema\n"
     "  -v, --verbose    debug log lines\n"
     "  -q, --quiet      errors only\n"
     "  -h, --help       this text\n"
@@ -206,6 +208,9 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
         {"contract", &s->contract, NULL, NULL, 0, 0},
         {"listen", &s->listen, NULL, NULL, 0, 0},
         {"service_name", &s->service_name, NULL, NULL, 0, 0},
+        {"instance_name", &s->instance_name, NULL, NULL, 0, 0},
+        {"compat_views_prefix", &s->compat_views_prefix, NULL, NULL, 0, 0},
+        {"compat_views_schema", &s->compat_views_schema, NULL, NULL, 0, 0},
         {"max_body", NULL, &s->max_body, NULL, 1024, 1L << 30},
         {"max_inflight", NULL, &s->max_inflight, NULL, 1024, 1LL << 40},
         {"pool", NULL, NULL, &s->pool, 1, 256},
@@ -215,6 +220,11 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
         /* bytes per blob: up to 1 TiB; seconds: one (tests) to a year */
         {"blob_max_bytes", NULL, &s->blob_max_bytes, NULL, 1, 1LL << 40},
         {"blob_upload_ttl", NULL, &s->blob_upload_ttl_s, NULL, 1, 366 * 86400},
+        /* seconds: one (tests) to ten years; one to a day */
+        {"history_retention", NULL, &s->history_retention_s, NULL, 1,
+         10LL * 366 * 86400},
+        {"maintenance_interval", NULL, &s->maintenance_interval_s, NULL, 1,
+         86400},
     };
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);

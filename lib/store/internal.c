@@ -56,7 +56,36 @@ static const char *const internal_ddl =
     " created_at {time} NOT NULL DEFAULT ({now}),"
     " PRIMARY KEY (key_id, idem_key));"
     "CREATE INDEX IF NOT EXISTS ferry_idempotency_at ON {s}idempotency"
-    " (created_at);";
+    " (created_at);"
+    /*
+     * Tracked runs (store/runs.c): one status row per stream or device,
+     * one history row per run. Times in unix ms of the store's clock
+     * ({now_ms}), which judges leases for every ferryd alike; the
+     * compatibility views (store/compat.c) show them as timestamps.
+     * history.token groups a device's requests into one run (unique per
+     * device); history.idem is a stream begin's Idempotency-Key.
+     */
+    "CREATE TABLE IF NOT EXISTS {s}sync_status ("
+    " kind {text} NOT NULL, name {text} NOT NULL, cursor {text},"
+    " status {text} NOT NULL DEFAULT 'pending', last_error {text},"
+    " last_success_ms {int}, last_attempt_ms {int},"
+    " successes {int} NOT NULL DEFAULT 0, failures {int} NOT NULL DEFAULT 0,"
+    " last_records {int}, lease_run {int}, lease_until_ms {int},"
+    " lease_instance {text}, created_ms {int} NOT NULL,"
+    " updated_ms {int} NOT NULL, PRIMARY KEY (kind, name));"
+    "CREATE TABLE IF NOT EXISTS {s}sync_history ("
+    " id {serial}, kind {text} NOT NULL, name {text} NOT NULL,"
+    " status {text} NOT NULL, op {text}, started_ms {int} NOT NULL,"
+    " ended_ms {int}, duration_ms {int}, records {int},"
+    " requests {int} NOT NULL DEFAULT 0, error {text}, metadata {text},"
+    " instance {text}, server {text}, key_id {text}, cursor {text},"
+    " lease_ms {int}, lease_until_ms {int}, token {text}, idem {text});"
+    "CREATE INDEX IF NOT EXISTS ferry_sync_history_name ON {s}sync_history"
+    " (kind, name, id);"
+    "CREATE INDEX IF NOT EXISTS ferry_sync_history_ended ON {s}sync_history"
+    " (ended_ms);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS ferry_sync_history_token ON"
+    " {s}sync_history (kind, name, token);";
 
 int fy_sql_internal_ddl(struct fy_store *st, struct ferry_err *err)
 {

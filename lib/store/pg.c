@@ -75,6 +75,10 @@ static const struct fy_sql_word pg_words[] = {
     {"true", "true"},
     {"unhex", "decode(%, 'hex')"},
     {"lock", " FOR UPDATE"},
+    /* runs (runs.c) */
+    {"serial", "bigserial PRIMARY KEY"},
+    {"now_ms", "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"},
+    {"try_lock", "SELECT pg_try_advisory_xact_lock(%)"},
     /*
      * Qualified: a bare _ferry_xid in ORDER BY names the output column
      * _ferry_xid::text of {ver_sel}, which sorts as text ("1000" < "999")

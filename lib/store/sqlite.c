@@ -87,6 +87,10 @@ static const struct fy_sql_word lite_words[] = {
     {"true", "1"},
     {"unhex", "ferry_unhex(%)"},
     {"lock", ""}, /* BEGIN IMMEDIATE holds the whole store */
+    /* runs (runs.c) */
+    {"serial", "INTEGER PRIMARY KEY AUTOINCREMENT"},
+    {"now_ms", "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"},
+    {"try_lock", "SELECT 1"}, /* one ferryd per SQLite store */
     {"ver_order_x", "x._ferry_rev"},
 };
 

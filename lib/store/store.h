@@ -392,6 +392,189 @@ int fy_store_idem_done(struct fy_store *st, const struct fy_idem *id,
 int fy_store_idem_expire(struct fy_store *st, int64_t max_age_s, long *removed,
                          struct ferry_err *err);
 
+/* ---- runs (store/runs.c) ---------------------------------------------- */
+
+/*
+ * Tracked sync runs (docs/api.md#sync-runs): a status row per stream or
+ * device (the committed cursor, the lease, counts) and a history row per
+ * run. Times are unix milliseconds of the store's clock, so that every
+ * ferryd of one store judges leases alike. Texts of the structs handed to
+ * callbacks are borrowed until the callback returns.
+ */
+#define FY_RUN_CURSOR_MAX   4096  /* bytes of a cursor */
+#define FY_RUN_ERROR_MAX    4096  /* bytes of an error message */
+#define FY_RUN_METADATA_MAX 65536 /* bytes of metadata as compact JSON */
+#define FY_RUN_INSTANCE_MAX 200   /* characters of an instance name */
+
+/* A history row. */
+struct fy_run {
+    int64_t id;
+    const char *kind;   /* "stream" or "device" */
+    const char *name;   /* the stream's or device's */
+    const char *status; /* running success failed abandoned refused
+                           imported */
+    const char *op;     /* device runs: push pull sync rows snapshot */
+    int64_t started_ms;
+    int64_t ended_ms;     /* 0: still running */
+    int64_t duration_ms;  /* -1: none */
+    int64_t records;      /* -1: none */
+    int64_t requests;     /* device runs: requests added up */
+    const char *error;    /* NULL: none */
+    const char *metadata; /* a JSON object's text, or NULL */
+    const char *instance; /* who ran it */
+    const char *server;   /* the ferryd instance that began it */
+    const char *key_id;   /* the API key that began it */
+    const char *cursor;   /* the cursor it committed (or imported) */
+    int64_t lease_ms;     /* its lease's length */
+    int64_t lease_until_ms;
+};
+
+/* A status row. */
+struct fy_run_status {
+    const char *kind, *name;
+    const char *cursor; /* streams: the committed cursor, NULL none */
+    const char *status; /* pending running success failed abandoned */
+    const char *last_error;
+    int64_t last_success_ms, last_attempt_ms; /* 0: never */
+    int64_t successes, failures;
+    int64_t last_records; /* -1: none */
+    /* The live or expired lease (lease_run 0: none). */
+    int64_t lease_run, lease_until_ms;
+    const char *lease_instance;
+    int64_t now_ms; /* the store's clock when read */
+};
+
+struct fy_run_begin {
+    const char *stream;
+    const char *key_id;
+    const char *instance;
+    const char *server;
+    const char *idem; /* Idempotency-Key, or NULL */
+    int64_t lease_ms;
+};
+
+/* What a begin, heartbeat, finish or cursor import found or did. */
+struct fy_run_result {
+    struct fy_run run;           /* the run (begin: the new one) */
+    struct fy_run_status status; /* its stream's row (holder on conflict) */
+    bool again;                  /* begin: a retried begin's running run */
+    struct fy_buf text;          /* owns run's and status's texts:
+                                    fy_run_result_release */
+};
+
+void fy_run_result_release(struct fy_run_result *r);
+
+/*
+ * Begins a run of b->stream: records a run that expired without a
+ * heartbeat abandoned first; FERRY_ECONFLICT (wire lease_held) with the
+ * holder in out->status while a live run holds the lease (the refused
+ * attempt is recorded); else a new running run holding the lease, with
+ * the committed cursor in out->status.cursor.
+ */
+int fy_store_run_begin(struct fy_store *st, const struct fy_run_begin *b,
+                       struct fy_run_result *out, struct ferry_err *err);
+
+/*
+ * Extends run id's lease to lease_ms (0: its own length) from now.
+ * FERRY_ENOTFOUND (run_not_found) when there is no such run of key_id;
+ * FERRY_ECONFLICT (run_finished) when it ended; FERRY_EEXPIRED
+ * (lease_expired) when its lease passed: it is then recorded abandoned.
+ */
+int fy_store_run_heartbeat(struct fy_store *st, int64_t id, const char *key_id,
+                           int64_t lease_ms, struct fy_run_result *out,
+                           struct ferry_err *err);
+
+struct fy_run_finish {
+    int64_t id;
+    const char *key_id;
+    bool success;
+    int64_t records;
+    bool set_cursor;      /* success: commit cursor */
+    const char *cursor;   /* may be NULL (a null cursor) */
+    const char *metadata; /* JSON object text, or NULL */
+    const char *error;    /* failure: required */
+};
+
+/*
+ * Ends a running run that holds its lease, in one transaction with its
+ * stream's status row (and, on success, the cursor). Errors as for
+ * fy_store_run_heartbeat.
+ */
+int fy_store_run_finish(struct fy_store *st, const struct fy_run_finish *f,
+                        struct fy_run_result *out, struct ferry_err *err);
+
+/*
+ * Sets stream's committed cursor without a run (an import), recorded in
+ * history as "imported" with source as its metadata's "source".
+ * FERRY_ECONFLICT (lease_held) while a live run holds the lease. The
+ * previous cursor is in out->status.cursor, the new one in out->run.cursor.
+ */
+int fy_store_cursor_set(struct fy_store *st, const struct fy_run_begin *b,
+                        const char *cursor, const char *source,
+                        struct fy_run_result *out, struct ferry_err *err);
+
+struct fy_status_req {
+    const char *kind; /* "stream", "device" or NULL: both */
+    const char *name; /* NULL: every one of the kind */
+    size_t history;   /* history rows per status row, newest first */
+};
+
+typedef int fy_status_fn(const struct fy_run_status *s, void *ud);
+typedef int fy_run_fn(const struct fy_run *r, void *ud);
+
+/*
+ * Each status row the request selects (ordered by kind, name) to scb,
+ * followed by its newest req->history history rows to rcb.
+ */
+int fy_store_run_status(struct fy_store *st, const struct fy_status_req *req,
+                        fy_status_fn *scb, fy_run_fn *rcb, void *ud,
+                        struct ferry_err *err);
+
+/* A device's request, recorded as (part of) one of its runs. */
+struct fy_device_run {
+    const char *device;
+    const char *token;  /* Ferry-Run; NULL: grouped per device and minute */
+    const char *op;     /* push pull rows snapshot */
+    const char *server; /* the ferryd instance */
+    int64_t records;
+    const char *error; /* NULL: it succeeded */
+};
+
+/*
+ * Records r in the device's status row and its run's history row: inside
+ * an open push transaction (in_tx, before fy_store_push_commit) as part
+ * of it; else in a transaction of its own.
+ */
+int fy_store_device_run(struct fy_store *st, const struct fy_device_run *r,
+                        bool in_tx, struct ferry_err *err);
+
+/*
+ * Records every running run whose lease passed abandoned, each in its own
+ * transaction; *abandoned counts them.
+ */
+int fy_store_runs_sweep(struct fy_store *st, long *abandoned,
+                        struct ferry_err *err);
+
+/*
+ * Removes history rows that ended before before_ms, if no other ferryd of
+ * the store is doing it right now (PostgreSQL: a transaction-level advisory
+ * lock taken without waiting); *pruned counts them, -1 when another one
+ * was. Status rows stay.
+ */
+int fy_store_history_prune(struct fy_store *st, int64_t before_ms, long *pruned,
+                           struct ferry_err *err);
+
+/*
+ * ferryd migrate's compatibility views (store/compat.c): read-only views
+ * named PREFIX + "sync_status" and PREFIX + "sync_history" in schema
+ * (PostgreSQL; NULL: "public"; SQLite has one schema) with the names and
+ * columns of the form-sync service's own tables (docs/walkthroughs/
+ * form-sync-service.md), over ferry's stream runs. Created or replaced;
+ * FERRY_EINVAL for a prefix or schema that is not a plain identifier.
+ */
+int fy_store_compat_views(struct fy_store *st, const char *prefix,
+                          const char *schema, struct ferry_err *err);
+
 /* ---- change notices ----------------------------------------------------- */
 
 /*
