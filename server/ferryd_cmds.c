@@ -91,6 +91,17 @@ int ferryd_migrate(struct ferryd_settings *s, int argc, char **argv)
                c->version, c->ntables, c->checksum, shown ? shown : "store");
         fy_free(shown);
     }
+    if (rc == 0 && s->compat_views_prefix) {
+        rc = fy_store_compat_views(st, s->compat_views_prefix,
+                                   s->compat_views_schema, &err);
+        /* A bad view name is a mistake in the settings file. */
+        if (rc == FERRY_EINVAL)
+            err.code = rc = FERRY_ECONFIG;
+        if (rc == 0)
+            printf("compatibility views %ssync_status and %ssync_history"
+                   " created or replaced\n",
+                   s->compat_views_prefix, s->compat_views_prefix);
+    }
     fy_store_close(st);
     fy_contract_free(c);
     return rc < 0 ? fail(&err) : FERRYD_OK;
