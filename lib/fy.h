@@ -72,6 +72,18 @@ void fy_sleep_ms(int64_t ms);
  */
 #define FY_TIME_STRLEN 24
 char *fy_local_time(int64_t unix_s, char out[FY_TIME_STRLEN + 1]);
+/*
+ * A time in unix ms as UTC ISO 8601 with milliseconds,
+ * "2026-11-30T04:05:06.123Z", for the wire. Returns out.
+ */
+#define FY_UTC_MS_STRLEN 24
+char *fy_utc_ms(int64_t unix_ms, char out[FY_UTC_MS_STRLEN + 1]);
+
+/*
+ * A plain decimal in [lo, hi] (digits only, an optional leading '-'):
+ * 0 with *out set, or -1.
+ */
+int fy_parse_long(const char *s, long lo, long hi, long *out);
 
 /* Fills p with n cryptographically random bytes (OpenSSL). */
 int fy_random(void *p, size_t n, struct ferry_err *err);

@@ -11,12 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "core/contract.h"
 #include "http/server.h"
 #include "server/api.h"
+#include "server/maint.h"
 #include "server/notify.h"
 #include "server/keys.h"
 #include "store/pool.h"
@@ -409,6 +411,21 @@ static void block_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* This ferryd in run history: the setting, else HOST/PID. */
+static const char *instance_name(const struct ferryd_settings *s, char *buf,
+                                 size_t n)
+{
+    char host[128];
+
+    if (s->instance_name)
+        return s->instance_name;
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "ferryd");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(buf, n, "%s/%ld", host, (long)getpid());
+    return buf;
+}
+
 int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
 {
     struct ferry_err err = {0};
@@ -418,6 +435,9 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
     struct fy_http_router *router = NULL;
     struct fy_api api = {.pool_wait_ms = 5000};
     struct fy_http_config hc = {.max_conns = 1024, .timeout_s = 60};
+    struct fy_maint_opts mo = {0};
+    struct fy_maint *maint = NULL;
+    char instance[256];
     int rc = parse_serve(s, argc, argv);
 
     if (rc != 0)
@@ -453,8 +473,20 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
         1000;
     api.blob_max_bytes = s->blob_max_bytes; /* 0: blob.h's default */
     api.blob_upload_ttl_ms = (int64_t)s->blob_upload_ttl_s * 1000;
+    api.instance = instance_name(s, instance, sizeof(instance));
+    mo.pool = pool;
+    mo.interval_ms =
+        (int64_t)(s->maintenance_interval_s ? s->maintenance_interval_s
+                                            : FERRYD_MAINTENANCE_INTERVAL_S) *
+        1000;
+    mo.history_retention_ms =
+        (int64_t)(s->history_retention_s ? s->history_retention_s
+                                         : FERRYD_HISTORY_RETENTION_S) *
+        1000;
     if (rc == 0)
         rc = fy_notify_start(s->store, &api.notify, &err);
+    if (rc == 0)
+        rc = fy_maint_start(&mo, &maint, &err);
     if (rc == 0)
         rc = fy_http_server_start(&hc, &fy_api_handlers, &api, &srv, &err);
     if (rc == 0) {
@@ -472,6 +504,7 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
     /* Waiting pulls answer now, so that the server's stop is not held. */
     fy_notify_quiesce(api.notify);
     fy_http_server_stop(srv);
+    fy_maint_stop(maint);
     fy_notify_stop(api.notify);
     fy_http_router_free(router);
     fy_store_pool_free(pool);

@@ -123,7 +123,12 @@ bool ferry_err_is_transient(int code);
     X(HASH_MISMATCH, "hash_mismatch", ECONTRACT, 422, 0)                       \
     X(UPLOAD_OFFSET, "upload_offset_mismatch", ECONFLICT, 409, 0)              \
     X(IDEMPOTENCY_REUSED, "idempotency_key_reused", ECONTRACT, 422, 0)         \
-    X(ROW_NOT_FOUND, "row_not_found", ENOTFOUND, 404, 0)
+    X(ROW_NOT_FOUND, "row_not_found", ENOTFOUND, 404, 0)                       \
+    X(RUN_NOT_FOUND, "run_not_found", ENOTFOUND, 404, 0)                       \
+    X(STREAM_NOT_FOUND, "stream_not_found", ENOTFOUND, 404, 0)                 \
+    X(LEASE_HELD, "lease_held", ECONFLICT, 409, 0)                             \
+    X(RUN_FINISHED, "run_finished", ECONFLICT, 409, 0)                         \
+    X(LEASE_EXPIRED, "lease_expired", EEXPIRED, 409, 0)
 
 enum ferry_wire {
     FERRY_WIRE_NONE = 0,

@@ -109,8 +109,12 @@ void fy_http_error(struct fy_http_resp *resp, int wire, const char *message,
     json_t *root = json_pack("{s:o}", "error", e);
     char *text;
 
-    if (extra)
+    if (json_is_object((json_t *)extra)) {
+        json_object_update_missing(e, extra);
+        json_decref(extra);
+    } else if (extra) {
         json_object_set_new(e, "changes", extra);
+    }
     text = json_dumps(root, JSON_COMPACT);
     resp->status = ferry_wire_status(wire);
     resp->content_type = "application/json";

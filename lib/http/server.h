@@ -205,7 +205,8 @@ const char *fy_http_param(const struct fy_http_req *req, const char *name,
 /*
  * Sets resp to the JSON error form {"error": {"code", "message"}} with the
  * status and code of wire (enum ferry_wire). extra (may be NULL, reference
- * stolen) is added as error.changes.
+ * stolen) is added as error.changes when an array; an object's fields
+ * are added to the error object (never replacing code or message).
  */
 void fy_http_error(struct fy_http_resp *resp, int wire, const char *message,
                    void *extra);

@@ -19,6 +19,7 @@
 #include "server/keys.h"
 #include "server/push.h"
 #include "server/rows.h"
+#include "server/runs.h"
 #include "server/snapshot.h"
 #include "fy.h"
 
@@ -80,6 +81,33 @@ void fy_api_failure(struct fy_http_resp *resp, int rc,
         fy_http_error(resp, wire,
                       "internal error; the server log has the detail", NULL);
     }
+}
+
+#define IDEM_KEY_MAX 255
+
+int fy_api_idem_key(const struct fy_http_req *req, const char **key,
+                    struct ferry_err *err)
+{
+    const char *k = fy_http_header(req, "Idempotency-Key");
+    size_t len = k ? strlen(k) : 0;
+
+    *key = NULL;
+    if (!k)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (k[i] < 0x20 || k[i] > 0x7e)
+            len = 0;
+    }
+    if (len == 0 || len > IDEM_KEY_MAX) {
+        fy_err_status(err, FERRY_EPARSE, 400,
+                      "Idempotency-Key: 1 to %d printable ASCII characters",
+                      IDEM_KEY_MAX);
+        if (err)
+            err->wire = FERRY_WIRE_BAD_PARAMETER;
+        return FERRY_EPARSE;
+    }
+    *key = k;
+    return 0;
 }
 
 static void handle_health(struct fy_http_req *req, struct fy_http_resp *resp,
@@ -249,6 +277,7 @@ static void handle_push(struct fy_http_req *req, struct fy_http_resp *resp,
     struct ferry_err err = {0};
     struct fy_arena arena = FY_ARENA_INIT(0);
     struct fy_push_result res;
+    struct fy_device_run run;
     struct fy_store *st = NULL;
     json_t *details = NULL;
     int rc;
@@ -260,8 +289,9 @@ static void handle_push(struct fy_http_req *req, struct fy_http_resp *resp,
         fy_api_failure(resp, rc, &err, NULL);
         return;
     }
+    fy_runs_device_init(api, req, "push", &run);
     rc = fy_push_run(st, api->contract, &ar->key, req->body.data, req->body.len,
-                     &arena, &res, &details, &err);
+                     &arena, &run, &res, &details, &err);
     if (rc < 0) {
         fy_api_failure(resp, rc, &err, details);
         fy_info("push", "device=%s rejected status=%d: %s", ar->key.device,
@@ -277,6 +307,9 @@ static void handle_push(struct fy_http_req *req, struct fy_http_resp *resp,
 out:
     fy_store_pool_put(api->pool, st);
     fy_arena_reset(&arena);
+    /* A push that applied something recorded its run in its transaction. */
+    if (rc < 0)
+        fy_runs_device(api, req, "push", 0, resp->status, err.msg);
 }
 
 /*
@@ -338,6 +371,7 @@ static void handle_changes(struct fy_http_req *req, struct fy_http_resp *resp,
     struct ferry_err err = {0};
     json_t *out = NULL;
     int64_t wait_ms = 0, deadline;
+    size_t n;
     int rc;
 
     assert(req->ctx);
@@ -359,8 +393,10 @@ static void handle_changes(struct fy_http_req *req, struct fy_http_resp *resp,
     }
     if (rc < 0)
         fy_api_failure(resp, rc, &err, NULL);
-    else
+    n = rc < 0 ? 0 : json_array_size(json_object_get(out, "changes"));
+    if (rc == 0)
         fy_api_json(resp, 200, out);
+    fy_runs_device(api, req, "pull", (int64_t)n, resp->status, err.msg);
 }
 
 /* POST /v1/snapshots: the file, checked and merged (snapshot.c). */
@@ -382,6 +418,7 @@ static void handle_snapshot_post(struct fy_http_req *req,
         fy_api_failure(resp, rc, &err, NULL);
         fy_info("snapshot", "device=%s upload refused status=%d: %s",
                 ar->key.device, resp->status, err.msg);
+        fy_runs_device(api, req, "snapshot", 0, resp->status, err.msg);
         return;
     }
     fy_api_json(resp, 200, fy_snapshot_counts_json(&k));
@@ -393,6 +430,8 @@ static void handle_snapshot_post(struct fy_http_req *req,
             " unchanged=%ld ignored=%ld stale=%ld",
             ar->key.device, k.created, k.updated, k.deleted, k.unchanged,
             k.ignored, k.stale);
+    fy_runs_device(api, req, "snapshot", k.created + k.updated + k.deleted, 200,
+                   NULL);
 }
 
 /*
@@ -423,8 +462,11 @@ static void handle_snapshot_get(struct fy_http_req *req,
         fy_store_pool_put(api->pool, st);
     if (rc < 0) {
         fy_api_failure(resp, rc, &err, NULL);
+        fy_runs_device(api, req, "download", 0, resp->status, err.msg);
         return;
     }
+    /* A download is the old client's pull (its row count is not known). */
+    fy_runs_device(api, req, "download", 0, 200, NULL);
     snprintf(resp->etag, sizeof(resp->etag), "%s", etag);
     resp->content_type = "application/x-sqlite3";
     if (fd >= 0)
@@ -475,10 +517,9 @@ static const struct {
     const struct fy_http_route *routes;
     const size_t *n;
 } route_tables[] = {
-    {fy_api_routes, &fy_api_nroutes},
-    {fy_rows_routes, &fy_rows_nroutes},
-    {fy_blob_routes, &fy_blob_nroutes},
-    {fy_attach_routes, &fy_attach_nroutes},
+    {fy_api_routes, &fy_api_nroutes},   {fy_rows_routes, &fy_rows_nroutes},
+    {fy_blob_routes, &fy_blob_nroutes}, {fy_attach_routes, &fy_attach_nroutes},
+    {fy_runs_routes, &fy_runs_nroutes},
 };
 
 #define MAX_ROUTES 64

@@ -26,6 +26,7 @@ struct fy_api {
     uint64_t blob_max_bytes;        /* 0: FY_BLOB_MAX_BYTES (blob.h) */
     int64_t blob_upload_ttl_ms;     /* 0: FY_BLOB_UPLOAD_TTL_S */
     int64_t next_blob_expire_ms;    /* atomic: when to expire uploads again */
+    const char *instance; /* this ferryd in run history ("HOST/PID") */
 };
 
 /*
@@ -69,6 +70,14 @@ void fy_api_json(struct fy_http_resp *resp, int status, json_t *j);
  */
 void fy_api_failure(struct fy_http_resp *resp, int rc,
                     const struct ferry_err *err, json_t *details);
+
+/*
+ * The request's Idempotency-Key header: *key NULL when there is none;
+ * FERRY_EPARSE (400 bad_parameter) unless it is 1 to 255 printable ASCII
+ * characters.
+ */
+int fy_api_idem_key(const struct fy_http_req *req, const char **key,
+                    struct ferry_err *err);
 
 /* The two above, for fy_http_server_start(). */
 extern const struct fy_http_handlers fy_api_handlers;

@@ -16,9 +16,8 @@
 #include <openssl/evp.h>
 
 #include "core/hlc.h"
+#include "server/runs.h"
 #include "fy.h"
-
-#define IDEM_KEY_MAX 255
 
 static int bad_param(struct ferry_err *err, const char *fmt, ...)
     FY_PRINTF(2, 3);
@@ -216,6 +215,8 @@ static void finish_write(struct fy_rows_req *w, const struct fy_http_req *req,
         fy_info("rows", "device=%s %s %s refused status=%d: %s", w->key->device,
                 req->method, req->path, resp->status, err->msg);
     fy_buf_release(&rp.body);
+    fy_runs_device(w->api, req, "rows", rc == 0 ? (int64_t)w->n : 0,
+                   resp->status, err->msg);
 }
 
 /* ---- Idempotency-Key ---------------------------------------------------- */
@@ -239,24 +240,15 @@ static int request_hash(const struct fy_http_req *req, char out[65])
     return 0;
 }
 
-/* 1 to 255 printable ASCII characters, else 400 bad_parameter. */
+/* The header's key (api.c checks it) and the request's hash. */
 static int idem_setup(struct fy_rows_req *w, const struct fy_http_req *req,
                       struct ferry_err *err)
 {
-    const char *k = fy_http_header(req, "Idempotency-Key");
-    size_t len = k ? strlen(k) : 0;
+    const char *k;
+    int rc = fy_api_idem_key(req, &k, err);
 
-    if (!k)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        if (k[i] < 0x20 || k[i] > 0x7e)
-            len = 0;
-    }
-    if (len == 0 || len > IDEM_KEY_MAX)
-        return bad_param(err,
-                         "Idempotency-Key: 1 to %d printable ASCII"
-                         " characters",
-                         IDEM_KEY_MAX);
+    if (rc < 0 || !k)
+        return rc;
     if (request_hash(req, w->idem_hash) < 0)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     w->idem =

@@ -79,6 +79,7 @@ static const struct fy_sql_word pg_words[] = {
     {"serial", "bigserial PRIMARY KEY"},
     {"now_ms", "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"},
     {"try_lock", "SELECT pg_try_advisory_xact_lock(%)"},
+    {"relaxed", "SET LOCAL synchronous_commit TO off"},
     /*
      * Qualified: a bare _ferry_xid in ORDER BY names the output column
      * _ferry_xid::text of {ver_sel}, which sorts as text ("1000" < "999")

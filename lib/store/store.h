@@ -13,6 +13,7 @@
 
 #include "core/contract.h"
 #include "json/value.h"
+#include "util/arena.h"
 #include "util/buf.h"
 
 /* An API key record. Strings are owned by the record (fy_key_release). */
@@ -458,7 +459,7 @@ struct fy_run_result {
     struct fy_run run;           /* the run (begin: the new one) */
     struct fy_run_status status; /* its stream's row (holder on conflict) */
     bool again;                  /* begin: a retried begin's running run */
-    struct fy_buf text;          /* owns run's and status's texts:
+    struct fy_arena mem;         /* owns run's and status's texts:
                                     fy_run_result_release */
 };
 

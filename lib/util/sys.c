@@ -93,6 +93,36 @@ char *fy_local_time(int64_t unix_s, char out[FY_TIME_STRLEN + 1])
     return out;
 }
 
+int fy_parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    long v;
+
+    if (!s || !(isdigit((unsigned char)s[0]) ||
+                (s[0] == '-' && isdigit((unsigned char)s[1]))))
+        return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+char *fy_utc_ms(int64_t unix_ms, char out[FY_UTC_MS_STRLEN + 1])
+{
+    time_t t = (time_t)(unix_ms / 1000);
+    struct tm tm;
+    char day[FY_UTC_MS_STRLEN + 1];
+
+    if (unix_ms < 0 || !gmtime_r(&t, &tm) ||
+        strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        snprintf(day, sizeof(day), "1970-01-01T00:00:00");
+    snprintf(out, FY_UTC_MS_STRLEN + 1, "%.19s.%03dZ", day,
+             (int)(unix_ms < 0 ? 0 : unix_ms % 1000));
+    return out;
+}
+
 int fy_write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ferryd's housekeeping thread: at a fixed interval it records runs whose
+ * lease expired without a heartbeat abandoned, and removes run history
+ * past its retention (one ferryd of a store at a time: store.h).
+ */
+#ifndef FY_SERVER_MAINT_H
+#define FY_SERVER_MAINT_H
+
+#include <stdint.h>
+
+#include "store/pool.h"
+
+struct fy_maint_opts {
+    struct fy_store_pool *pool; /* borrowed; outlives the thread */
+    int64_t interval_ms;
+    int64_t history_retention_ms;
+};
+
+struct fy_maint;
+
+/* Starts the thread; *out returned owned (fy_maint_stop). */
+int fy_maint_start(const struct fy_maint_opts *o, struct fy_maint **out,
+                   struct ferry_err *err);
+/* Stops the thread (at once, or after the pass it is in) and frees it. */
+void fy_maint_stop(struct fy_maint *m);
+
+/* One pass, on the caller's thread (the thread's body; tests). */
+void fy_maint_pass(const struct fy_maint_opts *o);
+
+#endif
