@@ -1484,6 +1484,643 @@ static void case_rows_idem(struct fx *fx)
     fy_buf_release(&answer);
 }
 
+/* ---- runs --------------------------------------------------------------- */
+
+/* A result owns nothing yet: its memory starts empty (all zero). */
+#define RUN_RESULT_INIT                                                        \
+    {                                                                          \
+        .again = false                                                         \
+    }
+
+/* "Absent": the run's finish leaves the committed cursor where it is. */
+static const char keep_cursor[] = "(keep)";
+
+static void pause_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* An error the case did not ask for is worth its message in the log. */
+static int run_rc(int rc, const char *what, const struct ferry_err *err)
+{
+    if (rc < 0 && rc != FERRY_ECONFLICT && rc != FERRY_ENOTFOUND &&
+        rc != FERRY_EEXPIRED)
+        print_message("%s: %s\n", what, err->msg);
+    return rc;
+}
+
+/* Begins a run of stream as key_id from instance with a lease of lease_ms. */
+static int run_begin(struct fx *fx, const char *stream, const char *key_id,
+                     const char *instance, int64_t lease_ms,
+                     struct fy_run_result *out)
+{
+    struct fy_run_begin b = {.stream = stream,
+                             .key_id = key_id,
+                             .instance = instance,
+                             .server = "test/1",
+                             .lease_ms = lease_ms};
+    struct ferry_err err = {0};
+
+    fy_run_result_release(out);
+    return run_rc(fy_store_run_begin(fx->st, &b, out, &err), "begin", &err);
+}
+
+/* Ends run id: a success with cursor (keep_cursor: none sent), or error. */
+static int run_end(struct fx *fx, int64_t id, const char *key_id,
+                   int64_t records, const char *cursor, const char *error,
+                   struct fy_run_result *out)
+{
+    struct fy_run_finish f = {.id = id,
+                              .key_id = key_id,
+                              .success = !error,
+                              .records = records,
+                              .set_cursor = !error && cursor != keep_cursor,
+                              .cursor = cursor == keep_cursor ? NULL : cursor,
+                              .error = error};
+    struct ferry_err err = {0};
+
+    fy_run_result_release(out);
+    return run_rc(fy_store_run_finish(fx->st, &f, out, &err), "finish", &err);
+}
+
+static int run_beat(struct fx *fx, int64_t id, const char *key_id,
+                    int64_t lease_ms, struct fy_run_result *out)
+{
+    struct ferry_err err = {0};
+
+    fy_run_result_release(out);
+    return run_rc(
+        fy_store_run_heartbeat(fx->st, id, key_id, lease_ms, out, &err),
+        "heartbeat", &err);
+}
+
+static int run_import(struct fx *fx, const char *stream, const char *cursor,
+                      struct fy_run_result *out)
+{
+    struct fy_run_begin b = {.stream = stream,
+                             .key_id = "k1",
+                             .instance = "importer",
+                             .server = "test/1"};
+    struct ferry_err err = {0};
+
+    fy_run_result_release(out);
+    return run_rc(
+        fy_store_cursor_set(fx->st, &b, cursor, "last_sync.txt", out, &err),
+        "cursor_set", &err);
+}
+
+/* One whole run of stream on key k1: begun, then completed with cursor. */
+static int64_t run_once(struct fx *fx, const char *stream, int64_t records,
+                        const char *cursor)
+{
+    struct fy_run_result r = RUN_RESULT_INIT;
+    int64_t id;
+
+    assert_int_equal(run_begin(fx, stream, "k1", "host-a", 60000, &r), 0);
+    id = r.run.id;
+    assert_int_equal(run_end(fx, id, "k1", records, cursor, NULL, &r), 0);
+    fy_run_result_release(&r);
+    return id;
+}
+
+static int device_run(struct fx *fx, const char *device, const char *token,
+                      const char *op, int64_t records, const char *error,
+                      bool in_tx)
+{
+    struct fy_device_run d = {.device = device,
+                              .token = token,
+                              .op = op,
+                              .server = "test/1",
+                              .records = records,
+                              .error = error};
+    struct ferry_err err = {0};
+
+    return run_rc(fy_store_device_run(fx->st, &d, in_tx, &err), "device_run",
+                  &err);
+}
+
+/*
+ * What fy_store_run_status hands over, as text: per status row "NAME
+ * STATUS c=CURSOR ok=N fail=N rec=N err=TEXT lease=INSTANCE:" then its
+ * history rows newest first as " [STATUS/OP xREQUESTS r=RECORDS c=CURSOR
+ * e=ERROR m=METADATA]" (parts that are none left out), rows joined by
+ * " | ". shown_now is the store's clock as the last read saw it.
+ */
+static int64_t shown_now;
+
+static int show_status(const struct fy_run_status *s, void *ud)
+{
+    struct fy_buf *b = ud;
+
+    shown_now = s->now_ms;
+    return fy_buf_addf(b,
+                       "%s%s %s c=%s ok=%lld fail=%lld rec=%lld err=%s"
+                       " lease=%s:",
+                       b->len ? " | " : "", s->name, s->status,
+                       s->cursor ? s->cursor : "null", (long long)s->successes,
+                       (long long)s->failures, (long long)s->last_records,
+                       s->last_error ? s->last_error : "null",
+                       s->lease_run ? s->lease_instance : "none");
+}
+
+static int show_run(const struct fy_run *r, void *ud)
+{
+    struct fy_buf *b = ud;
+
+    fy_buf_addf(b, " [%s", r->status);
+    if (r->op)
+        fy_buf_addf(b, "/%s x%lld", r->op, (long long)r->requests);
+    if (r->records >= 0)
+        fy_buf_addf(b, " r=%lld", (long long)r->records);
+    if (r->cursor)
+        fy_buf_addf(b, " c=%s", r->cursor);
+    if (r->error)
+        fy_buf_addf(b, " e=%s", r->error);
+    if (r->metadata)
+        fy_buf_addf(b, " m=%s", r->metadata);
+    return fy_buf_addf(b, "]");
+}
+
+static const char *show(struct fx *fx, const char *kind, const char *name,
+                        size_t history)
+{
+    static char text[4096];
+    struct fy_buf b = FY_BUF_INIT(0);
+    struct fy_status_req req = {.kind = kind, .name = name, .history = history};
+    struct ferry_err err = {0};
+
+    if (fy_store_run_status(fx->st, &req, show_status, show_run, &b, &err) < 0)
+        fail_msg("status: %s", err.msg);
+    snprintf(text, sizeof(text), "%s", b.data);
+    fy_buf_release(&b);
+    return text;
+}
+
+/* A stream's first run, its end, and the next run's cursor. */
+static void case_runs_begin_complete(struct fx *fx)
+{
+    struct fy_run_result r = RUN_RESULT_INIT;
+    struct fy_run_finish f = {.key_id = "k1",
+                              .success = true,
+                              .records = 5,
+                              .set_cursor = true,
+                              .cursor = "c1",
+                              .metadata = "{\"forms\":3}"};
+    struct ferry_err err = {0};
+
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 60000, &r), 0);
+    assert_true(r.run.id > 0);
+    assert_false(r.again);
+    assert_string_equal(r.run.status, "running");
+    assert_string_equal(r.run.name, "s1");
+    assert_string_equal(r.run.instance, "host-a");
+    assert_string_equal(r.run.server, "test/1");
+    assert_null(r.status.cursor);
+    assert_int_equal(r.run.lease_ms, 60000);
+    assert_int_equal(r.run.lease_until_ms - r.run.started_ms, 60000);
+    assert_string_equal(show(fx, "stream", "s1", 10),
+                        "s1 running c=null ok=0 fail=0 rec=-1 err=null"
+                        " lease=host-a: [running]");
+    f.id = r.run.id;
+    fy_run_result_release(&r);
+    assert_int_equal(fy_store_run_finish(fx->st, &f, &r, &err), 0);
+    assert_string_equal(r.run.status, "success");
+    assert_int_equal(r.run.records, 5);
+    assert_string_equal(r.run.cursor, "c1");
+    assert_true(r.run.ended_ms >= r.run.started_ms);
+    assert_int_equal(r.run.duration_ms, r.run.ended_ms - r.run.started_ms);
+    assert_string_equal(show(fx, "stream", "s1", 10),
+                        "s1 success c=c1 ok=1 fail=0 rec=5 err=null"
+                        " lease=none: [success r=5 c=c1 m={\"forms\":3}]");
+    /* The next run starts from the committed cursor. */
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 60000, &r), 0);
+    assert_string_equal(r.status.cursor, "c1");
+    assert_int_not_equal(r.run.id, f.id);
+    /* Without a cursor it stays; a null one is committed as null. */
+    assert_int_equal(run_end(fx, r.run.id, "k1", 0, keep_cursor, NULL, &r), 0);
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 60000, &r), 0);
+    assert_string_equal(r.status.cursor, "c1");
+    assert_int_equal(run_end(fx, r.run.id, "k1", 0, NULL, NULL, &r), 0);
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 60000, &r), 0);
+    assert_null(r.status.cursor);
+    fy_run_result_release(&r);
+}
+
+/* A failed run: counted with its error, and the cursor stays. */
+static void case_runs_fail(struct fx *fx)
+{
+    struct fy_run_result r = RUN_RESULT_INIT;
+
+    run_once(fx, "s1", 5, "c1");
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 60000, &r), 0);
+    assert_int_equal(run_end(fx, r.run.id, "k1", 2, NULL, "boom", &r), 0);
+    assert_string_equal(r.run.status, "failed");
+    assert_string_equal(r.run.error, "boom");
+    assert_string_equal(show(fx, "stream", "s1", 10),
+                        "s1 failed c=c1 ok=1 fail=1 rec=5 err=boom lease=none:"
+                        " [failed r=2 e=boom] [success r=5 c=c1]");
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 60000, &r), 0);
+    assert_string_equal(r.status.cursor, "c1");
+    /* A later success clears nothing but the status: the error is the last. */
+    assert_int_equal(run_end(fx, r.run.id, "k1", 1, "c2", NULL, &r), 0);
+    assert_string_equal(show(fx, "stream", "s1", 0),
+                        "s1 success c=c2 ok=2 fail=1 rec=1 err=boom"
+                        " lease=none:");
+    fy_run_result_release(&r);
+}
+
+/* One live run per stream: the next begin is refused, naming the holder. */
+static void case_runs_lease_held(struct fx *fx)
+{
+    struct fy_run_result r = RUN_RESULT_INIT;
+    int64_t id;
+
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 60000, &r), 0);
+    id = r.run.id;
+    assert_int_equal(run_begin(fx, "s1", "k2", "host-b", 60000, &r),
+                     FERRY_ECONFLICT);
+    assert_int_equal(r.status.lease_run, id);
+    assert_string_equal(r.status.lease_instance, "host-a");
+    assert_true(r.status.lease_until_ms > r.status.now_ms + 50000);
+    /* The same key and instance are refused alike; other streams are free. */
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 60000, &r),
+                     FERRY_ECONFLICT);
+    assert_int_equal(run_begin(fx, "s2", "k2", "host-b", 60000, &r), 0);
+    /* The refused attempts are in history, with who tried. */
+    assert_string_equal(show(fx, "stream", "s1", 10),
+                        "s1 running c=null ok=0 fail=0 rec=-1 err=null"
+                        " lease=host-a: [refused e=the lease is held by run 1]"
+                        " [refused e=the lease is held by run 1] [running]");
+    assert_string_equal(query(fx,
+                              "SELECT instance FROM {s}sync_history WHERE"
+                              " status = 'refused' AND id = $1",
+                              id + 1)
+                            .v,
+                        "host-b");
+    /* Once it ends, another runner may begin. */
+    assert_int_equal(run_end(fx, id, "k1", 0, "c1", NULL, &r), 0);
+    assert_int_equal(run_begin(fx, "s1", "k2", "host-b", 60000, &r), 0);
+    assert_string_equal(r.status.cursor, "c1");
+    fy_run_result_release(&r);
+}
+
+/* A retried begin (same key, same Idempotency-Key) gets its run again. */
+static void case_runs_idem(struct fx *fx)
+{
+    struct fy_run_begin b = {.stream = "s1",
+                             .key_id = "k1",
+                             .instance = "host-a",
+                             .server = "test/1",
+                             .idem = "try-1",
+                             .lease_ms = 60000};
+    struct fy_run_result r = RUN_RESULT_INIT;
+    struct ferry_err err = {0};
+    int64_t id;
+
+    assert_int_equal(fy_store_run_begin(fx->st, &b, &r, &err), 0);
+    assert_false(r.again);
+    id = r.run.id;
+    fy_run_result_release(&r);
+    assert_int_equal(fy_store_run_begin(fx->st, &b, &r, &err), 0);
+    assert_true(r.again);
+    assert_int_equal(r.run.id, id);
+    assert_string_equal(r.run.status, "running");
+    fy_run_result_release(&r);
+    /* Another header, or the same from another key: held. */
+    b.idem = "try-2";
+    assert_int_equal(fy_store_run_begin(fx->st, &b, &r, &err), FERRY_ECONFLICT);
+    fy_run_result_release(&r);
+    b.idem = "try-1";
+    b.key_id = "k2";
+    assert_int_equal(fy_store_run_begin(fx->st, &b, &r, &err), FERRY_ECONFLICT);
+    /* Once the run ended, the same header begins a new one. */
+    assert_int_equal(run_end(fx, id, "k1", 0, "c1", NULL, &r), 0);
+    b.key_id = "k1";
+    assert_int_equal(fy_store_run_begin(fx->st, &b, &r, &err), 0);
+    assert_false(r.again);
+    assert_int_not_equal(r.run.id, id);
+    fy_run_result_release(&r);
+    assert_string_equal(show(fx, "stream", "s1", 10),
+                        "s1 running c=c1 ok=1 fail=0 rec=0 err=null"
+                        " lease=host-a: [running]"
+                        " [refused e=the lease is held by run 1]"
+                        " [refused e=the lease is held by run 1]"
+                        " [success r=0 c=c1]");
+}
+
+/*
+ * A runner that died holding the lease: once it expired, the next begin
+ * records it abandoned and starts from the last committed cursor; the
+ * dead run's late finish is refused as finished.
+ */
+static void case_runs_expiry(struct fx *fx)
+{
+    struct fy_run_result r = RUN_RESULT_INIT;
+    int64_t dead;
+
+    run_once(fx, "s1", 3, "c1");
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 100, &r), 0);
+    dead = r.run.id;
+    pause_ms(300);
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-b", 60000, &r), 0);
+    assert_string_equal(r.status.cursor, "c1");
+    assert_int_not_equal(r.run.id, dead);
+    assert_string_equal(show(fx, "stream", "s1", 10),
+                        "s1 running c=c1 ok=1 fail=1 rec=3 err=run 2 abandoned:"
+                        " the lease expired without a heartbeat lease=host-b:"
+                        " [running] [abandoned e=the lease expired without a"
+                        " heartbeat] [success r=3 c=c1]");
+    assert_int_equal(run_end(fx, dead, "k1", 9, "c-dead", NULL, &r),
+                     FERRY_ECONFLICT);
+    assert_string_equal(r.run.status, "abandoned");
+    assert_int_equal(run_beat(fx, dead, "k1", 0, &r), FERRY_ECONFLICT);
+    assert_int_equal(run_end(fx, dead, "k1", 0, NULL, "late", &r),
+                     FERRY_ECONFLICT);
+    fy_run_result_release(&r);
+}
+
+/* A finish or heartbeat after the lease passed: abandoned, nothing kept. */
+static void case_runs_expired_finish(struct fx *fx)
+{
+    struct fy_run_result r = RUN_RESULT_INIT;
+    int64_t id;
+
+    run_once(fx, "s1", 3, "c1");
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 100, &r), 0);
+    id = r.run.id;
+    pause_ms(300);
+    assert_int_equal(run_end(fx, id, "k1", 7, "c2", NULL, &r), FERRY_EEXPIRED);
+    assert_string_equal(show(fx, "stream", "s1", 10),
+                        "s1 abandoned c=c1 ok=1 fail=1 rec=3 err=run 2"
+                        " abandoned: the lease expired without a heartbeat"
+                        " lease=none: [abandoned e=the lease expired without"
+                        " a heartbeat] [success r=3 c=c1]");
+    /* Now it is finished (abandoned), no longer expired. */
+    assert_int_equal(run_end(fx, id, "k1", 7, "c2", NULL, &r), FERRY_ECONFLICT);
+    assert_string_equal(r.run.status, "abandoned");
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 100, &r), 0);
+    id = r.run.id;
+    pause_ms(300);
+    assert_int_equal(run_beat(fx, id, "k1", 60000, &r), FERRY_EEXPIRED);
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 60000, &r), 0);
+    assert_string_equal(r.status.cursor, "c1");
+    assert_string_equal(show(fx, "stream", "s1", 0),
+                        "s1 running c=c1 ok=1 fail=2 rec=3 err=run 3"
+                        " abandoned: the lease expired without a heartbeat"
+                        " lease=host-a:");
+    fy_run_result_release(&r);
+}
+
+/* A run ends once: a second finish says how it ended. */
+static void case_runs_finish_twice(struct fx *fx)
+{
+    struct fy_run_result r = RUN_RESULT_INIT;
+    int64_t id = run_once(fx, "s1", 3, "c1");
+
+    assert_int_equal(run_end(fx, id, "k1", 4, "c2", NULL, &r), FERRY_ECONFLICT);
+    assert_string_equal(r.run.status, "success");
+    assert_int_equal(run_end(fx, id, "k1", 0, NULL, "oops", &r),
+                     FERRY_ECONFLICT);
+    assert_int_equal(run_beat(fx, id, "k1", 0, &r), FERRY_ECONFLICT);
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 60000, &r), 0);
+    id = r.run.id;
+    assert_int_equal(run_end(fx, id, "k1", 0, NULL, "oops", &r), 0);
+    assert_int_equal(run_end(fx, id, "k1", 4, "c2", NULL, &r), FERRY_ECONFLICT);
+    assert_string_equal(r.run.status, "failed");
+    assert_string_equal(show(fx, "stream", "s1", 10),
+                        "s1 failed c=c1 ok=1 fail=1 rec=3 err=oops lease=none:"
+                        " [failed r=0 e=oops] [success r=3 c=c1]");
+    fy_run_result_release(&r);
+}
+
+/* A run belongs to the key that began it: to any other it does not exist. */
+static void case_runs_foreign_key(struct fx *fx)
+{
+    struct fy_run_result r = RUN_RESULT_INIT;
+    int64_t id;
+
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 60000, &r), 0);
+    id = r.run.id;
+    assert_int_equal(run_beat(fx, id, "k2", 0, &r), FERRY_ENOTFOUND);
+    assert_int_equal(run_end(fx, id, "k2", 1, "x", NULL, &r), FERRY_ENOTFOUND);
+    assert_int_equal(run_end(fx, id, "k2", 1, NULL, "x", &r), FERRY_ENOTFOUND);
+    assert_int_equal(run_end(fx, id + 1000, "k1", 1, "x", NULL, &r),
+                     FERRY_ENOTFOUND);
+    assert_int_equal(run_beat(fx, -1, "k1", 0, &r), FERRY_ENOTFOUND);
+    /* Nothing changed: the owner still ends it. */
+    assert_string_equal(show(fx, "stream", "s1", 10),
+                        "s1 running c=null ok=0 fail=0 rec=-1 err=null"
+                        " lease=host-a: [running]");
+    assert_int_equal(run_end(fx, id, "k1", 1, "c1", NULL, &r), 0);
+    fy_run_result_release(&r);
+}
+
+/* A heartbeat extends the lease from now, by its own length or a new one. */
+static void case_runs_heartbeat(struct fx *fx)
+{
+    struct fy_run_result r = RUN_RESULT_INIT;
+    int64_t id, until;
+
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 800, &r), 0);
+    id = r.run.id;
+    until = r.run.lease_until_ms;
+    pause_ms(500);
+    assert_int_equal(run_beat(fx, id, "k1", 0, &r), 0);
+    assert_string_equal(r.run.status, "running");
+    assert_int_equal(r.run.lease_ms, 800);
+    assert_true(r.run.lease_until_ms >= until + 450);
+    until = r.run.lease_until_ms;
+    /* Past the first lease, inside the second: still held. */
+    pause_ms(500);
+    assert_int_equal(run_begin(fx, "s1", "k2", "host-b", 60000, &r),
+                     FERRY_ECONFLICT);
+    assert_int_equal(r.status.lease_run, id);
+    assert_int_equal(r.status.lease_until_ms, until);
+    assert_int_equal(run_beat(fx, id, "k1", 60000, &r), 0);
+    assert_int_equal(r.run.lease_ms, 60000);
+    assert_true(r.run.lease_until_ms >= until + 59000);
+    assert_int_equal(run_end(fx, id, "k1", 1, "c1", NULL, &r), 0);
+    fy_run_result_release(&r);
+}
+
+/* An imported cursor: recorded, the next run's, refused while one runs. */
+static void case_runs_cursor_set(struct fx *fx)
+{
+    struct fy_run_result r = RUN_RESULT_INIT;
+    int64_t id;
+
+    assert_int_equal(run_import(fx, "s1", "c0", &r), 0);
+    assert_null(r.status.cursor);
+    assert_string_equal(r.run.cursor, "c0");
+    assert_string_equal(r.run.status, "imported");
+    assert_non_null(r.run.metadata);
+    assert_non_null(strstr(r.run.metadata, "last_sync.txt"));
+    assert_int_equal(run_import(fx, "s1", "c00", &r), 0);
+    assert_string_equal(r.status.cursor, "c0");
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 60000, &r), 0);
+    id = r.run.id;
+    assert_string_equal(r.status.cursor, "c00");
+    assert_int_equal(run_import(fx, "s1", "c-other", &r), FERRY_ECONFLICT);
+    assert_int_equal(r.status.lease_run, id);
+    assert_int_equal(run_end(fx, id, "k1", 2, "c1", NULL, &r), 0);
+    assert_string_equal(query(fx,
+                              "SELECT count(*) FROM {s}sync_history WHERE"
+                              " status = 'imported' AND $1 = 1",
+                              1)
+                            .v,
+                        "2");
+    assert_string_equal(show(fx, "stream", "s1", 1),
+                        "s1 success c=c1 ok=1 fail=0 rec=2 err=null"
+                        " lease=none: [success r=2 c=c1]");
+    fy_run_result_release(&r);
+}
+
+/* Status rows by kind and name, each with its newest history rows. */
+static void case_runs_status_read(struct fx *fx)
+{
+    run_once(fx, "s2", 1, "a");
+    run_once(fx, "s1", 2, "b");
+    run_once(fx, "s1", 3, "c");
+    assert_int_equal(device_run(fx, "d1", "t1", "push", 4, NULL, false), 0);
+    /* Streams first, then devices (as GET /v1/status lists them). */
+    assert_string_equal(show(fx, NULL, NULL, 1),
+                        "s1 success c=c ok=2 fail=0 rec=3 err=null"
+                        " lease=none: [success r=3 c=c]"
+                        " | s2 success c=a ok=1 fail=0 rec=1 err=null"
+                        " lease=none: [success r=1 c=a]"
+                        " | d1 success c=null ok=1 fail=0 rec=4 err=null"
+                        " lease=none: [success/push x1 r=4]");
+    assert_true(shown_now > 0);
+    assert_string_equal(show(fx, "stream", NULL, 0),
+                        "s1 success c=c ok=2 fail=0 rec=3 err=null"
+                        " lease=none:"
+                        " | s2 success c=a ok=1 fail=0 rec=1 err=null"
+                        " lease=none:");
+    assert_string_equal(show(fx, "stream", "s1", 5),
+                        "s1 success c=c ok=2 fail=0 rec=3 err=null"
+                        " lease=none: [success r=3 c=c] [success r=2 c=b]");
+    assert_string_equal(show(fx, "device", "s1", 5), "");
+    assert_string_equal(show(fx, "stream", "nope", 5), "");
+}
+
+/*
+ * A device's requests with one Ferry-Run token add up into one run (push
+ * and pull: "sync"); without one, per device and minute. Inside a push
+ * transaction the record is part of it.
+ */
+static void case_runs_device(struct fx *fx)
+{
+    struct ferry_err err = {0};
+    struct timespec ts;
+    int64_t acked;
+    int rc;
+
+    /* Both token-less requests must fall into one minute. */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec % 60 >= 58)
+        pause_ms((60 - ts.tv_sec % 60) * 1000L + 100);
+    assert_int_equal(device_run(fx, "d1", "t1", "push", 3, NULL, false), 0);
+    assert_int_equal(device_run(fx, "d1", "t1", "pull", 2, NULL, false), 0);
+    assert_int_equal(device_run(fx, "d2", "t1", "pull", 1, NULL, false), 0);
+    assert_int_equal(device_run(fx, "d1", "t2", "push", 0, "boom", false), 0);
+    assert_int_equal(device_run(fx, "d1", NULL, "pull", 1, NULL, false), 0);
+    assert_int_equal(device_run(fx, "d1", NULL, "pull", 1, NULL, false), 0);
+    /* A rolled-back push takes its record with it; a committed one keeps it. */
+    rc = fy_store_push_begin(fx->st, "d1", &acked, &err);
+    if (rc == 0)
+        rc = device_run(fx, "d1", "t3", "push", 9, NULL, true);
+    fy_store_push_rollback(fx->st);
+    assert_int_equal(rc, 0);
+    rc = fy_store_push_begin(fx->st, "d1", &acked, &err);
+    if (rc == 0)
+        rc = device_run(fx, "d1", "t4", "push", 5, NULL, true);
+    if (rc == 0)
+        rc = fy_store_push_commit(fx->st, "d1", acked, 5, &err);
+    else
+        fy_store_push_rollback(fx->st);
+    assert_int_equal(rc, 0);
+    assert_string_equal(show(fx, "device", "d1", 10),
+                        "d1 success c=null ok=5 fail=1 rec=5 err=boom"
+                        " lease=none: [success/push x1 r=5]"
+                        " [success/pull x2 r=2] [failed/push x1 r=0 e=boom]"
+                        " [success/sync x2 r=5]");
+    assert_string_equal(show(fx, "device", "d2", 10),
+                        "d2 success c=null ok=1 fail=0 rec=1 err=null"
+                        " lease=none: [success/pull x1 r=1]");
+}
+
+/* The sweep abandons every run whose lease passed, and only those. */
+static void case_runs_sweep(struct fx *fx)
+{
+    struct fy_run_result r = RUN_RESULT_INIT;
+    struct ferry_err err = {0};
+    long n = -1;
+
+    run_once(fx, "s1", 1, "c1");
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 100, &r), 0);
+    assert_int_equal(run_begin(fx, "s2", "k1", "host-a", 100, &r), 0);
+    assert_int_equal(run_begin(fx, "s3", "k1", "host-a", 60000, &r), 0);
+    pause_ms(300);
+    assert_int_equal(fy_store_runs_sweep(fx->st, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(show(fx, "stream", NULL, 1),
+                        "s1 abandoned c=c1 ok=1 fail=1 rec=1 err=run 2"
+                        " abandoned: the lease expired without a heartbeat"
+                        " lease=none: [abandoned e=the lease expired without"
+                        " a heartbeat] | s2 abandoned c=null ok=0 fail=1"
+                        " rec=-1 err=run 3 abandoned: the lease expired"
+                        " without a heartbeat lease=none: [abandoned e=the"
+                        " lease expired without a heartbeat]"
+                        " | s3 running c=null ok=0 fail=0 rec=-1 err=null"
+                        " lease=host-a: [running]");
+    assert_int_equal(fy_store_runs_sweep(fx->st, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(run_begin(fx, "s1", "k1", "host-a", 60000, &r), 0);
+    assert_string_equal(r.status.cursor, "c1");
+    fy_run_result_release(&r);
+}
+
+/* Pruning removes ended history rows before the time given; status stays. */
+static void case_runs_history_prune(struct fx *fx)
+{
+    struct fy_run_result r = RUN_RESULT_INIT;
+    struct ferry_err err = {0};
+    int64_t cut;
+    long n = -1;
+
+    run_once(fx, "s1", 1, "c1");
+    run_once(fx, "s1", 2, "c2");
+    pause_ms(50);
+    show(fx, "stream", "s1", 0);
+    cut = shown_now;
+    pause_ms(50);
+    run_once(fx, "s1", 3, "c3");
+    assert_int_equal(run_begin(fx, "s2", "k1", "host-a", 60000, &r), 0);
+    assert_int_equal(device_run(fx, "d1", "t1", "push", 4, NULL, false), 0);
+    assert_int_equal(fy_store_history_prune(fx->st, 0, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(fy_store_history_prune(fx->st, cut, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(show(fx, "stream", "s1", 10),
+                        "s1 success c=c3 ok=3 fail=0 rec=3 err=null"
+                        " lease=none: [success r=3 c=c3]");
+    show(fx, "stream", "s1", 0);
+    assert_int_equal(fy_store_history_prune(fx->st, shown_now + 1000, &n, &err),
+                     0);
+    assert_int_equal(n, 2); /* s1's last run and d1's; s2's still runs */
+    assert_string_equal(show(fx, NULL, NULL, 10),
+                        "s1 success c=c3 ok=3 fail=0 rec=3 err=null"
+                        " lease=none:"
+                        " | s2 running c=null ok=0 fail=0 rec=-1 err=null"
+                        " lease=host-a: [running]"
+                        " | d1 success c=null ok=1 fail=0 rec=4 err=null"
+                        " lease=none:");
+    fy_run_result_release(&r);
+}
+
 /* ---- the list of cases -------------------------------------------------- */
 
 #define STORE_CASES(X)                                                         \
@@ -1513,7 +2150,21 @@ static void case_rows_idem(struct fx *fx)
     X(blob_upload)                                                             \
     X(blob_start_over)                                                         \
     X(blob_expire)                                                             \
-    X(blob_complete)
+    X(blob_complete)                                                           \
+    X(runs_begin_complete)                                                     \
+    X(runs_fail)                                                               \
+    X(runs_lease_held)                                                         \
+    X(runs_idem)                                                               \
+    X(runs_expiry)                                                             \
+    X(runs_expired_finish)                                                     \
+    X(runs_finish_twice)                                                       \
+    X(runs_foreign_key)                                                        \
+    X(runs_heartbeat)                                                          \
+    X(runs_cursor_set)                                                         \
+    X(runs_status_read)                                                        \
+    X(runs_device)                                                             \
+    X(runs_sweep)                                                              \
+    X(runs_history_prune)
 
 #define STORE_WRAP(name)                                                       \
     static void test_##name(void **state)                                      \
