@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The agent object and its retrying request; see agent.h. The retry
- * policy lives here once, so every step (push, and pull, blobs and runs
- * after it) fails, waits, reports and gives up the same way.
+ * policy lives here once, so every step (push, pull, blobs, runs) fails,
+ * waits, reports and gives up the same way.
  */
 #include "agent/agent.h"
 
@@ -21,6 +21,7 @@ int fy_agent_new(struct fy_agent_config *cfg, sqlite3 *db,
                  struct ferry_err *err)
 {
     struct fy_agent *a = fy_calloc(1, sizeof(*a));
+    int rc;
 
     *out = NULL;
     if (!a) {
@@ -35,7 +36,30 @@ int fy_agent_new(struct fy_agent_config *cfg, sqlite3 *db,
     fy_buf_init(&a->rep.body, 0);
     fy_backoff_init(&a->bo, o->backoff_base_ms, o->backoff_cap_ms,
                     (uint64_t)fy_now_ms() ^ (uint64_t)getpid());
+    rc = fy_agent_new_run(a, err);
+    if (rc < 0) {
+        fy_agent_free(a);
+        return rc;
+    }
     *out = a;
+    return 0;
+}
+
+const char *fy_agent_run_token(const struct fy_agent *a)
+{
+    return a->run_header + strlen("Ferry-Run: ");
+}
+
+int fy_agent_new_run(struct fy_agent *a, struct ferry_err *err)
+{
+    unsigned char raw[FY_AGENT_RUN_TOKEN_LEN / 2];
+    char hex[FY_AGENT_RUN_TOKEN_LEN + 1];
+    int rc = fy_random(raw, sizeof(raw), err);
+
+    if (rc < 0)
+        return rc;
+    fy_hex(raw, sizeof(raw), hex);
+    snprintf(a->run_header, sizeof(a->run_header), "Ferry-Run: %s", hex);
     return 0;
 }
 
@@ -126,9 +150,18 @@ int fy_agent_request_once(struct fy_agent *a, const struct fy_http_request *rq,
                           struct ferry_err *err)
 {
     struct fy_http_request r = *rq;
+    const char *hdrs[FY_AGENT_MAX_HEADERS + 2] = {a->run_header};
+    size_t n = 1;
     int rc = 0;
 
     *rep = &a->rep;
+    for (size_t i = 0; rq->headers && rq->headers[i]; i++) {
+        if (n > FY_AGENT_MAX_HEADERS)
+            return fy_err_set(err, FERRY_EINVAL,
+                              "more than %d headers in one request",
+                              FY_AGENT_MAX_HEADERS);
+        hdrs[n++] = rq->headers[i];
+    }
     if (!a->http)
         rc = fy_http_client_new(a->cfg.base_url, a->cfg.timeout_s, &a->http,
                                 err);
@@ -136,6 +169,7 @@ int fy_agent_request_once(struct fy_agent *a, const struct fy_http_request *rq,
         return rc;
     r.auth_header = a->o.key ? a->cfg.auth_header : NULL;
     r.key = a->o.key;
+    r.headers = hdrs; /* the Ferry-Run first, then the step's own */
     return fy_http_request(a->http, &r, &a->rep, err);
 }
 

@@ -59,17 +59,33 @@ struct fy_agent_opts {
 /*
  * Builds an agent over cfg and db, both taken (released by
  * fy_agent_free(), or here on failure). db has ferry's tables
- * (fy_capture_init()). The HTTP client is made on the first request, so an
- * agent that only reads its database never needs a key or a network.
+ * (fy_capture_init()), or is NULL for a network-only agent (the runs
+ * client, include/ferry/ferry_runs.h): such an agent only sends requests,
+ * and the steps that read the app database (push, pull, blobs) must not be
+ * run on it. The HTTP client is made on the first request, so an agent
+ * that only reads its database never needs a key or a network.
  */
 int fy_agent_new(struct fy_agent_config *cfg, sqlite3 *db,
                  const struct fy_agent_opts *o, struct fy_agent **out,
                  struct ferry_err *err);
 void fy_agent_free(struct fy_agent *a);
 
-/* Borrowed for the agent's life. */
+/* Borrowed for the agent's life; fy_agent_db is NULL for network-only. */
 sqlite3 *fy_agent_db(struct fy_agent *a);
 const struct fy_agent_config *fy_agent_config(struct fy_agent *a);
+
+/*
+ * The Ferry-Run token every request of the agent carries as a header: 16
+ * random lower-case hex digits, made by fy_agent_new. ferryd adds the
+ * pushes and pulls sent with one token up into one device run
+ * (docs/api.md#device-runs). fy_agent_new_run starts a new token, so the
+ * requests from then on are another run (`ferry sync` per --every cycle,
+ * and each minute under --watch); on failure the old token stays. The
+ * token is borrowed until the next fy_agent_new_run.
+ */
+#define FY_AGENT_RUN_TOKEN_LEN 16
+const char *fy_agent_run_token(const struct fy_agent *a);
+int fy_agent_new_run(struct fy_agent *a, struct ferry_err *err);
 
 /*
  * Judges an answer the transport delivered and retrying would not change
@@ -87,10 +103,13 @@ typedef int fy_agent_accept_fn(const struct fy_http_reply *rep, void *ud,
 typedef int fy_agent_resume_fn(struct fy_agent *a, int64_t *offset, void *ud,
                                struct ferry_err *err);
 
+#define FY_AGENT_MAX_HEADERS 6
+
 struct fy_agent_request {
     /*
-     * Method, path, body (memory or file and offset), headers. The agent
-     * adds its key in the config's auth header.
+     * Method, path, body (memory or file and offset), headers (at most
+     * FY_AGENT_MAX_HEADERS in http.headers). The agent adds its key in the
+     * config's auth header, and its Ferry-Run.
      */
     struct fy_http_request http;
     const char *step; /* named in events and logs; NULL: "request" */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to lib/agent/: the agent object's fields, which its steps
- * (push.c, and the pull, blob and run steps to come) read directly.
+ * (push.c, pull.c, blob.c, runs.c) read directly.
  */
 #ifndef FY_AGENT_INT_H
 #define FY_AGENT_INT_H
@@ -17,6 +17,8 @@ struct fy_agent {
     struct fy_backoff bo;
     struct fy_http_reply rep; /* the last answer */
     long retries;             /* retries so far, every step's */
+    /* "Ferry-Run: " and 16 hex digits, sent with every request */
+    char run_header[sizeof("Ferry-Run: ") + FY_AGENT_RUN_TOKEN_LEN];
 };
 
 #endif

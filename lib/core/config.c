@@ -242,15 +242,18 @@ static int load_sections(json_t *root, struct fy_agent_config *cfg,
     return rc;
 }
 
-static int check_required(struct fy_agent_config *cfg, struct ferry_err *err)
+static int check_required(struct fy_agent_config *cfg, unsigned flags,
+                          struct ferry_err *err)
 {
+    bool net = (flags & FY_CONFIG_NETWORK_ONLY) != 0;
     int rc = check_url(cfg, err);
 
-    if (rc == 0 && (!cfg->database || !cfg->database[0]))
+    if (rc == 0 && (!cfg->database || !cfg->database[0]) &&
+        !(net && !cfg->database))
         rc = fy_err_set(err, FERRY_ECONFIG,
                         "%s: ferry.database (the SQLite file) is missing",
                         cfg->path);
-    if (rc == 0 && !fy_name_valid(cfg->device))
+    if (rc == 0 && !(net && !cfg->device) && !fy_name_valid(cfg->device))
         rc = fy_err_set(err, FERRY_ECONFIG,
                         "%s: ferry.device must be 1 to 128 letters, digits"
                         " or ._:@-",
@@ -302,7 +305,7 @@ static void config_defaults(struct fy_agent_config *cfg)
 }
 
 /* Validates a parsed file into cfg (cfg->path already set). */
-static int load_root(json_t *root, struct fy_agent_config *cfg,
+static int load_root(json_t *root, unsigned flags, struct fy_agent_config *cfg,
                      struct ferry_err *err)
 {
     int rc = json_is_object(root)
@@ -311,7 +314,7 @@ static int load_root(json_t *root, struct fy_agent_config *cfg,
                               cfg->path);
 
     if (rc == 0)
-        rc = check_required(cfg, err);
+        rc = check_required(cfg, flags, err);
     return rc;
 }
 
@@ -353,6 +356,13 @@ static int parse_file(const char *path, bool missing_ok, json_t **root,
 int fy_agent_config_load(const char *path, struct fy_agent_config *cfg,
                          struct ferry_err *err)
 {
+    return fy_agent_config_load_flags(path, 0, cfg, err);
+}
+
+int fy_agent_config_load_flags(const char *path, unsigned flags,
+                               struct fy_agent_config *cfg,
+                               struct ferry_err *err)
+{
     json_t *root = NULL;
     int rc;
 
@@ -362,7 +372,7 @@ int fy_agent_config_load(const char *path, struct fy_agent_config *cfg,
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     rc = parse_file(path, false, &root, err);
     if (rc == 0)
-        rc = load_root(root, cfg, err);
+        rc = load_root(root, flags, cfg, err);
     if (rc == 0)
         rc = resolve_database(cfg, err);
     json_decref(root);
@@ -583,7 +593,7 @@ static int validate_merged(const char *path, json_t *root,
 
     config_defaults(&cfg);
     cfg.path = fy_strdup(path);
-    rc = cfg.path ? load_root(root, &cfg, err)
+    rc = cfg.path ? load_root(root, 0, &cfg, err)
                   : fy_err_set(err, FERRY_ENOMEM, "out of memory");
     fy_agent_config_release(&cfg);
     return rc;

@@ -46,6 +46,21 @@ struct fy_agent_config {
 /* Loads and validates path into cfg (release with fy_agent_config_release). */
 int fy_agent_config_load(const char *path, struct fy_agent_config *cfg,
                          struct ferry_err *err);
+
+enum fy_config_flags {
+    /*
+     * Only the "ingestion" section is required: ferry.database and
+     * ferry.device may be absent (a job machine that runs `ferry job run`
+     * has no app database to sync). When present they are checked and
+     * resolved as usual.
+     */
+    FY_CONFIG_NETWORK_ONLY = (1 << 0)
+};
+
+/* fy_agent_config_load with flags (enum fy_config_flags). */
+int fy_agent_config_load_flags(const char *path, unsigned flags,
+                               struct fy_agent_config *cfg,
+                               struct ferry_err *err);
 void fy_agent_config_release(struct fy_agent_config *cfg);
 
 /* The files declaration of table (any case), or NULL; borrowed from cfg. */

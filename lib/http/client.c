@@ -258,6 +258,8 @@ static struct curl_slist *headers(const struct fy_http_request *rq,
             rq->key ? rq->key : "");
         h = curl_slist_append(h, line->data);
     }
+    for (size_t i = 0; h && rq->headers && rq->headers[i]; i++)
+        h = curl_slist_append(h, rq->headers[i]);
     return fy_buf_error(line) ? NULL : h;
 }
 

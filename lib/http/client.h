@@ -54,6 +54,12 @@ struct fy_http_request {
      */
     bool content_range;
     const char *reply_header; /* a reply header to keep (rep->header) */
+    /*
+     * More request headers, "Name: value" lines without CR or LF, the
+     * list ended by NULL (NULL: none): the agent's Ferry-Run, a begin's
+     * Idempotency-Key.
+     */
+    const char *const *headers;
 };
 
 int fy_http_client_new(const char *base_url, long timeout_s,
