@@ -6,6 +6,8 @@
 #define AGENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <sqlite3.h>
 
@@ -14,13 +16,16 @@
 /* Exit codes scripts can rely on (docs/commands.md). */
 enum agent_exit {
     AGENT_OK = 0,
-    AGENT_ERROR = 1,    /* anything else */
-    AGENT_USAGE = 2,    /* bad command line */
-    AGENT_CONFIG = 3,   /* bad or missing config / database */
-    AGENT_AUTH = 4,     /* key missing, refused or out of scope */
-    AGENT_TEMPFAIL = 5, /* server unreachable or unavailable; retry later */
-    AGENT_PARKED = 6,   /* every change this run sent was parked */
-    AGENT_CAPTURE = 7   /* capture is broken on a tracked table */
+    AGENT_ERROR = 1,      /* anything else */
+    AGENT_USAGE = 2,      /* bad command line */
+    AGENT_CONFIG = 3,     /* bad or missing config / database */
+    AGENT_AUTH = 4,       /* key missing, refused or out of scope */
+    AGENT_TEMPFAIL = 5,   /* server unreachable or unavailable; retry later */
+    AGENT_PARKED = 6,     /* every change this run sent was parked */
+    AGENT_CAPTURE = 7,    /* capture is broken on a tracked table */
+    AGENT_HELD = 8,       /* job run, cursor import: the lease is held */
+    AGENT_JOB_FAILED = 9, /* job run: the job failed, recorded failed */
+    AGENT_LEASE_LOST = 10 /* job run: the lease was lost, the job stopped */
 };
 
 struct agent_ctx {
@@ -59,6 +64,28 @@ int agent_status(struct agent_ctx *ctx, int argc, char **argv);
 int agent_dead(struct agent_ctx *ctx, int argc, char **argv);
 int agent_pull(struct agent_ctx *ctx, int argc, char **argv);
 int agent_sync(struct agent_ctx *ctx, int argc, char **argv);
+int agent_job(struct agent_ctx *ctx, int argc, char **argv);
+int agent_cursor(struct agent_ctx *ctx, int argc, char **argv);
+int agent_runs(struct agent_ctx *ctx, int argc, char **argv);
+
+struct ferry_client;
+struct fy_buf;
+
+/*
+ * For the commands of tracked runs (job, cursor, runs), which need only
+ * the config's ingestion section and the key: loads the config without
+ * ferry.database and ferry.device, takes the key from the environment and
+ * builds a runs client with retry_budget_ms (include/ferry/ferry_runs.h).
+ * Returns 0 with *c owned (ferry_client_free), else the exit code after
+ * saying why on stderr.
+ */
+int agent_open_client(struct agent_ctx *ctx, int64_t retry_budget_ms,
+                      struct ferry_client **c);
+/*
+ * Appends s escaped for a terminal (fy_escape), cut to at most max
+ * characters ("..." ending a cut).
+ */
+void agent_add_shown(struct fy_buf *b, const char *s, size_t max);
 
 struct fy_buf;
 struct fy_pull_stats;

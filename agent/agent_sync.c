@@ -21,6 +21,7 @@
 #include "agent/doorbell.h"
 #include "agent/pull.h"
 #include "agent/push.h"
+#include "agent/runs.h"
 #include "agent/state.h"
 #include "core/backoff.h"
 #include "core/config.h"
@@ -45,6 +46,8 @@ static const char sync_usage[] =
 
 /* How often --watch looks at PRAGMA data_version. */
 #define WATCH_TICK_MS 3
+/* How long one Ferry-Run token of --watch lasts (one device run). */
+#define WATCH_RUN_S 60
 
 struct sync_opts {
     int64_t every_ms; /* 0: not --every */
@@ -95,29 +98,9 @@ static void install_signals(void)
 
 /* ---- options ---------------------------------------------------------- */
 
-/* "500ms", "30s", "5m", "1h" or plain seconds, in ms; -1 when not one. */
-static int64_t parse_duration(const char *s)
-{
-    static const struct {
-        const char *unit;
-        int64_t ms;
-    } units[] = {
-        {"ms", 1}, {"s", 1000}, {"", 1000}, {"m", 60000}, {"h", 3600000}};
-    char *end;
-    long long v = strtoll(s, &end, 10);
-
-    if (end == s || v <= 0 || v > 7LL * 86400 * 1000)
-        return -1;
-    for (size_t i = 0; i < FY_ARRAY_LEN(units); i++) {
-        if (strcmp(end, units[i].unit) == 0)
-            return v * units[i].ms > 7LL * 86400 * 1000 ? -1 : v * units[i].ms;
-    }
-    return -1;
-}
-
 static int duration_opt(const char *name, const char *arg, int64_t *out)
 {
-    *out = parse_duration(arg);
+    *out = fy_runs_duration_ms(arg);
     if (*out > 0)
         return 0;
     fprintf(stderr, "ferry sync: %s takes a duration such as 30s or 5m\n",
@@ -368,6 +351,7 @@ struct syncer {
     const char *key;
     struct sync_opts *o;
     struct fy_backoff bo;
+    double run_started; /* fy_mono_s() when the Ferry-Run token was made */
 };
 
 /* One logged round; the wait before the next, or -1 to stop (*exit_rc). */
@@ -392,12 +376,29 @@ static int64_t loop_round(struct syncer *y, bool push, int64_t normal_ms,
     return next;
 }
 
+/*
+ * A new Ferry-Run token: ferryd adds the requests sent with one up into
+ * one device run (docs/api.md#device-runs). Failing to make one keeps the
+ * old token, so the rounds add up into one run: logged, not fatal.
+ */
+static void new_run(struct syncer *y)
+{
+    struct ferry_err err = {0};
+
+    if (fy_agent_new_run(y->a, &err) < 0)
+        fy_warn("sync", "%s", err.msg);
+    y->run_started = fy_mono_s();
+}
+
 static int run_every(struct syncer *y)
 {
     int rc = AGENT_OK;
 
     for (;;) {
-        int64_t next = loop_round(y, true, jitter(y->o->every_ms), &rc);
+        int64_t next;
+
+        new_run(y); /* each cycle is a run of its own */
+        next = loop_round(y, true, jitter(y->o->every_ms), &rc);
 
         if (next < 0 || !nap(next))
             return rc;
@@ -468,7 +469,11 @@ static int run_watch(struct syncer *y)
         return rc;
     start_bell(y, &wt);
     wt.version = data_version(wt.w);
+    y->run_started = fy_mono_s();
     while (rc == AGENT_OK) {
+        /* A watch's rounds of one minute add up into one device run. */
+        if (fy_mono_s() - y->run_started >= WATCH_RUN_S)
+            new_run(y);
         fy_agentdb_count(db, FY_AGENTDB_OUTBOX, &n, NULL);
         seen = data_version(db);
         wait = loop_round(y, local || n > 0, y->o->poll_ms, &rc);

@@ -11,6 +11,7 @@
 
 #include "capture/capture.h"
 #include "agent/push.h"
+#include "ferry/ferry_runs.h"
 #include "core/config.h"
 #include "util/log.h"
 #include "fy.h"
@@ -147,4 +148,42 @@ void agent_push_tables(struct fy_buf *b, const struct fy_push_stats *s)
     if (s->files_known > 0)
         fy_buf_addf(b, "%ld file%s already stored", s->files_known,
                     s->files_known == 1 ? "" : "s");
+}
+
+int agent_open_client(struct agent_ctx *ctx, int64_t retry_budget_ms,
+                      struct ferry_client **c)
+{
+    struct ferry_client_opts o = {.retry_budget_ms = retry_budget_ms};
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+    int rc;
+
+    *c = NULL;
+    if (fy_agent_config_load_flags(ctx->config_path, FY_CONFIG_NETWORK_ONLY,
+                                   &cfg, &err) < 0)
+        return agent_fail(&err);
+    o.base_url = cfg.base_url;
+    o.auth_header = cfg.auth_header;
+    o.timeout_s = cfg.timeout_s;
+    o.key = agent_api_key(&cfg, &rc);
+    if (o.key && ferry_client_new(&o, c, &err) < 0)
+        rc = agent_fail(&err);
+    fy_agent_config_release(&cfg);
+    return rc;
+}
+
+void agent_add_shown(struct fy_buf *b, const char *s, size_t max)
+{
+    size_t n = 0, chars = 0;
+
+    /* Cut at a character's start, so the cut never splits one. */
+    while (s[n] && chars < max) {
+        n++;
+        while ((s[n] & 0xc0) == 0x80)
+            n++;
+        chars++;
+    }
+    fy_escape(b, s, n);
+    if (s[n])
+        fy_buf_adds(b, "...");
 }

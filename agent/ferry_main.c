@@ -26,6 +26,9 @@ static const char usage[] =
     "  sync      push then pull; once, --every DURATION or --watch\n"
     "  status    show outbox depth, acknowledged seq, dead letters\n"
     "  dead      list, retry or drop dead letters (changes push parked)\n"
+    "  job       run a job as a tracked run of a stream (job run NAME -- CMD)\n"
+    "  cursor    import a stream's cursor from last_sync.txt, or show it\n"
+    "  runs      recent runs of tracked streams and devices, from ferryd\n"
     "\n"
     "options:\n"
     "  -c, --config FILE  agent config (default $FERRY_CONFIG or"
@@ -37,7 +40,8 @@ static const char usage[] =
     "\n"
     "exit codes: 0 ok, 1 error, 2 usage, 3 config or database, 4 API key,\n"
     "5 server unreachable (retry later), 6 every change parked, 7 capture\n"
-    "broken on a tracked table\n";
+    "broken on a tracked table, 8 lease held by another run, 9 job failed,\n"
+    "10 lease lost\n";
 
 static const char *const level_names[] = {"error", "warn", "info", "debug",
                                           "trace"};
@@ -74,6 +78,8 @@ static const struct {
     {"contract", agent_contract}, {"push", agent_push},
     {"status", agent_status},     {"dead", agent_dead},
     {"pull", agent_pull},         {"sync", agent_sync},
+    {"job", agent_job},           {"cursor", agent_cursor},
+    {"runs", agent_runs},
 };
 
 int main(int argc, char **argv)

@@ -150,19 +150,26 @@ static void exchange_release(struct exchange *x)
     memset(x, 0, sizeof(*x));
 }
 
+/* One request of the client. */
+struct call {
+    const char *method;
+    const char *path;
+    json_t *body;            /* NULL: none */
+    const char *const *hdrs; /* more header lines, NULL-ended; NULL: none */
+    int64_t budget_ms;       /* < 0: the client's retry budget */
+    int64_t timeout_ms;      /* per attempt; 0: the config's timeout */
+};
+
 /*
- * Sends body (may be NULL: none) to method path and reads the answer's
- * JSON. budget_ms < 0 is the client's budget. Transport failures and
+ * Sends a call and reads the answer's JSON. Transport failures and
  * answers still transient after the budget are returned as they are.
  */
-static int send_json(struct ferry_client *c, const char *method,
-                     const char *path, json_t *body, const char *const *hdrs,
-                     int64_t budget_ms, struct exchange *x,
-                     struct ferry_err *err)
+static int send_json(struct ferry_client *c, const struct call *k,
+                     struct exchange *x, struct ferry_err *err)
 {
     struct fy_agent *a = c->a;
     const struct fy_http_reply *rep;
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = k->body ? json_dumps(k->body, JSON_COMPACT) : NULL;
     int64_t saved = a->o.retry_budget_ms;
     long before = a->retries;
     json_t *e;
@@ -170,19 +177,20 @@ static int send_json(struct ferry_client *c, const char *method,
 
     memset(x, 0, sizeof(*x));
     x->code = "";
-    if (body && !text)
+    if (k->body && !text)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    if (budget_ms >= 0)
-        a->o.retry_budget_ms = budget_ms;
+    if (k->budget_ms >= 0)
+        a->o.retry_budget_ms = k->budget_ms;
     rc = fy_agent_request(
         a,
         &(struct fy_agent_request){
-            .http = {.method = method,
-                     .path = path,
+            .http = {.method = k->method,
+                     .path = k->path,
                      .content_type = text ? "application/json" : NULL,
                      .body = text,
                      .len = text ? strlen(text) : 0,
-                     .headers = hdrs},
+                     .headers = k->hdrs,
+                     .timeout_ms = k->timeout_ms},
             .step = "runs"},
         &rep, err);
     a->o.retry_budget_ms = saved;
@@ -367,7 +375,13 @@ int ferry_run_begin(struct ferry_client *c, const char *stream,
         goto out;
     }
     p->pub.duration_ms = -1;
-    rc = send_json(c, "POST", path.data, body, hdrs, -1, &x, err);
+    rc = send_json(c,
+                   &(struct call){.method = "POST",
+                                  .path = path.data,
+                                  .body = body,
+                                  .hdrs = hdrs,
+                                  .budget_ms = -1},
+                   &x, err);
     if (rc == 0)
         rc = begin_answer(&x, p, sent, err);
     if (rc == 0) {
@@ -408,6 +422,27 @@ static int finished_answer(const struct exchange *x, struct ferry_run *r,
     return answer_fail(x, what, err);
 }
 
+/* No heartbeat answered in time: the lease is gone (FERRY_EEXPIRED). */
+static int lease_gone(const struct ferry_run *run, int rc,
+                      struct ferry_err *err)
+{
+    char why[200];
+
+    snprintf(why, sizeof(why), "%.199s", err ? err->msg : ferry_strerror(rc));
+    return fy_err_set(err, FERRY_EEXPIRED,
+                      "run %lld of '%s' lost its lease: no heartbeat was"
+                      " answered within %d s (%s)",
+                      (long long)run->id, run->stream, run->lease_seconds, why);
+}
+
+/* A heartbeat attempt's time limit: the lease left, 1 s to the timeout. */
+static int64_t attempt_ms(const struct ferry_client *c, int64_t left)
+{
+    int64_t cap = (int64_t)c->a->cfg.timeout_s * 1000;
+
+    return left < 1000 ? 1000 : left > cap ? cap : left;
+}
+
 int ferry_run_heartbeat(struct ferry_client *c, struct ferry_run *run,
                         struct ferry_err *err)
 {
@@ -427,14 +462,20 @@ int ferry_run_heartbeat(struct ferry_client *c, struct ferry_run *run,
         rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
         goto out;
     }
-    rc = send_json(c, "POST", path.data, body, NULL, budget, &x, err);
+    /*
+     * Each attempt, too, ends by the lease's end (at least a second): a
+     * server that hangs must not keep CMD working past its lease.
+     */
+    rc = send_json(c,
+                   &(struct call){.method = "POST",
+                                  .path = path.data,
+                                  .body = body,
+                                  .budget_ms = budget,
+                                  .timeout_ms = attempt_ms(c, left)},
+                   &x, err);
     if (rc < 0 && ferry_err_is_transient(rc) &&
         ferry_run_lease_left_ms(run) <= 0)
-        rc = fy_err_set(err, FERRY_EEXPIRED,
-                        "run %lld of '%s' lost its lease: no heartbeat was"
-                        " answered within %d s (%s)",
-                        (long long)run->id, run->stream, run->lease_seconds,
-                        err ? err->msg : ferry_strerror(rc));
+        rc = lease_gone(run, rc, err);
     else if (rc == 0 && x.status == 200)
         rc = read_run(p, x.body, sent, err);
     else if (rc == 0)
@@ -524,7 +565,11 @@ static int finish(struct ferry_client *c, struct ferry_run *run,
     fy_buf_addf(&path, "/v1/runs/%lld/%s", (long long)run->id, verb);
     if (fy_buf_error(&path))
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    rc = send_json(c, "POST", path.data, body, NULL, -1, &x, err);
+    rc = send_json(
+        c,
+        &(struct call){
+            .method = "POST", .path = path.data, .body = body, .budget_ms = -1},
+        &x, err);
     if (rc < 0 && ferry_err_is_transient(rc))
         p->finish_unanswered = true;
     else if (rc == 0 && x.status == 200)
@@ -629,7 +674,12 @@ int ferry_cursor_set(struct ferry_client *c, const char *stream,
                         "out of memory, or a cursor or source that is not"
                         " UTF-8");
     if (rc == 0)
-        rc = send_json(c, "PUT", path.data, body, NULL, -1, &x, err);
+        rc = send_json(c,
+                       &(struct call){.method = "PUT",
+                                      .path = path.data,
+                                      .body = body,
+                                      .budget_ms = -1},
+                       &x, err);
     if (rc == 0)
         rc = cursor_answer(&x, previous, err);
     exchange_release(&x);
@@ -657,7 +707,9 @@ int ferry_status_json(struct ferry_client *c, const char *stream, int history,
                 stream ? "&stream=" : "", stream ? stream : "");
     if (fy_buf_error(&path))
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    rc = send_json(c, "GET", path.data, NULL, NULL, -1, &x, err);
+    rc = send_json(
+        c, &(struct call){.method = "GET", .path = path.data, .budget_ms = -1},
+        &x, err);
     if (rc == 0 && x.status == 404 && strcmp(x.code, "stream_not_found") == 0)
         rc = fy_err_status(err, FERRY_ENOTFOUND, 404, "%s", message(&x));
     else if (rc == 0 && (x.status != 200 || !json_is_object(x.body)))

@@ -355,7 +355,10 @@ int fy_http_request(struct fy_http_client *c, const struct fy_http_request *rq,
     curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c->h, CURLOPT_HEADERDATA, &x);
-    curl_easy_setopt(c->h, CURLOPT_TIMEOUT, c->timeout_s);
+    if (rq->timeout_ms > 0)
+        curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, (long)rq->timeout_ms);
+    else
+        curl_easy_setopt(c->h, CURLOPT_TIMEOUT, c->timeout_s);
     curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
     if (c->abort) {

@@ -60,6 +60,8 @@ struct fy_http_request {
      * Idempotency-Key.
      */
     const char *const *headers;
+    /* The whole exchange's limit; 0: the client's timeout. */
+    int64_t timeout_ms;
 };
 
 int fy_http_client_new(const char *base_url, long timeout_s,
