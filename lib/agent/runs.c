@@ -836,11 +836,14 @@ int fy_job_args_parse(int argc, char **argv, struct fy_job_args *a,
     int rc = 0;
 
     memset(a, 0, sizeof(*a));
-    for (int i = 1; rc >= 0 && i < argc && !a->cmd; i++) {
+    /* --help before the command wins over whatever else is wrong. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             a->help = true;
             return 0;
         }
+    }
+    for (int i = 1; rc >= 0 && i < argc && !a->cmd; i++) {
         if (strcmp(argv[i], "--") == 0) {
             a->cmd = argv + i + 1;
             continue;
