@@ -212,6 +212,20 @@ assert_exit "ferry job run under a held lease" 8 \
 http_post "/v1/runs/$HELD/complete" "$KEY" '{}' >/dev/null
 assert_eq "submissions" 3 "$(fs_sql "SELECT count(*) FROM submissions")"
 
+# An instance that dies mid-run: once its lease expires its run is
+# abandoned, an error in their view, and the next run goes on from the
+# last committed cursor.
+code=$(http_post /v1/streams/main_submissions/runs "$KEY" \
+    '{"instance": "odk-sync-3", "lease_seconds": 1}')
+assert_eq "a begin that will die" 201 "$code"
+DEAD=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["run"])' "$T/resp.json")
+sleep 2
+direct >run5.out 2>run5.err || fail "the job after a dead run: $(cat run5.err)"
+assert_eq "the run after the dead one" "0 submissions, cursor 2024-01-16T08:00:00.000000" \
+    "$(sed 's/^run [0-9]*: //' run5.out)"
+assert_eq "the dead run in their view" "error|odk-sync-3" \
+    "$(fs_sql "SELECT status, service_instance FROM odk_sync_history WHERE id = $DEAD")"
+
 # 6. Rollback: the cursor back into last_sync.txt.
 rm -f last_sync.txt
 cmd=$(sed -n 's/^ *\(curl -s -H .*> last_sync.txt\)$/\1/p' "$DOCS_ROOT/$FS")
