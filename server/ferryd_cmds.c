@@ -81,6 +81,14 @@ int ferryd_migrate(struct ferryd_settings *s, int argc, char **argv)
               strcmp(argv[1], "--help") == 0 ? stdout : stderr);
         return strcmp(argv[1], "--help") == 0 ? FERRYD_OK : FERRYD_USAGE;
     }
+    /* A bad view name is a mistake in the settings: refused before any write.
+     */
+    if (s->compat_views_prefix &&
+        fy_store_compat_names(s->compat_views_prefix, s->compat_views_schema,
+                              &err) < 0) {
+        err.code = FERRY_ECONFIG;
+        return fail(&err);
+    }
     rc = fy_contract_load(s->contract, &c, &err);
     if (rc == 0)
         rc = fy_store_open(s->store, &st, &err);
@@ -96,9 +104,6 @@ int ferryd_migrate(struct ferryd_settings *s, int argc, char **argv)
     if (rc == 0 && s->compat_views_prefix) {
         rc = fy_store_compat_views(st, s->compat_views_prefix,
                                    s->compat_views_schema, &err);
-        /* A bad view name is a mistake in the settings file. */
-        if (rc == FERRY_EINVAL)
-            err.code = rc = FERRY_ECONFIG;
         if (rc == 0)
             printf("compatibility views %ssync_status and %ssync_history"
                    " created or replaced\n",

@@ -107,8 +107,8 @@ static bool plain_ident(const char *s)
     return n <= COMPAT_NAME_MAX;
 }
 
-static int check_names(bool pg, const char *prefix, const char *schema,
-                       struct ferry_err *err)
+int fy_store_compat_names(const char *prefix, const char *schema,
+                          struct ferry_err *err)
 {
     if (!plain_ident(prefix))
         return fy_err_set(err, FERRY_EINVAL,
@@ -121,7 +121,7 @@ static int check_names(bool pg, const char *prefix, const char *schema,
                           " ([a-z_][a-z0-9_]*, at most %d characters)",
                           schema, COMPAT_NAME_MAX);
     /* SQLite keeps ferry's own tables beside them, named ferry_... */
-    if (!pg && strncmp(prefix, "ferry_", 6) == 0)
+    if (strncmp(prefix, "ferry_", 6) == 0)
         return fy_err_set(err, FERRY_EINVAL,
                           "compat_views_prefix '%s' would name ferry's own"
                           " tables (ferry_...)",
@@ -163,7 +163,7 @@ int fy_store_compat_views(struct fy_store *st, const char *prefix,
 {
     bool pg = st->ops->sql->dialect->placeholder == '$';
     struct fy_buf b = FY_BUF_INIT(16384);
-    int rc = check_names(pg, prefix, schema, err);
+    int rc = fy_store_compat_names(prefix, schema, err);
 
     if (rc < 0)
         return rc;

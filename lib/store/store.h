@@ -575,6 +575,9 @@ int fy_store_history_prune(struct fy_store *st, int64_t before_ms, long *pruned,
  */
 int fy_store_compat_views(struct fy_store *st, const char *prefix,
                           const char *schema, struct ferry_err *err);
+/* The names' check alone, before anything is written: 0 or FERRY_EINVAL. */
+int fy_store_compat_names(const char *prefix, const char *schema,
+                          struct ferry_err *err);
 
 /* ---- change notices ----------------------------------------------------- */
 

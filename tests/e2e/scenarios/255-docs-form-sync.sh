@@ -125,6 +125,7 @@ ferryd --store "$STORE_URL" --config bad.json migrate >bad.out 2>&1 || rc=$?
 assert_eq "a bad prefix's exit" 3 $rc
 grep -q "compat_views_prefix 'Odk-' is not a plain name" bad.out ||
     fail "a bad prefix said: $(cat bad.out)"
+! grep -q "^migrated" bad.out || fail "a bad prefix still migrated: $(cat bad.out)"
 
 # The status row and the history, as the views give them (both stores).
 assert_eq "odk_sync_status" "main_submissions|error|3|1" \
