@@ -89,6 +89,7 @@ for name in "$(printf 'a%.0s' $(seq 65))" 'a%20b' 'a%2Fb' '%C3%BC' 'a*b' 'a%00b'
     bad "stream '$name'" 400 bad_parameter POST "/v1/streams/$name/runs" '{}'
 done
 bad "an empty stream name" 400 bad_parameter POST /v1/streams//runs '{}'
+bad "import to a bad stream name" 400 bad_parameter PUT '/v1/streams/a%20b/cursor' '{"cursor": "x"}'
 bad "status of a stream never run" 404 stream_not_found GET '/v1/status?stream=never'
 bad "history 1001" 400 bad_parameter GET '/v1/status?history=1001'
 bad "history -1" 400 bad_parameter GET '/v1/status?history=-1'
@@ -106,6 +107,7 @@ CT=text/plain bad "text/plain" 415 unsupported_media_type POST "$P" '{"records":
 CT=- bad "no Content-Type" 415 unsupported_media_type POST "$P" '{"records": 1}'
 bad "Idempotency-Key of 256 characters" 400 bad_parameter POST /v1/streams/fresh/runs '{}' \
     -H "Idempotency-Key: $(printf '%0256d' 0)"
+bad "an empty Idempotency-Key" 400 bad_parameter POST /v1/streams/fresh/runs '{}' -H 'Idempotency-Key;'
 
 note "keys"
 AS='' bad "no key" 401 unauthorized POST "$P" '{"records": 1}'
