@@ -7,6 +7,14 @@ scenarios 245-249: plain urllib, as a job in any language would call it.
       the winner; the winner completes. Then history must show both
       attempts of every round. Prints one summary line; exits 1 on the
       first violation, saying what it saw.
+  runs.py edge URLS KEY STREAMS ROUNDS
+      on each of STREAMS (comma-separated) at once, ROUNDS times: begin
+      with a lease of 1 s (through the URLs, comma-separated, in turn),
+      wait 0.85 to 1.1 s, complete. A complete may land on either side of
+      the lease's end, or after ferryd's housekeeping recorded the run
+      abandoned: its answer and the store must agree (200: success and
+      the cursor committed; 409 lease_expired or run_finished/abandoned:
+      abandoned, the cursor not moved). Both sides must have happened.
   runs.py runner URL KEY STREAM LEASE_S EVERY_S OUT
       begins STREAM and heartbeats every EVERY_S seconds until killed,
       appending each answer to OUT as one JSON line (status, body, the
@@ -16,6 +24,7 @@ scenarios 245-249: plain urllib, as a job in any language would call it.
       text when the answer is not JSON).
 """
 import json
+import random
 import sys
 import threading
 import time
@@ -116,6 +125,57 @@ def check_history(s, winners):
             die("round %d: history rows %s, want %s (run %d)" % (i + 1, pair, want, run))
 
 
+def edge_stream(urls, key, stream, rounds, got):
+    """One stream's rounds; got[stream] = [(run, answer's outcome)]."""
+    rng = random.Random()
+    for rnd in range(rounds):
+        url = urls[rnd % len(urls)]
+        st, body = begin(url, key, stream, "edge", 1)
+        if st != 201:
+            die("%s round %d: begin answered %s %s" % (stream, rnd, st, body))
+        time.sleep(rng.uniform(0.85, 1.1))
+        st, ans = call(url, "POST", "/v1/runs/%d/complete" % body["run"], key,
+                       {"records": 1, "cursor": "%s-%d" % (stream, rnd)})
+        err = ans.get("error", {}) if isinstance(ans, dict) else {}
+        if st == 200 and ans.get("status") == "success":
+            out = "success"
+        elif st == 409 and (err.get("code") == "lease_expired" or
+                            (err.get("code"), err.get("status")) == ("run_finished", "abandoned")):
+            out = "abandoned"
+        else:
+            die("%s round %d: complete answered %s %s" % (stream, rnd, st, ans))
+        got[stream].append((body["run"], out, "%s-%d" % (stream, rnd)))
+
+
+def edge(urls, key, streams, rounds):
+    got = {s: [] for s in streams}
+    threads = [threading.Thread(target=edge_stream, args=(urls, key, s, rounds, got))
+               for s in streams]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if any(len(v) != rounds for v in got.values()):
+        die("a stream's rounds did not all finish (see above)")
+    for stream, runs in got.items():
+        st, body = call(urls[0], "GET", "/v1/status?stream=%s&history=1000" % stream, key)
+        s = body["streams"][0]
+        hist = {h["run"]: h["status"] for h in s["history"]}
+        for run, out, _ in runs:
+            if hist.get(run) != out:
+                die("%s: run %d answered %s, history says %s" % (stream, run, out, hist.get(run)))
+        ok = [c for _, out, c in runs if out == "success"]
+        want = (ok[-1] if ok else None, len(ok), rounds - len(ok))
+        if (s["cursor"], s["successes"], s["failures"]) != want:
+            die("%s: cursor, successes, failures %s, want %s" %
+                (stream, (s["cursor"], s["successes"], s["failures"]), want))
+    outs = [out for runs in got.values() for _, out, _ in runs]
+    n = outs.count("success")
+    print("%d completes near the lease's end: %d in time, %d too late" % (len(outs), n, len(outs) - n))
+    if n == 0 or n == len(outs):
+        die("the completes all fell on one side of the lease's end")
+
+
 def runner(url, key, stream, lease, every, out):
     """Begins, then heartbeats until killed; every answer to out."""
     def log(st, body):
@@ -138,6 +198,8 @@ def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "race" and len(argv) == 8:
         race(argv[2], argv[3], argv[4], argv[5], argv[6], int(argv[7]))
+    elif cmd == "edge" and len(argv) == 6:
+        edge(argv[2].split(","), argv[3], argv[4].split(","), int(argv[5]))
     elif cmd == "runner" and len(argv) == 8:
         runner(argv[2], argv[3], argv[4], int(argv[5]), float(argv[6]), argv[7])
     elif cmd == "call" and len(argv) in (6, 7):
