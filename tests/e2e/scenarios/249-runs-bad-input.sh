@@ -44,6 +44,16 @@ assert_eq "lease_held names the holder" "$L" "$(jq_ 'v["error"]["run"]')"
 bad "begin while a run holds the lease" 409 lease_held POST /v1/streams/forms/runs '{}'
 assert_eq "lease_held names the holder" "$L" "$(jq_ 'v["error"]["run"]')"
 
+# At the limits: accepted (the refusals below are not off by one).
+python3 -c 'import json; print(json.dumps({"records": 2 ** 53 - 1, "cursor": "c" * 4096,
+    "metadata": {"blob": "x" * (65536 - len("{\"blob\":\"\"}"))}}))' >"$T/limits.json"
+lim=$(begin_run limits "$K" "$(printf 'i%.0s' $(seq 200))" 86400)
+end_run "$lim" "$K" "$(cat "$T/limits.json")"
+assert_eq "the largest records and cursor" "9007199254740991 4096" "$(jq_ '"%d %d" % (v["records"], len(v["cursor"]))')"
+S64=$(printf 's%.0s' $(seq 64))
+lim=$(begin_run "$S64" "$K")
+end_run "$lim" "$K" "{\"error\": \"$(printf 'e%.0s' $(seq 4096))\"}" fail
+
 rq GET '/v1/status?history=1000' "$ADMIN" >/dev/null
 cp "$T/resp.json" "$T/before.json"
 
@@ -69,11 +79,12 @@ bad "records as text" 422 invalid_value POST "$P" '{"records": "5"}'
 bad "records fractional" 422 invalid_value POST "$P" '{"records": 1.5}'
 bad "a cursor over 4096 bytes" 422 invalid_value POST "$P" "{\"cursor\": \"$(printf '%04097d' 0)\"}"
 bad "a cursor that is a number" 422 invalid_value POST "$P" '{"cursor": 17}'
-python3 -c 'import json; print(json.dumps({"metadata": {"blob": "x" * 65536}}))' >"$T/meta.json"
-bad "metadata over 64 KiB" 422 invalid_value POST "$P" "$(cat "$T/meta.json")"
+python3 -c 'import json; print(json.dumps({"metadata": {"blob": "x" * (65537 - len("{\"blob\":\"\"}"))}}))' >"$T/meta.json"
+bad "metadata of 64 KiB + 1 byte" 422 invalid_value POST "$P" "$(cat "$T/meta.json")"
 bad "metadata not an object" 422 invalid_value POST "$P" '{"metadata": [1, 2]}'
 bad "fail without an error" 422 invalid_value POST "/v1/runs/$L/fail" '{"records": 1}'
 bad "fail with an empty error" 422 invalid_value POST "/v1/runs/$L/fail" '{"error": ""}'
+bad "fail with an error over 4096 bytes" 422 invalid_value POST "/v1/runs/$L/fail" "{\"error\": \"$(printf 'e%.0s' $(seq 4097))\"}"
 bad "fail with negative records" 422 invalid_value POST "/v1/runs/$L/fail" '{"error": "x", "records": -5}'
 bad "heartbeat lease 0" 422 invalid_value POST "/v1/runs/$L/heartbeat" '{"lease_seconds": 0}'
 bad "heartbeat lease over a day" 422 invalid_value POST "/v1/runs/$L/heartbeat" '{"lease_seconds": 86401}'
