@@ -50,13 +50,18 @@ static const char job_usage[] =
 /*
  * SIGTERM and SIGINT are passed on to CMD, which decides how to end (its
  * run is then recorded from its exit as usual), and stop --every after
- * that run. Only async-signal-safe calls here: kill() and flags.
+ * that run. During a begin (which may be retrying for a while) nothing has
+ * started yet: the process ends at once, with stop_exit; a run the server
+ * began meanwhile is recorded abandoned when its lease ends. Only
+ * async-signal-safe calls here: kill(), _exit() and flags.
  */
-static volatile sig_atomic_t stop_sig, child_pid;
+static volatile sig_atomic_t stop_sig, child_pid, in_begin, stop_exit;
 
 static void on_signal(int sig)
 {
     stop_sig = sig;
+    if (in_begin)
+        _exit(stop_exit);
     if (child_pid > 0)
         kill((pid_t)child_pid, sig);
 }
@@ -380,11 +385,17 @@ static void one_run(struct job *j, struct outcome *out)
 {
     struct ferry_run *run = NULL;
     double t0 = fy_mono_s();
-    int rc = ferry_run_begin(
+    int rc;
+
+    in_begin = 1;
+    if (stop_sig) /* asked just before the flag was set */
+        _exit(stop_exit);
+    rc = ferry_run_begin(
         j->c, j->a->stream,
         &(struct ferry_run_opts){.instance = j->instance,
                                  .lease_seconds = j->a->lease_s},
         &run, &out->err);
+    in_begin = 0;
 
     if (rc == FERRY_ECONFLICT) {
         struct fy_buf b = FY_BUF_INIT(0);
@@ -498,6 +509,8 @@ static int job_run(struct agent_ctx *ctx, int argc, char **argv)
     rc = agent_open_client(ctx, a.every_ms ? 30000 : 300000, &j.c);
     if (rc != 0)
         return rc;
+    /* Stopped before a run began: done for --every, nothing ran once. */
+    stop_exit = a.every_ms ? AGENT_OK : AGENT_ERROR;
     install_signals();
     rc = a.every_ms ? run_every(&j) : run_once(&j);
     ferry_client_free(j.c);
