@@ -15,6 +15,14 @@ scenarios 245-249: plain urllib, as a job in any language would call it.
       abandoned: its answer and the store must agree (200: success and
       the cursor committed; 409 lease_expired or run_finished/abandoned:
       abandoned, the cursor not moved). Both sides must have happened.
+  runs.py steal URL1 URL2 KEY1 KEY2 STREAM ROUNDS
+      ROUNDS times: runner 1 begins STREAM with a lease of 1 s (through
+      URL1); 0.9 to 1.1 s later, at the same moment, it heartbeats (odd
+      rounds) or completes (even rounds) while runner 2 begins (through
+      URL2). Never two runners at once: a heartbeat answered 200 and a
+      begin answered 201 in one round is a violation, and a begin that
+      gets the lease after a complete answered 200 starts from that
+      complete's cursor.
   runs.py runner URL KEY STREAM LEASE_S EVERY_S OUT
       begins STREAM and heartbeats every EVERY_S seconds until killed,
       appending each answer to OUT as one JSON line (status, body, the
@@ -176,6 +184,71 @@ def edge(urls, key, streams, rounds):
         die("the completes all fell on one side of the lease's end")
 
 
+def at_once(*fns):
+    """Runs the functions in threads released together; their results."""
+    barrier = threading.Barrier(len(fns))
+    got = [None] * len(fns)
+
+    def one(i):
+        barrier.wait()
+        got[i] = fns[i]()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(fns))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return got
+
+
+def steal_round(urls, keys, stream, rnd, rng, committed):
+    """One round; returns what happened, as a word for the summary."""
+    st, run = begin(urls[0], keys[0], stream, "runner-1", 1)
+    if st != 201:
+        die("round %d: runner 1's begin answered %s %s" % (rnd, st, run))
+    time.sleep(rng.uniform(0.9, 1.1))
+    op = "heartbeat" if rnd % 2 else "complete"
+    body = b"" if op == "heartbeat" else {"records": 1, "cursor": "r%d" % rnd}
+    (a_st, a), (b_st, b) = at_once(
+        lambda: call(urls[0], "POST", "/v1/runs/%d/%s" % (run["run"], op), keys[0], body),
+        lambda: begin(urls[1], keys[1], stream, "runner-2", 30))
+    what = "round %d: runner 1's %s %s %s, runner 2's begin %s %s" % (rnd, op, a_st, a, b_st, b)
+    if a_st not in (200, 409) or b_st not in (201, 409):
+        die(what)
+    if op == "heartbeat" and a_st == 200 and b_st == 201:
+        die("two runners at once: " + what)
+    if op == "complete" and a_st == 200:
+        committed[0] = "r%d" % rnd
+    # A begin that got the lease starts from the last committed cursor,
+    # including a complete that won the race.
+    if b_st == 201 and b["cursor"] != committed[0]:
+        die("the begin did not start from the committed cursor %s: %s" % (committed[0], what))
+    # Whoever holds the lease now ends their run, for the next round. Both
+    # refused is no one: the begin came before the lease's end, the
+    # heartbeat or complete after it.
+    if b_st == 201:
+        holder = (1, b["run"])
+    elif op == "heartbeat" and a_st == 200:
+        holder = (0, run["run"])
+    else:
+        holder = None
+    if holder:
+        st, x = call(urls[holder[0]], "POST", "/v1/runs/%d/complete" % holder[1],
+                     keys[holder[0]], {"records": 0})
+        if st != 200:
+            die("round %d: the holder's complete answered %s %s" % (rnd, st, x))
+    return "%s %s/%s" % (op, a_st, b_st)
+
+
+def steal(url1, url2, key1, key2, stream, rounds):
+    rng = random.Random()
+    committed = [None]
+    seen = [steal_round((url1, url2), (key1, key2), stream, rnd, rng, committed)
+            for rnd in range(1, rounds + 1)]
+    print("%d rounds at the lease's end: %s" %
+          (rounds, ", ".join("%s %d" % (w, seen.count(w)) for w in sorted(set(seen)))))
+
+
 def runner(url, key, stream, lease, every, out):
     """Begins, then heartbeats until killed; every answer to out."""
     def log(st, body):
@@ -200,6 +273,8 @@ def main(argv):
         race(argv[2], argv[3], argv[4], argv[5], argv[6], int(argv[7]))
     elif cmd == "edge" and len(argv) == 6:
         edge(argv[2].split(","), argv[3], argv[4].split(","), int(argv[5]))
+    elif cmd == "steal" and len(argv) == 8:
+        steal(argv[2], argv[3], argv[4], argv[5], argv[6], int(argv[7]))
     elif cmd == "runner" and len(argv) == 8:
         runner(argv[2], argv[3], argv[4], int(argv[5]), float(argv[6]), argv[7])
     elif cmd == "call" and len(argv) in (6, 7):

@@ -5,7 +5,8 @@
 # again with the two runners talking to two ferryd processes on one
 # database: the lease is the store's, not a process's. Then completes
 # racing their lease's end (and ferryd's housekeeping, every second): on
-# either side, the answer and the store agree.
+# either side, the answer and the store agree; and a heartbeat or complete
+# at the lease's end racing another runner's begin: never two holders.
 . "$E2E_DIR/runslib.sh"
 items_contract
 ferryd_migrate
@@ -31,6 +32,11 @@ fi
 python3 "$RUNS_PY" edge "$URLS" "$K1" e1,e2,e3 8 >"$T/edge.out" 2>&1 ||
     fail "completes at the lease's end: $(cat "$T/edge.out")"
 note "$(cat "$T/edge.out")"
+# A runner's heartbeat or complete at its lease's end, and another's begin
+# at the same moment: never both hold the lease.
+python3 "$RUNS_PY" steal "$URL" "${RUNS_URL_2:-$URL}" "$K1" "$K2" steal 12 \
+    >"$T/steal.out" 2>&1 || fail "a begin at the lease's end: $(cat "$T/steal.out")"
+note "$(cat "$T/steal.out")"
 if [ "$STORE" = pg ]; then
     runs_ferryd_stop 2
 fi
