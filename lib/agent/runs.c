@@ -712,7 +712,12 @@ int ferry_status_json(struct ferry_client *c, const char *stream, int history,
         &x, err);
     if (rc == 0 && x.status == 404 && strcmp(x.code, "stream_not_found") == 0)
         rc = fy_err_status(err, FERRY_ENOTFOUND, 404, "%s", message(&x));
-    else if (rc == 0 && (x.status != 200 || !json_is_object(x.body)))
+    else if (rc == 0 && x.status == 200 && !json_is_object(x.body))
+        /* The agent keeps 1 MiB of an answer: more is cut, unreadable. */
+        rc = fy_err_set(err, FERRY_EHTTP,
+                        "the status answer is not a JSON object of at most"
+                        " 1 MiB: ask for fewer history rows, or one stream");
+    else if (rc == 0 && x.status != 200)
         rc = answer_fail(&x, "status request", err);
     /* The server's own text, as it came (the agent's last answer). */
     if (rc == 0 && !(*json = fy_strndup(text->data, text->len)))

@@ -148,10 +148,13 @@ static void test_report_limits(void **state)
     fy_buf_adds(&b, "cursor=");
     for (int i = 0; i < FY_RUNS_CURSOR_MAX; i++)
         fy_buf_addc(&b, 'c');
+    assert_false(fy_buf_error(&b));
     assert_int_equal(fy_job_report_parse(b.data, b.len, &r, NULL), 0);
+    assert_non_null(r.cursor);
     assert_int_equal(strlen(r.cursor), FY_RUNS_CURSOR_MAX);
     fy_job_report_release(&r);
     fy_buf_addc(&b, 'c');
+    assert_false(fy_buf_error(&b));
     refused(b.data, b.len, "cursor= is over 4096 bytes");
     /* Metadata up to 64 KiB as compact JSON. */
     fy_buf_reset(&b);
@@ -467,6 +470,7 @@ static void test_cursor_limits(void **state)
     (void)state;
     for (int i = 0; i < FY_RUNS_CURSOR_MAX; i++)
         fy_buf_addc(&b, 'x');
+    assert_false(fy_buf_error(&b));
     want = fy_strndup(b.data, b.len);
     assert_non_null(want);
     fy_buf_adds(&b, "\n");
@@ -475,6 +479,7 @@ static void test_cursor_limits(void **state)
     fy_buf_reset(&b);
     for (int i = 0; i <= FY_RUNS_CURSOR_MAX; i++)
         fy_buf_addc(&b, 'x');
+    assert_false(fy_buf_error(&b));
     cursor_file_is(b.data, b.len, true, NULL, "4097 bytes");
     fy_buf_release(&b);
 }

@@ -5,7 +5,7 @@
 # the cursor (its history row has none); records and metadata reach the
 # history; `ferry runs` and `ferry cursor show` read it back. Also: every
 # request of `ferry sync --every` carries its cycle's Ferry-Run, so each
-# cycle is a device run.
+# cycle is a device run; and docs/c-api.md's example builds and runs.
 . "$E2E_DIR/runslib.sh"
 items_contract
 ferryd_migrate
@@ -99,4 +99,29 @@ note "sync --every 300ms for 2 s: $runs device runs recorded"
 [ "$runs" -ge 3 ] || fail "sync --every: $runs device runs in history, expected one per cycle"
 assert_eq "the first cycle pushed and pulled" sync \
     "$(jq_ 'v["devices"][0]["history"][-1]["op"]')"
+
+# The C API's example in docs/c-api.md, built against this build's
+# libferry and run against ferryd: a run of main_submissions completed.
+BUILD=$(cd "$(dirname "$FERRY")/.." && pwd)
+awk '/^```c$/ { on = 1; next } on && /^```/ { exit } on { print }' \
+    "$DOCS_ROOT/docs/c-api.md" | sed "s|http://127.0.0.1:8080|$URL|" >"$T/capi.c"
+cat >>"$T/capi.c" <<'C'
+#include <stdlib.h>
+int main(void)
+{
+    int rc = sync_once(getenv("KEY"));
+
+    printf("rc=%d %s\n", rc, ferry_strerror(rc));
+    return rc != 0;
+}
+C
+# shellcheck disable=SC2046
+cc -std=c17 -Wall -Wextra -Werror ${FERRY_SANITIZE:+-fsanitize=$FERRY_SANITIZE} \
+    -I"$DOCS_ROOT/include" -o "$T/capi" "$T/capi.c" "$BUILD/lib/libferry.a" \
+    $(pkg-config --libs libcurl jansson sqlite3 libpq libmicrohttpd libcrypto zlib) \
+    -lpthread 2>"$T/capi.cc" || fail "the C API example does not build: $(cat "$T/capi.cc")"
+KEY=$K "$T/capi" >"$T/capi.out" 2>&1 || fail "the C API example: $(cat "$T/capi.out")"
+stream_status main_submissions "$K"
+assert_eq "the C API example's run" "success|2024-01-16T08:00:00.000000|17|odk-sync-1|3" \
+    "$(sf '"%s|%s|%d|%s|%d" % (v["history"][0]["status"], v["cursor"], v["history"][0]["records"], v["history"][0]["instance"], v["history"][0]["metadata"]["forms"])')"
 health_ok
