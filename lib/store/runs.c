@@ -814,36 +814,33 @@ int fy_store_run_status(struct fy_store *st, const struct fy_status_req *req,
 
 /* ---- device runs ------------------------------------------------------ */
 
+/* One upsert: the first request of a run inserts its row, later add up. */
 static int device_history(struct fy_store *st, const struct fy_device_run *r,
                           const char *token, struct ferry_err *err)
 {
-    const struct fy_sql_arg iargs[] = {FY_SQL_S(r->device), FY_SQL_S(r->op),
-                                       FY_SQL_S(r->server), FY_SQL_S(token)};
-    struct fy_sql_q ins = {
-        .sql = "INSERT INTO {s}sync_history (kind, name, status, op,"
-               " started_ms, records, server, token) SELECT 'device', $1,"
-               " 'running', $2, {now_ms}, 0, $3, $4 WHERE true"
-               " ON CONFLICT (kind, name, token) DO NOTHING",
-        .args = iargs,
-        .nargs = FY_ARRAY_LEN(iargs),
+    const struct fy_sql_arg args[] = {FY_SQL_S(r->device),  FY_SQL_S(r->op),
+                                      FY_SQL_S(r->server),  FY_SQL_S(token),
+                                      FY_SQL_I(r->records), FY_SQL_I(!r->error),
+                                      FY_SQL_S(r->error)};
+    struct fy_sql_q q = {
+        .sql = "INSERT INTO {s}sync_history AS h (kind, name, status, op,"
+               " started_ms, ended_ms, duration_ms, records, requests, error,"
+               " server, token) SELECT 'device', $1, CASE WHEN $6 = 1 THEN"
+               " 'success' ELSE 'failed' END, $2, n, n, 0, CAST($5 AS {int}),"
+               " 1, $7, $3, $4 FROM (SELECT {now_ms} AS n) t WHERE true"
+               " ON CONFLICT (kind, name, token) DO UPDATE SET"
+               " ended_ms = excluded.ended_ms,"
+               " duration_ms = excluded.ended_ms - h.started_ms,"
+               " records = h.records + excluded.records,"
+               " requests = h.requests + 1,"
+               " op = CASE WHEN h.op = excluded.op THEN h.op ELSE 'sync' END,"
+               " status = excluded.status,"
+               " error = coalesce(excluded.error, h.error)",
+        .args = args,
+        .nargs = FY_ARRAY_LEN(args),
         .what = "record device run"};
-    const struct fy_sql_arg uargs[] = {
-        FY_SQL_S(r->device),  FY_SQL_S(token),     FY_SQL_S(r->op),
-        FY_SQL_I(r->records), FY_SQL_I(!r->error), FY_SQL_S(r->error)};
-    struct fy_sql_q upd = {
-        .sql = "UPDATE {s}sync_history SET ended_ms = {now_ms},"
-               " duration_ms = {now_ms} - started_ms,"
-               " records = records + $4, requests = requests + 1,"
-               " op = CASE WHEN op = $3 THEN op ELSE 'sync' END,"
-               " status = CASE WHEN $5 = 1 THEN 'success' ELSE 'failed' END,"
-               " error = CASE WHEN $5 = 1 THEN error ELSE $6 END"
-               " WHERE kind = 'device' AND name = $1 AND token = $2",
-        .args = uargs,
-        .nargs = FY_ARRAY_LEN(uargs),
-        .what = "record device run"};
-    int rc = fy_sql_run(st, &ins, err);
 
-    return rc == 0 ? fy_sql_run(st, &upd, err) : rc;
+    return fy_sql_run(st, &q, err);
 }
 
 static int device_status(struct fy_store *st, const struct fy_device_run *r,
