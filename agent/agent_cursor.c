@@ -64,7 +64,9 @@ static int parse_cursor(int argc, char **argv, struct cursor_args *a)
     if (argc - optind != (import ? 2 : 1))
         return agent_usage_error(cursor_usage);
     a->stream = argv[optind];
-    a->file = import ? argv[optind + 1] : NULL;
+    a->file = import ? argv[optind + 1] : "";
+    if (!a->stream || !a->file)
+        return agent_usage_error(cursor_usage);
     if (!ferry_stream_name_valid(a->stream)) {
         fprintf(stderr,
                 "ferry cursor: '%s' is not a stream name: 1 to 64 letters,"
@@ -165,7 +167,7 @@ static json_t *find_stream(json_t *root, const char *name)
     {
         const char *n = json_string_value(json_object_get(s, "name"));
 
-        if (n && strcmp(n, name) == 0)
+        if (n && name && strcmp(n, name) == 0)
             return s;
     }
     return NULL;

@@ -447,6 +447,19 @@ static bool nap_until(double until)
     return false;
 }
 
+/* A turn of --every that went wrong: logged, the next turn tries again. */
+static void warn_turn(const struct job *j, const struct ferry_err *e,
+                      double next)
+{
+    struct fy_buf b = FY_BUF_INIT(0);
+    double left = next - fy_mono_s();
+
+    agent_add_shown(&b, e->msg, 400);
+    fy_warn("job", "run of %s: %s; next in %.0f s", j->a->stream,
+            fy_buf_error(&b) ? "failed" : b.data, left > 0 ? left : 0);
+    fy_buf_release(&b);
+}
+
 /*
  * A run every DURATION from the start of the one before (at once when a
  * run took longer); a held lease, a failed job, a lost lease or a server
@@ -463,15 +476,8 @@ static int run_every(struct job *j)
         one_run(j, &out);
         if (out.err.code && fatal(out.exit))
             return agent_fail(&out.err);
-        if (out.err.code) {
-            struct fy_buf b = FY_BUF_INIT(0);
-
-            agent_add_shown(&b, out.err.msg, 400);
-            fy_warn("job", "run of %s: %s; next in %.0f s", j->a->stream,
-                    fy_buf_error(&b) ? "failed" : b.data,
-                    next > fy_mono_s() ? next - fy_mono_s() : 0);
-            fy_buf_release(&b);
-        }
+        if (out.err.code)
+            warn_turn(j, &out.err, next);
         if (next < fy_mono_s())
             next = fy_mono_s();
         if (stop_sig || !nap_until(next))

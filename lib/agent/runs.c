@@ -67,7 +67,7 @@ static int client_config(const struct ferry_client_opts *o,
     const char *h = o->auth_header ? o->auth_header : "X-Api-Key";
 
     memset(cfg, 0, sizeof(*cfg));
-    if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8)))
+    if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0))
         return fy_err_set(err, FERRY_EINVAL,
                           "base URL must start with http:// or https://");
     if (strpbrk(u, " \t\r\n"))
@@ -777,7 +777,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name,
     size_t n = strlen(name);
     const char *a = argv[*i];
 
-    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '='))
+    if (!a || strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '='))
         return NULL;
     if (a[n] == '=')
         return a + n + 1;
@@ -842,13 +842,13 @@ int fy_job_args_parse(int argc, char **argv, struct fy_job_args *a,
 
     memset(a, 0, sizeof(*a));
     /* --help before the command wins over whatever else is wrong. */
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+    for (int i = 1; i < argc && argv[i] && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             a->help = true;
             return 0;
         }
     }
-    for (int i = 1; rc >= 0 && i < argc && !a->cmd; i++) {
+    for (int i = 1; rc >= 0 && i < argc && argv[i] && !a->cmd; i++) {
         if (strcmp(argv[i], "--") == 0) {
             a->cmd = argv + i + 1;
             continue;
@@ -929,13 +929,11 @@ static int report_metadata(const char *v, size_t n, size_t line,
         rc = fy_err_set(err, FERRY_EPARSE,
                         "line %zu: metadata= takes a JSON object on one line",
                         line);
-    else if (!text)
-        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    else if (strlen(text) > FY_RUNS_METADATA_MAX)
+    else if (text && strlen(text) > FY_RUNS_METADATA_MAX)
         rc = fy_err_set(err, FERRY_EPARSE,
                         "line %zu: metadata is over 64 KiB as compact JSON",
                         line);
-    else if (!set_text(&r->metadata, text, strlen(text)))
+    else if (!text || !set_text(&r->metadata, text, strlen(text)))
         rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
     free(text); /* jansson's malloc */
     json_decref(j);
@@ -1178,7 +1176,7 @@ int fy_runs_cursor_file(const char *path, bool any, char **cursor,
                         struct ferry_err *err)
 {
     struct fy_buf b = FY_BUF_INIT(0);
-    int rc = read_small(path, 2 * FY_RUNS_CURSOR_MAX, &b, err);
+    int rc = read_small(path, (size_t)2 * FY_RUNS_CURSOR_MAX, &b, err);
 
     *cursor = NULL;
     if (rc == FERRY_ETOOBIG)

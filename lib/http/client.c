@@ -287,6 +287,16 @@ static void set_body(CURL *h, const struct fy_http_request *rq,
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 }
 
+/* The request's own time limit, else the client's. */
+static void set_timeout(struct fy_http_client *c,
+                        const struct fy_http_request *rq)
+{
+    if (rq->timeout_ms > 0)
+        curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, (long)rq->timeout_ms);
+    else
+        curl_easy_setopt(c->h, CURLOPT_TIMEOUT, c->timeout_s);
+}
+
 static void reset_reply(struct fy_http_reply *rep)
 {
     fy_buf_reset(&rep->body);
@@ -355,10 +365,7 @@ int fy_http_request(struct fy_http_client *c, const struct fy_http_request *rq,
     curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c->h, CURLOPT_HEADERDATA, &x);
-    if (rq->timeout_ms > 0)
-        curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, (long)rq->timeout_ms);
-    else
-        curl_easy_setopt(c->h, CURLOPT_TIMEOUT, c->timeout_s);
+    set_timeout(c, rq);
     curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
     if (c->abort) {

@@ -316,7 +316,7 @@ static void test_job_instance(void **state)
     (void)state;
     /* 200 characters (of two bytes each) go, 201 do not. */
     for (int i = 0; i < 200; i++)
-        memcpy(name + 2 * i, "\xc3\xa9", 2); /* é */
+        memcpy(name + (size_t)2 * i, "\xc3\xa9", 2); /* é */
     name[400] = '\0';
     assert_int_equal(fy_job_args_parse(6, argv, &a, &err), 0);
     memcpy(name + 400, "x", 2);
@@ -500,7 +500,8 @@ static void test_cursor_file(void **state)
     fy_free(cursor);
     /* Over 8 KiB is not a cursor file, even of whitespace after one. */
     memset(big, ' ', sizeof(big));
-    memcpy(big, "2024-01-15", 10);
+    for (size_t i = 0; i < 10; i++)
+        big[i] = "2024-01-15"[i];
     write_file(path, big, sizeof(big));
     assert_int_equal(fy_runs_cursor_file(path, false, &cursor, &err),
                      FERRY_EPARSE);
