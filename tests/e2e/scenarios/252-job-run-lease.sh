@@ -5,7 +5,9 @@
 # abandoned and the next one starting from the last committed cursor;
 # both ways a lease is lost (no heartbeat answered while ferryd hangs, and
 # 409 lease_expired after the runner itself was stopped past its lease).
-# SIGTERM is passed on to the job; --every exits 0 on it.
+# SIGTERM is passed on to the job; --every exits 0 on it. Answers lost on
+# the way back are retried safely: a begin gets its own run again, a
+# complete or fail that already happened counts as done.
 . "$E2E_DIR/runslib.sh"
 items_contract
 ferryd_migrate
@@ -147,4 +149,96 @@ t0=$(now_ms)
 kill -INT $P
 wait $P || fail "--every: exit on SIGINT"
 [ $(($(now_ms) - t0)) -lt 2000 ] || fail "an idle --every took $(($(now_ms) - t0)) ms to stop"
+
+# Answers lost on the way back (a relay in front of ferryd forwards each
+# request and drops the answer of the first begin, complete and fail): the
+# retried begin gets its own run back (its Idempotency-Key), not a
+# conflict with itself; a retried complete or fail that hears run_finished
+# with its own status is done. One run each, nothing refused.
+cat >"$T/relay.py" <<'PY'
+import http.client, socket, sys, threading
+upstream, portfile = sys.argv[1], sys.argv[2]
+drop = {"runs": 1, "complete": 1, "fail": 1}
+lock = threading.Lock()
+
+def read_request(c):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = c.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    method, path, _ = lines[0].split(" ", 2)
+    hdrs = dict(line.split(": ", 1) for line in lines[1:])
+    n = int(hdrs.get("Content-Length", 0))
+    while len(body) < n:
+        body += c.recv(65536)
+    return method, path, hdrs, body
+
+def handle(c):
+    with c:
+        req = read_request(c)
+        if not req:
+            return
+        method, path, hdrs, body = req
+        u = http.client.HTTPConnection(upstream)
+        fwd = {k: v for k, v in hdrs.items()
+               if k.lower() not in ("host", "connection", "content-length")}
+        u.request(method, path, body=body, headers=fwd)
+        r = u.getresponse()
+        answer = r.read()
+        last = path.rsplit("/", 1)[-1]
+        with lock:
+            lost = method == "POST" and drop.get(last, 0) > 0
+            if lost:
+                drop[last] -= 1
+        if lost:
+            print("dropped the answer to %s %s (%d)" % (method, path, r.status), flush=True)
+            return
+        c.sendall(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\nConnection: close\r\n\r\n"
+                  % (r.status, len(answer)) + answer)
+
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+s.settimeout(60)
+with open(portfile, "w") as f:
+    f.write(str(s.getsockname()[1]))
+while True:
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        sys.exit(0)
+    threading.Thread(target=handle, args=(c,), daemon=True).start()
+PY
+python3 "$T/relay.py" "127.0.0.1:$PORT" "$T/relay.port" >"$T/relay.out" 2>&1 &
+RELAY=$!
+i=0
+until [ -s "$T/relay.port" ]; do
+    i=$((i + 1))
+    [ $i -gt 100 ] && fail "relay did not start"
+    sleep 0.05
+done
+printf '{"ingestion": {"base_url": "http://127.0.0.1:%s"}}\n' "$(cat "$T/relay.port")" >"$T/job/relay.json"
+C=$(job cursor show s)
+rc=0
+NEXT=2030-01-01T00:00:00.000000 FERRY_API_KEY=$K "$FERRY" --config "$T/job/relay.json" \
+    job run lossy -- "$T/job/job.sh" l 2>"$T/l.log" || rc=$?
+assert_eq "lost begin and complete answers: exit" 0 "$rc"
+rc=0
+CODE=1 FERRY_API_KEY=$K "$FERRY" --config "$T/job/relay.json" \
+    job run lossy -- sh -c 'exit 4' 2>>"$T/l.log" || rc=$?
+assert_eq "lost fail answer: exit" 9 "$rc"
+kill $RELAY 2>/dev/null
+wait $RELAY 2>/dev/null || true
+assert_eq "answers dropped" 3 "$(grep -c '^dropped the answer' "$T/relay.out")"
+stream_status lossy "$K"
+assert_eq "one run each, nothing refused" "failed:None success:2030-01-01T00:00:00.000000" \
+    "$(sf '" ".join("%s:%s" % (h["status"], h["cursor"]) for h in v["history"])')"
+assert_eq "the cursor committed through a lost answer" 2030-01-01T00:00:00.000000 "$(sf 'v["cursor"]')"
+grep -q "info: job: run [0-9]* of lossy: success" "$T/l.log" || fail "no success line: $(cat "$T/l.log")"
 health_ok
