@@ -317,8 +317,9 @@ static void finish_run(struct job *j, struct ferry_run *run, int status,
     if (rc == 0) {
         log_run(run, ok && rep_err.code == 0 && !rep.error ? NULL : why.data,
                 fy_mono_s() - t0);
-        out->exit =
-            strcmp(run->status, "success") == 0 ? AGENT_OK : AGENT_JOB_FAILED;
+        out->exit = run->status && strcmp(run->status, "success") == 0
+                        ? AGENT_OK
+                        : AGENT_JOB_FAILED;
     } else {
         out->exit =
             rc == FERRY_EEXPIRED ? AGENT_LEASE_LOST : agent_exit_code(rc);
