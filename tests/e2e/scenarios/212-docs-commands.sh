@@ -36,10 +36,10 @@ docs_has $CM "print \`$("$FERRYD" --version)\` and exit 0"
 docs_has docs/install.md "build/agent/ferry --version # $("$FERRY" --version)"
 docs_has docs/install.md "build/server/ferryd --version # $("$FERRYD" --version)"
 # The exit codes ferry --help lists are the table's.
-help_codes=$("$FERRY" --help | sed -n '/^exit codes:/,$p' | grep -o '[0-9] [a-zA-Z]' |
-    cut -c1 | tr -d '\n')
+help_codes=$("$FERRY" --help | sed -n '/^exit codes:/,$p' |
+    grep -o '[0-9][0-9]* [a-zA-Z]' | sed 's/ .*//' | tr '\n' ' ')
 doc_codes=$(sed -n '/^### ferry exit codes/,/^## /p' "$DOCS_ROOT/$CM" |
-    sed -n 's/^| \([0-9]\) |.*/\1/p' | tr -d '\n')
+    sed -n 's/^| \([0-9][0-9]*\) |.*/\1/p' | tr '\n' ' ')
 assert_eq "ferry exit codes: table vs --help" "$doc_codes" "$help_codes"
 
 # Messages before anything exists.
