@@ -396,7 +396,12 @@ static void handle_changes(struct fy_http_req *req, struct fy_http_resp *resp,
     n = rc < 0 ? 0 : json_array_size(json_object_get(out, "changes"));
     if (rc == 0)
         fy_api_json(resp, 200, out);
-    fy_runs_device(api, req, "pull", (int64_t)n, resp->status, err.msg);
+    /*
+     * A long poll that ends empty only waited (sync --watch's doorbell
+     * asks one every 25 s): no run to record.
+     */
+    if (!(rc == 0 && wait_ms > 0 && n == 0))
+        fy_runs_device(api, req, "pull", (int64_t)n, resp->status, err.msg);
 }
 
 /* POST /v1/snapshots: the file, checked and merged (snapshot.c). */

@@ -306,6 +306,10 @@ static int begin_args(struct run_ctx *c, struct fy_http_req *req,
         .instance = fy_api_key(req)->device,
         .server = c->api->instance,
     };
+    /* "." and ".." would not survive a client's URL path. */
+    if (strcmp(b->stream, ".") == 0 || strcmp(b->stream, "..") == 0)
+        return fail(&c->err, FERRY_EPARSE, FERRY_WIRE_BAD_PARAMETER,
+                    "a stream name must not be '.' or '..'");
     rc = fy_api_idem_key(req, &b->idem, &c->err);
     if (rc == 0)
         rc = str_field(c->body, "instance", FY_RUN_INSTANCE_MAX, true,
