@@ -100,11 +100,16 @@ for name in "$(printf 'a%.0s' $(seq 65))" 'a%20b' 'a%2Fb' '%C3%BC' 'a*b' 'a%00b'
     bad "stream '$name'" 400 bad_parameter POST "/v1/streams/$name/runs" '{}'
 done
 bad "an empty stream name" 400 bad_parameter POST /v1/streams//runs '{}'
+# A client's URL path would collapse these: curl must be told not to.
+bad "stream '.'" 400 bad_parameter POST /v1/streams/./runs '{}' --path-as-is
+bad "stream '..'" 400 bad_parameter POST /v1/streams/../runs '{}' --path-as-is
+bad "import to stream '..'" 400 bad_parameter PUT /v1/streams/../cursor '{"cursor": "x"}' --path-as-is
 bad "import to a bad stream name" 400 bad_parameter PUT '/v1/streams/a%20b/cursor' '{"cursor": "x"}'
 bad "status of a stream never run" 404 stream_not_found GET '/v1/status?stream=never'
 bad "history 1001" 400 bad_parameter GET '/v1/status?history=1001'
 bad "history -1" 400 bad_parameter GET '/v1/status?history=-1'
 bad "history abc" 400 bad_parameter GET '/v1/status?history=abc'
+bad "stream= and device= together" 400 bad_parameter GET '/v1/status?stream=forms&device=sync-host'
 bad "another device's status" 403 forbidden GET '/v1/status?device=ops'
 
 note "bodies"
