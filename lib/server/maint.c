@@ -41,11 +41,14 @@ static void sweep(struct fy_store *st)
 static void prune(struct fy_store *st, int64_t retention_ms)
 {
     struct ferry_err err = {0};
+    int64_t now = 0;
     long n = 0;
 
+    /* Ended rows are stamped by the store's clock: age them by it too. */
     if (retention_ms <= 0)
         return;
-    if (fy_store_history_prune(st, fy_now_ms() - retention_ms, &n, &err) < 0)
+    if (fy_store_now_ms(st, &now, &err) < 0 ||
+        fy_store_history_prune(st, now - retention_ms, &n, &err) < 0)
         fy_warn("runs", "pruning run history failed: %s", err.msg);
     else if (n > 0)
         fy_info("runs", "pruned %ld run history row%s older than %lld s", n,

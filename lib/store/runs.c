@@ -188,7 +188,7 @@ static int end_tx(struct fy_store *st, int rc, struct ferry_err *err)
     return rc;
 }
 
-static int now_ms(struct fy_store *st, int64_t *now, struct ferry_err *err)
+int fy_store_now_ms(struct fy_store *st, int64_t *now, struct ferry_err *err)
 {
     struct fy_sql_q q = {
         .sql = "SELECT {now_ms}", .row = int_row, .ud = now, .what = "clock"};
@@ -236,7 +236,7 @@ static int lock_status(struct fy_store *st, const char *kind, const char *name,
         return fy_err_set(err, FERRY_ENOTFOUND, "no status of %s '%s'", kind,
                           name);
     if (rc == 0)
-        rc = now_ms(st, &s->now_ms, err);
+        rc = fy_store_now_ms(st, &s->now_ms, err);
     return rc;
 }
 
@@ -476,8 +476,11 @@ static int open_run(struct fy_store *st, int64_t id, const char *key_id,
 
     if (rc < 0)
         return rc;
+    /* A refused attempt or an import is history, not a run to finish. */
     if (!found || strcmp(out->run.kind, "stream") != 0 || !out->run.key_id ||
-        strcmp(out->run.key_id, key_id) != 0)
+        strcmp(out->run.key_id, key_id) != 0 ||
+        strcmp(out->run.status, "refused") == 0 ||
+        strcmp(out->run.status, "imported") == 0)
         return fy_err_set(err, FERRY_ENOTFOUND, "no run %lld of this key",
                           (long long)id);
     rc = exec(st, "{begin_write}", "begin run", err);
@@ -794,7 +797,7 @@ int fy_store_run_status(struct fy_store *st, const struct fy_status_req *req,
 
     if (rc < 0)
         return rc;
-    rc = now_ms(st, &now, err);
+    rc = fy_store_now_ms(st, &now, err);
     if (rc == 0)
         rc = read_status_rows(st, req, &l, err);
     for (size_t i = 0; rc == 0 && i < l.n; i++) {

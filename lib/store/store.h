@@ -454,7 +454,10 @@ struct fy_run_begin {
     int64_t lease_ms;
 };
 
-/* What a begin, heartbeat, finish or cursor import found or did. */
+/*
+ * What a begin, heartbeat, finish or cursor import found or did. Each of
+ * them overwrites *out: release a result before it is used again.
+ */
 struct fy_run_result {
     struct fy_run run;           /* the run (begin: the new one) */
     struct fy_run_status status; /* its stream's row (holder on conflict) */
@@ -524,7 +527,8 @@ typedef int fy_status_fn(const struct fy_run_status *s, void *ud);
 typedef int fy_run_fn(const struct fy_run *r, void *ud);
 
 /*
- * Each status row the request selects (ordered by kind, name) to scb,
+ * Each status row the request selects (streams first, then devices, each
+ * by name) to scb,
  * followed by its newest req->history history rows to rcb.
  */
 int fy_store_run_status(struct fy_store *st, const struct fy_status_req *req,
@@ -548,6 +552,9 @@ struct fy_device_run {
  */
 int fy_store_device_run(struct fy_store *st, const struct fy_device_run *r,
                         bool in_tx, struct ferry_err *err);
+
+/* The store's clock in unix ms, which judges leases and ages history. */
+int fy_store_now_ms(struct fy_store *st, int64_t *now, struct ferry_err *err);
 
 /*
  * Records every running run whose lease passed abandoned, each in its own
