@@ -45,6 +45,11 @@ struct agent_ctx {
 int agent_fail(struct ferry_err *err);
 /* Prints text to stderr and returns AGENT_USAGE. */
 int agent_usage_error(const char *text);
+/*
+ * Runs handler on SIGTERM and SIGINT (without SA_RESTART: a blocking call
+ * returns EINTR, so a loop can look at what the handler set).
+ */
+void agent_on_stop(void (*handler)(int));
 /* Parses a decimal in [lo, hi]; -1 when s is not one. */
 int agent_parse_long(const char *s, long lo, long hi, long *out);
 /*

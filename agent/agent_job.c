@@ -66,17 +66,6 @@ static void on_signal(int sig)
         kill((pid_t)child_pid, sig);
 }
 
-static void install_signals(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-}
-
 struct job {
     struct ferry_client *c;
     const struct fy_job_args *a;
@@ -518,7 +507,7 @@ static int job_run(struct agent_ctx *ctx, int argc, char **argv)
         return rc;
     /* Stopped before a run began: done for --every, nothing ran once. */
     stop_exit = a.every_ms ? AGENT_OK : AGENT_ERROR;
-    install_signals();
+    agent_on_stop(on_signal);
     rc = a.every_ms ? run_every(&j) : run_once(&j);
     ferry_client_free(j.c);
     return rc;

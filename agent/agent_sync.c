@@ -85,17 +85,6 @@ static void on_signal(int sig)
     stop_asked = 1;
 }
 
-static void install_signals(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-}
-
 /* ---- options ---------------------------------------------------------- */
 
 static int duration_opt(const char *name, const char *arg, int64_t *out)
@@ -555,7 +544,7 @@ int agent_sync(struct agent_ctx *ctx, int argc, char **argv)
         ao.retry_budget_ms =
             ao.retry_budget_ms < 30000 ? ao.retry_budget_ms : 30000;
         ao.report = quiet_report;
-        install_signals();
+        agent_on_stop(on_signal);
     }
     if (agent_open(ctx, &cfg, &db, &err) < 0)
         return agent_fail(&err);

@@ -3,6 +3,7 @@
  * Helpers the ferry commands share: error reporting, option values, and
  * opening the config and the app database.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,15 +42,20 @@ int agent_usage_error(const char *text)
     return AGENT_USAGE;
 }
 
+void agent_on_stop(void (*handler)(int))
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
 int agent_parse_long(const char *s, long lo, long hi, long *out)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-
-    if (!*s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
+    return fy_parse_long(s, lo, hi, out);
 }
 
 /* Loads the config and opens its database. */
