@@ -104,3 +104,15 @@ history_table() {
     pg) echo ferry.sync_history ;;
     esac
 }
+
+# jobs_setup DEVICE DIR: a store with the items contract, a key K of
+# DEVICE, ferryd started, and DIR/config.json with only the ingestion
+# section (a jobs-only machine's config)
+jobs_setup() {
+    items_contract
+    ferryd_migrate
+    K=$(make_key "$1")
+    start_ferryd
+    mkdir -p "$2"
+    printf '{"ingestion": {"base_url": "%s"}}\n' "$URL" >"$2/config.json"
+}

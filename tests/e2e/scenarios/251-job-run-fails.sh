@@ -5,12 +5,7 @@
 # stays, and the next run gets the same cursor again. A success after
 # them moves on.
 . "$E2E_DIR/runslib.sh"
-items_contract
-ferryd_migrate
-K=$(make_key jobs)
-start_ferryd
-mkdir -p "$T/job"
-printf '{"ingestion": {"base_url": "%s"}}\n' "$URL" >"$T/job/config.json"
+jobs_setup jobs "$T/job"
 # The job writes what it is told to (REPORT), then exits CODE (or dies of
 # signal SIG); it logs the cursor it was given.
 cat >"$T/job/job.sh" <<'SH'

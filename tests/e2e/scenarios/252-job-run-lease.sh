@@ -9,12 +9,7 @@
 # the way back are retried safely: a begin gets its own run again, a
 # complete or fail that already happened counts as done.
 . "$E2E_DIR/runslib.sh"
-items_contract
-ferryd_migrate
-K=$(make_key jobs)
-start_ferryd
-mkdir -p "$T/job"
-printf '{"ingestion": {"base_url": "%s"}}\n' "$URL" >"$T/job/config.json"
+jobs_setup jobs "$T/job"
 # The job: "start NAME" in $T/job/events, works TIME tenths of a second
 # (in short sleeps, so a killed job leaves no long orphan), "end NAME";
 # with IGNORE=1 it ignores SIGTERM, else SIGTERM ends it with "term NAME".

@@ -5,12 +5,8 @@
 # run holds the lease exits 8 and changes nothing; --any takes a line that
 # is no timestamp. The outputs are docs/commands.md's examples.
 . "$E2E_DIR/runslib.sh"
-items_contract
-ferryd_migrate
-K=$(make_key jobhost)
-start_ferryd
-mkdir -p "$T/app" && cd "$T/app"
-printf '{"ingestion": {"base_url": "%s"}}\n' "$URL" >config.json
+jobs_setup jobhost "$T/app"
+cd "$T/app"
 export FERRY_API_KEY=$K FERRY_CONFIG=config.json FERRY_LOG=
 # The job of the docs' examples: what it was given, 17 records, the next
 # cursor; exits CODE.

@@ -5,12 +5,8 @@
 # refused key 4, a stream ferryd does not know 1. Each usage synopsis in
 # docs/commands.md is what --help prints.
 . "$E2E_DIR/runslib.sh"
-items_contract
-ferryd_migrate
-K=$(make_key jobs)
-start_ferryd
-mkdir -p "$T/app" && cd "$T/app"
-printf '{"ingestion": {"base_url": "%s"}}\n' "$URL" >config.json
+jobs_setup jobs "$T/app"
+cd "$T/app"
 export FERRY_API_KEY=$K FERRY_CONFIG=config.json
 "$FERRY" job run s -- sh -c 'echo cursor=2024-01-15T10:30:00 >>"$FERRY_REPORT"' 2>/dev/null ||
     fail "a first run"
