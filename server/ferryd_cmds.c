@@ -480,6 +480,9 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
     api.blob_upload_ttl_ms = (int64_t)s->blob_upload_ttl_s * 1000;
     api.instance = instance_name(s, instance, sizeof(instance));
     mo.pool = pool;
+    if (rc == 0)
+        rc = fy_devruns_new(&api.devruns, &err);
+    mo.devruns = api.devruns;
     mo.interval_ms =
         (int64_t)(s->maintenance_interval_s ? s->maintenance_interval_s
                                             : FERRYD_MAINTENANCE_INTERVAL_S) *
@@ -509,7 +512,8 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
     /* Waiting pulls answer now, so that the server's stop is not held. */
     fy_notify_quiesce(api.notify);
     fy_http_server_stop(srv);
-    fy_maint_stop(maint);
+    fy_maint_stop(maint); /* writes the device runs still held */
+    fy_devruns_free(api.devruns);
     fy_notify_stop(api.notify);
     fy_http_router_free(router);
     fy_store_pool_free(pool);

@@ -277,7 +277,6 @@ static void handle_push(struct fy_http_req *req, struct fy_http_resp *resp,
     struct ferry_err err = {0};
     struct fy_arena arena = FY_ARENA_INIT(0);
     struct fy_push_result res;
-    struct fy_device_run run;
     struct fy_store *st = NULL;
     json_t *details = NULL;
     int rc;
@@ -289,9 +288,8 @@ static void handle_push(struct fy_http_req *req, struct fy_http_resp *resp,
         fy_api_failure(resp, rc, &err, NULL);
         return;
     }
-    fy_runs_device_init(api, req, "push", &run);
     rc = fy_push_run(st, api->contract, &ar->key, req->body.data, req->body.len,
-                     &arena, &run, &res, &details, &err);
+                     &arena, &res, &details, &err);
     if (rc < 0) {
         fy_api_failure(resp, rc, &err, details);
         fy_info("push", "device=%s rejected status=%d: %s", ar->key.device,
@@ -307,9 +305,10 @@ static void handle_push(struct fy_http_req *req, struct fy_http_resp *resp,
 out:
     fy_store_pool_put(api->pool, st);
     fy_arena_reset(&arena);
-    /* A push that applied something recorded its run in its transaction. */
-    if (rc < 0)
-        fy_runs_device(api, req, "push", 0, resp->status, err.msg);
+    /* A retried batch that applied nothing new wrote nothing: no run. */
+    if (rc < 0 || res.applied > 0)
+        fy_runs_device(api, req, "push", rc == 0 ? res.applied : 0,
+                       resp->status, err.msg);
 }
 
 /*

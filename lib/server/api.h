@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "http/server.h"
+#include "server/devruns.h"
 #include "server/notify.h"
 #include "store/pool.h"
 
@@ -26,7 +27,8 @@ struct fy_api {
     uint64_t blob_max_bytes;        /* 0: FY_BLOB_MAX_BYTES (blob.h) */
     int64_t blob_upload_ttl_ms;     /* 0: FY_BLOB_UPLOAD_TTL_S */
     int64_t next_blob_expire_ms;    /* atomic: when to expire uploads again */
-    const char *instance; /* this ferryd in run history ("HOST/PID") */
+    const char *instance;       /* this ferryd in run history ("HOST/PID") */
+    struct fy_devruns *devruns; /* device runs not yet written */
 };
 
 /*

@@ -57,7 +57,18 @@ static void prune(struct fy_store *st, int64_t retention_ms)
         fy_debug("runs", "another ferryd is pruning run history");
 }
 
-void fy_maint_pass(const struct fy_maint_opts *o)
+/* Writes the device runs added up; quiet unless it fails. */
+static void flush(const struct fy_maint_opts *o, struct fy_store *st)
+{
+    struct ferry_err err = {0};
+    long n = 0;
+
+    if (o->devruns && fy_devruns_flush(o->devruns, st, &n, &err) < 0)
+        fy_warn("runs", "device runs kept for later: %s", err.msg);
+}
+
+/* A pass: device runs always; leases and history when lease_too. */
+static void pass(const struct fy_maint_opts *o, bool lease_too)
 {
     struct ferry_err err = {0};
     struct fy_store *st = NULL;
@@ -66,9 +77,17 @@ void fy_maint_pass(const struct fy_maint_opts *o)
         fy_debug("runs", "housekeeping skipped: %s", err.msg);
         return;
     }
-    sweep(st);
-    prune(st, o->history_retention_ms);
+    flush(o, st);
+    if (lease_too) {
+        sweep(st);
+        prune(st, o->history_retention_ms);
+    }
     fy_store_pool_put(o->pool, st);
+}
+
+void fy_maint_pass(const struct fy_maint_opts *o)
+{
+    pass(o, true);
 }
 
 /* Waits up to ms or until stopped; true when stopped. */
@@ -92,12 +111,23 @@ static bool wait_stop(struct fy_maint *m, int64_t ms)
     return stop;
 }
 
+/* How often device runs are written. */
+#define FLUSH_MS 1000
+
 static void *maint_main(void *arg)
 {
     struct fy_maint *m = arg;
+    int64_t next = fy_now_ms() + m->o.interval_ms;
 
-    while (!wait_stop(m, m->o.interval_ms))
-        fy_maint_pass(&m->o);
+    while (!wait_stop(m, m->o.interval_ms < FLUSH_MS ? m->o.interval_ms
+                                                     : FLUSH_MS)) {
+        bool due = fy_now_ms() >= next;
+
+        if (due)
+            next = fy_now_ms() + m->o.interval_ms;
+        pass(&m->o, due);
+    }
+    pass(&m->o, false); /* what the last requests added up */
     return NULL;
 }
 

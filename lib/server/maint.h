@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ferryd's housekeeping thread: at a fixed interval it records runs whose
+ * ferryd's housekeeping thread: every second it writes the device runs
+ * added up since (devruns.h); at a fixed interval it records runs whose
  * lease expired without a heartbeat abandoned, and removes run history
  * past its retention (one ferryd of a store at a time: store.h).
  */
@@ -9,10 +10,12 @@
 
 #include <stdint.h>
 
+#include "server/devruns.h"
 #include "store/pool.h"
 
 struct fy_maint_opts {
     struct fy_store_pool *pool; /* borrowed; outlives the thread */
+    struct fy_devruns *devruns; /* borrowed; may be NULL */
     int64_t interval_ms;
     int64_t history_retention_ms;
 };
@@ -22,10 +25,13 @@ struct fy_maint;
 /* Starts the thread; *out returned owned (fy_maint_stop). */
 int fy_maint_start(const struct fy_maint_opts *o, struct fy_maint **out,
                    struct ferry_err *err);
-/* Stops the thread (at once, or after the pass it is in) and frees it. */
+/*
+ * Stops the thread (at once, or after the pass it is in), writes the
+ * device runs still held, and frees it.
+ */
 void fy_maint_stop(struct fy_maint *m);
 
-/* One pass, on the caller's thread (the thread's body; tests). */
+/* One pass, on the caller's thread: runs, then expired leases and history. */
 void fy_maint_pass(const struct fy_maint_opts *o);
 
 #endif

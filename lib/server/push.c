@@ -264,9 +264,8 @@ static int check_blobs(struct fy_store *st, const struct fy_apply_batch *groups,
 
 static int apply(struct fy_store *st, const struct fy_contract *c,
                  const struct fy_key *key, struct fy_change *chs, size_t n,
-                 struct fy_arena *a, struct fy_device_run *run,
-                 struct fy_push_result *res, const struct fy_change **bad,
-                 struct ferry_err *err)
+                 struct fy_arena *a, struct fy_push_result *res,
+                 const struct fy_change **bad, struct ferry_err *err)
 {
     struct fy_apply_batch *groups;
     int64_t acked = 0;
@@ -292,10 +291,6 @@ static int apply(struct fy_store *st, const struct fy_contract *c,
         rc = check_blobs(st, groups, c->ntables, a, bad, err);
     if (rc == 0)
         rc = apply_groups(st, key, groups, c->ntables, res, err);
-    if (rc == 0 && run) {
-        run->records = res->applied;
-        rc = fy_store_device_run(st, run, true, err);
-    }
     if (rc == 0) {
         fy_push_hold_commit(key->device);
         return fy_store_push_commit(st, key->device, res->acked_seq,
@@ -366,9 +361,8 @@ static int missing_blob(struct fy_validate *v, const struct fy_change *bad,
 
 int fy_push_run(struct fy_store *st, const struct fy_contract *c,
                 const struct fy_key *key, const char *body, size_t len,
-                struct fy_arena *a, struct fy_device_run *run,
-                struct fy_push_result *res, json_t **details,
-                struct ferry_err *err)
+                struct fy_arena *a, struct fy_push_result *res,
+                json_t **details, struct ferry_err *err)
 {
     struct fy_validate v;
     struct fy_change *chs = NULL;
@@ -386,7 +380,7 @@ int fy_push_run(struct fy_store *st, const struct fy_contract *c,
     if (rc < 0)
         set_push_wire(err, rc, false);
     if (rc == 0) {
-        rc = apply(st, c, key, chs, n, a, run, res, &bad, err);
+        rc = apply(st, c, key, chs, n, a, res, &bad, err);
         if (rc == FERRY_ECONTRACT && bad)
             rc = missing_blob(&v, bad, n, err);
         else if (rc < 0)

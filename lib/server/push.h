@@ -26,15 +26,12 @@ struct fy_push_result {
  * returns a negative code with err->status set to the HTTP status and, for
  * per-change problems, *details set to a JSON array of
  * {"seq", "code", "message"} (new reference, caller decrefs). Nothing is
- * stored unless the whole batch is valid. Memory comes from arena a. run
- * (may be NULL) is recorded as the device's run in the same transaction,
- * with the changes applied as its records, when anything is applied.
+ * stored unless the whole batch is valid. Memory comes from arena a.
  */
 int fy_push_run(struct fy_store *st, const struct fy_contract *c,
                 const struct fy_key *key, const char *body, size_t len,
-                struct fy_arena *a, struct fy_device_run *run,
-                struct fy_push_result *res, json_t **details,
-                struct ferry_err *err);
+                struct fy_arena *a, struct fy_push_result *res,
+                json_t **details, struct ferry_err *err);
 
 /*
  * A test hook for the pull and row API scenarios:

@@ -601,6 +601,9 @@ static void handle_status(struct fy_http_req *req, struct fy_http_resp *resp,
 
     if (rc == 0)
         rc = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err);
+    /* What this ferryd added up is shown at once. */
+    if (rc == 0 && api->devruns)
+        rc = fy_devruns_flush(api->devruns, st, &(long){0}, &err);
     if (rc == 0)
         rc = fy_store_run_status(st, &sr, status_cb, history_cb, &o, &err);
     if (rc == FERRY_ENOMEM)
@@ -637,8 +640,9 @@ static const char *run_token(const struct fy_http_req *req)
     return t && n >= 1 && n <= RUN_TOKEN_MAX && !t[n] ? t : NULL;
 }
 
-void fy_runs_device_init(struct fy_api *api, const struct fy_http_req *req,
-                         const char *op, struct fy_device_run *out)
+/* The record of req's device, op and run; strings borrowed. */
+static void device_init(struct fy_api *api, const struct fy_http_req *req,
+                        const char *op, struct fy_device_run *out)
 {
     *out = (struct fy_device_run){
         .device = fy_api_key(req)->device,
@@ -653,23 +657,14 @@ void fy_runs_device(struct fy_api *api, const struct fy_http_req *req,
                     const char *error)
 {
     struct fy_device_run r;
-    struct ferry_err err = {0};
-    struct fy_store *st = NULL;
 
     /* A 5xx is the server's failure, not the device's; 401 has no key. */
-    if (!req->ctx || status >= 500 || status < 200)
+    if (!req->ctx || status >= 500 || status < 200 || !api->devruns)
         return;
-    fy_runs_device_init(api, req, op, &r);
+    device_init(api, req, op, &r);
     r.records = records;
     r.error = status < 300 ? NULL : error;
-    if (fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err) == 0 &&
-        fy_store_device_run(st, &r, false, &err) == 0) {
-        fy_store_pool_put(api->pool, st);
-        return;
-    }
-    if (st)
-        fy_store_pool_put(api->pool, st);
-    fy_debug("runs", "device=%s %s not recorded: %s", r.device, op, err.msg);
+    fy_devruns_add(api->devruns, &r);
 }
 
 /* ---- routes ------------------------------------------------------------ */

@@ -14,20 +14,11 @@ extern const struct fy_http_route fy_runs_routes[];
 extern const size_t fy_runs_nroutes;
 
 /*
- * The record of req's device (its key's), op and run (the Ferry-Run
- * header's), with no records and no error; strings borrowed from req and
- * api.
- */
-void fy_runs_device_init(struct fy_api *api, const struct fy_http_req *req,
-                         const char *op, struct fy_device_run *out);
-
-/*
  * Records a device's request that synced (op "push", "pull", "rows",
- * "snapshot") as part of its run (the Ferry-Run header's, else the
- * minute's): records on a 2xx status, else the failure with error. Not
- * for a 5xx (the server's failure) or a request without a key. A store
- * that cannot record it is logged and otherwise ignored: the request
- * itself was answered.
+ * "snapshot", "download") as part of its run (the Ferry-Run header's, else
+ * the minute's): records on a 2xx status, else the failure with error.
+ * Not for a 5xx (the server's failure) or a request without a key. Added
+ * up in api->devruns and written about once a second (devruns.h).
  */
 void fy_runs_device(struct fy_api *api, const struct fy_http_req *req,
                     const char *op, int64_t records, int status,

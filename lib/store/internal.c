@@ -63,7 +63,10 @@ static const char *const internal_ddl =
      * ({now_ms}), which judges leases for every ferryd alike; the
      * compatibility views (store/compat.c) show them as timestamps.
      * history.token groups a device's requests into one run (unique per
-     * device); history.idem is a stream begin's Idempotency-Key.
+     * device); history.idem is a stream begin's Idempotency-Key. No index
+     * holds a column that a run's updates change (pruning goes by the
+     * start), and pages keep room ({fill}), so that PostgreSQL updates
+     * them in place (HOT): a device's row is updated by every push.
      */
     "CREATE TABLE IF NOT EXISTS {s}sync_status ("
     " kind {text} NOT NULL, name {text} NOT NULL, cursor {text},"
@@ -72,18 +75,19 @@ static const char *const internal_ddl =
     " successes {int} NOT NULL DEFAULT 0, failures {int} NOT NULL DEFAULT 0,"
     " last_records {int}, lease_run {int}, lease_until_ms {int},"
     " lease_instance {text}, created_ms {int} NOT NULL,"
-    " updated_ms {int} NOT NULL, PRIMARY KEY (kind, name));"
+    " updated_ms {int} NOT NULL, PRIMARY KEY (kind, name)){fill:50};"
     "CREATE TABLE IF NOT EXISTS {s}sync_history ("
     " id {serial}, kind {text} NOT NULL, name {text} NOT NULL,"
     " status {text} NOT NULL, op {text}, started_ms {int} NOT NULL,"
     " ended_ms {int}, duration_ms {int}, records {int},"
     " requests {int} NOT NULL DEFAULT 0, error {text}, metadata {text},"
     " instance {text}, server {text}, key_id {text}, cursor {text},"
-    " lease_ms {int}, lease_until_ms {int}, token {text}, idem {text});"
+    " lease_ms {int}, lease_until_ms {int}, token {text}, idem {text})"
+    "{fill:80};"
     "CREATE INDEX IF NOT EXISTS ferry_sync_history_name ON {s}sync_history"
     " (kind, name, id);"
-    "CREATE INDEX IF NOT EXISTS ferry_sync_history_ended ON {s}sync_history"
-    " (ended_ms);"
+    "CREATE INDEX IF NOT EXISTS ferry_sync_history_started ON {s}sync_history"
+    " (started_ms);"
     "CREATE UNIQUE INDEX IF NOT EXISTS ferry_sync_history_token ON"
     " {s}sync_history (kind, name, token);";
 

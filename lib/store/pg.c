@@ -78,6 +78,7 @@ static const struct fy_sql_word pg_words[] = {
     /* runs (runs.c) */
     {"serial", "bigserial PRIMARY KEY"},
     {"now_ms", "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"},
+    {"fill", " WITH (fillfactor = %)"},
     {"try_lock", "SELECT pg_try_advisory_xact_lock(%)"},
     {"relaxed", "SET LOCAL synchronous_commit TO off"},
     /*

@@ -817,25 +817,51 @@ int fy_store_run_status(struct fy_store *st, const struct fy_status_req *req,
 
 /* ---- device runs ------------------------------------------------------ */
 
-/* One upsert: the first request of a run inserts its row, later add up. */
+/* r as several requests: a single one filled in (store.h). */
+static struct fy_device_run device_totals(const struct fy_device_run *r)
+{
+    struct fy_device_run t = *r;
+
+    if (t.requests > 0)
+        return t;
+    t.requests = 1;
+    t.failures = r->error ? 1 : 0;
+    t.last_ok = !r->error;
+    t.last_records = r->error ? -1 : r->records;
+    t.first_ms = t.last_ms = 0; /* the store's clock */
+    return t;
+}
+
+static struct fy_sql_arg opt_ms(int64_t ms)
+{
+    return ms > 0 ? (struct fy_sql_arg)FY_SQL_I(ms)
+                  : (struct fy_sql_arg){.kind = FY_SQL_NULL};
+}
+
+/* One upsert: the first requests of a run insert its row, later add up. */
 static int device_history(struct fy_store *st, const struct fy_device_run *r,
                           const char *token, struct ferry_err *err)
 {
-    const struct fy_sql_arg args[] = {FY_SQL_S(r->device),  FY_SQL_S(r->op),
-                                      FY_SQL_S(r->server),  FY_SQL_S(token),
-                                      FY_SQL_I(r->records), FY_SQL_I(!r->error),
-                                      FY_SQL_S(r->error)};
+    const struct fy_sql_arg args[] = {
+        FY_SQL_S(r->device), FY_SQL_S(r->op),       FY_SQL_S(r->server),
+        FY_SQL_S(token),     FY_SQL_I(r->records),  FY_SQL_I(r->last_ok),
+        FY_SQL_S(r->error),  FY_SQL_I(r->requests), opt_ms(r->first_ms),
+        opt_ms(r->last_ms)};
     struct fy_sql_q q = {
         .sql = "INSERT INTO {s}sync_history AS h (kind, name, status, op,"
                " started_ms, ended_ms, duration_ms, records, requests, error,"
                " server, token) SELECT 'device', $1, CASE WHEN $6 = 1 THEN"
-               " 'success' ELSE 'failed' END, $2, n, n, 0, CAST($5 AS {int}),"
-               " 1, $7, $3, $4 FROM (SELECT {now_ms} AS n) t WHERE true"
+               " 'success' ELSE 'failed' END, $2, f, l, l - f,"
+               " CAST($5 AS {int}), CAST($8 AS {int}), $7, $3, $4 FROM"
+               " (SELECT coalesce(CAST($9 AS {int}), n) AS f,"
+               " coalesce(CAST($10 AS {int}), n) AS l FROM (SELECT {now_ms}"
+               " AS n) t0) t WHERE true"
                " ON CONFLICT (kind, name, token) DO UPDATE SET"
-               " ended_ms = excluded.ended_ms,"
-               " duration_ms = excluded.ended_ms - h.started_ms,"
+               " ended_ms = {max}(h.ended_ms, excluded.ended_ms),"
+               " duration_ms = {max}(h.ended_ms, excluded.ended_ms)"
+               " - h.started_ms,"
                " records = h.records + excluded.records,"
-               " requests = h.requests + 1,"
+               " requests = h.requests + excluded.requests,"
                " op = CASE WHEN h.op = excluded.op THEN h.op ELSE 'sync' END,"
                " status = excluded.status,"
                " error = coalesce(excluded.error, h.error)",
@@ -849,17 +875,20 @@ static int device_history(struct fy_store *st, const struct fy_device_run *r,
 static int device_status(struct fy_store *st, const struct fy_device_run *r,
                          struct ferry_err *err)
 {
-    const struct fy_sql_arg args[] = {FY_SQL_S(r->device), FY_SQL_I(!r->error),
-                                      FY_SQL_S(r->error), FY_SQL_I(r->records)};
+    const struct fy_sql_arg args[] = {
+        FY_SQL_S(r->device),       FY_SQL_I(r->last_ok),  FY_SQL_S(r->error),
+        FY_SQL_I(r->last_records), FY_SQL_I(r->requests), FY_SQL_I(r->failures),
+        opt_ms(r->last_ms)};
     struct fy_sql_q q = {
         .sql = "INSERT INTO {s}sync_status AS s (kind, name, status,"
                " last_error, last_success_ms, last_attempt_ms, successes,"
                " failures, last_records, created_ms, updated_ms)"
                " SELECT 'device', $1, CASE WHEN $2 = 1 THEN 'success' ELSE"
-               " 'failed' END, $3, CASE WHEN $2 = 1 THEN n END, n, $2, 1 - $2,"
-               " CASE WHEN $2 = 1 THEN CAST($4 AS {int}) END, n, n"
-               " FROM (SELECT {now_ms} AS n) t WHERE true"
-               " ON CONFLICT (kind, name) DO UPDATE SET"
+               " 'failed' END, $3, CASE WHEN $5 > $6 THEN l END, l,"
+               " CAST($5 AS {int}) - CAST($6 AS {int}), CAST($6 AS {int}),"
+               " CASE WHEN $4 >= 0 THEN CAST($4 AS {int}) END, l, l FROM"
+               " (SELECT coalesce(CAST($7 AS {int}), {now_ms}) AS l) t"
+               " WHERE true ON CONFLICT (kind, name) DO UPDATE SET"
                " status = excluded.status,"
                " last_error = coalesce(excluded.last_error, s.last_error),"
                " last_success_ms = coalesce(excluded.last_success_ms,"
@@ -876,32 +905,49 @@ static int device_status(struct fy_store *st, const struct fy_device_run *r,
     return fy_sql_run(st, &q, err);
 }
 
+static int device_run(struct fy_store *st, const struct fy_device_run *r,
+                      struct ferry_err *err);
+
 int fy_store_device_run(struct fy_store *st, const struct fy_device_run *r,
                         bool in_tx, struct ferry_err *err)
 {
-    char minute[32];
-    const char *token = r->token;
-    int rc = 0;
+    return in_tx ? device_run(st, r, err) : fy_store_device_runs(st, r, 1, err);
+}
 
-    if (!token) {
-        /* Requests without a run of their own: one run per minute. */
-        snprintf(minute, sizeof(minute), "minute-%lld",
-                 (long long)(time(NULL) / 60));
-        token = minute;
-    }
+int fy_store_device_runs(struct fy_store *st, const struct fy_device_run *v,
+                         size_t n, struct ferry_err *err)
+{
     /*
-     * On its own, the record is not worth a wait for the disk: a crash
-     * may lose the last ones, never anything they describe.
+     * The records are not worth a wait for the disk: a crash may lose the
+     * last ones, never anything they describe.
      */
-    if (!in_tx)
-        rc = exec(st, "{begin_write}", "begin device run", err);
-    if (!in_tx && rc == 0)
-        rc = exec(st, "{relaxed}", "begin device run", err);
+    int rc = exec(st, "{begin_write}", "begin device runs", err);
+
     if (rc == 0)
-        rc = device_history(st, r, token, err);
+        rc = exec(st, "{relaxed}", "begin device runs", err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = device_run(st, &v[i], err);
+    return end_tx(st, rc, err);
+}
+
+static int device_run(struct fy_store *st, const struct fy_device_run *r,
+                      struct ferry_err *err)
+{
+    struct fy_device_run t = device_totals(r);
+    char minute[32];
+    int rc;
+
+    if (!t.token) {
+        /* Requests without a run of their own: one run per minute. */
+        int64_t at = t.first_ms > 0 ? t.first_ms / 1000 : (int64_t)time(NULL);
+
+        snprintf(minute, sizeof(minute), "minute-%lld", (long long)(at / 60));
+        t.token = minute;
+    }
+    rc = device_history(st, &t, t.token, err);
     if (rc == 0)
-        rc = device_status(st, r, err);
-    return in_tx ? rc : end_tx(st, rc, err);
+        rc = device_status(st, &t, err);
+    return rc;
 }
 
 /* ---- maintenance ------------------------------------------------------ */
@@ -987,7 +1033,7 @@ static int prune_batch(struct fy_store *st, int64_t before_ms, long *n,
                             .what = "lock history pruning"};
     struct fy_sql_q del = {
         .sql = "DELETE FROM {s}sync_history WHERE id IN (SELECT id FROM"
-               " {s}sync_history WHERE ended_ms < $1 AND status <> 'running'"
+               " {s}sync_history WHERE started_ms < $1 AND status <> 'running'"
                " LIMIT $2)",
         .args = args,
         .nargs = FY_ARRAY_LEN(args),

@@ -90,6 +90,7 @@ static const struct fy_sql_word lite_words[] = {
     /* runs (runs.c) */
     {"serial", "INTEGER PRIMARY KEY AUTOINCREMENT"},
     {"now_ms", "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"},
+    {"fill", ""},
     {"try_lock", "SELECT 1"}, /* one ferryd per SQLite store */
     {"relaxed", "SELECT 1"},  /* WAL: commits do not wait for the disk */
     {"ver_order_x", "x._ferry_rev"},

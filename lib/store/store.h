@@ -535,23 +535,38 @@ int fy_store_run_status(struct fy_store *st, const struct fy_status_req *req,
                         fy_status_fn *scb, fy_run_fn *rcb, void *ud,
                         struct ferry_err *err);
 
-/* A device's request, recorded as (part of) one of its runs. */
+/*
+ * A device's requests of one run (one request, or several a ferryd added
+ * up: server/devruns.c), recorded as (part of) that run.
+ */
 struct fy_device_run {
     const char *device;
     const char *token;  /* Ferry-Run; NULL: grouped per device and minute */
-    const char *op;     /* push pull rows snapshot */
+    const char *op;     /* push pull rows snapshot download, or sync */
     const char *server; /* the ferryd instance */
-    int64_t records;
-    const char *error; /* NULL: it succeeded */
+    int64_t records;    /* of all the requests */
+    const char *error;  /* the last failed request's; NULL: none failed */
+    /*
+     * Several requests: how many, how many failed, whether the last one
+     * succeeded and its records, their first and last time (unix ms).
+     * requests 0 is one request now (by the store's clock), failed when
+     * error is set.
+     */
+    int64_t requests, failures, last_records;
+    bool last_ok;
+    int64_t first_ms, last_ms;
 };
 
 /*
  * Records r in the device's status row and its run's history row: inside
- * an open push transaction (in_tx, before fy_store_push_commit) as part
- * of it; else in a transaction of its own.
+ * an open write transaction (in_tx) as part of it; else in a transaction
+ * of its own.
  */
 int fy_store_device_run(struct fy_store *st, const struct fy_device_run *r,
                         bool in_tx, struct ferry_err *err);
+/* n records in one transaction of their own (server/devruns.c's flush). */
+int fy_store_device_runs(struct fy_store *st, const struct fy_device_run *v,
+                         size_t n, struct ferry_err *err);
 
 /* The store's clock in unix ms, which judges leases and ages history. */
 int fy_store_now_ms(struct fy_store *st, int64_t *now, struct ferry_err *err);
@@ -564,10 +579,10 @@ int fy_store_runs_sweep(struct fy_store *st, long *abandoned,
                         struct ferry_err *err);
 
 /*
- * Removes history rows that ended before before_ms, if no other ferryd of
- * the store is doing it right now (PostgreSQL: a transaction-level advisory
- * lock taken without waiting); *pruned counts them, -1 when another one
- * was. Status rows stay.
+ * Removes history rows that began before before_ms and have ended, if no
+ * other ferryd of the store is doing it right now (PostgreSQL: a
+ * transaction-level advisory lock taken without waiting); *pruned counts
+ * them, -1 when another one was. Status rows stay.
  */
 int fy_store_history_prune(struct fy_store *st, int64_t before_ms, long *pruned,
                            struct ferry_err *err);
