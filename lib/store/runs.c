@@ -888,16 +888,30 @@ static int device_status(struct fy_store *st, const struct fy_device_run *r,
                " CAST($5 AS {int}) - CAST($6 AS {int}), CAST($6 AS {int}),"
                " CASE WHEN $4 >= 0 THEN CAST($4 AS {int}) END, l, l FROM"
                " (SELECT coalesce(CAST($7 AS {int}), {now_ms}) AS l) t"
+               /*
+                * Runs of one device can be written in any order (a flush
+                * holds several; ferryd processes flush on their own): the
+                * newest request decides what "last" means.
+                */
                " WHERE true ON CONFLICT (kind, name) DO UPDATE SET"
-               " status = excluded.status,"
-               " last_error = coalesce(excluded.last_error, s.last_error),"
-               " last_success_ms = coalesce(excluded.last_success_ms,"
-               " s.last_success_ms),"
-               " last_attempt_ms = excluded.last_attempt_ms,"
+               " status = CASE WHEN excluded.last_attempt_ms >="
+               " s.last_attempt_ms THEN excluded.status ELSE s.status END,"
+               " last_error = CASE WHEN excluded.last_error IS NOT NULL AND"
+               " (excluded.last_attempt_ms >= s.last_attempt_ms OR"
+               " s.last_error IS NULL) THEN excluded.last_error"
+               " ELSE s.last_error END,"
+               " last_success_ms = {max}(coalesce(excluded.last_success_ms,"
+               " s.last_success_ms), coalesce(s.last_success_ms,"
+               " excluded.last_success_ms)),"
+               " last_attempt_ms = {max}(excluded.last_attempt_ms,"
+               " s.last_attempt_ms),"
                " successes = s.successes + excluded.successes,"
                " failures = s.failures + excluded.failures,"
-               " last_records = coalesce(excluded.last_records,"
-               " s.last_records), updated_ms = excluded.updated_ms",
+               " last_records = CASE WHEN excluded.last_records IS NOT NULL"
+               " AND (excluded.last_attempt_ms >= s.last_attempt_ms OR"
+               " s.last_records IS NULL) THEN excluded.last_records"
+               " ELSE s.last_records END,"
+               " updated_ms = {max}(excluded.updated_ms, s.updated_ms)",
         .args = args,
         .nargs = FY_ARRAY_LEN(args),
         .what = "record device status"};
