@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fy.h"
@@ -34,6 +35,12 @@ struct fy_devruns {
     pthread_mutex_t mu;
     struct table t; /* under mu */
     long dropped;   /* under mu */
+    /*
+     * Held through a whole flush, so that a flush returns only once every
+     * record added before it is committed, even those another flush had
+     * taken (GET /v1/status relies on it).
+     */
+    pthread_mutex_t flush_mu;
 };
 
 static void entry_free(struct entry *e)
@@ -67,6 +74,7 @@ int fy_devruns_new(struct fy_devruns **out, struct ferry_err *err)
     if (!d)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     pthread_mutex_init(&d->mu, NULL);
+    pthread_mutex_init(&d->flush_mu, NULL);
     return 0;
 }
 
@@ -75,6 +83,7 @@ void fy_devruns_free(struct fy_devruns *d)
     if (!d)
         return;
     table_clear(&d->t);
+    pthread_mutex_destroy(&d->flush_mu);
     pthread_mutex_destroy(&d->mu);
     fy_free(d);
 }
@@ -219,7 +228,18 @@ static struct fy_device_run as_run(const struct entry *e)
                                   .last_ms = e->last_ms};
 }
 
-/* The table's runs as store records (borrowing its strings); owned array. */
+static int by_start(const void *a, const void *b)
+{
+    int64_t x = ((const struct fy_device_run *)a)->first_ms;
+    int64_t y = ((const struct fy_device_run *)b)->first_ms;
+
+    return (x > y) - (x < y);
+}
+
+/*
+ * The table's runs as store records (borrowing its strings), oldest first
+ * so that new history rows are numbered in the order they began; owned.
+ */
 static struct fy_device_run *as_runs(const struct table *t)
 {
     struct fy_device_run *v = fy_calloc(t->n ? t->n : 1, sizeof(*v));
@@ -229,6 +249,8 @@ static struct fy_device_run *as_runs(const struct table *t)
         for (const struct entry *e = t->b[i]; e; e = e->next)
             v[k++] = as_run(e);
     }
+    if (v)
+        qsort(v, k, sizeof(*v), by_start);
     return v;
 }
 
@@ -248,8 +270,22 @@ static void put_back(struct fy_devruns *d, struct table *from)
     table_clear(from);
 }
 
+static int flush_locked(struct fy_devruns *d, struct fy_store *st,
+                        long *written, struct ferry_err *err);
+
 int fy_devruns_flush(struct fy_devruns *d, struct fy_store *st, long *written,
                      struct ferry_err *err)
+{
+    int rc;
+
+    pthread_mutex_lock(&d->flush_mu);
+    rc = flush_locked(d, st, written, err);
+    pthread_mutex_unlock(&d->flush_mu);
+    return rc;
+}
+
+static int flush_locked(struct fy_devruns *d, struct fy_store *st,
+                        long *written, struct ferry_err *err)
 {
     struct table taken;
     struct fy_device_run *v;

@@ -29,8 +29,10 @@ void fy_devruns_free(struct fy_devruns *d);
 void fy_devruns_add(struct fy_devruns *d, const struct fy_device_run *r);
 
 /*
- * Writes every run's totals in one transaction of st. On failure they are
- * kept for the next flush. *written counts the runs written.
+ * Writes every run's totals in one transaction of st, after any flush
+ * already under way, so that on return everything added before the call
+ * is in the store. On failure they are kept for the next flush. *written
+ * counts the runs written.
  */
 int fy_devruns_flush(struct fy_devruns *d, struct fy_store *st, long *written,
                      struct ferry_err *err);

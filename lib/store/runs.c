@@ -776,7 +776,7 @@ static int read_history(struct fy_store *st, const struct fy_run_status *s,
     struct history_cb h = {rcb, ud};
     struct fy_sql_q q = {.sql = "SELECT " RUN_COLS " FROM {s}sync_history"
                                 " WHERE kind = $1 AND name = $2"
-                                " ORDER BY id DESC LIMIT $3",
+                                " ORDER BY started_ms DESC, id DESC LIMIT $3",
                          .args = args,
                          .nargs = FY_ARRAY_LEN(args),
                          .row = history_row,

@@ -528,8 +528,8 @@ typedef int fy_run_fn(const struct fy_run *r, void *ud);
 
 /*
  * Each status row the request selects (streams first, then devices, each
- * by name) to scb,
- * followed by its newest req->history history rows to rcb.
+ * by name) to scb, followed by its newest req->history history rows to rcb
+ * (by their start, newest first).
  */
 int fy_store_run_status(struct fy_store *st, const struct fy_status_req *req,
                         fy_status_fn *scb, fy_run_fn *rcb, void *ud,

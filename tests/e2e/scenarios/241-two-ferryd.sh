@@ -72,6 +72,19 @@ while [ $round -lt $((KILLS / 2)) ]; do
     sleep_ms "$(rand_ms 0 200)"
     srv_start $n "$(eval "echo \$SRV_PORT_$n")"
 done
+# One kill that is surely felt: device a writes while its ferryd is down,
+# and ferryd comes back only once a's push has failed and is retrying
+# (random kills can all fall between a slow watcher's requests).
+srv_kill 1
+kills=$((kills + 1))
+app_sql "$APPA" "INSERT INTO items (id, name, qty) VALUES (199999, 'felt', 1)"
+i=0
+until grep -q ' [1-9][0-9]* retries\|retrying' "$T/a.log"; do
+    i=$((i + 1))
+    [ $i -gt 200 ] && fail "a's push to a stopped ferryd was not retried"
+    sleep 0.05
+done
+srv_start 1 "$SRV_PORT_1"
 # Let the watchers catch up, then stop them: SIGTERM is a clean exit.
 i=0
 until [ "$(digest_app "$APPA")" = "$(digest_app "$APPB")" ] &&

@@ -23,6 +23,13 @@ python3 -c "print('2024-01-15' + ' ' * 9000)" >big.txt
 requests() { grep -c 'info: http: ' "$T/ferryd.log" || true; }
 rq GET "/v1/status?history=1000" "$K" >/dev/null
 cp "$T/resp.json" "$T/before.json"
+# ferryd logs a request once its answer is sent: wait for that line.
+i=0
+until grep -q 'info: http: GET /v1/status' "$T/ferryd.log"; do
+    i=$((i + 1))
+    [ $i -gt 100 ] && fail "no log line of GET /v1/status"
+    sleep 0.05
+done
 seen=$(requests)
 
 # CASE: WANT-IN-STDERR | ARGS (split on spaces; no quoting)
