@@ -198,14 +198,8 @@ static bool table_add(struct table *t, const struct fy_device_run *a)
 
 void fy_devruns_add(struct fy_devruns *d, const struct fy_device_run *r)
 {
-    struct fy_device_run one = *r;
-    int64_t now = fy_now_ms();
+    struct fy_device_run one = fy_device_run_one(r, fy_now_ms());
 
-    one.requests = 1;
-    one.failures = r->error ? 1 : 0;
-    one.last_ok = !r->error;
-    one.last_records = r->error ? -1 : r->records;
-    one.first_ms = one.last_ms = now;
     pthread_mutex_lock(&d->mu);
     if (!table_add(&d->t, &one))
         d->dropped++;

@@ -85,11 +85,6 @@ static void pass(const struct fy_maint_opts *o, bool lease_too)
     fy_store_pool_put(o->pool, st);
 }
 
-void fy_maint_pass(const struct fy_maint_opts *o)
-{
-    pass(o, true);
-}
-
 /* Waits up to ms or until stopped; true when stopped. */
 static bool wait_stop(struct fy_maint *m, int64_t ms)
 {

@@ -31,7 +31,4 @@ int fy_maint_start(const struct fy_maint_opts *o, struct fy_maint **out,
  */
 void fy_maint_stop(struct fy_maint *m);
 
-/* One pass, on the caller's thread: runs, then expired leases and history. */
-void fy_maint_pass(const struct fy_maint_opts *o);
-
 #endif

@@ -275,13 +275,6 @@ static void ctx_close(struct run_ctx *c)
     free(c->metadata); /* jansson's allocation */
 }
 
-/* Answers a failure; details (stolen) merge into the error object. */
-static void answer_fail(struct fy_http_resp *resp, int rc, struct run_ctx *c,
-                        json_t *details)
-{
-    fy_api_failure(resp, rc, &c->err, details);
-}
-
 /* The wire code of a store verdict on a run id. */
 static int run_verdict(int rc, struct ferry_err *err)
 {
@@ -335,9 +328,9 @@ static void handle_begin(struct fy_http_req *req, struct fy_http_resp *resp,
         rc = fy_store_run_begin(c.st, &b, &res, &c.err);
     if (rc == FERRY_ECONFLICT) {
         c.err.wire = FERRY_WIRE_LEASE_HELD;
-        answer_fail(resp, rc, &c, holder_json(&res.status));
+        fy_api_failure(resp, rc, &c.err, holder_json(&res.status));
     } else if (rc < 0) {
-        answer_fail(resp, rc, &c, NULL);
+        fy_api_failure(resp, rc, &c.err, NULL);
     } else {
         fy_api_json(resp, res.again ? 200 : 201, begin_json(&res));
         fy_info("runs", "run %lld of %s %s by %s", (long long)res.run.id,
@@ -365,10 +358,10 @@ static void handle_heartbeat(struct fy_http_req *req, struct fy_http_resp *resp,
                                                 lease_s * 1000, &res, &c.err),
                          &c.err);
     if (rc < 0)
-        answer_fail(resp, rc, &c,
-                    rc == FERRY_ECONFLICT
-                        ? json_pack("{s:s}", "status", res.run.status)
-                        : NULL);
+        fy_api_failure(resp, rc, &c.err,
+                       rc == FERRY_ECONFLICT
+                           ? json_pack("{s:s}", "status", res.run.status)
+                           : NULL);
     else
         fy_api_json(
             resp, 200,
@@ -423,10 +416,10 @@ static void finish(struct fy_http_req *req, struct fy_http_resp *resp, void *ud,
     if (rc == 0)
         rc = run_verdict(fy_store_run_finish(c.st, &f, &res, &c.err), &c.err);
     if (rc < 0) {
-        answer_fail(resp, rc, &c,
-                    rc == FERRY_ECONFLICT
-                        ? json_pack("{s:s}", "status", res.run.status)
-                        : NULL);
+        fy_api_failure(resp, rc, &c.err,
+                       rc == FERRY_ECONFLICT
+                           ? json_pack("{s:s}", "status", res.run.status)
+                           : NULL);
     } else {
         fy_api_json(resp, 200, finish_json(&res));
         fy_info("runs", "run %lld of %s: %s, %lld records",
@@ -472,9 +465,9 @@ static void handle_cursor(struct fy_http_req *req, struct fy_http_resp *resp,
         rc = fy_store_cursor_set(c.st, &b, cursor, source, &res, &c.err);
     if (rc == FERRY_ECONFLICT) {
         c.err.wire = FERRY_WIRE_LEASE_HELD;
-        answer_fail(resp, rc, &c, holder_json(&res.status));
+        fy_api_failure(resp, rc, &c.err, holder_json(&res.status));
     } else if (rc < 0) {
-        answer_fail(resp, rc, &c, NULL);
+        fy_api_failure(resp, rc, &c.err, NULL);
     } else {
         fy_api_json(resp, 200,
                     json_pack("{s:s, s:s, s:o, s:I}", "stream", b.stream,
@@ -491,8 +484,7 @@ static void handle_cursor(struct fy_http_req *req, struct fy_http_resp *resp,
 
 struct status_out {
     json_t *streams, *devices;
-    json_t *history; /* the last status row's */
-    bool with_history;
+    json_t *history; /* the last status row's (borrowed from it) */
 };
 
 static int status_cb(const struct fy_run_status *s, void *ud)
@@ -519,9 +511,7 @@ static int status_cb(const struct fy_run_status *s, void *ud)
             json_object_set_new(j, "status", json_string("abandoned"));
     }
     o->history = json_array();
-    if (o->with_history)
-        json_object_set(j, "history", o->history);
-    json_decref(o->history);
+    json_object_set_new(j, "history", o->history);
     json_array_append_new(stream ? o->streams : o->devices, j);
     return 0;
 }
@@ -596,7 +586,7 @@ static void handle_status(struct fy_http_req *req, struct fy_http_resp *resp,
     struct ferry_err err = {0};
     struct fy_status_req sr;
     struct fy_store *st = NULL;
-    struct status_out o = {json_array(), json_array(), NULL, true};
+    struct status_out o = {json_array(), json_array(), NULL};
     int rc = status_args(req, &sr, &err);
 
     if (rc == 0)

@@ -817,19 +817,23 @@ int fy_store_run_status(struct fy_store *st, const struct fy_status_req *req,
 
 /* ---- device runs ------------------------------------------------------ */
 
-/* r as several requests: a single one filled in (store.h). */
-static struct fy_device_run device_totals(const struct fy_device_run *r)
+struct fy_device_run fy_device_run_one(const struct fy_device_run *r,
+                                       int64_t at_ms)
 {
     struct fy_device_run t = *r;
 
-    if (t.requests > 0)
-        return t;
     t.requests = 1;
     t.failures = r->error ? 1 : 0;
     t.last_ok = !r->error;
     t.last_records = r->error ? -1 : r->records;
-    t.first_ms = t.last_ms = 0; /* the store's clock */
+    t.first_ms = t.last_ms = at_ms;
     return t;
+}
+
+/* r as several requests: a single one filled in (store.h). */
+static struct fy_device_run device_totals(const struct fy_device_run *r)
+{
+    return r->requests > 0 ? *r : fy_device_run_one(r, 0);
 }
 
 static struct fy_sql_arg opt_ms(int64_t ms)

@@ -558,6 +558,13 @@ struct fy_device_run {
 };
 
 /*
+ * r, a single request (requests 0), as the totals of one request at at_ms
+ * (unix ms; 0: the store's clock when it is written).
+ */
+struct fy_device_run fy_device_run_one(const struct fy_device_run *r,
+                                       int64_t at_ms);
+
+/*
  * Records r in the device's status row and its run's history row: inside
  * an open write transaction (in_tx) as part of it; else in a transaction
  * of its own.
