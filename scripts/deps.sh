@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config git
 libmicrohttpd-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev sqlite3
-libjansson-dev libssl-dev zlib1g-dev libcmocka-dev
+libjansson-dev libyajl-dev libssl-dev zlib1g-dev libcmocka-dev
 postgresql postgresql-client pgbouncer curl procps
 clang-format clang-tidy valgrind time python3 python3-requests util-linux
 bsdutils gzip"
