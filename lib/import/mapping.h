@@ -46,16 +46,18 @@ struct fy_map_table {
      * table's names for them (parent_key), then its own part (a map's
      * key_column, an array's index_column; the root's key). key_types
      * follow key_cols. For an array collection's root, key_field[i] is the
-     * record field that key_cols[i] comes from; otherwise NULL.
+     * record field that key_cols[i] comes from; otherwise NULL (nkey
+     * entries, each borrowed from cols[].field).
      */
     char **key_cols;
     enum fy_type *key_types;
+    char **key_field;
     size_t nkey;
     size_t nparent_key; /* the first nparent_key of key_cols */
 
-    char *disc_column; /* MAP: member-name column; ARRAY: index column;
-                          ROOT of an object collection: the key column;
-                          NULL otherwise */
+    char *disc_column;  /* MAP: member-name column; ARRAY: index column;
+                           ROOT of an object collection: the key column;
+                           NULL otherwise */
     char *value_column; /* MAP, ARRAY of scalars: the value's column */
     enum fy_type value_type;
 
