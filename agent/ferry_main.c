@@ -29,6 +29,7 @@ static const char usage[] =
     "  job       run a job as a tracked run of a stream (job run NAME -- CMD)\n"
     "  cursor    import a stream's cursor from last_sync.txt, or show it\n"
     "  runs      recent runs of tracked streams and devices, from ferryd\n"
+    "  export    write a JSON document back from tables (export json)\n"
     "\n"
     "options:\n"
     "  -c, --config FILE  agent config (default $FERRY_CONFIG or"
@@ -79,7 +80,7 @@ static const struct {
     {"status", agent_status},     {"dead", agent_dead},
     {"pull", agent_pull},         {"sync", agent_sync},
     {"job", agent_job},           {"cursor", agent_cursor},
-    {"runs", agent_runs},
+    {"runs", agent_runs},         {"export", agent_export},
 };
 
 int main(int argc, char **argv)

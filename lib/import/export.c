@@ -662,7 +662,7 @@ int fy_export_file(sqlite3 *db, const struct fy_mapping *m, const char *path,
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     fd = mkstemp(tmp.data);
     if (fd < 0) {
-        rc = io_fail(err, "create", tmp.data);
+        rc = io_fail(err, "create", path);
         goto out;
     }
     if (fchmod(fd, mode) < 0 || !(f = fdopen(fd, "w"))) {

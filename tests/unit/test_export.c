@@ -435,7 +435,7 @@ static void test_file_replaced_whole(void **state)
     snprintf(bad, sizeof(bad), "%s/no/such/dir.json", dir);
     assert_int_equal(fy_export_file(db, &mapping, bad, 0, NULL, &err),
                      FERRY_EIO);
-    assert_non_null(strstr(err.msg, "cannot create"));
+    assert_non_null(strstr(err.msg, "cannot create '"));
     assert_int_equal(unlink(path), 0);
     assert_int_equal(rmdir(dir), 0); /* empty: no temp file left */
     sqlite3_close(db);
