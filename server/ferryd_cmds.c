@@ -68,19 +68,122 @@ static int parse_size(const char *s, long lo, long hi, long *out)
 
 /* ---- migrate ---------------------------------------------------------- */
 
+static const char migrate_usage[] =
+    "usage: ferryd [--store URL] [--contract FILE] migrate [--dry-run]\n"
+    "                             [--allow-drop] [--allow-retype]\n"
+    "--dry-run prints the statements migrate would run and changes nothing;\n"
+    "--allow-drop drops columns the new contract lacks, --allow-retype\n"
+    "converts columns whose type changed (never key columns).\n";
+
+struct migrate_out {
+    long n;
+    bool print;
+};
+
+static void print_statement(const char *sql, void *ud)
+{
+    struct migrate_out *m = ud;
+    const char *p = sql;
+
+    while (*p == ' ' || *p == '\n')
+        p++;
+    if (!*p)
+        return;
+    m->n++;
+    if (m->print)
+        printf("%s;\n", p);
+}
+
+static int parse_migrate(int argc, char **argv, struct fy_migrate_opts *o)
+{
+    static const struct option opts[] = {
+        {"dry-run", no_argument, NULL, 'n'},
+        {"allow-drop", no_argument, NULL, 'd'},
+        {"allow-retype", no_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c;
+
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            o->dry_run = true;
+            break;
+        case 'd':
+            o->allow_drop = true;
+            break;
+        case 'r':
+            o->allow_retype = true;
+            break;
+        case 'h':
+            fputs(migrate_usage, stdout);
+            return -1;
+        default:
+            return fputs(migrate_usage, stderr), FERRYD_USAGE;
+        }
+    }
+    return optind < argc ? (fputs(migrate_usage, stderr), FERRYD_USAGE) : 0;
+}
+
+/*
+ * A dry run must not create a SQLite file: a store that does not exist yet
+ * is planned in memory, where migrate runs the same statements.
+ */
+static int open_for_migrate(const char *url, bool dry_run,
+                            struct fy_store **out, struct ferry_err *err)
+{
+    int rc;
+
+    if (!dry_run)
+        return fy_store_open(url, out, err);
+    rc = fy_store_open_existing(url, out, err);
+    if (rc == FERRY_ESCHEMA) {
+        printf("-- the store does not exist yet; migrate creates it:\n");
+        fy_err_clear(err);
+        rc = fy_store_open("sqlite::memory:", out, err);
+    }
+    return rc;
+}
+
+static void migrate_said(const struct ferryd_settings *s,
+                         const struct fy_contract *c,
+                         const struct fy_migrate_opts *o,
+                         const struct migrate_out *m, long before,
+                         const char *sum)
+{
+    char *shown = fy_store_redact(s->store);
+
+    if (!o->dry_run)
+        printf("migrated contract version %ld (%zu tables, checksum %.12s)"
+               " on %s\n",
+               c->version, c->ntables, c->checksum, shown ? shown : "store");
+    else if (m->n == 0 && before == c->version && strcmp(sum, c->checksum) == 0)
+        printf("nothing to do: the store is at contract version %ld\n",
+               c->version);
+    else
+        printf("-- dry run: %ld statement%s; migrate would record contract"
+               " version %ld (the store is at %ld); nothing was changed\n",
+               m->n, m->n == 1 ? "" : "s", c->version, before);
+    fy_free(shown);
+}
+
 int ferryd_migrate(struct ferryd_settings *s, int argc, char **argv)
 {
     struct ferry_err err = {0};
     struct fy_contract *c = NULL;
     struct fy_store *st = NULL;
-    char *shown;
-    int rc;
+    struct fy_migrate_opts o = {0};
+    struct migrate_out m = {0};
+    char sum[65] = "";
+    long before = 0;
+    int rc = parse_migrate(argc, argv, &o);
 
-    if (argc > 1) {
-        fputs("usage: ferryd [--store URL] [--contract FILE] migrate\n",
-              strcmp(argv[1], "--help") == 0 ? stdout : stderr);
-        return strcmp(argv[1], "--help") == 0 ? FERRYD_OK : FERRYD_USAGE;
-    }
+    if (rc != 0)
+        return rc < 0 ? FERRYD_OK : rc;
+    m.print = o.dry_run;
+    o.statement = print_statement;
+    o.ud = &m;
     /* A bad view name is a mistake in the settings: refused before any write.
      */
     if (s->compat_views_prefix &&
@@ -91,17 +194,14 @@ int ferryd_migrate(struct ferryd_settings *s, int argc, char **argv)
     }
     rc = fy_contract_load(s->contract, &c, &err);
     if (rc == 0)
-        rc = fy_store_open(s->store, &st, &err);
+        rc = open_for_migrate(s->store, o.dry_run, &st, &err);
     if (rc == 0)
-        rc = fy_store_migrate(st, c, &err);
-    if (rc == 0) {
-        shown = fy_store_redact(s->store);
-        printf("migrated contract version %ld (%zu tables, checksum %.12s)"
-               " on %s\n",
-               c->version, c->ntables, c->checksum, shown ? shown : "store");
-        fy_free(shown);
-    }
-    if (rc == 0 && s->compat_views_prefix) {
+        rc = fy_store_schema_version(st, &before, sum, &err);
+    if (rc == 0)
+        rc = fy_store_migrate_with(st, c, &o, &err);
+    if (rc == 0)
+        migrate_said(s, c, &o, &m, before, sum);
+    if (rc == 0 && s->compat_views_prefix && !o.dry_run) {
         rc = fy_store_compat_views(st, s->compat_views_prefix,
                                    s->compat_views_schema, &err);
         if (rc == 0)

@@ -14,6 +14,7 @@
 
 #include <openssl/sha.h>
 
+#include "json/value.h"
 #include "fy.h"
 
 static const char *const type_names[] = {
@@ -97,8 +98,10 @@ void fy_contract_free(struct fy_contract *c)
     for (size_t i = 0; i < c->ntables; i++) {
         struct fy_table *t = &c->tables[i];
 
-        for (size_t j = 0; j < t->ncols; j++)
+        for (size_t j = 0; j < t->ncols; j++) {
             fy_free(t->cols[j].name);
+            json_decref(t->cols[j].def);
+        }
         fy_free(t->cols);
         fy_free(t->pk);
         fy_free(t->name);
@@ -147,6 +150,32 @@ bool fy_table_is_pk(const struct fy_table *t, size_t col)
     return false;
 }
 
+/*
+ * A default is checked as a pushed value of the column would be, so that
+ * every row that gets it is one a writer could have sent.
+ */
+static int parse_default(const char *tname, json_t *def, struct fy_column *col,
+                         struct ferry_err *err)
+{
+    struct fy_arena a = FY_ARENA_INIT(0);
+    struct fy_val v;
+    char why[200];
+    int rc;
+
+    if (!def)
+        return 0;
+    rc = fy_val_from_json(col, def, &a, &v, why, sizeof(why));
+    fy_arena_reset(&a);
+    if (rc == FERRY_ENOMEM)
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    if (rc < 0)
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "table '%s' column '%s': default: %s", tname,
+                          col->name, why);
+    col->def = json_incref(def);
+    return 0;
+}
+
 static int parse_column(const char *tname, json_t *jc, struct fy_column *col,
                         struct ferry_err *err)
 {
@@ -177,7 +206,7 @@ static int parse_column(const char *tname, json_t *jc, struct fy_column *col,
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     col->type = (enum fy_type)t;
     col->not_null = json_is_true(nn);
-    return 0;
+    return parse_default(tname, json_object_get(jc, "default"), col, err);
 }
 
 static int lookup_col(const struct fy_table *t, json_t *jname, const char *what,
@@ -335,6 +364,27 @@ static int parse_columns(struct fy_table *t, json_t *jcols,
     return 0;
 }
 
+/*
+ * A key column's value names the row, so every row must bring it; a blob
+ * column's names a file, which a default cannot have uploaded.
+ */
+static int check_defaults(const struct fy_table *t, struct ferry_err *err)
+{
+    for (size_t i = 0; i < t->ncols; i++) {
+        const struct fy_column *col = &t->cols[i];
+
+        if (!col->def)
+            continue;
+        if (fy_table_is_pk(t, i) || col->blob_ref)
+            return fy_err_set(err, FERRY_ECONFIG,
+                              "table '%s' column '%s': a %s column cannot"
+                              " have a default",
+                              t->name, col->name,
+                              col->blob_ref ? "blob" : "primary key");
+    }
+    return 0;
+}
+
 static int parse_table(json_t *jt, struct fy_table *t, struct ferry_err *err)
 {
     const char *name = json_string_value(json_object_get(jt, "name"));
@@ -365,6 +415,8 @@ static int parse_table(json_t *jt, struct fy_table *t, struct ferry_err *err)
         rc = parse_blob_cols(t, json_object_get(jt, "blob_columns"), err);
     if (rc == 0)
         rc = parse_read(t, json_object_get(jt, "read"), err);
+    if (rc == 0)
+        rc = check_defaults(t, err);
     return rc;
 }
 
@@ -485,9 +537,14 @@ static json_t *table_to_json(const struct fy_table *t)
     for (size_t i = 0; i < t->ncols; i++) {
         const struct fy_column *c = &t->cols[i];
 
-        json_array_append_new(
-            cols, json_pack("{s:s, s:s, s:b}", "name", c->name, "type",
-                            fy_type_name(c->type), "not_null", c->not_null));
+        json_t *jc = json_pack("{s:s, s:s, s:b}", "name", c->name, "type",
+                               fy_type_name(c->type), "not_null", c->not_null);
+
+        /* Only when given: contracts from before defaults keep their
+           checksum. */
+        if (jc && c->def)
+            json_object_set(jc, "default", c->def);
+        json_array_append_new(cols, jc);
         if (c->blob_ref)
             json_array_append_new(blobs, json_string(c->name));
     }

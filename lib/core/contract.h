@@ -40,6 +40,12 @@ struct fy_column {
     enum fy_type type;
     bool not_null;
     bool blob_ref; /* holds a SHA-256 of an uploaded blob */
+    /*
+     * "default": the wire JSON value (owned) a row that leaves the column
+     * out gets when it is inserted (an update keeps the stored value); NULL
+     * when the contract gives none (left out is NULL, as always).
+     */
+    json_t *def;
 };
 
 /*

@@ -7,6 +7,7 @@
 #ifndef FY_VALUE_H
 #define FY_VALUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,7 +38,19 @@ struct fy_val {
     double d;      /* REAL */
     const char *s; /* TEXT, BLOB: borrowed from the JSON document or arena */
     size_t len;
+    /*
+     * A column the change leaves out that has a contract default (the
+     * value above): an insert writes the default, an update keeps the
+     * stored value, like ABSENT.
+     */
+    bool keep;
 };
+
+/* Left out by the change: an update keeps the stored value. */
+static inline bool fy_val_left_out(const struct fy_val *v)
+{
+    return v->kind == FY_V_ABSENT || v->keep;
+}
 
 /*
  * Converts v for column col. Returns 0, or FERRY_ECONTRACT with a message in

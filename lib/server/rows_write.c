@@ -214,13 +214,14 @@ static uint64_t stamp(uint64_t stored, uint64_t tomb)
 }
 
 /*
- * A column left out keeps its stored value; a new row gets NULL there,
- * which a NOT NULL column refuses.
+ * A column left out keeps its stored value; a new row gets the column's
+ * default there, or NULL, which a NOT NULL column refuses.
  */
 static int check_new_row(struct fy_rows_req *w, struct fy_change *ch)
 {
     for (size_t i = 0; i < w->t->ncols; i++) {
-        if (ch->vals[i].kind == FY_V_ABSENT && w->t->cols[i].not_null)
+        if (ch->vals[i].kind == FY_V_ABSENT && w->t->cols[i].not_null &&
+            !w->t->cols[i].def)
             return fy_validate_reject(&w->v, ch->seq, FERRY_WIRE_MISSING_VALUE,
                                       "table '%s': column '%s' needs a value"
                                       " (the row is new)",
@@ -276,7 +277,9 @@ static int prepare_change(struct fy_rows_req *w, struct fy_store *st,
  * the commit, so writing the stored value back is the same as leaving it
  * alone, and the change becomes a whole row: the stores' plain upsert,
  * which also holds for NOT NULL columns (an INSERT ... ON CONFLICT checks
- * the row it would insert first). A new row gets NULL there.
+ * the row it would insert first). A new row gets the column's default
+ * there (a kept value: the row is locked, so no one stored it meanwhile),
+ * or NULL.
  */
 static void fill_absent(struct fy_rows_req *w)
 {
@@ -291,8 +294,13 @@ static void fill_absent(struct fy_rows_req *w)
         for (size_t c = 0; !ch->del && c < ncols; c++) {
             if (ch->vals[c].kind != FY_V_ABSENT)
                 continue;
-            ch->vals[c] = w->kept[i] ? w->kept[i][c] : (struct fy_val){0};
-            ch->partial |= ch->vals[c].kind == FY_V_ABSENT;
+            if (w->kept[i])
+                ch->vals[c] = w->kept[i][c];
+            else if (!w->t->cols[c].def ||
+                     fy_validate_default(&w->t->cols[c], &w->a, &ch->vals[c]) <
+                         0)
+                ch->vals[c] = (struct fy_val){0};
+            ch->partial |= fy_val_left_out(&ch->vals[c]);
         }
     }
     w->filled = true;

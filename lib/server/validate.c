@@ -130,6 +130,44 @@ static int convert_row(struct fy_validate *v, const struct fy_table *t,
 }
 
 /*
+ * A column with a contract default that the row leaves out is left out:
+ * an older writer does not know it, so an insert gets the default and an
+ * update keeps what is stored. The row API's writes leave it ABSENT
+ * already (they fill new rows with defaults themselves); a push's row
+ * would otherwise write NULL there.
+ */
+static int apply_defaults(struct fy_validate *v, const struct fy_table *t,
+                          json_t *row, struct fy_change *ch)
+{
+    for (size_t i = 0; !ch->del && i < t->ncols; i++) {
+        struct fy_val *x = &ch->vals[i];
+        int rc;
+
+        if (!t->cols[i].def || x->kind != FY_V_NULL ||
+            json_object_get(row, t->cols[i].name) || (int)i == t->device_col ||
+            (int)i == t->region_col)
+            continue;
+        rc = fy_validate_default(&t->cols[i], v->a, x);
+        if (rc < 0)
+            return rc;
+        ch->partial = true;
+    }
+    return 0;
+}
+
+int fy_validate_default(const struct fy_column *col, struct fy_arena *a,
+                        struct fy_val *out)
+{
+    char why[200];
+
+    /* Checked when the contract was read: only memory can fail here. */
+    if (fy_val_from_json(col, col->def, a, out, why, sizeof(why)) < 0)
+        return FERRY_ENOMEM;
+    out->keep = true;
+    return 0;
+}
+
+/*
  * Key columns need values. NOT NULL columns may not be NULL; one left out
  * (ABSENT, the row API) keeps its stored value, and whether there is one
  * only the write transaction knows.
@@ -194,6 +232,8 @@ int fy_validate_row(struct fy_validate *v, const struct fy_table *t,
 {
     int rc = convert_row(v, t, row, ch);
 
+    if (rc == 0)
+        rc = apply_defaults(v, t, row, ch);
     if (rc == 0)
         rc = stamp_scope(v, t, ch);
     if (rc == 0)

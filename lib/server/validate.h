@@ -55,7 +55,9 @@ int fy_validate_reject(struct fy_validate *v, int64_t id, enum ferry_wire wire,
  * Checks one row of table t into ch (ch->vals: t->ncols values the caller
  * allocated; columns the row does not name keep what is there: NULL for a
  * push, FY_V_ABSENT for the row API). In order: each named column exists
- * and its value fits (the device column is never taken from the row); the
+ * and its value fits (the device column is never taken from the row); a
+ * push's row that leaves out a column with a default gets it as a kept
+ * value (fy_validate_default; ch->partial is set); the
  * device and region columns are stamped from the key (a row of another
  * region is refused); key columns have values (ABSENT counts as missing)
  * and NOT NULL columns are not NULL (ABSENT ones are left to the caller);
@@ -64,6 +66,14 @@ int fy_validate_reject(struct fy_validate *v, int64_t id, enum ferry_wire wire,
  */
 int fy_validate_row(struct fy_validate *v, const struct fy_table *t,
                     json_t *row, struct fy_change *ch);
+
+/*
+ * The default of col (which has one) as a value that is left out (keep):
+ * an insert writes it, an update keeps the stored value. 0 or
+ * FERRY_ENOMEM.
+ */
+int fy_validate_default(const struct fy_column *col, struct fy_arena *a,
+                        struct fy_val *out);
 
 /*
  * The canonical key of ch's key values alone (the last step above):

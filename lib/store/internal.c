@@ -11,7 +11,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "json/value.h"
 #include "store/sql.h"
 #include "fy.h"
 
@@ -91,14 +93,159 @@ static const char *const internal_ddl =
     "CREATE UNIQUE INDEX IF NOT EXISTS ferry_sync_history_token ON"
     " {s}sync_history (kind, name, token);";
 
-int fy_sql_internal_ddl(struct fy_store *st, struct ferry_err *err)
+static int flag_row(const char *const *cols, int n, void *ud);
+
+/* Tells o's hook each statement of ferry's own tables, one at a time. */
+static int report_internal(struct fy_store *st, const struct fy_migrate_opts *o,
+                           struct ferry_err *err)
+{
+    struct fy_buf b = FY_BUF_INIT(0);
+    char *p, *semi;
+    int rc = fy_sql_expand(st, internal_ddl, &b);
+
+    if (rc == 0)
+        rc = fy_buf_error(&b);
+    /* Ours: no literal holds a ';'. */
+    for (p = b.data; rc == 0 && *p; p = semi + 1) {
+        semi = strchr(p, ';');
+        if (!semi)
+            break;
+        *semi = '\0';
+        o->statement(p, o->ud);
+    }
+    fy_buf_release(&b);
+    return rc < 0 ? fy_err_set(err, rc, "migrate: out of memory") : 0;
+}
+
+int fy_sql_internal_ddl(struct fy_store *st, const struct fy_migrate_opts *o,
+                        struct ferry_err *err)
 {
     struct fy_sql_q q = {.sql = internal_ddl, .what = "migrate"};
+    bool exists = false;
+    struct fy_sql_q has = {.sql = "SELECT {exists:schema_versions}",
+                           .row = flag_row,
+                           .ud = &exists,
+                           .what = "read schema version"};
+    int rc = o && o->statement ? fy_sql_run(st, &has, err) : 0;
 
-    return fy_sql_run(st, &q, err);
+    /* Upkeep of a migrated store is no news: its tables are there. */
+    if (rc == 0 && o && o->statement && !exists)
+        rc = report_internal(st, o, err);
+    return rc == 0 ? fy_sql_run(st, &q, err) : rc;
 }
 
 /* ---- contract tables ------------------------------------------------- */
+
+/*
+ * One migrate: the store, its options and the statement being built,
+ * already expanded for the engine (see add_default). Statements that
+ * change the store are told to o->statement as they run.
+ */
+struct plan {
+    struct fy_store *st;
+    const struct fy_migrate_opts *o;
+    struct fy_buf tpl; /* a template, expanded into sql by plan_expand */
+    struct fy_buf sql;
+    struct ferry_err *err;
+};
+
+static int plan_expand(struct plan *p)
+{
+    int rc = fy_buf_error(&p->tpl);
+
+    if (rc == 0)
+        rc = fy_sql_expand(p->st, p->tpl.data, &p->sql);
+    fy_buf_reset(&p->tpl);
+    return rc;
+}
+
+/* Runs p->sql (with what is left in p->tpl expanded first). */
+static int plan_run(struct plan *p, bool report, const char *what)
+{
+    struct fy_sql_q q = {.what = what};
+    int rc = p->tpl.len ? plan_expand(p) : 0;
+
+    if (rc == 0)
+        rc = fy_buf_error(&p->sql);
+    if (rc < 0)
+        return fy_err_set(p->err, rc, "%s: cannot build the statement", what);
+    if (report && p->o && p->o->statement)
+        p->o->statement(p->sql.data, p->o->ud);
+    rc = p->sql.len ? p->st->ops->sql->run(p->st, p->sql.data, &q, p->err) : 0;
+    fy_buf_reset(&p->sql);
+    return rc;
+}
+
+static bool is_pg(const struct fy_store *st)
+{
+    return st->ops->sql->dialect->placeholder == '$';
+}
+
+static void add_hex(struct fy_buf *b, const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fy_buf_addf(b, "%02x", s[i]);
+}
+
+static void add_quoted(struct fy_buf *b, const char *s, size_t n)
+{
+    fy_buf_addc(b, '\'');
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\'')
+            fy_buf_addc(b, '\'');
+        fy_buf_addc(b, s[i]);
+    }
+    fy_buf_addc(b, '\'');
+}
+
+/*
+ * " DEFAULT <literal>" for a column with a contract default, written into
+ * the SQL text: DDL takes no bound parameters. The value is the one a push
+ * of the default would store, checked when the contract was read.
+ */
+static int add_default(struct plan *p, const struct fy_column *col)
+{
+    struct fy_arena a = FY_ARENA_INIT(0);
+    struct fy_buf *b = &p->sql;
+    bool pg = is_pg(p->st);
+    struct fy_val v;
+    char why[200];
+    int rc;
+
+    if (!col->def)
+        return 0;
+    rc = fy_val_from_json(col, col->def, &a, &v, why, sizeof(why));
+    if (rc < 0)
+        goto out;
+    fy_buf_adds(b, " DEFAULT ");
+    switch (v.kind) {
+    case FY_V_INT:
+        fy_buf_addf(b, "%lld", (long long)v.i);
+        break;
+    case FY_V_REAL:
+        fy_buf_addf(b, "%.17g", v.d);
+        break;
+    case FY_V_BOOL:
+        fy_buf_adds(b, pg ? (v.i ? "true" : "false") : (v.i ? "1" : "0"));
+        break;
+    case FY_V_BLOB:
+        fy_buf_adds(b, pg ? "'\\x" : "X'");
+        add_hex(b, (const unsigned char *)v.s, v.len);
+        fy_buf_adds(b, pg ? "'::bytea" : "'");
+        break;
+    case FY_V_TEXT:
+        add_quoted(b, v.s, v.len);
+        if (pg)
+            fy_buf_addf(b, "::%s", fy_type_name(col->type));
+        break;
+    default:
+        fy_buf_adds(b, "NULL");
+        break;
+    }
+out:
+    fy_arena_reset(&a);
+    return rc;
+}
 
 /*
  * A contract table and its tombstone table. Beside the contract's columns
@@ -113,23 +260,31 @@ static void hidden_defs(struct fy_buf *b)
                    " {version} {version_def}, {seq_def}");
 }
 
-static void create_ddl(struct fy_store *st, struct fy_buf *b,
-                       const struct fy_table *t)
+static int create_ddl(struct plan *p, const struct fy_table *t)
 {
-    const struct fy_sql_dialect *d = st->ops->sql->dialect;
+    const struct fy_sql_dialect *d = p->st->ops->sql->dialect;
+    struct fy_buf *b = &p->tpl;
+    int rc = 0;
 
     fy_buf_adds(b, "CREATE TABLE IF NOT EXISTS ");
     fy_buf_add_ident(b, t->name);
     fy_buf_adds(b, " (");
-    for (size_t i = 0; i < t->ncols; i++) {
+    for (size_t i = 0; rc == 0 && i < t->ncols; i++) {
         fy_buf_add_ident(b, t->cols[i].name);
-        fy_buf_addf(b, " %s%s, ", d->type(t->cols[i].type),
+        fy_buf_addf(b, " %s%s", d->type(t->cols[i].type),
                     t->cols[i].not_null ? " NOT NULL" : "");
+        rc = plan_expand(p);
+        if (rc == 0)
+            rc = add_default(p, &t->cols[i]);
+        fy_buf_adds(b, ", ");
     }
     hidden_defs(b);
     fy_buf_adds(b, "PRIMARY KEY (");
     fy_sql_pk_cols(b, t);
-    fy_buf_addf(b, "));CREATE TABLE IF NOT EXISTS {tomb:%s} (", t->name);
+    fy_buf_adds(b, "))");
+    if (rc == 0)
+        rc = plan_run(p, true, "migrate");
+    fy_buf_addf(b, "CREATE TABLE IF NOT EXISTS {tomb:%s} (", t->name);
     for (size_t i = 0; i < t->npk; i++) {
         fy_buf_add_ident(b, t->cols[t->pk[i]].name);
         fy_buf_addf(b, " %s NOT NULL, ", d->type(t->cols[t->pk[i]].type));
@@ -137,7 +292,10 @@ static void create_ddl(struct fy_store *st, struct fy_buf *b,
     hidden_defs(b);
     fy_buf_adds(b, "_ferry_region {text}, PRIMARY KEY (");
     fy_sql_pk_cols(b, t);
-    fy_buf_adds(b, "));");
+    fy_buf_adds(b, "))");
+    if (rc == 0)
+        rc = plan_run(p, true, "migrate");
+    return rc;
 }
 
 static int found_row(const char *const *cols, int n, void *ud)
@@ -148,10 +306,23 @@ static int found_row(const char *const *cols, int n, void *ud)
     return 0;
 }
 
+static int table_exists(struct fy_store *st, const struct fy_table *t,
+                        bool *exists, struct ferry_err *err)
+{
+    char sql[128];
+    struct fy_sql_q q = {
+        .sql = sql, .row = found_row, .ud = exists, .what = "read tables"};
+
+    *exists = false;
+    snprintf(sql, sizeof(sql), "{table_exists:%s}", t->name);
+    return fy_sql_run(st, &q, err);
+}
+
 /*
- * Does the table (or its tombstone table) lack col? PostgreSQL's
- * {add_column} says IF NOT EXISTS and needs no probe ({has_column} is
- * empty); SQLite asks pragma_table_info.
+ * Does the table (or its tombstone table) lack col? SQLite asks
+ * pragma_table_info, PostgreSQL pg_attribute; an engine with an empty
+ * probe word would say every column is lacking (its {add_column} must
+ * then say IF NOT EXISTS).
  */
 static int lacks_column(struct fy_store *st, const struct fy_table *t,
                         bool tomb, const char *col, bool *lacks,
@@ -178,13 +349,17 @@ static int lacks_column(struct fy_store *st, const struct fy_table *t,
     return rc;
 }
 
-/* ALTER TABLE ... ADD COLUMN col def; unless the table has col. */
-static int add_column(struct fy_store *st, struct fy_buf *b,
-                      const struct fy_table *t, bool tomb, const char *col,
-                      bool quote, const char *def, struct ferry_err *err)
+/*
+ * ALTER TABLE ... ADD COLUMN col def; unless the table has col. Ferry's
+ * hidden columns are upkeep (report false); a contract's column is news.
+ */
+static int add_column(struct plan *p, const struct fy_table *t, bool tomb,
+                      const char *col, const struct fy_column *cc,
+                      const char *def, bool report)
 {
+    struct fy_buf *b = &p->tpl;
     bool lacks;
-    int rc = lacks_column(st, t, tomb, col, &lacks, err);
+    int rc = lacks_column(p->st, t, tomb, col, &lacks, p->err);
 
     if (rc < 0 || !lacks)
         return rc;
@@ -194,93 +369,254 @@ static int add_column(struct fy_store *st, struct fy_buf *b,
     else
         fy_buf_add_ident(b, t->name);
     fy_buf_adds(b, " {add_column} ");
-    if (quote)
+    if (cc)
         fy_buf_add_ident(b, col);
     else
         fy_buf_adds(b, col);
-    fy_buf_addf(b, " %s;", def);
-    return 0;
+    fy_buf_addf(b, " %s", def);
+    /*
+     * NOT NULL only with a default: the rows already there get it. Without
+     * one the column stays nullable in the store (ferryd still refuses
+     * null for it).
+     */
+    if (cc && cc->def && cc->not_null)
+        fy_buf_adds(b, " NOT NULL");
+    rc = plan_expand(p);
+    if (rc == 0 && cc)
+        rc = add_default(p, cc);
+    if (rc < 0)
+        return fy_err_set(p->err, rc, "add columns: out of memory");
+    return plan_run(p, report, "add columns");
 }
 
-static int add_columns(struct fy_store *st, struct fy_buf *b,
-                       const struct fy_table *t, struct ferry_err *err)
+static int add_columns(struct plan *p, const struct fy_table *t)
 {
+    struct fy_store *st = p->st;
     const struct fy_sql_dialect *d = st->ops->sql->dialect;
     /* Adopted tables: their rows count as older than any pushed change. */
-    int rc = add_column(st, b, t, false, "_ferry_hlc", false,
-                        "{int} NOT NULL DEFAULT 0", err);
+    int rc = add_column(p, t, false, "_ferry_hlc", NULL,
+                        "{int} NOT NULL DEFAULT 0", false);
 
     if (rc == 0)
-        rc = add_column(st, b, t, false, "_ferry_origin", false,
-                        "{origin} NOT NULL DEFAULT ''", err);
+        rc = add_column(p, t, false, "_ferry_origin", NULL,
+                        "{origin} NOT NULL DEFAULT ''", false);
     if (rc == 0)
-        rc = add_column(st, b, t, false, fy_sql_word(st, "version"), false,
-                        "{version_def}", err);
+        rc = add_column(p, t, false, fy_sql_word(st, "version"), NULL,
+                        "{version_def}", false);
     /* Stores migrated before pull: PostgreSQL numbers existing rows. */
     if (rc == 0 && *fy_sql_word(st, "seq_col")) {
-        rc = add_column(st, b, t, false, "_ferry_seq", false, "{seq_col_def}",
-                        err);
+        rc =
+            add_column(p, t, false, "_ferry_seq", NULL, "{seq_col_def}", false);
         if (rc == 0)
-            rc = add_column(st, b, t, true, "_ferry_seq", false,
-                            "{seq_col_def}", err);
+            rc = add_column(p, t, true, "_ferry_seq", NULL, "{seq_col_def}",
+                            false);
     }
     /* Stores migrated before tombstones had a region: theirs stay unscoped. */
     if (rc == 0)
-        rc = add_column(st, b, t, true, "_ferry_region", false, "{text}", err);
+        rc = add_column(p, t, true, "_ferry_region", NULL, "{text}", false);
     /* Columns added to the contract later. */
     for (size_t i = 0; rc == 0 && i < t->ncols; i++)
-        rc = add_column(st, b, t, false, t->cols[i].name, true,
-                        d->type(t->cols[i].type), err);
+        rc = add_column(p, t, false, t->cols[i].name, &t->cols[i],
+                        d->type(t->cols[i].type), true);
     return rc;
 }
 
-static int run_buf(struct fy_store *st, struct fy_buf *b, const char *what,
-                   struct ferry_err *err)
-{
-    struct fy_sql_q q = {.sql = b->data, .what = what};
-
-    if (fy_buf_error(b))
-        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    return b->len ? fy_sql_run(st, &q, err) : 0;
-}
-
 /* The index pull reads rows and tombstones in order by (read.c). */
-static void index_ddl(struct fy_buf *b, const struct fy_table *t)
+static int index_ddl(struct plan *p, const struct fy_table *t, bool report)
 {
-    fy_buf_addf(b, "CREATE INDEX IF NOT EXISTS {vidx:%s} ON ", t->name);
-    fy_buf_add_ident(b, t->name);
-    fy_buf_addf(b,
-                " ({ver_order});CREATE INDEX IF NOT EXISTS {tvidx:%s} ON"
-                " {tomb:%s} ({ver_order});",
-                t->name, t->name);
-}
-
-int fy_sql_contract_ddl(struct fy_store *st, const struct fy_contract *c,
-                        struct ferry_err *err)
-{
-    struct fy_buf b = FY_BUF_INIT(0);
+    struct fy_buf *b = &p->tpl;
     int rc;
 
-    for (size_t i = 0; i < c->ntables; i++)
-        create_ddl(st, &b, &c->tables[i]);
-    rc = run_buf(st, &b, "migrate", err);
-    /* Now every table exists: probe and add what is missing. */
-    fy_buf_reset(&b);
-    for (size_t i = 0; rc == 0 && i < c->ntables; i++)
-        rc = add_columns(st, &b, &c->tables[i], err);
+    fy_buf_addf(b, "CREATE INDEX IF NOT EXISTS {vidx:%s} ON ", t->name);
+    fy_buf_add_ident(b, t->name);
+    fy_buf_adds(b, " ({ver_order})");
+    rc = plan_run(p, report, "create indexes");
+    fy_buf_addf(b,
+                "CREATE INDEX IF NOT EXISTS {tvidx:%s} ON {tomb:%s}"
+                " ({ver_order})",
+                t->name, t->name);
+    return rc == 0 ? plan_run(p, report, "create indexes") : rc;
+}
+
+/* --allow-drop: the recorded contract's columns that c lacks. */
+static int drop_columns(struct plan *p, const struct fy_table *o,
+                        const struct fy_table *t)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < o->ncols; i++) {
+        const char *name = o->cols[i].name;
+        bool lacks;
+
+        if (fy_table_column(t, name) >= 0)
+            continue;
+        rc = lacks_column(p->st, t, false, name, &lacks, p->err);
+        if (rc < 0 || lacks)
+            continue;
+        fy_buf_adds(&p->tpl, "ALTER TABLE ");
+        fy_buf_add_ident(&p->tpl, t->name);
+        fy_buf_adds(&p->tpl, " {drop_column} ");
+        fy_buf_add_ident(&p->tpl, name);
+        rc = plan_run(p, true, "drop column");
+    }
+    return rc;
+}
+
+/* How the SQLite store keeps a value: its storage class for a type. */
+static const char *storage(enum fy_type t)
+{
+    return fy_sql_sqlite_type(t);
+}
+
+struct check_vals {
+    const struct fy_column *col;
+    struct fy_arena a;
+    long bad;
+    char first[256];
+};
+
+/* A stored value must be one a push of the new type could have stored. */
+static int check_val(const char *const *cols, int n, void *ud)
+{
+    struct check_vals *cv = ud;
+    json_t *j;
+    struct fy_val v;
+    char why[200];
+
+    (void)n;
+    j = fy_val_store_json(cv->col, cols[0]);
+    if (!j)
+        return FERRY_ENOMEM;
+    if (fy_val_from_json(cv->col, j, &cv->a, &v, why, sizeof(why)) < 0 &&
+        cv->bad++ == 0)
+        snprintf(cv->first, sizeof(cv->first), "%s", why);
+    json_decref(j);
+    fy_arena_reset(&cv->a);
+    return 0;
+}
+
+/*
+ * SQLite keeps each value in a storage class, and a declared type only
+ * chooses which one a write gets; it cannot be altered in place. A retype
+ * between types of one class (bigint, integer, boolean; text,
+ * timestamptz, date, jsonb) needs no statement: its stored values are
+ * checked against the new type as pushed values are. Across classes it is
+ * refused (a new column says honestly what changed).
+ */
+static int retype_sqlite(struct plan *p, const struct fy_table *t,
+                         const struct fy_column *oc, const struct fy_column *c)
+{
+    struct check_vals cv = {.col = c, .a = FY_ARENA_INIT(0)};
+    struct fy_sql_q q = {.row = check_val, .ud = &cv, .what = "check values"};
+    int rc;
+
+    if (strcmp(storage(oc->type), storage(c->type)) != 0)
+        return fy_err_set(p->err, FERRY_ESCHEMA,
+                          "table '%s': column '%s': the SQLite store keeps %s"
+                          " values as %s and %s values as %s, and cannot"
+                          " convert them in place: add a new column instead;"
+                          " nothing was migrated",
+                          t->name, c->name, fy_type_name(oc->type),
+                          storage(oc->type), fy_type_name(c->type),
+                          storage(c->type));
+    fy_buf_adds(&p->tpl, "SELECT ");
+    fy_buf_add_ident(&p->tpl, c->name);
+    fy_buf_adds(&p->tpl, " FROM ");
+    fy_buf_add_ident(&p->tpl, t->name);
+    fy_buf_adds(&p->tpl, " WHERE ");
+    fy_buf_add_ident(&p->tpl, c->name);
+    fy_buf_adds(&p->tpl, " IS NOT NULL");
+    rc = plan_expand(p);
+    q.sql = p->sql.data;
     if (rc == 0)
-        rc = run_buf(st, &b, "add columns", err);
-    fy_buf_reset(&b);
-    for (size_t i = 0; rc == 0 && i < c->ntables; i++)
-        index_ddl(&b, &c->tables[i]);
+        rc = fy_buf_error(&p->sql);
     if (rc == 0)
-        rc = run_buf(st, &b, "create indexes", err);
-    fy_buf_release(&b);
+        rc = p->st->ops->sql->run(p->st, p->sql.data, &q, p->err);
+    else
+        rc = fy_err_set(p->err, rc, "out of memory");
+    fy_buf_reset(&p->sql);
+    fy_arena_reset(&cv.a);
+    if (rc == 0 && cv.bad)
+        rc = fy_err_set(p->err, FERRY_ESCHEMA,
+                        "table '%s': column '%s': %ld stored values are not"
+                        " %s (the first: %s); nothing was migrated",
+                        t->name, c->name, cv.bad, fy_type_name(c->type),
+                        cv.first);
+    return rc;
+}
+
+/*
+ * PostgreSQL converts with its own cast; a value it cannot convert fails
+ * the statement, and with it the whole migrate.
+ */
+static int retype_pg(struct plan *p, const struct fy_table *t,
+                     const struct fy_column *oc, const struct fy_column *c)
+{
+    const char *ty = fy_type_name(c->type);
+    int rc;
+
+    fy_buf_adds(&p->tpl, "ALTER TABLE ");
+    fy_buf_add_ident(&p->tpl, t->name);
+    fy_buf_adds(&p->tpl, " ALTER COLUMN ");
+    fy_buf_add_ident(&p->tpl, c->name);
+    fy_buf_addf(&p->tpl, " TYPE %s USING ", ty);
+    fy_buf_add_ident(&p->tpl, c->name);
+    fy_buf_addf(&p->tpl, "::%s", ty);
+    rc = plan_run(p, true, "retype column");
+    if (rc < 0 && rc != FERRY_ENOMEM && !ferry_err_is_transient(rc)) {
+        char msg[sizeof(p->err->msg)];
+
+        snprintf(msg, sizeof(msg), "%s", p->err->msg);
+        rc = fy_err_set(p->err, FERRY_ESCHEMA,
+                        "table '%s': column '%s': cannot convert its values"
+                        " from %s to %s (%s); nothing was migrated",
+                        t->name, c->name, fy_type_name(oc->type), ty, msg);
+    }
+    return rc;
+}
+
+/* --allow-retype: columns whose type changed (never key columns). */
+static int retype_columns(struct plan *p, const struct fy_table *o,
+                          const struct fy_table *t)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < t->ncols; i++) {
+        int oi = fy_table_column(o, t->cols[i].name);
+
+        if (oi < 0 || o->cols[oi].type == t->cols[i].type)
+            continue;
+        rc = is_pg(p->st) ? retype_pg(p, t, &o->cols[oi], &t->cols[i])
+                          : retype_sqlite(p, t, &o->cols[oi], &t->cols[i]);
+    }
+    return rc;
+}
+
+static int migrate_table(struct plan *p, const struct fy_contract *old,
+                         const struct fy_table *t)
+{
+    const struct fy_table *o = old ? fy_contract_table(old, t->name) : NULL;
+    bool exists = false;
+    int rc = table_exists(p->st, t, &exists, p->err);
+
+    if (rc == 0 && !exists)
+        rc = create_ddl(p, t);
+    /* Now the table exists: probe and add what is missing. */
+    if (rc == 0)
+        rc = add_columns(p, t);
+    if (rc == 0 && o && p->o && p->o->allow_drop)
+        rc = drop_columns(p, o, t);
+    if (rc == 0 && o && p->o && p->o->allow_retype)
+        rc = retype_columns(p, o, t);
+    if (rc == 0)
+        rc = index_ddl(p, t, !exists);
     return rc;
 }
 
 struct drift {
     const struct fy_contract *c;
+    const struct fy_migrate_opts *o;
+    struct fy_contract *latest; /* the last recorded contract read */
     struct ferry_err *err;
 };
 
@@ -289,14 +625,18 @@ static int drift_row(const char *const *cols, int n, void *ud)
     struct drift *d = ud;
 
     (void)n;
-    return fy_sql_drift_error(cols[0] ? cols[0] : "", d->c, d->err);
+    return fy_sql_drift_error(cols[0] ? cols[0] : "", d->c, d->o, &d->latest,
+                              d->err);
 }
 
-int fy_sql_check_drift(struct fy_store *st, const struct fy_contract *c,
+/*
+ * The recorded contracts of c's version and of the newest: what migrate
+ * may change from, and the newest (d->latest) for dropping and retyping.
+ */
+static int check_drift(struct fy_store *st, struct drift *d,
                        struct ferry_err *err)
 {
-    const struct fy_sql_arg args[] = {FY_SQL_I(c->version)};
-    struct drift d = {c, err};
+    const struct fy_sql_arg args[] = {FY_SQL_I(d->c->version)};
     struct fy_sql_q q = {
         .sql = "SELECT contract FROM {s}schema_versions WHERE version = $1"
                " OR version = (SELECT max(version) FROM {s}schema_versions)"
@@ -304,11 +644,30 @@ int fy_sql_check_drift(struct fy_store *st, const struct fy_contract *c,
         .args = args,
         .nargs = FY_ARRAY_LEN(args),
         .row = drift_row,
-        .ud = &d,
+        .ud = d,
         .what = "read recorded contract",
     };
 
     return fy_sql_run(st, &q, err);
+}
+
+int fy_sql_contract_ddl(struct fy_store *st, const struct fy_contract *c,
+                        const struct fy_migrate_opts *o, struct ferry_err *err)
+{
+    struct plan p = {.st = st,
+                     .o = o,
+                     .tpl = FY_BUF_INIT(0),
+                     .sql = FY_BUF_INIT(0),
+                     .err = err};
+    struct drift d = {.c = c, .o = o, .err = err};
+    int rc = check_drift(st, &d, err);
+
+    for (size_t i = 0; rc == 0 && i < c->ntables; i++)
+        rc = migrate_table(&p, d.latest, &c->tables[i]);
+    fy_contract_free(d.latest);
+    fy_buf_release(&p.tpl);
+    fy_buf_release(&p.sql);
+    return rc;
 }
 
 int fy_sql_record_version(struct fy_store *st, const struct fy_contract *c,

@@ -47,8 +47,15 @@ static const struct fy_sql_word pg_words[] = {
     {"version_def", "xid8 NOT NULL DEFAULT pg_current_xact_id()"},
     {"tomb", "ferry.\"tomb_%\""},
     {"add_column", "ADD COLUMN IF NOT EXISTS"},
-    {"has_column", ""}, /* no probe: ADD COLUMN IF NOT EXISTS */
-    {"has_tomb_column", ""},
+    {"table_exists", "SELECT 1 WHERE to_regclass('\"%\"') IS NOT NULL"},
+    {"drop_column", "DROP COLUMN IF EXISTS"},
+    /* Probes, so that migrate reports only the columns it adds. */
+    {"has_column", "SELECT 1 FROM pg_attribute WHERE attrelid ="
+                   " to_regclass('\"%\"') AND attname = $1 AND NOT"
+                   " attisdropped"},
+    {"has_tomb_column", "SELECT 1 FROM pg_attribute WHERE attrelid ="
+                        " to_regclass('ferry.\"tomb_%\"') AND attname = $1"
+                        " AND NOT attisdropped"},
     /* pull (read.c): rows ordered by (transaction, row sequence) */
     {"row_seq", "CREATE SEQUENCE IF NOT EXISTS ferry.row_seq CACHE 64;"},
     {"seq_def",
@@ -344,7 +351,7 @@ static int pg_ping(struct fy_store *st, struct ferry_err *err)
 /* ---- migrate ---------------------------------------------------------- */
 
 static int pg_migrate(struct fy_store *st, const struct fy_contract *c,
-                      struct ferry_err *err)
+                      const struct fy_migrate_opts *o, struct ferry_err *err)
 {
     struct pg *pg = st->impl;
     int rc;
@@ -353,16 +360,14 @@ static int pg_migrate(struct fy_store *st, const struct fy_contract *c,
     rc = pg_run(pg, "BEGIN; SELECT pg_advisory_xact_lock(7236081)", 0, NULL,
                 PGRES_TUPLES_OK, NULL, "migrate", err);
     if (rc == 0)
-        rc = fy_sql_internal_ddl(st, err);
+        rc = fy_sql_internal_ddl(st, o, err);
     if (rc == 0)
-        rc = fy_sql_check_drift(st, c, err);
-    if (rc == 0)
-        rc = fy_sql_contract_ddl(st, c, err);
+        rc = fy_sql_contract_ddl(st, c, o, err);
     if (rc == 0)
         rc = fy_sql_record_version(st, c, err);
     if (rc == 0)
-        rc = pg_run(pg, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL, "commit",
-                    err);
+        rc = pg_run(pg, o && o->dry_run ? "ROLLBACK" : "COMMIT", 0, NULL,
+                    PGRES_COMMAND_OK, NULL, "commit", err);
     if (rc < 0 && pg->conn)
         PQclear(PQexec(pg->conn, "ROLLBACK"));
     return rc;
@@ -473,7 +478,7 @@ static void stage_row(struct fy_buf *b, const struct fy_apply_batch *ab,
     if (partial) {
         fy_buf_addc(b, '\t');
         for (size_t i = 0; i < ab->table->ncols; i++)
-            fy_buf_addc(b, ch->vals[i].kind == FY_V_ABSENT ? '1' : '0');
+            fy_buf_addc(b, fy_val_left_out(&ch->vals[i]) ? '1' : '0');
     }
     fy_buf_addc(b, '\n');
 }

@@ -140,39 +140,54 @@ static void drift_key(struct fy_buf *b, const struct fy_table *o,
     fy_buf_adds(b, "): create the table under a new name");
 }
 
+/*
+ * A dropped or retyped column is a problem unless its flag allows it; a
+ * key column's type is the stored PRIMARY KEY's, so it stays one (a key
+ * change is a new table; dropping a key column changes the key, above).
+ */
 static void drift_table(struct fy_buf *b, const struct fy_table *o,
-                        const struct fy_table *t)
+                        const struct fy_table *t,
+                        const struct fy_migrate_opts *mo)
 {
     drift_key(b, o, t);
     for (size_t i = 0; i < o->ncols; i++) {
         int col = fy_table_column(t, o->cols[i].name);
 
-        if (col < 0)
-            fy_buf_addf(b, "; table '%s': column '%s' was dropped", t->name,
-                        o->cols[i].name);
-        else if (t->cols[col].type != o->cols[i].type)
+        if (col < 0 && !(mo && mo->allow_drop))
             fy_buf_addf(b,
-                        "; table '%s': column '%s' changed type from %s to %s",
+                        "; table '%s': column '%s' was dropped (--allow-drop"
+                        " drops it from the store)",
+                        t->name, o->cols[i].name);
+        else if (col >= 0 && t->cols[col].type != o->cols[i].type &&
+                 (fy_table_is_pk(t, (size_t)col) || !(mo && mo->allow_retype)))
+            fy_buf_addf(b,
+                        "; table '%s': column '%s' changed type from %s to"
+                        " %s%s",
                         t->name, o->cols[i].name, fy_type_name(o->cols[i].type),
-                        fy_type_name(t->cols[col].type));
+                        fy_type_name(t->cols[col].type),
+                        fy_table_is_pk(t, (size_t)col)
+                            ? " (a key column: give the table a new name)"
+                            : " (--allow-retype converts its values)");
     }
 }
 
 int fy_sql_contract_drift(const struct fy_contract *old,
-                          const struct fy_contract *c, struct fy_buf *b)
+                          const struct fy_contract *c,
+                          const struct fy_migrate_opts *o, struct fy_buf *b)
 {
     drift_version(b, old, c);
     for (size_t i = 0; i < old->ntables; i++) {
         const struct fy_table *t = fy_contract_table(c, old->tables[i].name);
 
         if (t)
-            drift_table(b, &old->tables[i], t);
+            drift_table(b, &old->tables[i], t, o);
     }
     return b->len ? FERRY_ESCHEMA : fy_buf_error(b);
 }
 
 int fy_sql_drift_error(const char *recorded, const struct fy_contract *c,
-                       struct ferry_err *err)
+                       const struct fy_migrate_opts *o,
+                       struct fy_contract **out, struct ferry_err *err)
 {
     struct fy_contract *old = NULL;
     struct fy_buf b = FY_BUF_INIT(0);
@@ -180,14 +195,19 @@ int fy_sql_drift_error(const char *recorded, const struct fy_contract *c,
 
     if (rc < 0)
         return rc;
-    rc = fy_sql_contract_drift(old, c, &b);
+    rc = fy_sql_contract_drift(old, c, o, &b);
     if (rc == FERRY_ESCHEMA)
         rc = fy_err_set(err, FERRY_ESCHEMA,
-                        "migrate would not apply these changes%s; nothing was"
+                        "migrate would not apply these changes:%s; nothing was"
                         " migrated",
                         b.data + 1);
     else if (rc < 0)
         rc = fy_err_set(err, rc, "out of memory");
+    if (rc == 0 && out) {
+        fy_contract_free(*out);
+        *out = old;
+        old = NULL;
+    }
     fy_contract_free(old);
     fy_buf_release(&b);
     return rc;
@@ -272,6 +292,21 @@ static long expand(const struct fy_sql_dialect *d, const char *tpl, char *out,
     }
     out[x.over ? 0 : x.len] = '\0';
     return x.bad ? -1 : (long)x.len;
+}
+
+int fy_sql_expand(const struct fy_store *st, const char *tpl, struct fy_buf *b)
+{
+    const struct fy_sql_dialect *d = st->ops->sql->dialect;
+    char probe[1];
+    long n = expand(d, tpl, probe, sizeof(probe));
+
+    if (n < 0)
+        return FERRY_EINVAL;
+    if (fy_buf_grow(b, (size_t)n + 1) < 0)
+        return FERRY_ENOMEM;
+    expand(d, tpl, b->data + b->len, (size_t)n + 1);
+    b->len += (size_t)n;
+    return 0;
 }
 
 const char *fy_sql_word(const struct fy_store *st, const char *name)

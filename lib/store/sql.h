@@ -9,6 +9,7 @@
 #define FY_STORE_SQL_H
 
 #include "core/contract.h"
+#include "store/store.h"
 #include "util/buf.h"
 
 /* "a", "b", "c" (all columns); prefix (may be "") is put before each. */
@@ -44,13 +45,17 @@ const char *fy_sql_sqlite_type(enum fy_type t);
  * FERRY_ESCHEMA when there is one, else 0.
  */
 int fy_sql_contract_drift(const struct fy_contract *old,
-                          const struct fy_contract *c, struct fy_buf *b);
+                          const struct fy_contract *c,
+                          const struct fy_migrate_opts *o, struct fy_buf *b);
 
 /*
  * The same, from the recorded contract's JSON text: FERRY_ESCHEMA with
- * every problem named in err, 0 when migrating is routine.
+ * every problem named in err, 0 when migrating is routine. A dropped or
+ * retyped non-key column is no problem when o allows it. On 0 and with
+ * out, *out (freed first) becomes the parsed recorded contract (owned).
  */
 int fy_sql_drift_error(const char *recorded, const struct fy_contract *c,
-                       struct ferry_err *err);
+                       const struct fy_migrate_opts *o,
+                       struct fy_contract **out, struct ferry_err *err);
 
 #endif

@@ -55,6 +55,9 @@ static const struct fy_sql_word lite_words[] = {
     {"version_def", "INTEGER NOT NULL DEFAULT 0"},
     {"tomb", "\"ferry_tomb_%\""},
     {"add_column", "ADD COLUMN"},
+    {"table_exists", "SELECT 1 FROM sqlite_master WHERE type = 'table' AND"
+                     " name = '%'"},
+    {"drop_column", "DROP COLUMN"},
     {"has_column", "SELECT 1 FROM pragma_table_info('%') WHERE name = ?"},
     {"has_tomb_column",
      "SELECT 1 FROM pragma_table_info('ferry_tomb_%') WHERE name = ?"},
@@ -287,26 +290,25 @@ static int lite_unique_revs(struct fy_store *st, const struct fy_contract *c,
 }
 
 static int lite_migrate(struct fy_store *st, const struct fy_contract *c,
-                        struct ferry_err *err)
+                        const struct fy_migrate_opts *o, struct ferry_err *err)
 {
     struct lite *l = st->impl;
     int rc = lite_exec(l, "BEGIN IMMEDIATE", "begin", err);
 
     if (rc < 0)
         return rc;
-    rc = fy_sql_internal_ddl(st, err);
+    rc = fy_sql_internal_ddl(st, o, err);
     if (rc == 0)
         rc = lite_exec(l, lite_meta_ddl, "migrate", err);
     if (rc == 0)
-        rc = fy_sql_check_drift(st, c, err);
-    if (rc == 0)
-        rc = fy_sql_contract_ddl(st, c, err);
+        rc = fy_sql_contract_ddl(st, c, o, err);
     if (rc == 0)
         rc = lite_unique_revs(st, c, err);
     if (rc == 0)
         rc = fy_sql_record_version(st, c, err);
     if (rc == 0)
-        rc = lite_exec(l, "COMMIT", "commit", err);
+        rc = lite_exec(l, o && o->dry_run ? "ROLLBACK" : "COMMIT", "commit",
+                       err);
     else
         sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
@@ -498,7 +500,7 @@ static void put_sql_for(struct fy_buf *b, const struct fy_table *t,
     fy_sql_pk_cols(b, t);
     fy_buf_adds(b, ") DO UPDATE SET ");
     for (size_t i = 0; i < t->ncols; i++) {
-        if (ch && ch->vals[i].kind == FY_V_ABSENT)
+        if (ch && fy_val_left_out(&ch->vals[i]))
             continue;
         fy_buf_add_ident(b, t->cols[i].name);
         fy_buf_adds(b, " = excluded.");

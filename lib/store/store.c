@@ -103,7 +103,14 @@ int fy_store_ping(struct fy_store *st, struct ferry_err *err)
 int fy_store_migrate(struct fy_store *st, const struct fy_contract *c,
                      struct ferry_err *err)
 {
-    return st->ops->migrate(st, c, err);
+    return st->ops->migrate(st, c, NULL, err);
+}
+
+int fy_store_migrate_with(struct fy_store *st, const struct fy_contract *c,
+                          const struct fy_migrate_opts *o,
+                          struct ferry_err *err)
+{
+    return st->ops->migrate(st, c, o, err);
 }
 
 int fy_store_schema_version(struct fy_store *st, long *version,

@@ -102,6 +102,26 @@ int fy_store_ping(struct fy_store *st, struct ferry_err *err);
 /* Creates or upgrades internal and contract tables; idempotent. */
 int fy_store_migrate(struct fy_store *st, const struct fy_contract *c,
                      struct ferry_err *err);
+
+/*
+ * What ferryd migrate's flags allow: a dry run (everything is done in the
+ * transaction, then rolled back), dropping the columns the recorded
+ * contract has and c lacks, retyping columns whose type changed (never key
+ * columns). statement, when set, is told each statement that changes the
+ * store, in order, as the engine runs it.
+ */
+struct fy_migrate_opts {
+    bool dry_run;
+    bool allow_drop;
+    bool allow_retype;
+    void (*statement)(const char *sql, void *ud);
+    void *ud;
+};
+
+/* fy_store_migrate with options (o may be NULL: none). */
+int fy_store_migrate_with(struct fy_store *st, const struct fy_contract *c,
+                          const struct fy_migrate_opts *o,
+                          struct ferry_err *err);
 /* Latest applied contract version and checksum; 0 and "" if none. */
 int fy_store_schema_version(struct fy_store *st, long *version,
                             char checksum[65], struct ferry_err *err);

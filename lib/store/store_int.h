@@ -127,7 +127,7 @@ struct fy_store_ops {
     void (*close)(struct fy_store *st);
     int (*ping)(struct fy_store *st, struct ferry_err *err);
     int (*migrate)(struct fy_store *st, const struct fy_contract *c,
-                   struct ferry_err *err);
+                   const struct fy_migrate_opts *o, struct ferry_err *err);
     int (*schema_version)(struct fy_store *st, long *version, char checksum[65],
                           struct ferry_err *err);
     /* families */
@@ -160,6 +160,12 @@ static inline const char *fy_store_sqlite_path(const char *url)
  * a negative FERRY_E* with err filled.
  */
 int fy_sql_run(struct fy_store *st, struct fy_sql_q *q, struct ferry_err *err);
+/*
+ * Appends tpl expanded for st's dialect to b, for statements that then
+ * get text no template may hold (a default's SQL literal, which may hold
+ * '{' or '$'). 0, FERRY_ENOMEM, or FERRY_EINVAL for an unknown token.
+ */
+int fy_sql_expand(const struct fy_store *st, const char *tpl, struct fy_buf *b);
 /* The text of a word without argument, e.g. "version" (a bug if absent). */
 const char *fy_sql_word(const struct fy_store *st, const char *name);
 /* A boolean column as the engines print it ("t" or "1"). */
@@ -172,18 +178,22 @@ static inline bool fy_sql_bool(const char *v)
 
 extern const struct fy_store_key_ops fy_store_sql_key_ops;
 
-/* Creates ferry's own tables (devices, api_keys, schema_versions). */
-int fy_sql_internal_ddl(struct fy_store *st, struct ferry_err *err);
 /*
- * Creates c's tables and their tombstone tables, and adds the columns a
- * table lacks: ferry's hidden ones on an adopted table, a contract's later
- * ones, the tombstones' region. Inside migrate's transaction.
+ * Creates ferry's own tables (devices, api_keys, schema_versions); o's
+ * statement hook hears of them only when the store has none yet.
+ */
+int fy_sql_internal_ddl(struct fy_store *st, const struct fy_migrate_opts *o,
+                        struct ferry_err *err);
+/*
+ * Refuses a contract that drifted from the recorded ones beyond what o
+ * allows (sql.h), then creates c's tables and their tombstone tables, adds
+ * the columns a table lacks (ferry's hidden ones on an adopted table, a
+ * contract's later ones with their defaults, the tombstones' region), and
+ * drops or retypes columns as o allows. Inside migrate's transaction; o
+ * may be NULL.
  */
 int fy_sql_contract_ddl(struct fy_store *st, const struct fy_contract *c,
-                        struct ferry_err *err);
-/* Refuses a contract that drifted from the recorded ones (sql.h). */
-int fy_sql_check_drift(struct fy_store *st, const struct fy_contract *c,
-                       struct ferry_err *err);
+                        const struct fy_migrate_opts *o, struct ferry_err *err);
 /* Records c as the applied contract version. */
 int fy_sql_record_version(struct fy_store *st, const struct fy_contract *c,
                           struct ferry_err *err);

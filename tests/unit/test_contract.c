@@ -437,6 +437,77 @@ static void test_ident_valid(void **state)
     assert_false(fy_ident_valid(NULL));
 }
 
+/*
+ * Defaults: checked as pushed values of the column, refused on key and
+ * blob columns, and in the checksum only when given.
+ */
+static void test_defaults(void **state)
+{
+    char text[1024], with[1024];
+    struct fy_contract *a, *b;
+    const struct fy_table *t;
+
+    (void)state;
+    one_table(text, sizeof(text), "t",
+              ID_COL
+              ", {\"name\": \"n\", \"type\": \"integer\","
+              " \"not_null\": true, \"default\": 3},"
+              " {\"name\": \"s\", \"type\": \"text\", \"default\": "
+              "\"x\"}, {\"name\": \"j\", \"type\": \"jsonb\","
+              " \"default\": {\"a\": [1]}},"
+              " {\"name\": \"z\", \"type\": \"text\", \"default\": null}",
+              PK_ID);
+    a = parse_ok(text);
+    t = fy_contract_table(a, "t");
+    assert_null(t->cols[0].def);
+    assert_int_equal(json_integer_value(t->cols[1].def), 3);
+    assert_string_equal(json_string_value(t->cols[2].def), "x");
+    assert_true(json_is_object(t->cols[3].def));
+    assert_true(json_is_null(t->cols[4].def));
+    fy_contract_free(a);
+    /* Without defaults the checksum is the one of before (computed apart
+       from ferry); with, another. */
+    one_table(text, sizeof(text), "t",
+              ID_COL ", {\"name\": \"n\", \"type\": \"integer\"}", PK_ID);
+    one_table(with, sizeof(with), "t",
+              ID_COL ", {\"name\": \"n\", \"type\": \"integer\","
+                     " \"default\": 0}",
+              PK_ID);
+    a = parse_ok(text);
+    b = parse_ok(with);
+    assert_string_not_equal(a->checksum, b->checksum);
+    assert_string_equal(
+        a->checksum,
+        "1e3ebee087cbc55d7ce08d649b4a4ed35605e20e9e59cbb5c2a7372fb8a32fc1");
+    fy_contract_free(a);
+    fy_contract_free(b);
+    /* A value the type refuses, a null in a not_null column, keys, blobs. */
+    one_table(text, sizeof(text), "t",
+              ID_COL ", {\"name\": \"n\", \"type\": \"integer\","
+                     " \"default\": \"3\"}",
+              PK_ID);
+    parse_bad(text, "column 'n': default:");
+    one_table(text, sizeof(text), "t",
+              ID_COL ", {\"name\": \"d\", \"type\": \"date\","
+                     " \"default\": \"2026-02-30\"}",
+              PK_ID);
+    parse_bad(text, "column 'd': default:");
+    one_table(text, sizeof(text), "t",
+              ID_COL ", {\"name\": \"n\", \"type\": \"integer\","
+                     " \"not_null\": true, \"default\": null}",
+              PK_ID);
+    parse_bad(text, "column 'n': default:");
+    one_table(text, sizeof(text), "t",
+              "{\"name\": \"id\", \"type\": \"bigint\", \"default\": 1}",
+              PK_ID);
+    parse_bad(text, "a primary key column cannot have a default");
+    one_table(text, sizeof(text), "t",
+              ID_COL ", {\"name\": \"f\", \"type\": \"text\","
+                     " \"default\": \"x\"}",
+              PK_ID ", \"blob_columns\": [\"f\"]");
+    parse_bad(text, "a blob column cannot have a default");
+}
+
 static void test_checksum(void **state)
 {
     /* valid_contract reformatted, keys reordered: the same contract. */
@@ -617,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_type_from_sqlite),
+        cmocka_unit_test(test_defaults),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

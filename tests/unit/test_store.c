@@ -484,6 +484,33 @@ static void case_apply_partial(struct fx *fx)
         "-1");
 }
 
+/*
+ * A value left out that has a contract default (keep): an insert writes
+ * it, an update keeps the stored value, on both engines.
+ */
+static void case_apply_keep(struct fx *fx)
+{
+    struct fy_change *ch = note(fx, 1, 100, NULL, "new", false);
+
+    ch->partial = true;
+    ch->vals[NOTE_N] = ival(7);
+    ch->vals[NOTE_N].keep = true;
+    assert_int_equal(push1(fx, "a", ch), FY_ROW_CREATED);
+    assert_string_equal(query(fx, "SELECT n FROM notes WHERE id = $1", 1).v,
+                        "7");
+    push1(fx, "a",
+          (ch = note(fx, 1, 200, NULL, "named", false),
+           ch->vals[NOTE_N] = ival(5), ch));
+    ch = note(fx, 1, 300, NULL, "later", false);
+    ch->partial = true;
+    ch->vals[NOTE_N] = ival(7);
+    ch->vals[NOTE_N].keep = true;
+    assert_int_equal(push1(fx, "a", ch), FY_ROW_UPDATED);
+    assert_string_equal(body_of(fx, 1), "later");
+    assert_string_equal(query(fx, "SELECT n FROM notes WHERE id = $1", 1).v,
+                        "5");
+}
+
 static void case_acked_seq(struct fx *fx)
 {
     struct ferry_err err = {0};
@@ -617,6 +644,125 @@ static void case_migrate_drift(struct fx *fx)
                      FERRY_ESCHEMA);
     assert_non_null(strstr(err.msg, "newer than"));
     free(text);
+}
+
+/* notes at version 2: prio (with a default, NOT NULL), n without. */
+static const char contract_prio[] =
+    "{\"version\": 2, \"tables\": [{\"name\": \"notes\", \"columns\": ["
+    "{\"name\": \"id\", \"type\": \"bigint\"},"
+    "{\"name\": \"region\", \"type\": \"text\"},"
+    "{\"name\": \"body\", \"type\": \"text\"},"
+    "{\"name\": \"%s\", \"type\": \"%s\"},"
+    "{\"name\": \"prio\", \"type\": \"integer\", \"not_null\": true,"
+    " \"default\": 3},"
+    "{\"name\": \"tag\", \"type\": \"text\", \"default\": \"it's {$1}\"}],"
+    " \"primary_key\": [\"id\"], \"region_column\": \"region\"},"
+    "{\"name\": \"nums\", \"columns\": ["
+    "{\"name\": \"k\", \"type\": \"numeric\"},"
+    "{\"name\": \"v\", \"type\": \"text\"}],"
+    " \"primary_key\": [\"k\"]}]}";
+
+struct said {
+    int n;
+    char all[2048];
+};
+
+static void said(const char *sql, void *ud)
+{
+    struct said *s = ud;
+    size_t len = strlen(s->all);
+
+    s->n++;
+    snprintf(s->all + len, sizeof(s->all) - len, "%s;\n", sql);
+}
+
+static int migrate_with(struct fx *fx, long version, const char *col,
+                        const char *type, struct fy_migrate_opts *o,
+                        struct ferry_err *e)
+{
+    char text[2048];
+    struct fy_contract *c = NULL;
+    int rc;
+
+    snprintf(text, sizeof(text), contract_prio, col, type);
+    text[strlen("{\"version\": ")] = (char)('0' + version);
+    rc = parse_contract(text, &c);
+    if (rc == 0)
+        rc = fy_store_migrate_with(fx->st, c, o, e);
+    fy_contract_free(c);
+    return rc;
+}
+
+/*
+ * Columns added with a default: existing rows get it, NOT NULL holds. A
+ * dry run reports the statements and changes nothing; a second run has
+ * none to report.
+ */
+static void case_migrate_default(struct fx *fx)
+{
+    struct said sd = {0};
+    struct fy_migrate_opts o = {.dry_run = true, .statement = said, .ud = &sd};
+    struct ferry_err err = {0};
+    char sum[65];
+    long version = 0;
+
+    push1(fx, "a", note(fx, 1, 100, NULL, "before", false));
+    assert_int_equal(migrate_with(fx, 2, "n", "integer", &o, &err), 0);
+    assert_int_equal(sd.n, 2);
+    assert_non_null(strstr(sd.all, "\"prio\""));
+    assert_non_null(strstr(sd.all, "DEFAULT 3"));
+    assert_non_null(strstr(sd.all, "'it''s {$1}'"));
+    assert_int_equal(fy_store_schema_version(fx->st, &version, sum, &err), 0);
+    assert_int_equal(version, 1);
+    o.dry_run = false;
+    sd = (struct said){0};
+    assert_int_equal(migrate_with(fx, 2, "n", "integer", &o, &err), 0);
+    assert_int_equal(sd.n, 2);
+    assert_string_equal(
+        query(fx, "SELECT prio || tag FROM notes WHERE id = $1", 1).v,
+        "3it's {$1}");
+    sd = (struct said){0};
+    assert_int_equal(migrate_with(fx, 2, "n", "integer", &o, &err), 0);
+    assert_int_equal(sd.n, 0);
+}
+
+/*
+ * Dropping and retyping need their flags; a key column's type never
+ * changes; a value that does not convert fails the whole migrate.
+ */
+static void case_migrate_drop_retype(struct fx *fx)
+{
+    struct said sd = {0};
+    struct fy_migrate_opts o = {.statement = said, .ud = &sd};
+    struct ferry_err err = {0};
+    bool pg = strcmp(backend, "pg") == 0;
+
+    push1(fx, "a", note(fx, 1, 100, NULL, "12", false));
+    assert_int_equal(migrate_with(fx, 2, "n", "integer", &o, &err), 0);
+    /* n dropped (m added): refused without the flag, naming it. */
+    assert_int_equal(migrate_with(fx, 3, "m", "integer", &o, &err),
+                     FERRY_ESCHEMA);
+    assert_non_null(strstr(err.msg, "'n' was dropped (--allow-drop"));
+    o.allow_drop = true;
+    sd = (struct said){0};
+    assert_int_equal(migrate_with(fx, 3, "m", "integer", &o, &err), 0);
+    assert_non_null(strstr(sd.all, "DROP COLUMN"));
+    assert_int_equal(
+        query(fx, "SELECT 1 FROM notes WHERE id = $1 AND m IS NULL", 1).rows,
+        1);
+    /* m: integer to bigint, one storage class on SQLite: no statement. */
+    assert_int_equal(migrate_with(fx, 4, "m", "bigint", &o, &err),
+                     FERRY_ESCHEMA);
+    assert_non_null(strstr(err.msg, "--allow-retype"));
+    o.allow_retype = true;
+    sd = (struct said){0};
+    assert_int_equal(migrate_with(fx, 4, "m", "bigint", &o, &err), 0);
+    assert_int_equal(sd.n, pg ? 1 : 0);
+    /* m to text: PostgreSQL converts; SQLite refuses, nothing changed. */
+    assert_int_equal(migrate_with(fx, 5, "m", "text", &o, &err),
+                     pg ? 0 : FERRY_ESCHEMA);
+    if (!pg)
+        assert_non_null(strstr(err.msg, "add a new column instead"));
 }
 
 /* ---- read (pull) -------------------------------------------------------- */
@@ -2160,6 +2306,9 @@ static void case_runs_history_prune(struct fx *fx)
     X(canonical_keys)                                                          \
     X(migrate)                                                                 \
     X(migrate_drift)                                                           \
+    X(migrate_default)                                                         \
+    X(migrate_drop_retype)                                                     \
+    X(apply_keep)                                                              \
     X(read_order)                                                              \
     X(read_scope)                                                              \
     X(read_prune)                                                              \
