@@ -16,16 +16,17 @@
 /* Exit codes scripts can rely on (docs/commands.md). */
 enum agent_exit {
     AGENT_OK = 0,
-    AGENT_ERROR = 1,      /* anything else */
-    AGENT_USAGE = 2,      /* bad command line */
-    AGENT_CONFIG = 3,     /* bad or missing config / database */
-    AGENT_AUTH = 4,       /* key missing, refused or out of scope */
-    AGENT_TEMPFAIL = 5,   /* server unreachable or unavailable; retry later */
-    AGENT_PARKED = 6,     /* every change this run sent was parked */
-    AGENT_CAPTURE = 7,    /* capture is broken on a tracked table */
-    AGENT_HELD = 8,       /* job run, cursor import: the lease is held */
-    AGENT_JOB_FAILED = 9, /* job run: the job failed, recorded failed */
-    AGENT_LEASE_LOST = 10 /* job run: the lease was lost, the job stopped */
+    AGENT_ERROR = 1,       /* anything else */
+    AGENT_USAGE = 2,       /* bad command line */
+    AGENT_CONFIG = 3,      /* bad or missing config / database */
+    AGENT_AUTH = 4,        /* key missing, refused or out of scope */
+    AGENT_TEMPFAIL = 5,    /* server unreachable or unavailable; retry later */
+    AGENT_PARKED = 6,      /* every change this run sent was parked */
+    AGENT_CAPTURE = 7,     /* capture is broken on a tracked table */
+    AGENT_HELD = 8,        /* job run, cursor import: the lease is held */
+    AGENT_JOB_FAILED = 9,  /* job run: the job failed, recorded failed */
+    AGENT_LEASE_LOST = 10, /* job run: the lease was lost, the job stopped */
+    AGENT_CONTRACT = 11    /* ferryd does not accept the contract version */
 };
 
 struct agent_ctx {

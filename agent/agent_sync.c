@@ -224,11 +224,14 @@ static void log_round(const struct round *r, int64_t next_ms)
     fy_buf_release(&b);
 }
 
-/* A failure a long-running sync cannot outwait: the key, the config. */
+/*
+ * A failure a long-running sync cannot outwait: the key, the config, a
+ * contract version ferryd does not accept (the app needs another build).
+ */
 static bool fatal(int rc)
 {
     return rc == FERRY_EAUTH || rc == FERRY_EFORBIDDEN || rc == FERRY_ECONFIG ||
-           rc == FERRY_ENOMEM;
+           rc == FERRY_ENOMEM || rc == FERRY_EVERSION;
 }
 
 /* ---- waiting ---------------------------------------------------------- */

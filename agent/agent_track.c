@@ -13,7 +13,9 @@
 #include <sqlite3.h>
 
 #include "capture/capture.h"
+#include "agent/agent.h"
 #include "core/config.h"
+#include "core/contract.h"
 #include "fy.h"
 
 #include "agent.h"
@@ -103,7 +105,7 @@ int agent_track(struct agent_ctx *ctx, int argc, char **argv)
 static const char contract_usage[] =
     "usage: ferry contract [--version N] [--device-column COL]\n"
     "                      [--region-column COL] [--global-key TABLE]...\n"
-    "                      [--read all|region|none] [-o FILE]\n"
+    "                      [--read all|region|none] [-o FILE] [--diff]\n"
     "Prints the table contract for the tracked tables (SQLite types mapped\n"
     "to PostgreSQL, docs/contract.md); ferryd migrate applies it. A table\n"
     "keyed by integers the app numbers on each device gets the device\n"
@@ -111,7 +113,10 @@ static const char contract_usage[] =
     "cannot overwrite each other's rows; --global-key TABLE says the app\n"
     "assigns that table's integer keys centrally. --read says who pulls\n"
     "the tables' rows: every key (all), a regional key its region's rows\n"
-    "(region, the default with --region-column) or nobody (none).\n";
+    "(region, the default with --region-column) or nobody (none).\n"
+    "--diff compares it with the contract ferryd serves instead, one line\n"
+    "per difference (+ only the app has it, - only ferryd, ~ changed);\n"
+    "exit 0 when they are equal, 1 when they differ.\n";
 
 #define MAX_GLOBAL 64
 
@@ -119,6 +124,7 @@ struct contract_args {
     struct fy_contract_opts o;
     const char *global[MAX_GLOBAL];
     const char *out;
+    bool diff;
 };
 
 static int parse_contract_opt(int c, struct contract_args *a)
@@ -142,6 +148,9 @@ static int parse_contract_opt(int c, struct contract_args *a)
         return 0;
     case 'o':
         a->out = optarg;
+        return 0;
+    case 'D':
+        a->diff = true;
         return 0;
     case 'R':
         if (strcmp(optarg, "all") != 0 && strcmp(optarg, "region") != 0 &&
@@ -167,6 +176,7 @@ static int parse_contract(int argc, char **argv, struct contract_args *a)
         {"global-key", required_argument, NULL, 'g'},
         {"read", required_argument, NULL, 'R'},
         {"output", required_argument, NULL, 'o'},
+        {"diff", no_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c, rc;
@@ -201,6 +211,75 @@ static int write_contract(json_t *j, const char *out)
     return AGENT_OK;
 }
 
+static void print_line(const char *line, void *ud)
+{
+    (void)ud;
+    puts(line);
+}
+
+/* The served contract: GET /v1/contract, parsed like a contract file. */
+static int fetch_served(struct fy_agent *a, struct fy_contract **out,
+                        struct ferry_err *err)
+{
+    struct fy_agent_request rq = {
+        .http = {.method = "GET", .path = "/v1/contract"}, .step = "contract"};
+    const struct fy_http_reply *rep = NULL;
+    int rc = fy_agent_request(a, &rq, &rep, err);
+
+    if (rc < 0)
+        return rc;
+    if (rep->status != 200)
+        return fy_agent_reply_fail(rep, "GET /v1/contract", err);
+    rc = fy_contract_parse(rep->body.data, rep->body.len, out, err);
+    if (rc < 0)
+        return fy_err_set(err, FERRY_EHTTP,
+                          "the server's answer to GET /v1/contract is not a"
+                          " contract: %s",
+                          err->msg);
+    return 0;
+}
+
+/*
+ * --diff: the contract of the tracked tables against the one ferryd
+ * serves, like diff(1): 0 when equal, 1 when they differ. cfg is taken.
+ */
+static int diff_served(struct fy_agent_config *cfg, json_t *j)
+{
+    struct fy_agent_opts ao = {.retry_budget_ms = 30000,
+                               .backoff_base_ms = 250,
+                               .backoff_cap_ms = 5000};
+    struct fy_contract *ours = NULL, *theirs = NULL;
+    struct ferry_err err = {0};
+    struct fy_agent *a = NULL;
+    char *text = json_dumps(j, JSON_COMPACT);
+    long n = 0;
+    int rc = 0;
+
+    ao.key = agent_api_key(cfg, &rc);
+    if (!ao.key) {
+        free(text);
+        fy_agent_config_release(cfg);
+        return rc;
+    }
+    rc = text ? fy_contract_parse(text, strlen(text), &ours, &err)
+              : fy_err_set(&err, FERRY_ENOMEM, "out of memory");
+    free(text); /* jansson's */
+    if (rc == 0)
+        rc = fy_agent_new(cfg, NULL, &ao, &a, &err);
+    else
+        fy_agent_config_release(cfg);
+    if (rc == 0)
+        rc = fetch_served(a, &theirs, &err);
+    if (rc == 0)
+        n = fy_contract_diff(theirs, ours, print_line, NULL);
+    fy_agent_free(a);
+    fy_contract_free(ours);
+    fy_contract_free(theirs);
+    if (rc < 0)
+        return agent_fail(&err);
+    return n ? AGENT_ERROR : AGENT_OK;
+}
+
 int agent_contract(struct agent_ctx *ctx, int argc, char **argv)
 {
     struct contract_args a = {.o = {.version = 1, .note = print_note}};
@@ -219,6 +298,11 @@ int agent_contract(struct agent_ctx *ctx, int argc, char **argv)
     a.o.nfiles = cfg.nfiles;
     rc = fy_capture_contract(db, &a.o, &j, &err);
     sqlite3_close(db);
+    if (rc == 0 && a.diff) {
+        rc = diff_served(&cfg, j);
+        json_decref(j);
+        return rc;
+    }
     fy_agent_config_release(&cfg);
     if (rc < 0)
         return agent_fail(&err);

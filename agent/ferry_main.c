@@ -42,7 +42,7 @@ static const char usage[] =
     "exit codes: 0 ok, 1 error, 2 usage, 3 config or database, 4 API key,\n"
     "5 server unreachable (retry later), 6 every change parked, 7 capture\n"
     "broken on a tracked table, 8 lease held by another run, 9 job failed,\n"
-    "10 lease lost\n";
+    "10 lease lost, 11 contract version not accepted by ferryd\n";
 
 static const char *const level_names[] = {"error", "warn", "info", "debug",
                                           "trace"};
@@ -66,6 +66,8 @@ int agent_exit_code(int rc)
     case FERRY_EAUTH:
     case FERRY_EFORBIDDEN:
         return AGENT_AUTH;
+    case FERRY_EVERSION:
+        return AGENT_CONTRACT;
     default:
         return ferry_err_is_transient(rc) ? AGENT_TEMPFAIL : AGENT_ERROR;
     }

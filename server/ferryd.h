@@ -62,6 +62,8 @@ struct ferryd_settings {
     const char *compat_views_schema; /* NULL: "public" (PostgreSQL) */
     struct ferryd_alias aliases[FERRYD_MAX_ALIASES];
     size_t naliases;
+    /* Ferry-Contract versions serve accepts; 0: 1 and the served one */
+    long contract_min, contract_max;
 };
 
 struct fy_http_router;

@@ -409,8 +409,27 @@ int ferryd_keys(struct ferryd_settings *s, int argc, char **argv)
 static const char serve_usage[] =
     "usage: ferryd [OPTIONS] serve [--listen HOST:PORT] [--max-body BYTES]\n"
     "                              [--max-inflight BYTES] [--pool N]\n"
+    "                              [--contract-versions MIN[:MAX]]\n"
     "Listens on 127.0.0.1:8080 by default; port 0 picks a free port and\n"
     "prints it. The store must be migrated with the same contract.\n";
+
+/* "MIN" or "MIN:MAX" (MAX then defaults to the served version). */
+static int parse_versions(const char *text, struct ferryd_settings *s)
+{
+    char buf[64], *colon;
+    long lo, hi = 0;
+
+    snprintf(buf, sizeof(buf), "%s", text);
+    colon = strchr(buf, ':');
+    if (colon)
+        *colon = '\0';
+    if (parse_size(buf, 1, 1000000000, &lo) < 0 ||
+        (colon && parse_size(colon + 1, lo, 1000000000, &hi) < 0))
+        return -1;
+    s->contract_min = lo;
+    s->contract_max = hi;
+    return 0;
+}
 
 static int parse_serve(struct ferryd_settings *s, int argc, char **argv)
 {
@@ -419,11 +438,21 @@ static int parse_serve(struct ferryd_settings *s, int argc, char **argv)
         {"max-body", required_argument, NULL, 'm'},
         {"max-inflight", required_argument, NULL, 'i'},
         {"pool", required_argument, NULL, 'p'},
+        {"contract-versions", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    const char *env = getenv("FERRYD_CONTRACT_VERSIONS");
     long v;
     int c;
 
+    /* The command line, then the environment, then the settings file. */
+    if (env && *env && parse_versions(env, s) < 0) {
+        fprintf(stderr,
+                "ferryd: FERRYD_CONTRACT_VERSIONS must be MIN or MIN:MAX"
+                " (positive integers, MIN <= MAX), not '%.40s'\n",
+                env);
+        return FERRYD_CONFIG;
+    }
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
@@ -443,6 +472,10 @@ static int parse_serve(struct ferryd_settings *s, int argc, char **argv)
             if (parse_size(optarg, 1, 256, &v) < 0)
                 return fputs(serve_usage, stderr), FERRYD_USAGE;
             s->pool = (unsigned)v;
+            break;
+        case 'c':
+            if (parse_versions(optarg, s) < 0)
+                return fputs(serve_usage, stderr), FERRYD_USAGE;
             break;
         case 'h':
             fputs(serve_usage, stdout);
@@ -490,6 +523,25 @@ static int check_schema(struct fy_store_pool *pool, const struct fy_contract *c,
                         " not this one (version %ld): run 'ferryd migrate'",
                         version, c->version);
     return rc;
+}
+
+/*
+ * The Ferry-Contract versions served: by default from 1 to the served
+ * contract's version, so that older agents keep pushing after a migrate
+ * and a newer one is refused until its contract is served.
+ */
+static int contract_range(const struct ferryd_settings *s,
+                          const struct fy_contract *c, struct fy_api *api,
+                          struct ferry_err *err)
+{
+    api->contract_min = s->contract_min ? s->contract_min : 1;
+    api->contract_max = s->contract_max ? s->contract_max : c->version;
+    if (api->contract_min > api->contract_max)
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "contract_versions: min %ld is above max %ld (the"
+                          " served contract is version %ld)",
+                          api->contract_min, api->contract_max, c->version);
+    return 0;
 }
 
 static void wait_for_signal(void)
@@ -571,6 +623,8 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
         rc = check_schema(pool, c, &err);
     api.pool = pool;
     api.contract = c;
+    if (rc == 0)
+        rc = contract_range(s, c, &api, &err);
     api.service = s->service_name ? s->service_name : "ferryd";
     api.tombstone_retention_ms =
         (int64_t)(s->tombstone_retention_s ? s->tombstone_retention_s
@@ -604,8 +658,11 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
                (int)(strrchr(hc.listen, ':') - hc.listen), hc.listen,
                fy_http_server_port(srv));
         fflush(stdout);
-        fy_info("http", "listening on port %u, store %s, contract version %ld",
-                fy_http_server_port(srv), shown ? shown : "?", c->version);
+        fy_info("http",
+                "listening on port %u, store %s, contract version %ld"
+                " (agents' versions %ld to %ld)",
+                fy_http_server_port(srv), shown ? shown : "?", c->version,
+                api.contract_min, api.contract_max);
         fy_free(shown);
         wait_for_signal();
     }

@@ -33,7 +33,8 @@ static const char usage[] =
     "                   tombstone_retention, blob_max_bytes,\n"
     "                   blob_upload_ttl, service_name, instance_name,\n"
     "                   history_retention, maintenance_interval,\n"
-    "                   compat_views_prefix, compat_views_schema\n"
+    "                   compat_views_prefix, compat_views_schema,\n"
+    "                   contract_versions\n"
     "  -v, --verbose    debug log lines\n"
     "  -q, --quiet      errors only\n"
     "  -h, --help       this text\n"
@@ -199,6 +200,37 @@ static int take_aliases(const char *path, json_t *v, struct ferryd_settings *s)
     return 0;
 }
 
+/* "contract_versions": {"min": N, "max": M}, each optional, N <= M. */
+static int take_versions(const char *path, json_t *v, struct ferryd_settings *s)
+{
+    json_t *lo = json_object_get(v, "min"), *hi = json_object_get(v, "max");
+    const char *k;
+    json_t *x;
+
+    json_object_foreach(v, k, x)
+    {
+        if ((strcmp(k, "min") != 0 && strcmp(k, "max") != 0) ||
+            !json_is_integer(x) || json_integer_value(x) < 1 ||
+            json_integer_value(x) > 1000000000)
+            goto bad;
+    }
+    if (!json_is_object(v) ||
+        (lo && hi && json_integer_value(lo) > json_integer_value(hi)))
+        goto bad;
+    if (lo)
+        s->contract_min = (long)json_integer_value(lo);
+    if (hi)
+        s->contract_max = (long)json_integer_value(hi);
+    return 0;
+bad:
+    fprintf(stderr,
+            "ferryd: config '%s': \"contract_versions\" must be an object"
+            " {\"min\": N, \"max\": M} of integers from 1 to 1000000000,"
+            " min <= max\n",
+            path);
+    return FERRYD_CONFIG;
+}
+
 /* Settings file values fill what the command line left unset. */
 static int load_config_file(const char *path, struct ferryd_settings *s,
                             json_t **keep)
@@ -247,6 +279,8 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
             i++;
         if (strcmp(key, "aliases") == 0) {
             rc = take_aliases(path, v, s);
+        } else if (strcmp(key, "contract_versions") == 0) {
+            rc = take_versions(path, v, s);
         } else if (i == (sizeof(known) / sizeof(known[0]))) {
             fprintf(stderr, "ferryd: config '%s': unknown setting \"%s\"\n",
                     path, key);

@@ -32,7 +32,8 @@
     X(ESCHEMA, "schema mismatch")                                              \
     X(EMETHOD, "method not allowed")                                           \
     X(ERANGE, "range not satisfiable")                                         \
-    X(EEXPIRED, "expired")
+    X(EEXPIRED, "expired")                                                     \
+    X(EVERSION, "contract version not accepted")
 
 enum ferry_errno {
     FERRY_OK = 0,
@@ -128,7 +129,8 @@ bool ferry_err_is_transient(int code);
     X(STREAM_NOT_FOUND, "stream_not_found", ENOTFOUND, 404, 0)                 \
     X(LEASE_HELD, "lease_held", ECONFLICT, 409, 0)                             \
     X(RUN_FINISHED, "run_finished", ECONFLICT, 409, 0)                         \
-    X(LEASE_EXPIRED, "lease_expired", EEXPIRED, 409, 0)
+    X(LEASE_EXPIRED, "lease_expired", EEXPIRED, 409, 0)                        \
+    X(CONTRACT_VERSION, "contract_version", EVERSION, 409, 0)
 
 enum ferry_wire {
     FERRY_WIRE_NONE = 0,

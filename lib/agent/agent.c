@@ -124,6 +124,12 @@ int fy_agent_reply_fail(const struct fy_http_reply *rep, const char *what,
         return fy_err_status(err, code, (int)rep->status,
                              "server refused the key (%ld): %s", rep->status,
                              msg);
+    /* Nothing the agent can fix by retrying: the app needs an upgrade. */
+    if (code == FERRY_EVERSION)
+        return fy_err_status(err, code, (int)rep->status,
+                             "server refused this agent's contract version"
+                             " (%ld): %s",
+                             rep->status, msg);
     return fy_err_status(err, FERRY_EHTTP, (int)rep->status,
                          "unexpected answer %ld to %s: %s", rep->status, what,
                          msg);
@@ -150,13 +156,19 @@ int fy_agent_request_once(struct fy_agent *a, const struct fy_http_request *rq,
                           struct ferry_err *err)
 {
     struct fy_http_request r = *rq;
-    const char *hdrs[FY_AGENT_MAX_HEADERS + 2] = {a->run_header};
+    const char *hdrs[FY_AGENT_MAX_HEADERS + 3] = {a->run_header};
     size_t n = 1;
     int rc = 0;
 
     *rep = &a->rep;
+    /* Every request: ferryd refuses a version it does not accept (409). */
+    if (a->cfg.contract_version > 0) {
+        snprintf(a->contract_header, sizeof(a->contract_header),
+                 "Ferry-Contract: %d", a->cfg.contract_version);
+        hdrs[n++] = a->contract_header;
+    }
     for (size_t i = 0; rq->headers && rq->headers[i]; i++) {
-        if (n > FY_AGENT_MAX_HEADERS)
+        if (i >= FY_AGENT_MAX_HEADERS)
             return fy_err_set(err, FERRY_EINVAL,
                               "more than %d headers in one request",
                               FY_AGENT_MAX_HEADERS);
@@ -169,7 +181,7 @@ int fy_agent_request_once(struct fy_agent *a, const struct fy_http_request *rq,
         return rc;
     r.auth_header = a->o.key ? a->cfg.auth_header : NULL;
     r.key = a->o.key;
-    r.headers = hdrs; /* the Ferry-Run first, then the step's own */
+    r.headers = hdrs; /* Ferry-Run, Ferry-Contract, then the step's own */
     return fy_http_request(a->http, &r, &a->rep, err);
 }
 

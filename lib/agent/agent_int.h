@@ -19,6 +19,7 @@ struct fy_agent {
     long retries;             /* retries so far, every step's */
     /* "Ferry-Run: " and 16 hex digits, sent with every request */
     char run_header[sizeof("Ferry-Run: ") + FY_AGENT_RUN_TOKEN_LEN];
+    char contract_header[40]; /* "Ferry-Contract: N", or "" */
 };
 
 #endif

@@ -238,7 +238,16 @@ static int handle_rejection(struct pusher *p, const struct fy_batch *b,
     return rc;
 }
 
-/* An answer that refuses the key (key_refused said so). */
+/*
+ * ferryd does not accept the contract version the agent sends: no row is
+ * at fault, so nothing is parked and the outbox stays as it is.
+ */
+static bool version_refused(const struct fy_http_reply *rep)
+{
+    return rep->status != 200 && fy_agent_reply_err(rep) == FERRY_EVERSION;
+}
+
+/* An answer that refuses the key or the agent's version (said above). */
 static int auth_failure(struct pusher *p, struct ferry_err *err)
 {
     return fy_agent_reply_fail(p->rep, "POST /v1/push", err);
@@ -268,7 +277,7 @@ static int handshake(struct pusher *p, struct ferry_err *err)
     if (rc < 0)
         return rc;
     refused = key_refused(p->rep);
-    if (refused)
+    if (refused || version_refused(p->rep))
         return auth_failure(p, err);
     if (p->rep->status != 200)
         return fy_err_status(err, FERRY_EHTTP, (int)p->rep->status,
@@ -413,7 +422,7 @@ static int push_one(struct pusher *p, struct fy_batch *b, bool *done,
      * key and its device. A change outside the key's region is parked like
      * any invalid change, so it cannot block the rest of the outbox.
      */
-    if (key_refused(p->rep) == FERRY_EAUTH)
+    if (key_refused(p->rep) == FERRY_EAUTH || version_refused(p->rep))
         return auth_failure(p, err);
     if (p->rep->status != 200)
         return handle_rejection(p, b, err);

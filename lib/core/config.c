@@ -231,6 +231,9 @@ static int load_sections(json_t *root, struct fy_agent_config *cfg,
         rc = get_str(fy, "device", NULL, &cfg->device, p, err);
     if (rc == 0)
         rc = get_int(fy, "timeout_s", 1, 3600, &cfg->timeout_s, p, err);
+    if (rc == 0)
+        rc = get_int(fy, "contract_version", 1, INT_MAX, &cfg->contract_version,
+                     p, err);
     if (rc == 0 && fy && json_object_get(fy, "compress")) {
         if (!json_is_boolean(json_object_get(fy, "compress")))
             return fy_err_set(err, FERRY_ECONFIG,

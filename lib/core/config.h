@@ -37,6 +37,12 @@ struct fy_agent_config {
     int batch_size;    /* 1..10000, default 500 */
     bool compress;     /* gzip request bodies, default true */
     int timeout_s;     /* per request, default 30 */
+    /*
+     * "ferry.contract_version": the contract version the app was built
+     * against, sent as Ferry-Contract on every request; 0 (not set): not
+     * sent, and ferryd does not check.
+     */
+    int contract_version;
     struct fy_file_decl *files; /* "ferry.files", nfiles of them */
     size_t nfiles;
 };

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -578,4 +579,92 @@ json_t *fy_contract_to_json(const struct fy_contract *c)
         json_array_append_new(tables, table_to_json(&c->tables[i]));
     json_object_set_new(root, "tables", tables);
     return root;
+}
+
+/* ---- diff ------------------------------------------------------------- */
+
+struct differ {
+    fy_contract_line_fn *fn;
+    void *ud;
+    long n;
+};
+
+static void say(struct differ *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void say(struct differ *d, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    d->n++;
+    d->fn(line, d->ud);
+}
+
+static void key_text(const struct fy_table *t, char *out, size_t n)
+{
+    size_t len = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < t->npk && len < n; i++)
+        len += (size_t)snprintf(out + len, n - len, "%s%s", i ? ", " : "",
+                                t->cols[t->pk[i]].name);
+}
+
+static void diff_table(struct differ *d, const struct fy_table *a,
+                       const struct fy_table *b)
+{
+    char ka[256], kb[256];
+
+    key_text(a, ka, sizeof(ka));
+    key_text(b, kb, sizeof(kb));
+    if (strcmp(ka, kb) != 0)
+        say(d, "~ table %s: key (%s) -> (%s)", b->name, ka, kb);
+    for (size_t i = 0; i < b->ncols; i++) {
+        const struct fy_column *cb = &b->cols[i];
+        int j = fy_table_column(a, cb->name);
+
+        if (j < 0) {
+            say(d, "+ column %s.%s %s", b->name, cb->name,
+                fy_type_name(cb->type));
+            continue;
+        }
+        if (a->cols[j].type != cb->type)
+            say(d, "~ column %s.%s: %s -> %s", b->name, cb->name,
+                fy_type_name(a->cols[j].type), fy_type_name(cb->type));
+        if (a->cols[j].not_null != cb->not_null)
+            say(d, "~ column %s.%s: not_null %s -> %s", b->name, cb->name,
+                a->cols[j].not_null ? "true" : "false",
+                cb->not_null ? "true" : "false");
+    }
+    for (size_t i = 0; i < a->ncols; i++) {
+        if (fy_table_column(b, a->cols[i].name) < 0)
+            say(d, "- column %s.%s %s", a->name, a->cols[i].name,
+                fy_type_name(a->cols[i].type));
+    }
+}
+
+long fy_contract_diff(const struct fy_contract *theirs,
+                      const struct fy_contract *ours, fy_contract_line_fn *line,
+                      void *ud)
+{
+    struct differ d = {line, ud, 0};
+
+    for (size_t i = 0; i < ours->ntables; i++) {
+        const struct fy_table *t = &ours->tables[i];
+        const struct fy_table *o = fy_contract_table(theirs, t->name);
+
+        if (o)
+            diff_table(&d, o, t);
+        else
+            say(&d, "+ table %s", t->name);
+    }
+    for (size_t i = 0; i < theirs->ntables; i++) {
+        if (!fy_contract_table(ours, theirs->tables[i].name))
+            say(&d, "- table %s", theirs->tables[i].name);
+    }
+    return d.n;
 }

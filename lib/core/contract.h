@@ -94,6 +94,19 @@ bool fy_table_is_pk(const struct fy_table *t, size_t col);
  */
 enum fy_read fy_table_default_read(const struct fy_table *t);
 
+/*
+ * What differs from theirs (the server's contract) to ours (the app's),
+ * one line per difference, each handed to line: "+ table T" and "- table
+ * T" (a table only ours or only theirs has), "+ column T.C TYPE" and
+ * "- column T.C TYPE", "~ column T.C: TYPE -> TYPE" (retyped), "~ column
+ * T.C: not_null false -> true", "~ table T: key (a) -> (a, b)". Versions,
+ * defaults and scopes are not compared. Returns how many lines.
+ */
+typedef void fy_contract_line_fn(const char *line, void *ud);
+long fy_contract_diff(const struct fy_contract *theirs,
+                      const struct fy_contract *ours, fy_contract_line_fn *line,
+                      void *ud);
+
 /* Canonical JSON of a contract (new reference, caller json_decref()s). */
 json_t *fy_contract_to_json(const struct fy_contract *c);
 

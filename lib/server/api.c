@@ -245,6 +245,50 @@ static int check_region_header(struct fy_http_req *req,
     return FERRY_EFORBIDDEN;
 }
 
+/*
+ * An agent names the contract version it was built against; ferryd serves
+ * a range of them. A request without the header (a hand-written client,
+ * the old desktop client) is not checked.
+ */
+static int check_contract_header(struct fy_http_req *req,
+                                 const struct fy_api *api,
+                                 struct fy_http_resp *resp)
+{
+    const char *v = fy_http_header(req, "Ferry-Contract");
+    struct ferry_err err = {0};
+    char *end = NULL;
+    long n = 0;
+
+    /* The served contract answers any version: how an old agent learns
+       what changed (ferry contract --diff). */
+    if (!v || api->contract_max == 0 ||
+        (req->match && req->match->route &&
+         strcmp(req->match->route->pattern, "/v1/contract") == 0))
+        return 0;
+    if (*v >= '1' && *v <= '9' && strlen(v) <= 9)
+        n = strtol(v, &end, 10);
+    if (n <= 0 || !end || *end) {
+        fy_err_set(&err, FERRY_EPARSE,
+                   "Ferry-Contract must be the contract version the client"
+                   " was built against, a positive integer; got '%.32s'",
+                   v);
+        err.wire = FERRY_WIRE_BAD_PARAMETER;
+        fy_api_failure(resp, FERRY_EPARSE, &err, NULL);
+        return FERRY_EPARSE;
+    }
+    if (n >= api->contract_min && n <= api->contract_max)
+        return 0;
+    fy_err_set(&err, FERRY_EVERSION,
+               "this ferryd accepts contract versions %ld to %ld (it serves"
+               " version %ld); this client sent version %ld: %s",
+               api->contract_min, api->contract_max, api->contract->version, n,
+               n < api->contract_min ? "upgrade the app and its agent config"
+                                     : "migrate and serve the newer contract"
+                                       " first, or widen contract_versions");
+    fy_api_failure(resp, FERRY_EVERSION, &err, NULL);
+    return FERRY_EVERSION;
+}
+
 int fy_api_auth(struct fy_http_req *req, enum fy_http_auth policy,
                 struct fy_http_resp *resp, void *ud)
 {
@@ -266,6 +310,8 @@ int fy_api_auth(struct fy_http_req *req, enum fy_http_auth policy,
         fy_api_failure(resp, FERRY_EFORBIDDEN, &err, NULL);
         return FERRY_EFORBIDDEN;
     }
+    if (check_contract_header(req, ud, resp) < 0)
+        return FERRY_EVERSION;
     return check_region_header(req, &ar->key, resp);
 }
 
@@ -477,6 +523,24 @@ static void handle_snapshot_get(struct fy_http_req *req,
         fy_http_resp_file(resp, fd, 0, size);
 }
 
+/*
+ * GET /v1/contract: the served contract as ferryd checks rows against it,
+ * canonical (docs/contract.md), with its checksum, which is the ETag.
+ */
+static void handle_contract(struct fy_http_req *req, struct fy_http_resp *resp,
+                            void *ud)
+{
+    struct fy_api *api = ud;
+    json_t *j = fy_contract_to_json(api->contract);
+
+    (void)req;
+    if (j)
+        json_object_set_new(j, "checksum",
+                            json_string(api->contract->checksum));
+    snprintf(resp->etag, sizeof(resp->etag), "\"%s\"", api->contract->checksum);
+    fy_api_json(resp, 200, j);
+}
+
 static const char *const json_types[] = {"application/json", NULL};
 static const char *const sqlite_types[] = {
     "application/octet-stream", "application/x-sqlite3",
@@ -493,6 +557,12 @@ const struct fy_http_route fy_api_routes[] = {
      .auth = FY_AUTH_DEVICE,
      .body = {.mode = FY_BODY_MEMORY, .types = json_types},
      .fn = handle_push},
+    {.method = "GET",
+     .pattern = "/v1/contract",
+     .auth = FY_AUTH_DEVICE,
+     .body = {.mode = FY_BODY_DISCARD},
+     .flags = FY_ROUTE_RANGE, /* If-None-Match: 304 */
+     .fn = handle_contract},
     {.method = "GET",
      .pattern = "/v1/changes",
      .auth = FY_AUTH_DEVICE,

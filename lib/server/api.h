@@ -29,6 +29,8 @@ struct fy_api {
     int64_t next_blob_expire_ms;    /* atomic: when to expire uploads again */
     const char *instance;       /* this ferryd in run history ("HOST/PID") */
     struct fy_devruns *devruns; /* device runs not yet written */
+    /* The Ferry-Contract versions accepted (0, 0: no check). */
+    long contract_min, contract_max;
 };
 
 /*

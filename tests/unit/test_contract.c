@@ -508,6 +508,55 @@ static void test_defaults(void **state)
     parse_bad(text, "a blob column cannot have a default");
 }
 
+static void add_line(const char *line, void *ud)
+{
+    char *out = ud;
+    size_t len = strlen(out);
+
+    snprintf(out + len, 1024 - len, "%s\n", line);
+}
+
+/* ferry contract --diff: one line per difference, none when equal. */
+static void test_diff(void **state)
+{
+    static const char theirs_text[] =
+        "{\"version\": 3, \"tables\": ["
+        "{\"name\": \"t\", \"columns\": [{\"name\": \"id\", \"type\": "
+        "\"bigint\"}, {\"name\": \"a\", \"type\": \"text\"},"
+        " {\"name\": \"b\", \"type\": \"integer\", \"default\": 1},"
+        " {\"name\": \"gone\", \"type\": \"text\"}], \"primary_key\":"
+        " [\"id\"]}, {\"name\": \"only_theirs\", \"columns\": [{\"name\":"
+        " \"id\", \"type\": \"text\"}], \"primary_key\": [\"id\"]}]}";
+    static const char ours_text[] =
+        "{\"version\": 1, \"tables\": ["
+        "{\"name\": \"t\", \"columns\": [{\"name\": \"id\", \"type\": "
+        "\"bigint\"}, {\"name\": \"a\", \"type\": \"text\", \"not_null\":"
+        " true}, {\"name\": \"b\", \"type\": \"bigint\"}, {\"name\":"
+        " \"new\", \"type\": \"date\"}, {\"name\": \"k\", \"type\": "
+        "\"text\"}], \"primary_key\": [\"id\", \"k\"]},"
+        " {\"name\": \"only_ours\", \"columns\": [{\"name\": \"id\","
+        " \"type\": \"text\"}], \"primary_key\": [\"id\"]}]}";
+    struct fy_contract *theirs = parse_ok(theirs_text);
+    struct fy_contract *ours = parse_ok(ours_text);
+    char out[1024] = "";
+
+    (void)state;
+    assert_int_equal(fy_contract_diff(theirs, ours, add_line, out), 8);
+    assert_string_equal(out, "~ table t: key (id) -> (id, k)\n"
+                             "~ column t.a: not_null false -> true\n"
+                             "~ column t.b: integer -> bigint\n"
+                             "+ column t.new date\n"
+                             "+ column t.k text\n"
+                             "- column t.gone text\n"
+                             "+ table only_ours\n"
+                             "- table only_theirs\n");
+    out[0] = '\0';
+    assert_int_equal(fy_contract_diff(ours, ours, add_line, out), 0);
+    assert_string_equal(out, "");
+    fy_contract_free(theirs);
+    fy_contract_free(ours);
+}
+
 static void test_checksum(void **state)
 {
     /* valid_contract reformatted, keys reordered: the same contract. */
@@ -689,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_type_from_sqlite),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_diff),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
