@@ -30,6 +30,7 @@ static const char usage[] =
     "  cursor    import a stream's cursor from last_sync.txt, or show it\n"
     "  runs      recent runs of tracked streams and devices, from ferryd\n"
     "  export    write a JSON document back from tables (export json)\n"
+    "  import    a JSON document into tables (import json FILE)\n"
     "\n"
     "options:\n"
     "  -c, --config FILE  agent config (default $FERRY_CONFIG or"
@@ -83,6 +84,7 @@ static const struct {
     {"pull", agent_pull},         {"sync", agent_sync},
     {"job", agent_job},           {"cursor", agent_cursor},
     {"runs", agent_runs},         {"export", agent_export},
+    {"import", agent_import},
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `ferry import json FILE --mapping M`: a JSON document into the app
+ * database's tables (lib/import/import.c), or through ferryd's row API
+ * (--to URL, lib/import/import_http.c). This file parses the options,
+ * opens the database, shows progress on a terminal and prints the counts.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "capture/capture.h"
+#include "core/config.h"
+#include "import/import.h"
+#include "import/mapping.h"
+#include "util/log.h"
+#include "fy.h"
+
+#include "agent.h"
+
+static const char import_usage[] =
+    "usage: ferry import json FILE --mapping MAPPING [--dry-run] [--create]\n"
+    "                         [--delete-missing] [--skip-bad] [--backup PATH]\n"
+    "                         [--db PATH]\n"
+    "imports the JSON document FILE into the tables MAPPING describes, in\n"
+    "the app database (the config's, or --db PATH), in one transaction;\n"
+    "rows equal to the stored ones are not touched. Before the commit FILE\n"
+    "is copied to FILE.backup (--backup PATH), never over another copy.\n"
+    "  --dry-run         read it all, print what would change, write nothing\n"
+    "  --create          create the mapping's tables that are missing\n"
+    "  --delete-missing  delete the records FILE no longer has\n"
+    "  --skip-bad        leave bad records out (listed) instead of failing\n"
+    "Exit codes: 0 done; 2 usage; 3 config, mapping or database missing or\n"
+    "invalid, a table missing, or bad input in FILE (nothing written); 5 the\n"
+    "database stayed locked; 1 other errors.\n";
+
+struct import_args {
+    struct fy_import_opts o;
+    const char *mapping;
+    const char *db;
+    bool tty;
+    double last_progress;
+};
+
+/* -1 after --help (printed), else 0 or the exit code. */
+static int parse_import(int argc, char **argv, struct import_args *a)
+{
+    static const struct option opts[] = {
+        {"mapping", required_argument, NULL, 'm'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"create", no_argument, NULL, 'C'},
+        {"delete-missing", no_argument, NULL, 'D'},
+        {"skip-bad", no_argument, NULL, 'S'},
+        {"backup", required_argument, NULL, 'b'},
+        {"db", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int c;
+
+    while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            fputs(import_usage, stdout);
+            return -1;
+        case 'm':
+            a->mapping = optarg;
+            break;
+        case 'n':
+            a->o.dry_run = true;
+            break;
+        case 'C':
+            a->o.create = true;
+            break;
+        case 'D':
+            a->o.delete_missing = true;
+            break;
+        case 'S':
+            a->o.skip_bad = true;
+            break;
+        case 'b':
+            a->o.backup = optarg;
+            break;
+        case 'd':
+            a->db = optarg;
+            break;
+        default:
+            return agent_usage_error(import_usage);
+        }
+    }
+    if (optind != argc - 1 || !*argv[optind] || !a->mapping || !*a->mapping ||
+        (a->db && !*a->db) || (a->o.backup && !*a->o.backup))
+        return agent_usage_error(import_usage);
+    a->o.file = argv[optind];
+    return 0;
+}
+
+static void clear_progress(struct import_args *a)
+{
+    if (a->tty && a->last_progress > 0) {
+        fputs("\r\033[K", stderr);
+        a->last_progress = 0;
+    }
+}
+
+static void on_msg(void *ctx, enum fy_import_msg kind, const char *text)
+{
+    static const char *const prefix[] = {"note", "skipped", "problem", "note"};
+    struct import_args *a = ctx;
+    struct fy_buf b = FY_BUF_INIT(0);
+
+    clear_progress(a);
+    /* Paths and values come from the document: escaped for the terminal. */
+    fy_escape(&b, text, strlen(text));
+    fprintf(stderr, "ferry: %s: %s\n", prefix[kind],
+            fy_buf_error(&b) ? text : b.data);
+    fy_buf_release(&b);
+}
+
+static void on_progress(void *ctx, uint64_t bytes, uint64_t records)
+{
+    struct import_args *a = ctx;
+    double now = fy_mono_s();
+
+    if (!a->tty || now - a->last_progress < 0.2)
+        return;
+    a->last_progress = now;
+    fprintf(stderr, "\r\033[Kread %.1f MiB, %llu records",
+            (double)bytes / (1 << 20), (unsigned long long)records);
+}
+
+/* The app database: --db PATH, or the config's (capture checked). */
+static int open_db(struct agent_ctx *ctx, const char *path, sqlite3 **db,
+                   struct ferry_err *err)
+{
+    struct fy_agent_config cfg = {0};
+    int rc;
+
+    if (path) {
+        rc = fy_capture_open(path, db, err);
+        if (rc < 0 && rc != FERRY_EBUSY)
+            err->code = FERRY_ECONFIG;
+        return err->code ? err->code : rc;
+    }
+    rc = agent_open(ctx, &cfg, db, err);
+    fy_agent_config_release(&cfg);
+    return rc;
+}
+
+static void print_counts(const struct import_args *a,
+                         const struct fy_import_result *r)
+{
+    const struct fy_mapping *m = a->o.m;
+
+    printf("%-24s %10s %10s %10s %10s\n", "table", "create", "update",
+           "unchanged", "delete");
+    for (size_t i = 0; i < m->ntables; i++) {
+        const struct fy_import_counts *c = &r->tables[i];
+
+        printf("%-24s %10llu %10llu %10llu %10llu\n", m->tables[i]->table,
+               (unsigned long long)c->created, (unsigned long long)c->updated,
+               (unsigned long long)c->unchanged,
+               (unsigned long long)c->deleted);
+    }
+    printf("%llu records%s", (unsigned long long)r->records,
+           a->o.dry_run ? " read; dry run: nothing written" : " imported");
+    if (r->skipped)
+        printf(", %llu skipped", (unsigned long long)r->skipped);
+    if (r->problems)
+        printf(", %llu with problems", (unsigned long long)r->problems);
+    printf("\n");
+}
+
+/* Bad input and a bad mapping are the user's to fix: exit 3, not 1. */
+static int exit_code(struct ferry_err *err)
+{
+    if (err->code == FERRY_EPARSE || err->code == FERRY_ETOOBIG ||
+        err->code == FERRY_EIO)
+        err->code = FERRY_ECONFIG;
+    return agent_fail(err);
+}
+
+int agent_import(struct agent_ctx *ctx, int argc, char **argv)
+{
+    struct import_args a = {.tty = isatty(STDERR_FILENO) == 1};
+    struct fy_import_result res = {0};
+    struct ferry_err err = {0};
+    struct fy_mapping *m = NULL;
+    sqlite3 *db = NULL;
+    int rc;
+
+    if (argc >= 2 &&
+        (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        fputs(import_usage, stdout);
+        return AGENT_OK;
+    }
+    /* json is the one format: named so that another can come. */
+    if (argc < 2 || strcmp(argv[1], "json") != 0)
+        return agent_usage_error(import_usage);
+    rc = parse_import(argc - 1, argv + 1, &a);
+    if (rc != 0)
+        return rc < 0 ? AGENT_OK : rc;
+    a.o.msg = on_msg;
+    a.o.progress = on_progress;
+    a.o.ctx = &a;
+    rc = fy_mapping_load(a.mapping, &m, &err);
+    a.o.m = m;
+    if (rc == 0)
+        rc = open_db(ctx, a.db, &db, &err);
+    if (rc == 0)
+        rc = fy_import_sqlite(db, &a.o, &res, &err);
+    clear_progress(&a);
+    if (rc == 0) {
+        print_counts(&a, &res);
+        rc = a.o.dry_run && res.problems ? AGENT_CONFIG : AGENT_OK;
+    } else {
+        rc = exit_code(&err);
+    }
+    fy_import_result_release(&res);
+    sqlite3_close(db);
+    fy_mapping_free(m);
+    return rc;
+}
