@@ -4,7 +4,8 @@
  * (lib/import/jsonw.h): a mapping built by hand (as the parser would), an
  * in-memory SQLite database, and the exact text written: layout, values
  * per type, key order, omit_null, children merged by key, orphans, bad
- * stored values, the schema check, and the file replaced whole.
+ * stored values, the schema check, and the file replaced whole; and the
+ * mapping --infer proposes (lib/import/infer.h) for small documents.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 
 #include "import/export.h"
+#include "import/infer.h"
 #include "import/jsonw.h"
 #include "fy.h"
 
@@ -503,6 +505,195 @@ static void test_writer(void **state)
     assert_false(fy_json_number_valid("NaN", 3));
 }
 
+/* ---- --infer ------------------------------------------------------------- */
+
+struct notes {
+    char text[2048];
+};
+
+static void on_note(const char *line, void *ud)
+{
+    struct notes *n = ud;
+    size_t len = strlen(n->text);
+
+    snprintf(n->text + len, sizeof(n->text) - len, "%s\n", line);
+}
+
+/*
+ * Writes doc to DIR/name, runs --infer on it; returns the mapping parsed
+ * (caller json_decref()s) or NULL with *rc and err set.
+ */
+static json_t *infer_doc(const char *name, const char *doc,
+                         struct fy_infer_opts *o, int *rc,
+                         struct ferry_err *err)
+{
+    char dir[] = "/tmp/test_infer.XXXXXX", path[80];
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+    json_t *j = NULL;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(doc, f);
+    fclose(f);
+    f = open_memstream(&text, &len);
+    assert_non_null(f);
+    *rc = fy_infer_run(path, f, o, err);
+    fclose(f);
+    if (*rc == 0) {
+        j = json_loads(text, 0, NULL);
+        assert_non_null(j);
+    }
+    free(text);
+    unlink(path);
+    rmdir(dir);
+    return j;
+}
+
+/* The value at a path of member names and array positions ("children/0"). */
+static json_t *at(json_t *j, const char *path)
+{
+    char buf[256], *save = NULL;
+
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = strtok_r(buf, "/", &save); p && j;
+         p = strtok_r(NULL, "/", &save))
+        j = json_is_array(j) ? json_array_get(j, (size_t)strtoul(p, NULL, 10))
+                             : json_object_get(j, p);
+    return j;
+}
+
+static void assert_at(json_t *j, const char *path, const char *want)
+{
+    json_t *v = at(j, path);
+    char *got = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+    if (!got || strcmp(got, want) != 0)
+        fail_msg("%s: expected %s, got %s", path, want, got ? got : "nothing");
+    free(got);
+}
+
+static const char users_doc[] =
+    "{\"ana@example.com\": {\"avd_name\": \"A\", \"font-size\": 12,"
+    " \"score\": 1, \"vip\": true,"
+    " \"reading_settings\": {\"theme\": \"dark\", \"font_size\": 12},"
+    " \"preferences\": {\"startup\": \"library\"},"
+    " \"recent_books\": [{\"asin\": \"B1\", \"notes\": [{\"n\": 1}]}],"
+    " \"tags\": [\"a\"], \"big\": 123456789012345678901234},"
+    " \"bo@example.com\": {\"avd_name\": null, \"font-size\": 9,"
+    " \"score\": 2.5, \"vip\": false,"
+    " \"reading_settings\": {\"theme\": \"light\", \"font_size\": 10},"
+    " \"preferences\": {\"sort\": {\"by\": \"title\"}},"
+    " \"recent_books\": [], \"tags\": [], \"big\": 1, \"mixed\": 1},"
+    " \"cy@example.com\": {\"avd_name\": \"C\", \"font-size\": 8,"
+    " \"score\": 3, \"vip\": true, \"reading_settings\": null,"
+    " \"preferences\": {\"zoom\": 2}, \"recent_books\": [], \"tags\": [],"
+    " \"big\": 2, \"mixed\": \"x\"}}";
+
+static void test_infer_object_collection(void **state)
+{
+    struct notes n = {{0}};
+    struct fy_infer_opts o = {.note = on_note, .ud = &n};
+    struct ferry_err err = {0};
+    int rc;
+    json_t *m = infer_doc("users.json", users_doc, &o, &rc, &err);
+
+    (void)state;
+    assert_int_equal(rc, 0);
+    assert_at(m, "collection", "{\"path\":\"$\",\"type\":\"object\"}");
+    assert_at(m, "table", "\"users\"");
+    assert_at(m, "key", "\"email\"");
+    assert_at(m, "columns/avd_name", "\"text\"");
+    assert_at(m, "columns/font-size",
+              "{\"type\":\"bigint\",\"column\":\"font_size\"}");
+    assert_at(m, "columns/score", "\"double precision\"");
+    assert_at(m, "columns/vip", "\"boolean\"");
+    assert_at(m, "columns/tags", "\"jsonb\"");
+    assert_at(m, "columns/big", "\"jsonb\"");
+    assert_at(m, "columns/mixed", "{\"type\":\"jsonb\",\"omit_null\":true}");
+    assert_at(m, "children/0/kind", "\"object\"");
+    assert_at(m, "children/0/table", "\"reading_settings\"");
+    assert_at(m, "children/0/parent_key", "[\"user_email\"]");
+    assert_at(m, "children/0/columns",
+              "{\"theme\":\"text\",\"font_size\":\"bigint\"}");
+    assert_at(m, "children/1/kind", "\"map\"");
+    assert_at(m, "children/1/key_column", "\"name\"");
+    assert_at(m, "children/1/value_type", "\"jsonb\"");
+    assert_at(m, "children/2/kind", "\"array\"");
+    assert_at(m, "children/2/index_column", "\"position\"");
+    assert_at(m, "children/2/children/0/table", "\"notes\"");
+    assert_at(m, "children/2/children/0/parent_key",
+              "[\"user_email\",\"recent_book_position\"]");
+    assert_string_equal(n.text, "");
+    json_decref(m);
+}
+
+static void test_infer_array_collection(void **state)
+{
+    static const char doc[] =
+        "{\"data\": {\"people\": ["
+        "{\"group\": 1, \"nick\": \"a\", \"uid\": \"u1\", \"x\": null},"
+        "{\"group\": 1, \"nick\": \"b\", \"uid\": \"u2\"},"
+        "{\"group\": 2, \"nick\": \"c\", \"uid\": \"u3\", \"x\": 5}]}}";
+    struct notes n = {{0}};
+    struct fy_infer_opts o = {
+        .collection = "$.data.people", .note = on_note, .ud = &n};
+    struct ferry_err err = {0};
+    int rc;
+    json_t *m = infer_doc("doc.json", doc, &o, &rc, &err);
+
+    (void)state;
+    assert_int_equal(rc, 0);
+    assert_at(m, "collection",
+              "{\"path\":\"$.data.people\",\"type\":\"array\"}");
+    assert_at(m, "table", "\"people\"");
+    /* group repeats; nick and uid are unique: uid's name ranks first. */
+    assert_at(m, "key", "\"uid\"");
+    assert_at(m, "columns/x", "\"bigint\"");
+    assert_string_equal(n.text,
+                        "round trip: $.data.people[*].x is absent in 1 "
+                        "records and null in 1; the export writes null for "
+                        "both\n");
+    json_decref(m);
+    /* --sample 1: the second record is not read. */
+    o.sample = 1;
+    n.text[0] = '\0';
+    m = infer_doc("doc.json", doc, &o, &rc, &err);
+    assert_int_equal(rc, 0);
+    assert_at(m, "columns/x", "\"jsonb\"");
+    json_decref(m);
+}
+
+static void check_infer_error(const char *doc, const char *coll, int code,
+                              const char *msg)
+{
+    struct fy_infer_opts o = {.collection = coll};
+    struct ferry_err err = {0};
+    int rc;
+    json_t *m = infer_doc("bad.json", doc, &o, &rc, &err);
+
+    assert_null(m);
+    assert_int_equal(rc, code);
+    if (!strstr(err.msg, msg))
+        fail_msg("'%s' does not say '%s'", err.msg, msg);
+}
+
+static void test_infer_errors(void **state)
+{
+    (void)state;
+    check_infer_error("[]", NULL, FERRY_EPARSE, "no records at $");
+    check_infer_error("[1, 2]", NULL, FERRY_EPARSE,
+                      "bad.json:1: the records at $ are not objects");
+    check_infer_error("[{\"a\": 1}, {\"a\": 1}]", NULL, FERRY_EPARSE,
+                      "no field of the records can be their key");
+    check_infer_error("{\"a\": {\"b\": 1},\n \"c\": [}", NULL, FERRY_EPARSE,
+                      "bad.json:2");
+    check_infer_error("{}", "$.", FERRY_EINVAL, "--collection '$.'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -514,6 +705,9 @@ int main(void)
         cmocka_unit_test(test_schema_check),
         cmocka_unit_test(test_file_replaced_whole),
         cmocka_unit_test(test_writer),
+        cmocka_unit_test(test_infer_object_collection),
+        cmocka_unit_test(test_infer_array_collection),
+        cmocka_unit_test(test_infer_errors),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
