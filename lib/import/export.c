@@ -328,6 +328,45 @@ static int bad_value(struct exporter *ex, const struct cursor *c, int i,
     return rc;
 }
 
+static bool digits_at(const char *s, const char *shape)
+{
+    for (; *shape; s++, shape++)
+        if (*shape == 'd' ? !(*s >= '0' && *s <= '9') : *s != *shape)
+            return false;
+    return true;
+}
+
+/*
+ * A time as PostgreSQL prints it in UTC ("2025-07-16 18:00:13+00", also
+ * "+00:00", the SQLite store's canonical key spelling), which is how a
+ * time a document had as "2025-07-16T18:00:13Z" comes back through the
+ * PostgreSQL store: written in that ISO 8601 form again. Other text is
+ * written as stored.
+ */
+static void write_time(struct fy_jsonw *w, const char *s, size_t len)
+{
+    char iso[40];
+    size_t t = 19; /* "YYYY-MM-DD HH:MM:SS" */
+
+    if (len < t + 3 || len >= sizeof(iso) ||
+        !digits_at(s, "dddd-dd-dd dd:dd:dd")) {
+        fy_jsonw_string(w, s, len);
+        return;
+    }
+    if (s[t] == '.')
+        for (t++; t < len && s[t] >= '0' && s[t] <= '9'; t++)
+            ;
+    if (!((len - t == 3 && memcmp(s + t, "+00", 3) == 0) ||
+          (len - t == 6 && memcmp(s + t, "+00:00", 6) == 0))) {
+        fy_jsonw_string(w, s, len);
+        return;
+    }
+    memcpy(iso, s, t);
+    iso[10] = 'T';
+    iso[t] = 'Z';
+    fy_jsonw_string(w, iso, t + 1);
+}
+
 static bool text_type(enum fy_type t)
 {
     return t == FY_T_TEXT || t == FY_T_TIMESTAMPTZ || t == FY_T_DATE;
@@ -375,6 +414,9 @@ static int write_value(struct exporter *ex, const struct cursor *c, int i,
 
         if (rc == FERRY_EINVAL)
             return bad_value(ex, c, i, "does not hold JSON");
+    } else if (type == FY_T_TIMESTAMPTZ && stored == SQLITE_TEXT) {
+        write_time(&ex->w, (const char *)sqlite3_column_text(st, i),
+                   (size_t)sqlite3_column_bytes(st, i));
     } else if (text_type(type)) {
         fy_jsonw_string(&ex->w, (const char *)sqlite3_column_text(st, i),
                         (size_t)sqlite3_column_bytes(st, i));

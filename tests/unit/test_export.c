@@ -443,6 +443,49 @@ static void test_file_replaced_whole(void **state)
     sqlite3_close(db);
 }
 
+/* Times back from PostgreSQL in UTC are ISO 8601 again; others as stored. */
+static void test_times(void **state)
+{
+    static const char *const cases[][2] = {
+        {"2025-07-16 18:00:13+00", "2025-07-16T18:00:13Z"},
+        {"2025-07-16 18:00:13.25+00:00", "2025-07-16T18:00:13.25Z"},
+        {"2025-07-16T18:00:13Z", "2025-07-16T18:00:13Z"},
+        {"2025-07-16 18:00:13+02", "2025-07-16 18:00:13+02"},
+        {"2025-07-16 18:00+00", "2025-07-16 18:00+00"},
+        {"2025-07-16", "2025-07-16"},
+        {"2025-07-16 18:00:13+00x", "2025-07-16 18:00:13+00x"},
+    };
+    sqlite3 *db = open_db("DELETE FROM users WHERE email = 'a@x.org'");
+    struct ferry_err err = {0};
+
+    (void)state;
+    users_cols[1].type = FY_T_TIMESTAMPTZ;
+    users_cols[1].omit_null = false;
+    for (size_t i = 0; i < FY_ARRAY_LEN(cases); i++) {
+        sqlite3_stmt *st = NULL;
+        char want[80];
+        int rc;
+        char *text;
+
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "UPDATE users SET created_at = ?",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(st, 1, cases[i][0], -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_finalize(st);
+        text = export_text(db, FY_EXPORT_COMPACT, &rc, NULL, &err);
+        assert_int_equal(rc, 0);
+        snprintf(want, sizeof(want), "\"created-at\":\"%s\"", cases[i][1]);
+        if (!strstr(text, want))
+            fail_msg("%s: %s not in %s", cases[i][0], want, text);
+        free(text);
+    }
+    users_cols[1].type = FY_T_TEXT;
+    users_cols[1].omit_null = true;
+    sqlite3_close(db);
+}
+
 /* ---- the writer ---------------------------------------------------------- */
 
 static char *written(void (*fn)(struct fy_jsonw *), int indent)
@@ -704,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_bad_stored_values),
         cmocka_unit_test(test_schema_check),
         cmocka_unit_test(test_file_replaced_whole),
+        cmocka_unit_test(test_times),
         cmocka_unit_test(test_writer),
         cmocka_unit_test(test_infer_object_collection),
         cmocka_unit_test(test_infer_array_collection),
