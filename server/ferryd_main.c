@@ -23,6 +23,9 @@ static const char usage[] =
     "  serve     run the HTTP server\n"
     "  migrate   create or upgrade the contract's tables in the store\n"
     "  keys      create | list | revoke API keys\n"
+    "  backup    copy the SQLite store to a file while serving\n"
+    "  restore   replace the stopped SQLite store with a backup\n"
+    "  expire-cursors  make every pull cursor handed out so far expire\n"
     "\n"
     "options:\n"
     "  --store URL      sqlite:PATH (default sqlite:ferry.db) or\n"
@@ -360,6 +363,10 @@ static const struct {
     {"serve", ferryd_serve},
     {"migrate", ferryd_migrate},
     {"keys", ferryd_keys},
+    /* ferryd_backup.c: docs/backups.md */
+    {"backup", ferryd_backup},
+    {"restore", ferryd_restore},
+    {"expire-cursors", ferryd_expire_cursors},
 };
 
 static int dispatch(struct ferryd_settings *s, int argc, char **argv)

@@ -94,6 +94,12 @@ static const struct fy_sql_word pg_words[] = {
      * and cannot use the version index.
      */
     {"ver_order_x", "x._ferry_xid, x._ferry_seq"},
+    /* expiring cursors (backup.c): this transaction's id, versioned tables */
+    {"ver_now", "SELECT pg_current_xact_id()::text"},
+    {"ver_tables", "SELECT quote_ident(table_schema) || '.' ||"
+                   " quote_ident(table_name) FROM information_schema.columns"
+                   " WHERE column_name = '_ferry_xid' AND table_schema NOT IN"
+                   " ('pg_catalog', 'information_schema')"},
 };
 
 /* SQLSTATE classes that mean "the server is not there right now". */

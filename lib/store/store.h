@@ -233,6 +233,60 @@ int fy_store_prune_tombstones(struct fy_store *st, const struct fy_contract *c,
                               uint64_t before_hlc, long *pruned,
                               struct ferry_err *err);
 
+/* ---- backups (store/backup.c) ----------------------------------------- */
+
+/* What a backup file holds (docs/backups.md). */
+struct fy_backup_info {
+    int64_t bytes;    /* the file's size */
+    long version;     /* the newest contract version recorded in it */
+    size_t ntables;   /* contract tables */
+    int64_t rows;     /* rows of the contract tables */
+    char tables[400]; /* "users 2000, reading_settings 2000, ...", cut */
+};
+
+/*
+ * Copies the SQLite store of url to file with SQLite's online backup API,
+ * in one read transaction (pushes go on meanwhile), through a temporary
+ * file next to file that is synced, checked (fy_store_sqlite_check) and
+ * renamed into place. FERRY_EINVAL when file exists and !replace;
+ * FERRY_ESCHEMA when the store is not migrated.
+ */
+int fy_store_sqlite_backup(const char *url, const char *file, bool replace,
+                           struct fy_backup_info *info, struct ferry_err *err);
+/*
+ * Opens file read-only: a SQLite database that passes PRAGMA
+ * integrity_check, with ferry's tables, a recorded contract version and
+ * revision. FERRY_ENOTFOUND / FERRY_EIO when it cannot be read,
+ * FERRY_EPARSE when it is not SQLite or damaged, FERRY_ESCHEMA when it is
+ * not a ferry store.
+ */
+int fy_store_sqlite_check(const char *file, struct fy_backup_info *info,
+                          struct ferry_err *err);
+/*
+ * Replaces the SQLite store of url (created when missing) with the backup
+ * file, checked first, in one write transaction of the store, while
+ * holding it exclusively: FERRY_EBUSY when another connection has it open
+ * (a ferryd serving it). The restored store's revision counter and
+ * pruning mark pass every number the store and the backup handed out, so
+ * that every pull cursor given before gets 410 cursor_expired; *mark is
+ * the new mark.
+ */
+int fy_store_sqlite_restore(const char *url, const char *file,
+                            struct fy_backup_info *info,
+                            struct fy_read_mark *mark, struct ferry_err *err);
+/*
+ * Expires every pull cursor handed out so far, on either store, in one
+ * transaction: the pruning mark moves to the current version (SQLite: the
+ * revision counter, first raised above floor->v; PostgreSQL: this
+ * transaction's id) and the pruning epoch above floor->epoch and its own
+ * (floor may be NULL). FERRY_ESCHEMA when a stored row's version is at or
+ * above the current one: a PostgreSQL dump restored into a cluster whose
+ * transaction ids are behind (the message says how to move them).
+ */
+int fy_store_expire_cursors(struct fy_store *st,
+                            const struct fy_read_mark *floor,
+                            struct fy_read_mark *mark, struct ferry_err *err);
+
 /* ---- export (snapshots) ----------------------------------------------- */
 
 struct fy_export_req {
