@@ -119,8 +119,11 @@ static int integrity(sqlite3 *db, const char *file, struct ferry_err *err)
     return rc;
 }
 
-/* ferry's own tables, a recorded contract version and the revision. */
-static int ferry_tables(sqlite3 *db, const char *file,
+/*
+ * ferry's own tables, a recorded contract version and the revision; else
+ * code (a backup file's fault, or the store's: not migrated).
+ */
+static int ferry_tables(sqlite3 *db, const char *file, int code,
                         struct fy_backup_info *info, struct ferry_err *err)
 {
     static const char *const need[] = {"ferry_meta", "ferry_schema_versions",
@@ -137,7 +140,7 @@ static int ferry_tables(sqlite3 *db, const char *file,
         if (src != SQLITE_OK)
             return fy_sqlite_fail_rc(db, src, file, err);
         if (!found)
-            return fy_err_set(err, FERRY_ESCHEMA,
+            return fy_err_set(err, code,
                               "'%s' is not a ferry store: it has no table"
                               " %s",
                               file, need[i]);
@@ -152,7 +155,7 @@ static int ferry_tables(sqlite3 *db, const char *file,
     if (src != SQLITE_OK)
         return fy_sqlite_fail_rc(db, src, file, err);
     if (!found)
-        return fy_err_set(err, FERRY_ESCHEMA,
+        return fy_err_set(err, code,
                           "'%s' is not a ferry store: no contract version"
                           " or revision recorded ('ferryd migrate' never"
                           " finished on it)",
@@ -187,7 +190,7 @@ int fy_store_sqlite_check(const char *file, struct fy_backup_info *info,
     sqlite3_busy_timeout(db, BUSY_MS);
     rc = integrity(db, file, err);
     if (rc == 0)
-        rc = ferry_tables(db, file, info, err);
+        rc = ferry_tables(db, file, FERRY_EPARSE, info, err);
     if (rc == 0)
         rc = count_tables(db, file, info, err);
     sqlite3_close(db);
@@ -361,20 +364,16 @@ int fy_store_sqlite_backup(const char *url, const char *file, bool replace,
                           " migrate' first",
                           path);
     rc = open_rw(path, false, &src, err);
+    /* A store 'ferryd migrate' never prepared is the settings' fault. */
+    if (rc == 0)
+        rc = ferry_tables(src, path, FERRY_ESCHEMA, info, err);
     if (rc == 0)
         rc = temp_next_to(file, "tmp", &tmp, err);
     if (rc == 0)
         rc = copy_to_file(src, tmp, "backup", err);
     sqlite3_close(src);
-    if (rc == 0) {
+    if (rc == 0)
         rc = fy_store_sqlite_check(tmp, info, err);
-        /* Not a ferry store: the store's fault, not the copy's. */
-        if (rc == FERRY_ESCHEMA)
-            fy_err_set(err, FERRY_ESCHEMA,
-                       "the store '%s' has no ferry schema: run 'ferryd"
-                       " migrate' first",
-                       path);
-    }
     if (rc == 0)
         rc = place(tmp, file, replace, err);
     if (tmp && (rc < 0 || !replace))

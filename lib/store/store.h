@@ -257,8 +257,7 @@ int fy_store_sqlite_backup(const char *url, const char *file, bool replace,
  * Opens file read-only: a SQLite database that passes PRAGMA
  * integrity_check, with ferry's tables, a recorded contract version and
  * revision. FERRY_ENOTFOUND / FERRY_EIO when it cannot be read,
- * FERRY_EPARSE when it is not SQLite or damaged, FERRY_ESCHEMA when it is
- * not a ferry store.
+ * FERRY_EPARSE when it is not SQLite, damaged, or not a ferry store.
  */
 int fy_store_sqlite_check(const char *file, struct fy_backup_info *info,
                           struct ferry_err *err);

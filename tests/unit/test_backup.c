@@ -390,7 +390,7 @@ static void test_restore_refuses_bad_files(void **state)
     expect_refused(fx, "/nonexistent/b.db", FERRY_ENOTFOUND, "cannot read");
     expect_refused(fx, fx->dir, FERRY_EPARSE, "not a file");
     expect_refused(fx, junk, FERRY_EPARSE, "not a SQLite database");
-    expect_refused(fx, other, FERRY_ESCHEMA, "not a ferry store");
+    expect_refused(fx, other, FERRY_EPARSE, "not a ferry store");
 
     /* A backup cut short: damaged pages. */
     {
