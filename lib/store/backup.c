@@ -684,8 +684,9 @@ static int expire_steps(struct fy_store *st, const struct fy_read_mark *floor,
             err, FERRY_ESCHEMA,
             "the store holds versions up to %lld, above this database's"
             " current one (%lld): it was restored into a PostgreSQL cluster"
-            " whose transaction ids are behind the old one's; stop it and"
-            " run 'pg_resetwal -e %lld' on it first (docs/backups.md)",
+            " whose transaction ids are behind the old one's: stop the"
+            " cluster, run 'pg_resetwal --epoch=%lld' on its data directory,"
+            " start it and run this again (docs/backups.md)",
             (long long)newest, (long long)mark->v,
             (long long)((uint64_t)newest >> 32) + 1);
     if (rc == 0) {
