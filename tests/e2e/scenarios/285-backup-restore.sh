@@ -102,6 +102,8 @@ done
 for b in 1 2 3; do
     check_copy "$T/b$b.db"
 done
+DOCS_SED='s|^backup [^ ]*:|backup FILE:|; s/[0-9]+/N/g' \
+    docs_check docs/backups.md backup "$T/backup.1.out"
 r1=$(sqlite3 "$T/b1.db" "SELECT value FROM ferry_meta WHERE key = 'rev'")
 r3=$(sqlite3 "$T/b3.db" "SELECT value FROM ferry_meta WHERE key = 'rev'")
 [ "$r1" -gt 0 ] && [ "$r3" -gt "$r1" ] || fail "the copies did not move: revisions $r1, $r3"
@@ -144,6 +146,8 @@ stop_ferryd
 note "$(cat "$T/restore.out")"
 grep -q "^restored $B into $STORE_URL: contract version 1, integrity ok," \
     "$T/restore.out" || fail "restore line: $(cat "$T/restore.out")"
+DOCS_SED='s|^restored [^ ]* into [^ ]*:|restored FILE into STORE:|; s/[0-9]+/N/g' \
+    docs_check docs/backups.md restore "$T/restore.out"
 assert_eq "store = backup" "$(digest_app "$B")" "$(digest_store)"
 assert_eq "acked seqs = backup's" \
     "$(sqlite3 "$B" "SELECT group_concat(device || ':' || acked_seq) FROM

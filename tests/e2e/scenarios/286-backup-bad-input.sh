@@ -25,6 +25,10 @@ refused() {
     assert_eq "$_what: store unchanged" "$before" "$(digest_store)"
 }
 
+# docs/commands.md's synopsis is what --help prints.
+assert_eq "usage-backup in docs/commands.md" \
+    "$(docs_block docs/commands.md usage-backup | tr -s ' ')" \
+    "$("$FERRYD" backup --help | sed -n '1,3s/^\(usage:\)\{0,1\} *//p' | tr -s ' ')"
 refused "backup without FILE" 2 "usage: ferryd" backup
 refused "backup with two files" 2 "usage: ferryd" backup "$T/x.db" "$T/y.db"
 refused "backup, unknown flag" 2 "usage: ferryd" backup --fast "$T/x.db"
