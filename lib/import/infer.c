@@ -730,7 +730,7 @@ static int add_child(struct proposal *p, struct ptable *t,
     }
     if (rc == 0 && d == D_ARRAY)
         json_object_set_new(j, "index_column", json_string(c.key[c.nkey - 1]));
-    if (rc == 0 && absent > 0)
+    if (rc == 0 && absent > 0 && m->s->nulls == 0)
         json_object_set_new(j, "omit_null", json_true());
     if (rc == 0)
         rc = json_array_append(children, j) ? FERRY_ENOMEM : 0;

@@ -625,12 +625,14 @@ static const char users_doc[] =
     " \"reading_settings\": {\"theme\": \"dark\", \"font_size\": 12},"
     " \"preferences\": {\"startup\": \"library\"},"
     " \"recent_books\": [{\"asin\": \"B1\", \"notes\": [{\"n\": 1}]}],"
-    " \"tags\": [\"a\"], \"big\": 123456789012345678901234},"
+    " \"tags\": [\"a\"], \"big\": 123456789012345678901234,"
+    " \"emu\": {\"a\": 1}},"
     " \"bo@example.com\": {\"avd_name\": null, \"font-size\": 9,"
     " \"score\": 2.5, \"vip\": false,"
     " \"reading_settings\": {\"theme\": \"light\", \"font_size\": 10},"
     " \"preferences\": {\"sort\": {\"by\": \"title\"}},"
-    " \"recent_books\": [], \"tags\": [], \"big\": 1, \"mixed\": 1},"
+    " \"recent_books\": [], \"tags\": [], \"big\": 1, \"mixed\": 1,"
+    " \"emu\": null},"
     " \"cy@example.com\": {\"avd_name\": \"C\", \"font-size\": 8,"
     " \"score\": 3, \"vip\": true, \"reading_settings\": null,"
     " \"preferences\": {\"zoom\": 2}, \"recent_books\": [], \"tags\": [],"
@@ -670,7 +672,12 @@ static void test_infer_object_collection(void **state)
     assert_at(m, "children/2/children/0/table", "\"notes\"");
     assert_at(m, "children/2/children/0/parent_key",
               "[\"user_email\",\"recent_book_position\"]");
-    assert_string_equal(n.text, "");
+    /* Absent in one record, null in another: omit_null false, a note. */
+    assert_at(m, "children/3/table", "\"emu\"");
+    assert_null(at(m, "children/3/omit_null"));
+    assert_string_equal(n.text, "round trip: $.*.emu is absent in 1 records "
+                                "and null in 1; the export writes null for "
+                                "both\n");
     json_decref(m);
 }
 
