@@ -691,6 +691,36 @@ static int child_key(struct ptable *c, const struct ptable *parent,
     return rc < 0 ? FERRY_ENOMEM : 0;
 }
 
+/* A map's own columns: its key column (the key's last) and its value. */
+static int map_body(struct ptable *c, json_t *j)
+{
+    struct fy_buf v = FY_BUF_INIT(0);
+    int rc;
+
+    fy_buf_adds(&v, "value");
+    rc = unique_name(&c->cols, &v, 63);
+    json_object_set_new(j, "key_column", json_string(c->key[c->nkey - 1]));
+    json_object_set_new(j, "value_column", json_string(v.data));
+    json_object_set_new(j, "value_type", json_string("jsonb"));
+    fy_buf_release(&v);
+    return rc;
+}
+
+/* The child's kind-specific keys: a map's columns, or the fields. */
+static int child_body(struct proposal *p, struct ptable *c,
+                      const struct member *m, enum decision d, json_t *j)
+{
+    if (d == D_MAP)
+        return map_body(c, j);
+    if (d == D_ARRAY) {
+        json_object_set_new(j, "index_column",
+                            json_string(c->key[c->nkey - 1]));
+        fy_buf_adds(&p->path, "[*]"); /* add_member puts the path back */
+        return add_fields(p, c, m->s->elem, j);
+    }
+    return add_fields(p, c, m->s, j);
+}
+
 static int add_child(struct proposal *p, struct ptable *t,
                      const struct member *m, enum decision d, int64_t absent,
                      json_t *children)
@@ -712,24 +742,8 @@ static int add_child(struct proposal *p, struct ptable *t,
         json_object_set_new(j, "kind", json_string(kind_names[d]));
         json_object_set_new(j, "table", json_string(c.table));
         json_object_set(j, "parent_key", jkey);
+        rc = child_body(p, &c, m, d, j);
     }
-    if (rc == 0 && d == D_MAP)
-        json_object_set_new(j, "key_column", json_string(c.key[c.nkey - 1]));
-    if (rc == 0 && d == D_ARRAY)
-        fy_buf_adds(&p->path, "[*]"); /* add_member puts the path back */
-    if (rc == 0 && d != D_MAP)
-        rc = add_fields(p, &c, d == D_ARRAY ? m->s->elem : m->s, j);
-    if (rc == 0 && d == D_MAP) {
-        struct fy_buf v = FY_BUF_INIT(0);
-
-        fy_buf_adds(&v, "value");
-        rc = unique_name(&c.cols, &v, 63);
-        json_object_set_new(j, "value_column", json_string(v.data));
-        json_object_set_new(j, "value_type", json_string("jsonb"));
-        fy_buf_release(&v);
-    }
-    if (rc == 0 && d == D_ARRAY)
-        json_object_set_new(j, "index_column", json_string(c.key[c.nkey - 1]));
     if (rc == 0 && absent > 0 && m->s->nulls == 0)
         json_object_set_new(j, "omit_null", json_true());
     if (rc == 0)
