@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -526,6 +527,27 @@ static void remove_temp(const char *tmp)
     unlink(side);
     snprintf(side, sizeof(side), "%s-shm", tmp);
     unlink(side);
+    snprintf(side, sizeof(side), "%s-journal", tmp);
+    unlink(side);
+}
+
+/*
+ * A restore killed before its end leaves its copy (PATH.restore-XXXXXX).
+ * Whoever holds the store exclusively is the only restore of it, so any
+ * such file is a dead one's.
+ */
+static void remove_dead_copies(const char *path)
+{
+    char pattern[4096];
+    glob_t g;
+
+    if (snprintf(pattern, sizeof(pattern), "%s.restore-*", path) >=
+            (int)sizeof(pattern) ||
+        glob(pattern, GLOB_NOSORT, NULL, &g) != 0)
+        return;
+    for (size_t i = 0; i < g.gl_pathc; i++)
+        remove_temp(g.gl_pathv[i]);
+    globfree(&g);
 }
 
 int fy_store_sqlite_restore(const char *url, const char *file,
@@ -542,8 +564,10 @@ int fy_store_sqlite_restore(const char *url, const char *file,
         rc = take_store(path, &live, err);
     if (rc == 0)
         rc = read_floor(live, path, &floor, err);
-    if (rc == 0)
+    if (rc == 0) {
+        remove_dead_copies(path);
         rc = temp_next_to(path, "restore", &tmp, err);
+    }
     if (rc == 0 &&
         sqlite3_open_v2(file, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK)
