@@ -2,7 +2,7 @@
 /*
  * `ferry import json FILE --mapping M`: a JSON document into the app
  * database's tables (lib/import/import.c), or through ferryd's row API
- * (--to URL, lib/import/import_http.c). This file parses the options,
+ * (--to URL, the row API). This file parses the options,
  * opens the database, shows progress on a terminal and prints the counts.
  */
 #include <getopt.h>
@@ -13,6 +13,7 @@
 
 #include <sqlite3.h>
 
+#include "agent/agent.h"
 #include "capture/capture.h"
 #include "core/config.h"
 #include "import/import.h"
@@ -25,7 +26,7 @@
 static const char import_usage[] =
     "usage: ferry import json FILE --mapping MAPPING [--dry-run] [--create]\n"
     "                         [--delete-missing] [--skip-bad] [--backup PATH]\n"
-    "                         [--db PATH]\n"
+    "                         [--db PATH | --to URL]\n"
     "imports the JSON document FILE into the tables MAPPING describes, in\n"
     "the app database (the config's, or --db PATH), in one transaction;\n"
     "rows equal to the stored ones are not touched. Before the commit FILE\n"
@@ -34,6 +35,8 @@ static const char import_usage[] =
     "  --create          create the mapping's tables that are missing\n"
     "  --delete-missing  delete the records FILE no longer has\n"
     "  --skip-bad        leave bad records out (listed) instead of failing\n"
+    "  --to URL          write through ferryd's row API at URL (the key from\n"
+    "                    the environment, as for push); no deletes\n"
     "Exit codes: 0 done; 2 usage; 3 config, mapping or database missing or\n"
     "invalid, a table missing, or bad input in FILE (nothing written); 5 the\n"
     "database stayed locked; 1 other errors.\n";
@@ -42,6 +45,7 @@ struct import_args {
     struct fy_import_opts o;
     const char *mapping;
     const char *db;
+    const char *to;
     bool tty;
     double last_progress;
 };
@@ -57,6 +61,7 @@ static int parse_import(int argc, char **argv, struct import_args *a)
         {"skip-bad", no_argument, NULL, 'S'},
         {"backup", required_argument, NULL, 'b'},
         {"db", required_argument, NULL, 'd'},
+        {"to", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c;
@@ -87,6 +92,9 @@ static int parse_import(int argc, char **argv, struct import_args *a)
         case 'd':
             a->db = optarg;
             break;
+        case 't':
+            a->to = optarg;
+            break;
         default:
             return agent_usage_error(import_usage);
         }
@@ -94,6 +102,15 @@ static int parse_import(int argc, char **argv, struct import_args *a)
     if (optind != argc - 1 || !*argv[optind] || !a->mapping || !*a->mapping ||
         (a->db && !*a->db) || (a->o.backup && !*a->o.backup))
         return agent_usage_error(import_usage);
+    if (a->to && strncmp(a->to, "http://", 7) != 0 &&
+        strncmp(a->to, "https://", 8) != 0)
+        return agent_usage_error("ferry import json: --to needs an http://"
+                                 " or https:// URL\n");
+    if (a->to && (a->db || a->o.dry_run || a->o.create || a->o.delete_missing))
+        return agent_usage_error("ferry import json: --to does not go with"
+                                 " --db, --dry-run, --create or"
+                                 " --delete-missing (the row API deletes"
+                                 " nothing and creates no tables)\n");
     a->o.file = argv[optind];
     return 0;
 }
@@ -150,6 +167,42 @@ static int open_db(struct agent_ctx *ctx, const char *path, sqlite3 **db,
     return rc;
 }
 
+/*
+ * --to URL: a network-only agent over the config (its key variable and
+ * auth header), its base_url replaced by URL.
+ */
+static int import_to(struct agent_ctx *ctx, struct import_args *a,
+                     struct fy_import_result *res, struct ferry_err *err)
+{
+    struct fy_agent_opts ao = {.retry_budget_ms = 300000,
+                               .backoff_base_ms = 250,
+                               .backoff_cap_ms = 30000};
+    struct fy_agent_config cfg = {0};
+    struct fy_agent *agent = NULL;
+    char *url;
+    int rc = fy_agent_config_load(ctx->config_path, &cfg, err);
+
+    if (rc < 0)
+        return rc;
+    url = fy_strdup(a->to);
+    if (!url) {
+        fy_agent_config_release(&cfg);
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    }
+    fy_free(cfg.base_url);
+    cfg.base_url = url;
+    ao.key = agent_api_key(&cfg, &rc);
+    if (!ao.key) {
+        fy_agent_config_release(&cfg);
+        return rc; /* an exit code, said on stderr */
+    }
+    rc = fy_agent_new(&cfg, NULL, &ao, &agent, err);
+    if (rc == 0)
+        rc = fy_import_http(agent, &a->o, res, err);
+    fy_agent_free(agent);
+    return rc;
+}
+
 static void print_counts(const struct import_args *a,
                          const struct fy_import_result *r)
 {
@@ -178,7 +231,7 @@ static void print_counts(const struct import_args *a,
 static int exit_code(struct ferry_err *err)
 {
     if (err->code == FERRY_EPARSE || err->code == FERRY_ETOOBIG ||
-        err->code == FERRY_EIO)
+        err->code == FERRY_EIO || err->code == FERRY_ECONTRACT)
         err->code = FERRY_ECONFIG;
     return agent_fail(err);
 }
@@ -208,10 +261,17 @@ int agent_import(struct agent_ctx *ctx, int argc, char **argv)
     a.o.ctx = &a;
     rc = fy_mapping_load(a.mapping, &m, &err);
     a.o.m = m;
-    if (rc == 0)
+    if (rc == 0 && a.to) {
+        rc = import_to(ctx, &a, &res, &err);
+        if (rc > 0) {
+            fy_mapping_free(m);
+            return rc; /* the key: said, with its exit code */
+        }
+    } else if (rc == 0) {
         rc = open_db(ctx, a.db, &db, &err);
-    if (rc == 0)
-        rc = fy_import_sqlite(db, &a.o, &res, &err);
+        if (rc == 0)
+            rc = fy_import_sqlite(db, &a.o, &res, &err);
+    }
     clear_progress(&a);
     if (rc == 0) {
         print_counts(&a, &res);

@@ -20,6 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
+#include "agent/agent.h"
 #include "import/reader.h"
 #include "json/value.h"
 #include "util/arena.h"
@@ -73,8 +76,15 @@ struct imp {
     size_t nrows, caprows;
     bool bad;
     char problem[600];
-    sqlite3_stmt *root_seen, *root_unseen_clear;
+    sqlite3_stmt *root_seen;
     struct fy_buf sql;
+
+    /* --to URL: rows go to ferryd's row API in batches per table. */
+    struct fy_agent *agent;
+    struct fy_buf *batch; /* per table: "[row,row" */
+    size_t *nbatch;
+    bool backed_up;
+    bool sending; /* the second pass: the first only checked the file */
 };
 
 /* ---- layout ------------------------------------------------------------ */
@@ -403,6 +413,25 @@ static int setup_root_seen(struct imp *im)
         fy_buf_addf(b, "%s?%zu", k ? ", " : "", k + 1);
     fy_buf_addc(b, ')');
     return prepare(im, it->t->table, &im->root_seen);
+}
+
+static int setup_http(struct imp *im)
+{
+    const struct fy_mapping *m = im->o->m;
+    int rc = 0;
+
+    im->tabs = fy_calloc(m->ntables, sizeof(*im->tabs));
+    im->res->tables = fy_calloc(m->ntables, sizeof(*im->res->tables));
+    im->batch = fy_calloc(m->ntables, sizeof(*im->batch));
+    im->nbatch = fy_calloc(m->ntables, sizeof(*im->nbatch));
+    if (!im->tabs || !im->res->tables || !im->batch || !im->nbatch)
+        return fy_err_set(im->err, FERRY_ENOMEM, "out of memory");
+    im->ntabs = m->ntables;
+    for (size_t i = 0; i < m->ntables; i++)
+        fy_buf_init(&im->batch[i], 0);
+    for (size_t i = 0; rc == 0 && i < m->ntables; i++)
+        rc = layout(im, &im->tabs[i], m->tables[i], m->tables[0]->nkey);
+    return rc == 0 ? setup_root_seen(im) : rc;
 }
 
 static int setup(struct imp *im)
@@ -981,6 +1010,176 @@ static void say(struct imp *im, enum fy_import_msg kind, const char *text)
         im->o->msg(im->o->ctx, kind, text);
 }
 
+/* ---- --to URL: ferryd's row API ------------------------------------------ */
+
+static int make_backup(struct imp *im)
+{
+    char text[PATH_MAX + 40];
+    int rc;
+
+    if (im->o->dry_run || im->backed_up)
+        return 0;
+    rc =
+        fy_import_backup(im->o->file, im->o->backup, &im->res->backup, im->err);
+    if (rc < 0)
+        return rc;
+    im->backed_up = true;
+    snprintf(text, sizeof(text), "the file's copy is %s", im->res->backup);
+    say(im, FY_IMPORT_BACKUP, text);
+    return 0;
+}
+
+/* A value in the wire encoding (docs/contract.md): what a push sends. */
+static void add_wire(struct fy_buf *b, enum fy_type t, const struct ival *v)
+{
+    switch (v->kind) {
+    case IV_INT:
+        if (t == FY_T_BOOLEAN)
+            fy_buf_adds(b, v->i ? "true" : "false");
+        else
+            fy_buf_addf(b, "%lld", (long long)v->i);
+        break;
+    case IV_REAL:
+        fy_buf_addf(b, "%.17g", v->d);
+        break;
+    case IV_TEXT:
+        /* jsonb holds JSON text, numeric the number as written. */
+        if (t == FY_T_JSONB || t == FY_T_NUMERIC)
+            fy_buf_add(b, v->s, v->len);
+        else
+            fy_json_add_string(b, v->s, v->len);
+        break;
+    case IV_NULL:
+    default:
+        fy_buf_adds(b, "null");
+    }
+}
+
+static void add_row_json(struct fy_buf *b, const struct itable *it,
+                         const struct ival *v)
+{
+    fy_buf_addc(b, '{');
+    for (size_t i = 0; i < it->n; i++) {
+        fy_buf_adds(b, i ? "," : "");
+        fy_json_add_string(b, it->names[i], strlen(it->names[i]));
+        fy_buf_addc(b, ':');
+        add_wire(b, it->types[i], &v[i]);
+    }
+    fy_buf_addc(b, '}');
+}
+
+/* What ferryd answered a batch that was not a 200, as an error. */
+static int refused(struct imp *im, const char *table,
+                   const struct fy_http_reply *rep)
+{
+    json_t *j = json_loadb(rep->body.data, rep->body.len, 0, NULL);
+    const char *msg = json_string_value(
+        json_object_get(json_object_get(j, "error"), "message"));
+    int code = rep->status == 401   ? FERRY_EAUTH
+               : rep->status == 403 ? FERRY_EFORBIDDEN
+               : rep->status == 404 ? FERRY_ECONFIG
+               : rep->status == 422 ? FERRY_ECONTRACT
+                                    : FERRY_EHTTP;
+    int rc = fy_err_status(im->err, code, (int)rep->status,
+                           "ferryd refused rows of table '%s' (HTTP %ld):"
+                           " %.300s",
+                           table, rep->status, msg ? msg : "no message");
+
+    json_decref(j);
+    return rc;
+}
+
+/*
+ * POSTs a table's batch. The Idempotency-Key is a hash of the table and
+ * the rows: a batch retried, or sent again by a second run within 24
+ * hours, is answered from ferryd's memory without writing again.
+ */
+static int flush_table(struct imp *im, size_t ti)
+{
+    struct fy_buf *b = &im->batch[ti];
+    const char *table = im->tabs[ti].t->table;
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char hex[2 * SHA256_DIGEST_LENGTH + 1], path[128], idem[96];
+    const char *headers[] = {idem, NULL};
+    struct fy_agent_request rq = {.step = "import"};
+    const struct fy_http_reply *rep = NULL;
+    json_t *j;
+    int rc;
+
+    if (im->nbatch[ti] == 0)
+        return 0;
+    rc = make_backup(im);
+    if (rc < 0)
+        return rc;
+    fy_buf_addc(b, ']');
+    if (fy_buf_error(b))
+        return fy_err_set(im->err, FERRY_ENOMEM, "out of memory");
+    SHA256((const unsigned char *)b->data, b->len, md);
+    fy_hex(md, 12, hex);
+    snprintf(idem, sizeof(idem), "Idempotency-Key: import-%s-%s", table, hex);
+    snprintf(path, sizeof(path), "/v1/tables/%s/rows", table);
+    rq.http.method = "POST";
+    rq.http.path = path;
+    rq.http.content_type = "application/json";
+    rq.http.body = b->data;
+    rq.http.len = b->len;
+    rq.http.headers = headers;
+    rc = fy_agent_request(im->agent, &rq, &rep, im->err);
+    if (rc < 0)
+        return rc;
+    if (rep->status != 200)
+        return refused(im, table, rep);
+    j = json_loadb(rep->body.data, rep->body.len, 0, NULL);
+    im->res->tables[ti].created +=
+        (uint64_t)json_integer_value(json_object_get(j, "created"));
+    im->res->tables[ti].updated +=
+        (uint64_t)json_integer_value(json_object_get(j, "updated"));
+    json_decref(j);
+    fy_buf_reset(b);
+    im->nbatch[ti] = 0;
+    return 0;
+}
+
+/* Every table's batch, parents first: a child never arrives before it. */
+static int flush_all(struct imp *im)
+{
+    for (size_t i = 0; i < im->ntabs; i++) {
+        int rc = flush_table(im, i);
+
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+#define BATCH_ROWS 1000
+
+/* The record's rows into the batches; 1 when its key was seen before. */
+static int send_record(struct imp *im)
+{
+    const struct ival *key = im->rows[0].v;
+    int rc = run(im, im->root_seen, key, im->tabs[0].nkey, NULL);
+
+    if (rc < 0)
+        return rc;
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return 1;
+    if (!im->sending)
+        return 0;
+    for (size_t i = 0; i < im->nrows; i++) {
+        size_t ti = im->rows[i].table;
+        struct fy_buf *b = &im->batch[ti];
+
+        /* A row's parents were added before it: flushed before it too. */
+        if (im->nbatch[ti] == BATCH_ROWS && (rc = flush_all(im)) < 0)
+            return rc;
+        fy_buf_addc(b, im->nbatch[ti] ? ',' : '[');
+        add_row_json(b, &im->tabs[ti], im->rows[i].v);
+        im->nbatch[ti]++;
+    }
+    return 0;
+}
+
 static int on_record(void *ctx, const struct fy_jrec *rec,
                      struct ferry_err *err)
 {
@@ -994,7 +1193,7 @@ static int on_record(void *ctx, const struct fy_jrec *rec,
     fy_arena_reset(&im->arena);
     im->res->records++;
     if (build_record(im, rec)) {
-        rc = write_record(im);
+        rc = im->agent ? send_record(im) : write_record(im);
         if (rc == 1)
             problem(im, NULL, NULL, "duplicate key", NULL);
     } else if (im->nrows > 0 && im->rows[0].v[0].kind != IV_NULL) {
@@ -1006,7 +1205,9 @@ static int on_record(void *ctx, const struct fy_jrec *rec,
     if (im->bad) {
         if (im->o->skip_bad) {
             im->res->skipped++;
-            say(im, FY_IMPORT_SKIPPED, im->problem);
+            /* --to's first pass only checks: the second one says it. */
+            if (!im->agent || im->sending)
+                say(im, FY_IMPORT_SKIPPED, im->problem);
         } else if (im->o->dry_run) {
             if (im->res->problems++ < MAX_PROBLEMS)
                 say(im, FY_IMPORT_PROBLEM, im->problem);
@@ -1182,6 +1383,82 @@ int fy_import_sqlite(sqlite3 *db, const struct fy_import_opts *o,
         res->backup = NULL;
     }
     sqlite3_exec(db, "DROP TABLE IF EXISTS temp.fyimp_root", NULL, NULL, NULL);
+    return rc;
+}
+
+static int second_pass(struct imp *im)
+{
+    im->sending = true;
+    im->ro.skipped = NULL; /* noted once, in the first pass */
+    im->res->records = im->res->skipped = 0;
+    for (size_t i = 0; i < im->ntabs; i++) {
+        memset(im->tabs[i].absent, 0,
+               im->tabs[i].t->ncols * sizeof(*im->tabs[i].absent));
+        memset(im->tabs[i].nulls, 0,
+               im->tabs[i].t->ncols * sizeof(*im->tabs[i].nulls));
+    }
+    if (sqlite3_exec(im->db, "DELETE FROM temp.fyimp_root", NULL, NULL, NULL) !=
+        SQLITE_OK)
+        return fy_sqlite_fail(im->db, "import", im->err);
+    return 0;
+}
+
+int fy_import_http(struct fy_agent *a, const struct fy_import_opts *o,
+                   struct fy_import_result *res, struct ferry_err *err)
+{
+    struct imp im = {
+        .o = o,
+        .res = res,
+        .err = err,
+        .agent = a,
+        .arena = FY_ARENA_INIT(0),
+        .sql = FY_BUF_INIT(0),
+    };
+    struct ferry_err local = {0};
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if (!err)
+        im.err = &local;
+    if (o->dry_run || o->create || o->delete_missing)
+        return fy_err_set(im.err, FERRY_EINVAL,
+                          "--to does not go with --dry-run, --create or"
+                          " --delete-missing");
+    im.ro = (struct fy_reader_opts){
+        .path = o->m->path,
+        .npath = o->m->npath,
+        .object_collection = o->m->object_collection,
+        .record = on_record,
+        .skipped = on_skipped,
+        .ctx = &im,
+    };
+    /* A private temporary database ("") holds the keys seen. */
+    if (sqlite3_open_v2("", &im.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        rc = fy_err_set(im.err, FERRY_ENOMEM, "out of memory");
+    else
+        rc = begin(&im);
+    if (rc == 0)
+        rc = setup_http(&im);
+    /*
+     * Twice: the first pass checks the whole document, so that bad input
+     * sends nothing, as a local import writes nothing.
+     */
+    if (rc == 0)
+        rc = fy_reader_read_file(o->file, &im.ro, im.err);
+    if (rc == 0)
+        rc = second_pass(&im);
+    if (rc == 0)
+        rc = fy_reader_read_file(o->file, &im.ro, im.err);
+    if (rc == 0)
+        rc = flush_all(&im);
+    if (rc == 0)
+        round_trip_notes(&im);
+    for (size_t i = 0; im.batch && i < im.ntabs; i++)
+        fy_buf_release(&im.batch[i]);
+    fy_free(im.batch);
+    fy_free(im.nbatch);
+    teardown(&im);
+    sqlite3_close(im.db);
     return rc;
 }
 

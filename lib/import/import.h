@@ -65,6 +65,24 @@ int fy_import_sqlite(sqlite3 *db, const struct fy_import_opts *o,
                      struct fy_import_result *res, struct ferry_err *err);
 void fy_import_result_release(struct fy_import_result *res);
 
+struct fy_agent;
+
+/*
+ * --to URL: the same rows POSTed to ferryd's row API through agent a
+ * (network-only), up to 1000 per request and table, every table's batch
+ * sent, parents first, whenever one is full; each request retried like a
+ * push, with an Idempotency-Key made from its rows. The file is read
+ * twice: checked whole first, so bad input sends nothing (skip_bad: the
+ * bad records are left out). Not one transaction: what was sent before a
+ * failure of ferryd or the network stays, and running the import again
+ * finishes it. No deletes (the API lists no rows to compare with), so
+ * dry_run, create and delete_missing are refused (FERRY_EINVAL). The
+ * copy of the file is made before the first request. res's created and
+ * updated are ferryd's answers.
+ */
+int fy_import_http(struct fy_agent *a, const struct fy_import_opts *o,
+                   struct fy_import_result *res, struct ferry_err *err);
+
 /*
  * The SQLite declared type --create gives a column of type t: one that
  * fy_type_from_sqlite maps back to t (integer, which has none, becomes
