@@ -107,8 +107,12 @@ start_ferryd
 files_point a "$URL"
 
 # The first import: every row created, each captured once.
-ferry_in a import json "$T/users.json" --mapping "$MAP" >"$T/imp1.out" \
+cd "$T" || fail "cd"
+ferry_in a import json users.json --mapping "$MAP" >"$T/imp1.out" \
     2>"$T/imp1.err" || fail "import: $(cat "$T/imp1.err")"
+# What it printed is docs/import.md's example.
+cat "$T/imp1.out" "$T/imp1.err" >"$T/imp1.all"
+docs_check docs/import.md import-users "$T/imp1.all"
 python3 "$T/expect.py" "$MAP" - "$T/users.json" counts >"$T/want.counts"
 awk '{ print $1, $2, 0, 0, 0 }' "$T/want.counts" >"$T/want1"
 counts_of "$T/imp1.out" >"$T/got1"

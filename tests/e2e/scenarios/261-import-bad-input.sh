@@ -173,3 +173,12 @@ assert_exit "missing file" 3 ferry_in a import json "$T/nope.json" \
     --mapping "$MAP"
 ferry_in a import json --help | grep -q "^usage: ferry import json FILE" ||
     fail "--help"
+
+# The docs: the synopsis is what --help prints (both pages).
+usage=$("$FERRY" import --help | awk 'NR > 1 && !/^ / { exit } { print }' |
+    sed 's/^usage: //' | tr '\n' ' ' | tr -s ' ' | sed 's/ $//')
+for page in docs/import.md docs/commands.md; do
+    assert_eq "$page: the synopsis" "$usage" \
+        "$(docs_block $page usage-import | tr '\n' ' ' | tr -s ' ' |
+            sed 's/ $//')"
+done
