@@ -687,6 +687,25 @@ static int write_temp(sqlite3 *db, const struct fy_mapping *m, FILE *f,
     return rc;
 }
 
+/*
+ * A symlink stays one: the file it names (which may not exist yet) is the
+ * one replaced. True when path is a link, with the target in out.
+ */
+static bool link_target(const char *path, char *out, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dir = slash ? (size_t)(slash - path) + 1 : 0;
+    char target[PATH_MAX];
+    ssize_t n = readlink(path, target, sizeof(target) - 1);
+
+    if (n <= 0)
+        return false;
+    target[n] = '\0';
+    if (target[0] == '/')
+        dir = 0; /* absolute: the link's folder does not matter */
+    return (size_t)snprintf(out, size, "%.*s%s", (int)dir, path, target) < size;
+}
+
 int fy_export_file(sqlite3 *db, const struct fy_mapping *m, const char *path,
                    int flags, struct fy_export_stats *stats,
                    struct ferry_err *err)
@@ -694,11 +713,17 @@ int fy_export_file(sqlite3 *db, const struct fy_mapping *m, const char *path,
     struct fy_buf tmp = FY_BUF_INIT(0);
     struct stat sb;
     mode_t mode = stat(path, &sb) == 0 ? (sb.st_mode & 07777) : 0644;
+    char real[PATH_MAX], next[PATH_MAX];
     FILE *f = NULL;
     int fd = -1, rc = fy_export_check(db, m, err);
 
     if (rc < 0)
         return rc;
+    /* Links to links too, as far as the system follows them. */
+    for (int i = 0; i < 40 && link_target(path, next, sizeof(next)); i++) {
+        memcpy(real, next, sizeof(real));
+        path = real;
+    }
     fy_buf_addf(&tmp, "%s.tmp.XXXXXX", path);
     if (fy_buf_error(&tmp))
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");

@@ -85,6 +85,13 @@ ferry_in a export json --mapping "$MAP" -o "$T/out.json" 2>>"$T/agent.log" ||
     fail "the good export"
 assert_eq "the app database after the exports" "$db_sum" "$(sqlite3 "$DB" .dump | md5sum)"
 cmp -s "$T/out.json" "$T/old.json" && fail "the good export did not replace out.json"
+# -o through a symlink replaces the file it names; the link stays.
+mkdir "$T/real"
+ln -s "$T/real/linked.json" "$T/link.json"
+ferry_in a export json --mapping "$MAP" -o "$T/link.json" 2>>"$T/agent.log" ||
+    fail "the export through a symlink"
+[ -L "$T/link.json" ] || fail "-o replaced the symlink"
+cmp -s "$T/out.json" "$T/real/linked.json" || fail "the linked file is not the export"
 ferry_in a export json --mapping "$MAP" >"$T/stdout.json" 2>>"$T/agent.log" ||
     fail "the export to stdout"
 cmp "$T/out.json" "$T/stdout.json" || fail "-o and stdout differ"
