@@ -703,7 +703,8 @@ static int expire_steps(struct fy_store *st, const struct fy_read_mark *floor,
         rc = fy_sql_run(st, &now, err);
     if (rc == 0)
         rc = newest_version(st, &newest, err);
-    if (rc == 0 && newest >= mark->v)
+    /* A version above the mark is one no cursor could ever pass safely. */
+    if (rc == 0 && newest > mark->v)
         return fy_err_set(
             err, FERRY_ESCHEMA,
             "the store holds versions up to %lld, above this database's"

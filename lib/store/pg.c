@@ -94,8 +94,13 @@ static const struct fy_sql_word pg_words[] = {
      * and cannot use the version index.
      */
     {"ver_order_x", "x._ferry_xid, x._ferry_seq"},
-    /* expiring cursors (backup.c): this transaction's id, versioned tables */
-    {"ver_now", "SELECT pg_current_xact_id()::text"},
+    /*
+     * expiring cursors (backup.c): below every running transaction, so no
+     * write can still land at or below it (as the pruning mark, read.c);
+     * the tables with a version column
+     */
+    {"ver_now", "SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::"
+                "bigint - 1)::text"},
     {"ver_tables", "SELECT quote_ident(table_schema) || '.' ||"
                    " quote_ident(table_name) FROM information_schema.columns"
                    " WHERE column_name = '_ferry_xid' AND table_schema NOT IN"

@@ -275,11 +275,12 @@ int fy_store_sqlite_restore(const char *url, const char *file,
                             struct fy_read_mark *mark, struct ferry_err *err);
 /*
  * Expires every pull cursor handed out so far, on either store, in one
- * transaction: the pruning mark moves to the current version (SQLite: the
- * revision counter, first raised above floor->v; PostgreSQL: this
- * transaction's id) and the pruning epoch above floor->epoch and its own
- * (floor may be NULL). FERRY_ESCHEMA when a stored row's version is at or
- * above the current one: a PostgreSQL dump restored into a cluster whose
+ * transaction, also while ferryd serves: the pruning mark moves to a
+ * version no write can still land at or below (SQLite: the revision
+ * counter, first raised above floor->v; PostgreSQL: the oldest running
+ * transaction's id less one) and the pruning epoch above floor->epoch and
+ * its own (floor may be NULL). FERRY_ESCHEMA when a stored row's version
+ * is above it: a PostgreSQL dump restored into a cluster whose
  * transaction ids are behind (the message says how to move them).
  */
 int fy_store_expire_cursors(struct fy_store *st,

@@ -18,7 +18,8 @@
 # rows in the backup plus those added after the restore; the rows
 # acknowledged between backup and restore are gone from the store and,
 # after the re-bootstrap, from every agent too; every agent equals the
-# store.
+# store. Last, `ferryd expire-cursors` while ferryd serves: two agents
+# re-bootstrap again and end equal to the store.
 AGENTS=8
 write_contract "$T/contract.json" <<'JSON'
 {"version": 1, "tables": [{"name": "items",
@@ -188,4 +189,19 @@ for d in $(seq 1 $AGENTS); do
             FROM items WHERE id / 1000000 = $d" | tr '|' ' ')"
     assert_eq "a$d = store after the restore" "$(digest_store)" \
         "$(digest_app "$T/a$d/app.db")"
+done
+
+# expire-cursors while ferryd serves: the next pull of each agent gets 410
+# and re-bootstraps; it ends equal to the store.
+"$FERRYD" --store "$STORE_URL" expire-cursors >"$T/expire.out" 2>>"$T/ferryd.log" ||
+    fail "expire-cursors while serving"
+for d in 1 2; do
+    n=$(grep -c 'cursor expired' "$T/agent.$d.log")
+    add_rows "$d" 3
+    sync_as "$d" || fail "sync a$d after expire-cursors"
+    assert_eq "a$d met 410 again" $((n + 1)) "$(grep -c 'cursor expired' "$T/agent.$d.log")"
+done
+for d in 1 2; do sync_as "$d" || fail "sync a$d"; done
+for d in 1 2; do
+    assert_eq "a$d = store after expire-cursors" "$(digest_store)" "$(digest_app "$T/a$d/app.db")"
 done

@@ -8,7 +8,8 @@
 # store, both agents' cursors (past the dump) get 410 and re-bootstrap,
 # and the end state is exact: the dump's rows plus those written after the
 # restore, on both agents too. A restore into the old cluster needs no
-# pg_resetwal.
+# pg_resetwal. Last, expire-cursors while ferryd serves and a pushes: b
+# re-bootstraps again and misses nothing.
 BK=docs/backups.md
 own_pg
 as_pg "$PGBIN/pg_ctl" -D "$OWN_PG/data" -m fast -w stop >/dev/null 2>&1 ||
@@ -110,3 +111,21 @@ assert_eq "new store: the dump's rows and those after the restore" \
         count(*) FILTER (WHERE id > 1000) FROM items" | tr '|' ' ')"
 assert_eq "a = new store" "$(digest_store)" "$(digest_app "$APPA")"
 assert_eq "b = new store" "$(digest_store)" "$(digest_app "$APPB")"
+
+# expire-cursors while ferryd serves and a pushes: b's next pull re-bootstraps
+# and nothing written meanwhile is missed.
+app_sql "$APPA" "INSERT INTO items (id, name) VALUES (2001, 'during')"
+ferry_in_bg_push() { KEY=$KA ferry_bg a push >/dev/null 2>>"$T/agent.log"; }
+ferry_in_bg_push
+push_pid=$!
+ferryd --store "$NEW_STORE" expire-cursors >"$T/expire2.out" 2>&1 ||
+    fail "expire-cursors while serving: $(cat "$T/expire2.out")"
+wait $push_pid || fail "push during expire-cursors"
+app_sql "$APPA" "INSERT INTO items (id, name) VALUES (2002, 'after')"
+pull_as a push >/dev/null 2>>"$T/agent.log" || fail "push after expire-cursors"
+n=$(grep -c 'cursor expired' "$T/agent.b.log")
+pull_as b pull >/dev/null 2>>"$T/agent.b.log" || fail "pull of b"
+assert_eq "b met 410 again" $((n + 1)) "$(grep -c 'cursor expired' "$T/agent.b.log")"
+pull_converge b
+assert_eq "b = store after a live expire-cursors" "$(digest_store)" "$(digest_app "$APPB")"
+assert_eq "both rows there" 2 "$(store_sql "SELECT count(*) FROM items WHERE id IN (2001, 2002)")"
