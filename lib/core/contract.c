@@ -183,7 +183,7 @@ static int parse_column(const char *tname, json_t *jc, struct fy_column *col,
     const char *name = json_string_value(json_object_get(jc, "name"));
     const char *type = json_string_value(json_object_get(jc, "type"));
     json_t *nn = json_object_get(jc, "not_null");
-    int t;
+    int t, rc;
 
     if (!json_is_object(jc) || !name)
         return fy_err_set(err, FERRY_ECONFIG,
@@ -207,7 +207,13 @@ static int parse_column(const char *tname, json_t *jc, struct fy_column *col,
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     col->type = (enum fy_type)t;
     col->not_null = json_is_true(nn);
-    return parse_default(tname, json_object_get(jc, "default"), col, err);
+    rc = parse_default(tname, json_object_get(jc, "default"), col, err);
+    if (rc < 0) {
+        /* Not counted in the table yet: fy_contract_free would miss it. */
+        fy_free(col->name);
+        col->name = NULL;
+    }
+    return rc;
 }
 
 static int lookup_col(const struct fy_table *t, json_t *jname, const char *what,

@@ -156,7 +156,8 @@ static int plan_expand(struct plan *p)
     if (rc == 0)
         rc = fy_sql_expand(p->st, p->tpl.data, &p->sql);
     fy_buf_reset(&p->tpl);
-    return rc;
+    return rc < 0 ? fy_err_set(p->err, rc, "migrate: cannot build a statement")
+                  : 0;
 }
 
 /* Runs p->sql (with what is left in p->tpl expanded first). */
@@ -215,8 +216,11 @@ static int add_default(struct plan *p, const struct fy_column *col)
     if (!col->def)
         return 0;
     rc = fy_val_from_json(col, col->def, &a, &v, why, sizeof(why));
-    if (rc < 0)
+    if (rc < 0) {
+        /* Checked when the contract was read: only memory fails here. */
+        rc = fy_err_set(p->err, FERRY_ENOMEM, "out of memory");
         goto out;
+    }
     fy_buf_adds(b, " DEFAULT ");
     switch (v.kind) {
     case FY_V_INT:
@@ -384,9 +388,7 @@ static int add_column(struct plan *p, const struct fy_table *t, bool tomb,
     rc = plan_expand(p);
     if (rc == 0 && cc)
         rc = add_default(p, cc);
-    if (rc < 0)
-        return fy_err_set(p->err, rc, "add columns: out of memory");
-    return plan_run(p, report, "add columns");
+    return rc < 0 ? rc : plan_run(p, report, "add columns");
 }
 
 static int add_columns(struct plan *p, const struct fy_table *t)
