@@ -344,6 +344,15 @@ static int place(const char *tmp, const char *file, bool replace,
     return sync_dir_of(file, err);
 }
 
+/* Whether a and b name one existing file (--force must not replace it). */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 int fy_store_sqlite_backup(const char *url, const char *file, bool replace,
                            struct fy_backup_info *info, struct ferry_err *err)
 {
@@ -358,6 +367,11 @@ int fy_store_sqlite_backup(const char *url, const char *file, bool replace,
         return fy_err_set(err, FERRY_EINVAL,
                           "'%s' exists: ferryd backup does not replace a"
                           " file (--force does)",
+                          file);
+    if (same_file(file, path))
+        return fy_err_set(err, FERRY_EINVAL,
+                          "'%s' is the store itself: back it up to another"
+                          " file",
                           file);
     if (access(path, F_OK) != 0)
         return fy_err_set(err, FERRY_ESCHEMA,

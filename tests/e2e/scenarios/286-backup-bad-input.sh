@@ -51,6 +51,10 @@ good=$(md5sum <"$T/good.db")
 echo "precious" >"$T/precious.txt"
 refused "backup over a file" 2 "exists" backup "$T/precious.txt"
 assert_eq "existing file kept" precious "$(cat "$T/precious.txt")"
+refused "backup --force over the store itself" 2 "is the store itself" \
+    backup --force "${STORE_URL#sqlite:}"
+refused "backup --force over the store by another name" 2 "is the store itself" \
+    backup --force "$(dirname "${STORE_URL#sqlite:}")/./$(basename "${STORE_URL#sqlite:}")"
 refused "backup into a missing directory" 1 "cannot create a file next to" \
     backup "$T/nodir/b.db"
 refused "backup of a store that does not exist" 3 "does not exist yet" \
