@@ -99,9 +99,10 @@ static void report(const struct export_args *a,
 {
     if (st->orphans > 0)
         fprintf(stderr,
-                "ferry: warning: %lld rows without a parent row left out (the "
+                "ferry: warning: %lld %s without a parent row left out (the "
                 "first in table '%s')\n",
-                (long long)st->orphans, st->orphan_table);
+                (long long)st->orphans, st->orphans == 1 ? "row" : "rows",
+                st->orphan_table);
     if (a->out)
         fprintf(stderr, "ferry: exported %lld records (%lld rows) to %s\n",
                 (long long)st->records, (long long)st->rows, a->out);

@@ -85,6 +85,18 @@ ferry_in a export json --mapping "$MAP" -o "$T/out.json" 2>>"$T/agent.log" ||
     fail "the good export"
 assert_eq "the app database after the exports" "$db_sum" "$(sqlite3 "$DB" .dump | md5sum)"
 cmp -s "$T/out.json" "$T/old.json" && fail "the good export did not replace out.json"
+# Rows without a parent are left out, counted in a warning.
+cp "$DB" "$T/app-good.db"
+sqlite3 "$DB" "INSERT INTO user_preferences VALUES ('nobody@example.com',
+        'a', '1'), ('nobody@example.com', 'b', '2');
+    INSERT INTO book_notes VALUES ('ana@example.com', 7, 0, 'lost')"
+ferry_in a export json --mapping "$MAP" -o "$T/orphans.json" 2>"$T/orphans.err" ||
+    fail "the export with rows without a parent"
+grep -qxF "ferry: warning: 3 rows without a parent row left out (the first in table 'user_preferences')" \
+    "$T/orphans.err" || fail "no warning of the orphans: $(cat "$T/orphans.err")"
+cmp -s "$T/out.json" "$T/orphans.json" || fail "the orphans changed the document"
+cp "$T/app-good.db" "$DB"
+
 # -o through a symlink replaces the file it names; the link stays.
 mkdir "$T/real"
 ln -s "$T/real/linked.json" "$T/link.json"
