@@ -111,7 +111,7 @@ int ferryd_restore(struct ferryd_settings *s, int argc, char **argv)
 {
     struct ferry_err err = {0};
     struct fy_backup_info info;
-    struct fy_read_mark mark;
+    struct fy_read_mark mark = {0};
     const char *file = NULL;
     bool force = false;
     int rc = parse(argc, argv, false, &force, &file);
@@ -133,7 +133,7 @@ int ferryd_expire_cursors(struct ferryd_settings *s, int argc, char **argv)
 {
     struct ferry_err err = {0};
     struct fy_store *st = NULL;
-    struct fy_read_mark mark;
+    struct fy_read_mark mark = {0};
     char sum[65], *shown;
     long version = 0;
     int rc;

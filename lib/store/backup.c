@@ -242,8 +242,9 @@ static int sync_path(const char *path, bool dir, struct ferry_err *err)
 static int sync_dir_of(const char *file, struct ferry_err *err)
 {
     char *copy = fy_strdup(file);
-    int rc = copy ? sync_path(dirname(copy), true, err)
-                  : fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    const char *dir = copy ? dirname(copy) : NULL;
+    int rc = dir ? sync_path(dir, true, err)
+                 : fy_err_set(err, FERRY_ENOMEM, "out of memory");
 
     fy_free(copy);
     return rc;
@@ -257,18 +258,18 @@ static int temp_next_to(const char *path, const char *suffix, char **out,
     char *t = fy_malloc(n);
     int fd;
 
-    if (!t)
-        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    *out = NULL;
+    if (!t) {
+        fy_err_set(err, FERRY_ENOMEM, "out of memory");
+        return FERRY_ENOMEM;
+    }
     snprintf(t, n, "%s.%s-XXXXXX", path, suffix);
     fd = mkstemp(t);
     if (fd < 0) {
-        int rc = fy_err_set(err, FERRY_EIO,
-                            "cannot create a file next to"
-                            " '%s': %s",
-                            path, strerror(errno));
-
+        fy_err_set(err, FERRY_EIO, "cannot create a file next to '%s': %s",
+                   path, strerror(errno));
         fy_free(t);
-        return rc;
+        return FERRY_EIO;
     }
     close(fd);
     *out = t;

@@ -235,7 +235,7 @@ static void test_backup_while_writing(void **state)
     /* No assertion while the writer runs: a failed one would leave it. */
     assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
     for (size_t i = 0; i < FY_ARRAY_LEN(seen); i++) {
-        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+        nanosleep(&(struct timespec){0, 20L * 1000 * 1000}, NULL);
         seen[i].rc =
             fy_store_sqlite_backup(fx->url, fx->file, true, &info, &err);
         if (seen[i].rc < 0)
@@ -294,7 +294,7 @@ static void test_restore_expires_cursors(void **state)
     struct fx *fx = *state;
     struct ferry_err err = {0};
     struct fy_backup_info info;
-    struct fy_read_mark mark, m2;
+    struct fy_read_mark mark = {0}, m2 = {0};
     struct fy_read_req req = {0};
     const int64_t old[] = {0, 5, 10, 15, 20};
     int n;
@@ -429,7 +429,7 @@ static void test_expire_cursors(void **state)
     struct fx *fx = *state;
     struct ferry_err err = {0};
     struct fy_store *st = NULL;
-    struct fy_read_mark a, b;
+    struct fy_read_mark a = {0}, b = {0};
     struct fy_read_req req = {.after = {3, 0}};
     int n;
 
