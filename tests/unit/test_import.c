@@ -3,7 +3,9 @@
  * Unit tests for the streaming reader (lib/import/reader.h): finding the
  * collection, records as trees with lines, paths, duplicate members,
  * malformed JSON with line and column, chunk boundaries and the record
- * limit.
+ * limit; and for the import (lib/import/import.h) into an SQLite file:
+ * counts, only changed rows written, vanished children, --delete-missing,
+ * --dry-run, --skip-bad, duplicate keys, --create's types, the backup.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,10 @@
 
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
+#include "core/contract.h"
+#include "import/import.h"
 #include "import/reader.h"
 #include "fy.h"
 
@@ -262,6 +268,302 @@ static void test_strings(void **state)
     fy_buf_release(&b);
 }
 
+/* ---- the import ---------------------------------------------------------- */
+
+static const char users_map[] =
+    "{\"collection\": {\"path\": \"$.users\", \"type\": \"object\"},"
+    " \"table\": \"users\", \"key\": \"email\","
+    " \"columns\": {\"name\": \"text\", \"age\": \"integer\","
+    "   \"joined\": {\"type\": \"date\", \"required\": true},"
+    "   \"score\": \"numeric\"},"
+    " \"rest\": \"extra\","
+    " \"children\": ["
+    "  {\"field\": \"settings\", \"kind\": \"object\", \"table\": \"settings\","
+    "   \"parent_key\": [\"user_email\"],"
+    "   \"columns\": {\"theme\": \"text\", \"big\": \"boolean\"}},"
+    "  {\"field\": \"prefs\", \"kind\": \"map\", \"table\": \"prefs\","
+    "   \"parent_key\": [\"user_email\"], \"key_column\": \"name\","
+    "   \"value_column\": \"value\", \"value_type\": \"jsonb\"},"
+    "  {\"field\": \"books\", \"kind\": \"array\", \"table\": \"books\","
+    "   \"parent_key\": [\"user_email\"], \"index_column\": \"pos\","
+    "   \"columns\": {\"title\": \"text\"},"
+    "   \"children\": [{\"field\": \"tags\", \"kind\": \"array\","
+    "     \"table\": \"book_tags\", \"parent_key\": [\"user_email\", \"book\"],"
+    "     \"index_column\": \"i\", \"value_column\": \"tag\","
+    "     \"value_type\": \"text\"}]}]}";
+
+static const char doc1[] =
+    "{\"meta\": 1, \"users\": {"
+    " \"a@x\": {\"name\": \"Ana\", \"age\": 30, \"joined\": \"2025-01-02\","
+    "   \"score\": 1.50, \"hobby\": [\"chess\"],"
+    "   \"settings\": {\"theme\": \"dark\", \"big\": true},"
+    "   \"prefs\": {\"sort\": {\"by\": \"title\"}, \"n\": null},"
+    "   \"books\": [{\"title\": \"Dune\", \"tags\": [\"sf\", \"classic\"]},"
+    "             {\"title\": \"Emma\", \"tags\": []}]},"
+    " \"b@x\": {\"joined\": \"2025-02-03\", \"settings\": null}}}";
+
+/* a@x loses a preference, a book and a tag; b@x is gone; c@x is new. */
+static const char doc2[] =
+    "{\"users\": {"
+    " \"a@x\": {\"name\": \"Ana\", \"age\": 31, \"joined\": \"2025-01-02\","
+    "   \"score\": 1.50, \"hobby\": [\"chess\"],"
+    "   \"settings\": {\"theme\": \"dark\", \"big\": true},"
+    "   \"prefs\": {\"sort\": {\"by\": \"title\"}},"
+    "   \"books\": [{\"title\": \"Dune\", \"tags\": [\"sf\"]}]},"
+    " \"c@x\": {\"joined\": \"2025-03-04\"}}}";
+
+struct imp_case {
+    char dir[64];
+    char file[96];
+    sqlite3 *db;
+    struct fy_mapping *m;
+    struct fy_buf msgs;
+};
+
+static void on_msg(void *ctx, enum fy_import_msg kind, const char *text)
+{
+    struct imp_case *c = ctx;
+
+    fy_buf_addf(&c->msgs, "%d %s\n", (int)kind, text);
+}
+
+static void imp_setup(struct imp_case *c)
+{
+    struct ferry_err err = {0};
+
+    snprintf(c->dir, sizeof(c->dir), "/tmp/test_import_XXXXXX");
+    assert_non_null(mkdtemp(c->dir));
+    snprintf(c->file, sizeof(c->file), "%s/doc.json", c->dir);
+    assert_int_equal(sqlite3_open(":memory:", &c->db), SQLITE_OK);
+    assert_int_equal(
+        fy_mapping_parse(users_map, strlen(users_map), &c->m, &err), 0);
+    fy_buf_init(&c->msgs, 0);
+}
+
+static void imp_teardown(struct imp_case *c)
+{
+    char cmd[128];
+
+    sqlite3_close(c->db);
+    fy_mapping_free(c->m);
+    fy_buf_release(&c->msgs);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Imports text; the counts as "table c/u/s/d ..." in out. */
+static int imp_run(struct imp_case *c, const char *text,
+                   const struct fy_import_opts *extra, char *out, size_t n,
+                   struct ferry_err *err)
+{
+    struct fy_import_opts o = extra ? *extra : (struct fy_import_opts){0};
+    struct fy_import_result r;
+    FILE *f = fopen(c->file, "w");
+    size_t used = 0;
+    int rc;
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    o.m = c->m;
+    o.file = c->file;
+    o.msg = on_msg;
+    o.ctx = c;
+    rc = fy_import_sqlite(c->db, &o, &r, err);
+    out[0] = '\0';
+    for (size_t i = 0; rc == 0 && i < c->m->ntables; i++) {
+        const struct fy_import_counts *k = &r.tables[i];
+        int w = snprintf(
+            out + used, n - used, "%s%s %llu/%llu/%llu/%llu", i ? " " : "",
+            c->m->tables[i]->table, (unsigned long long)k->created,
+            (unsigned long long)k->updated, (unsigned long long)k->unchanged,
+            (unsigned long long)k->deleted);
+
+        assert_true(w > 0 && (size_t)w < n - used);
+        used += (size_t)w;
+    }
+    fy_import_result_release(&r);
+    return rc;
+}
+
+static char *query(sqlite3 *db, const char *sql)
+{
+    static char out[1024];
+    sqlite3_stmt *st;
+    size_t used = 0;
+
+    out[0] = '\0';
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int i = 0; i < sqlite3_column_count(st); i++) {
+            const char *v = (const char *)sqlite3_column_text(st, i);
+
+            used +=
+                (size_t)snprintf(out + used, sizeof(out) - used, "%s%s",
+                                 i ? "|" : (used ? ";" : ""), v ? v : "NULL");
+        }
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+static void test_import_sqlite(void **state)
+{
+    struct fy_import_opts create = {.create = true};
+    struct fy_import_opts del = {.delete_missing = true};
+    struct fy_import_opts dry = {.delete_missing = true, .dry_run = true};
+    struct ferry_err err = {0};
+    struct imp_case c;
+    char out[512];
+
+    (void)state;
+    imp_setup(&c);
+    /* Tables missing: refused without --create. */
+    assert_int_equal(imp_run(&c, doc1, NULL, out, sizeof(out), &err),
+                     FERRY_ECONFIG);
+    assert_non_null(strstr(err.msg, "table 'users' does not exist"));
+    assert_int_equal(imp_run(&c, doc1, &create, out, sizeof(out), &err), 0);
+    assert_string_equal(out, "users 2/0/0/0 settings 1/0/0/0 prefs 2/0/0/0"
+                             " books 2/0/0/0 book_tags 2/0/0/0");
+    assert_string_equal(query(c.db, "SELECT * FROM users ORDER BY 1"),
+                        "a@x|Ana|30|2025-01-02|1.5|{\"hobby\":[\"chess\"]};"
+                        "b@x|NULL|NULL|2025-02-03|NULL|NULL");
+    assert_string_equal(query(c.db, "SELECT * FROM prefs ORDER BY 2"),
+                        "a@x|n|NULL;a@x|sort|{\"by\":\"title\"}");
+    assert_string_equal(query(c.db, "SELECT * FROM book_tags ORDER BY 3"),
+                        "a@x|0|0|sf;a@x|0|1|classic");
+    assert_non_null(strstr(c.msgs.data, "$.meta is outside the collection"));
+    assert_non_null(strstr(c.msgs.data, "the file's copy is"));
+
+    /* Again: nothing changes. */
+    assert_int_equal(imp_run(&c, doc1, NULL, out, sizeof(out), &err), 0);
+    assert_string_equal(out, "users 0/0/2/0 settings 0/0/1/0 prefs 0/0/2/0"
+                             " books 0/0/2/0 book_tags 0/0/2/0");
+
+    /* The dry run of doc2 predicts; the import does it. */
+    assert_int_equal(imp_run(&c, doc2, &dry, out, sizeof(out), &err), 0);
+    assert_string_equal(out, "users 1/1/0/1 settings 0/0/1/0 prefs 0/0/1/1"
+                             " books 0/0/1/1 book_tags 0/0/1/1");
+    assert_string_equal(query(c.db, "SELECT count(*) FROM books"), "2");
+    assert_int_equal(imp_run(&c, doc2, &del, out, sizeof(out), &err), 0);
+    assert_string_equal(out, "users 1/1/0/1 settings 0/0/1/0 prefs 0/0/1/1"
+                             " books 0/0/1/1 book_tags 0/0/1/1");
+    assert_string_equal(query(c.db, "SELECT email, age FROM users ORDER BY 1"),
+                        "a@x|31;c@x|NULL");
+    assert_string_equal(query(c.db, "SELECT * FROM book_tags"), "a@x|0|0|sf");
+    imp_teardown(&c);
+}
+
+static void test_import_bad(void **state)
+{
+    struct fy_import_opts create = {.create = true};
+    struct fy_import_opts skip = {.skip_bad = true};
+    struct ferry_err err = {0};
+    struct imp_case c;
+    char out[512];
+    static const struct {
+        const char *doc, *msg;
+    } bad[] = {
+        {"{\"users\": {\"a\": {\"joined\": \"2025-02-30\"}}}",
+         ":1: $.users[\"a\"].joined: expected a date YYYY-MM-DD, got"
+         " \"2025-02-30\""},
+        {"{\"users\": {\"a\": {\"joined\": \"2025-01-01\",\n"
+         "\"age\": 3000000000}}}",
+         ":2: $.users[\"a\"].age: expected 32-bit integer, got 3000000000"},
+        {"{\"users\": {\"a\": {\"joined\": \"2025-01-01\", \"age\": 1.5}}}",
+         ".age: expected integer, got 1.5"},
+        {"{\"users\": {\"a\": {}}}",
+         "$.users[\"a\"].joined: required field is absent"},
+        {"{\"users\": {\"a\": {\"joined\": null}}}", "required, got null"},
+        {"{\"users\": {\"a\": 5}}", "expected an object, got 5"},
+        {"{\"users\": {\"a\": {\"joined\": \"2025-01-01\","
+         " \"books\": [{\"title\": \"x\", \"tags\": [1]}]}}}",
+         "$.users[\"a\"].books[0].tags[0]: expected string, got 1"},
+        {"{\"users\": {\"a\": {\"joined\": \"2025-01-01\","
+         " \"settings\": {\"big\": \"yes\", \"font\": 1}}}}",
+         ".settings.big: expected true or false, got \"yes\""},
+        {"{\"users\": {\"a\": {\"joined\": \"2025-01-01\","
+         " \"settings\": {\"font\": 1}}}}",
+         ".settings.font: field not in the mapping"},
+        {"{\"users\": {\"a\": {\"joined\": \"2025-01-01\"},"
+         " \"a\": {\"joined\": \"2025-01-01\"}}}",
+         "$.users[\"a\"]: duplicate key"},
+        {"{\"users\": {\"a\": {\"joined\": \"2025-01-01\","
+         " \"name\": \"x\", \"name\": \"y\"}}}",
+         "$.users[\"a\"].name: duplicate member name"},
+    };
+
+    (void)state;
+    imp_setup(&c);
+    assert_int_equal(
+        imp_run(&c, "{\"users\": {}}", &create, out, sizeof(out), &err), 0);
+    for (size_t i = 0; i < FY_ARRAY_LEN(bad); i++) {
+        assert_int_equal(imp_run(&c, bad[i].doc, NULL, out, sizeof(out), &err),
+                         FERRY_EPARSE);
+        if (!strstr(err.msg, bad[i].msg))
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err.msg, bad[i].msg);
+        assert_string_equal(query(c.db, "SELECT count(*) FROM users"), "0");
+    }
+    /* --skip-bad: the good one goes in, the bad ones are listed. */
+    fy_buf_reset(&c.msgs);
+    assert_int_equal(
+        imp_run(
+            &c,
+            "{\"users\": {\"a\": 1, \"b\": {\"joined\": \"2025-01-01\"},"
+            " \"c\": {\"joined\": 2}, \"b\": {\"joined\": \"2025-01-01\"}}}",
+            &skip, out, sizeof(out), &err),
+        0);
+    assert_string_equal(query(c.db, "SELECT email FROM users"), "b");
+    assert_non_null(strstr(c.msgs.data, "1 "));
+    assert_non_null(strstr(c.msgs.data, "$.users[\"b\"]: duplicate key"));
+    assert_non_null(strstr(c.msgs.data, "$.users[\"c\"].joined: expected a"));
+    imp_teardown(&c);
+}
+
+static void test_import_types_and_backup(void **state)
+{
+    char dir[] = "/tmp/test_import_XXXXXX", file[64], b0[80], b1[80];
+    struct ferry_err err = {0};
+    char *made = NULL;
+    FILE *f;
+
+    (void)state;
+    /* --create's declared types read back as the mapping's. */
+    for (int t = 0; t < FY_T__COUNT; t++) {
+        enum fy_type want = t == FY_T_INTEGER ? FY_T_BIGINT : (enum fy_type)t;
+
+        assert_int_equal(fy_type_from_sqlite(fy_import_sqlite_type(t)), want);
+    }
+    assert_non_null(mkdtemp(dir));
+    snprintf(file, sizeof(file), "%s/u.json", dir);
+    snprintf(b0, sizeof(b0), "%s.backup", file);
+    snprintf(b1, sizeof(b1), "%s.backup.1", file);
+    f = fopen(file, "w");
+    fputs("{}", f);
+    fclose(f);
+    assert_int_equal(fy_import_backup(file, NULL, &made, &err), 0);
+    assert_string_equal(made, b0);
+    fy_free(made);
+    /* An equal copy is kept; another content goes next to it. */
+    assert_int_equal(fy_import_backup(file, NULL, &made, &err), 0);
+    assert_string_equal(made, b0);
+    fy_free(made);
+    f = fopen(file, "w");
+    fputs("{\"x\": {}}", f);
+    fclose(f);
+    assert_int_equal(fy_import_backup(file, NULL, &made, &err), 0);
+    assert_string_equal(made, b1);
+    fy_free(made);
+    f = fopen(b0, "r");
+    assert_int_equal(fgetc(f), '{');
+    assert_int_equal(fgetc(f), '}');
+    fclose(f);
+    unlink(file);
+    unlink(b0);
+    unlink(b1);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +573,9 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_big),
         cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_import_sqlite),
+        cmocka_unit_test(test_import_bad),
+        cmocka_unit_test(test_import_types_and_backup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
