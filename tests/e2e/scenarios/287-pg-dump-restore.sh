@@ -54,9 +54,10 @@ grep -q "^pull cursors handed out before expire on .*/ferry (mark [0-9]*, epoch 
 stop_ferryd
 
 # Into a new cluster, behind the old one.
-OLD_PG=$OWN_PG
-OWN_PG=$(pg_cluster_start) || fail "cannot start the new cluster"
-pg_cluster_stop "$OLD_PG"
+# (OWN_PG is the cluster run.sh stops, whatever happens.)
+NEW_PG=$(pg_cluster_start) || fail "cannot start the new cluster"
+pg_cluster_stop "$OWN_PG"
+OWN_PG=$NEW_PG
 NEW_CLUSTER="postgresql://postgres@127.0.0.1:$(cat "$OWN_PG/port")/postgres"
 NEW_STORE=${NEW_CLUSTER%/*}/ferry
 NEW_PGDATA=$OWN_PG/data
