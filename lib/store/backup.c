@@ -452,7 +452,9 @@ static int read_floor(sqlite3 *db, const char *path, struct fy_read_mark *f,
                       NULL, &v, &found);
 
     f->v = f->epoch = 0;
-    if (src == SQLITE_OK && found)
+    if (src == SQLITE_OK && !found)
+        return 0;
+    if (src == SQLITE_OK)
         src = one_int(db,
                       "SELECT max(value) FROM ferry_meta WHERE key IN"
                       " ('rev', 'prune_v')",
@@ -574,6 +576,8 @@ int fy_store_sqlite_restore(const char *url, const char *file,
     sqlite3 *live = NULL, *src = NULL;
     char *tmp = NULL;
     int rc = fy_store_sqlite_check(file, info, err);
+    /* A store restored to a new place: a failure leaves no file there. */
+    bool created = access(path, F_OK) != 0;
 
     if (rc == 0)
         rc = take_store(path, &live, err);
@@ -598,6 +602,8 @@ int fy_store_sqlite_restore(const char *url, const char *file,
         rc = fy_err_set(err, FERRY_EIO, "cannot close '%s'", path);
     if (live)
         remove_cold_journal(path);
+    if (rc < 0 && live && created)
+        remove_temp(path);
     if (tmp)
         remove_temp(tmp);
     fy_free(tmp);

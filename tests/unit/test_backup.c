@@ -423,6 +423,30 @@ static void test_restore_refuses_bad_files(void **state)
     expect_refused(fx, cut, FERRY_EPARSE, "");
 }
 
+/* Restoring on a new machine: the store's file does not exist yet. */
+static void test_restore_new_store(void **state)
+{
+    struct fx *fx = *state;
+    struct ferry_err err = {0};
+    struct fy_backup_info info;
+    struct fy_read_mark mark = {0};
+    char url[200], path[160];
+
+    write_rows(fx->path, 1, 9);
+    assert_int_equal(
+        fy_store_sqlite_backup(fx->url, fx->file, false, &info, &err), 0);
+    snprintf(path, sizeof(path), "%s/new.db", fx->dir);
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    assert_int_equal(fy_store_sqlite_restore(url, fx->file, &info, &mark, &err),
+                     0);
+    assert_int_equal(one(path, "SELECT count(*) FROM t"), 9);
+    assert_int_equal(mark.v, 10);
+    assert_int_equal(mark.epoch, 1);
+    assert_int_equal(one(path, "SELECT journal_mode = 'wal' FROM"
+                               " pragma_journal_mode"),
+                     1);
+}
+
 /* Without a restore: each call moves the mark and the epoch on. */
 static void test_expire_cursors(void **state)
 {
@@ -458,6 +482,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restore_refuses_open_store, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restore_refuses_bad_files, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_restore_new_store, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_expire_cursors, setup, teardown),
     };
