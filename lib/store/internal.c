@@ -9,6 +9,7 @@
  */
 #include "store/store_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,6 +478,34 @@ struct check_vals {
     char first[256];
 };
 
+/*
+ * A stored value's text as the wire value of the new type, strictly: a
+ * number only when the whole text is one (fy_val_store_json trusts the
+ * store's own columns and reads "12abc" as 12). What is not a number
+ * stays a string, which the number types refuse.
+ */
+static json_t *stored_json(const struct fy_column *c, const char *text)
+{
+    char *end = NULL;
+    long long i;
+    double d;
+
+    switch (c->type) {
+    case FY_T_BIGINT:
+    case FY_T_INTEGER:
+    case FY_T_BOOLEAN:
+        errno = 0;
+        i = strtoll(text, &end, 10);
+        return end == text || *end || errno ? json_string(text)
+                                            : json_integer(i);
+    case FY_T_DOUBLE:
+        d = strtod(text, &end);
+        return end == text || *end ? json_string(text) : json_real(d);
+    default:
+        return fy_val_store_json(c, text);
+    }
+}
+
 /* A stored value must be one a push of the new type could have stored. */
 static int check_val(const char *const *cols, int n, void *ud)
 {
@@ -486,41 +515,28 @@ static int check_val(const char *const *cols, int n, void *ud)
     char why[200];
 
     (void)n;
-    j = fy_val_store_json(cv->col, cols[0]);
+    j = stored_json(cv->col, cols[0]);
     if (!j)
         return FERRY_ENOMEM;
     if (fy_val_from_json(cv->col, j, &cv->a, &v, why, sizeof(why)) < 0 &&
         cv->bad++ == 0)
-        snprintf(cv->first, sizeof(cv->first), "%s", why);
+        snprintf(cv->first, sizeof(cv->first), "'%.40s': %s", cols[0], why);
     json_decref(j);
     fy_arena_reset(&cv->a);
     return 0;
 }
 
 /*
- * SQLite keeps each value in a storage class, and a declared type only
- * chooses which one a write gets; it cannot be altered in place. A retype
- * between types of one class (bigint, integer, boolean; text,
- * timestamptz, date, jsonb) needs no statement: its stored values are
- * checked against the new type as pushed values are. Across classes it is
- * refused (a new column says honestly what changed).
+ * Every stored value of c must be one a push of the new type could have
+ * stored (read as the store prints it, as pull reads it).
  */
-static int retype_sqlite(struct plan *p, const struct fy_table *t,
-                         const struct fy_column *oc, const struct fy_column *c)
+static int check_values(struct plan *p, const struct fy_table *t,
+                        const struct fy_column *c)
 {
     struct check_vals cv = {.col = c, .a = FY_ARENA_INIT(0)};
     struct fy_sql_q q = {.row = check_val, .ud = &cv, .what = "check values"};
     int rc;
 
-    if (strcmp(storage(oc->type), storage(c->type)) != 0)
-        return fy_err_set(p->err, FERRY_ESCHEMA,
-                          "table '%s': column '%s': the SQLite store keeps %s"
-                          " values as %s and %s values as %s, and cannot"
-                          " convert them in place: add a new column instead;"
-                          " nothing was migrated",
-                          t->name, c->name, fy_type_name(oc->type),
-                          storage(oc->type), fy_type_name(c->type),
-                          storage(c->type));
     fy_buf_adds(&p->tpl, "SELECT ");
     fy_buf_add_ident(&p->tpl, c->name);
     fy_buf_adds(&p->tpl, " FROM ");
@@ -531,19 +547,79 @@ static int retype_sqlite(struct plan *p, const struct fy_table *t,
     rc = plan_expand(p);
     q.sql = p->sql.data;
     if (rc == 0)
-        rc = fy_buf_error(&p->sql);
-    if (rc == 0)
         rc = p->st->ops->sql->run(p->st, p->sql.data, &q, p->err);
-    else
-        rc = fy_err_set(p->err, rc, "out of memory");
     fy_buf_reset(&p->sql);
     fy_arena_reset(&cv.a);
     if (rc == 0 && cv.bad)
         rc = fy_err_set(p->err, FERRY_ESCHEMA,
-                        "table '%s': column '%s': %ld stored values are not"
-                        " %s (the first: %s); nothing was migrated",
+                        "table '%s': column '%s': %ld stored values do not"
+                        " convert to %s (the first, %s); nothing was"
+                        " migrated",
                         t->name, c->name, cv.bad, fy_type_name(c->type),
                         cv.first);
+    return rc;
+}
+
+/*
+ * SQLite keeps each value in a storage class, and a declared type only
+ * chooses which one a write gets; it cannot be altered in place. The
+ * stored values are checked against the new type as pushed values are.
+ * Within one class (bigint, integer, boolean; text, timestamptz, date,
+ * jsonb) nothing else changes. Across the classes of numbers and text the
+ * column is rebuilt: a new column of the new type, the values CAST into
+ * it, the old one dropped, the new one renamed. boolean and bytea values
+ * are not spelled alike as text and as themselves (t, hex digits), so a
+ * retype across classes to or from them is refused.
+ */
+static int retype_sqlite(struct plan *p, const struct fy_table *t,
+                         const struct fy_column *oc, const struct fy_column *c)
+{
+    static const char tmp[] = "_ferry_retype";
+    const char *to = storage(c->type);
+    bool same = strcmp(storage(oc->type), to) == 0;
+    int rc;
+
+    if (!same && (oc->type == FY_T_BOOLEAN || oc->type == FY_T_BYTEA ||
+                  c->type == FY_T_BOOLEAN || c->type == FY_T_BYTEA))
+        return fy_err_set(p->err, FERRY_ESCHEMA,
+                          "table '%s': column '%s': the SQLite store cannot"
+                          " convert %s values to %s (%s to %s): add a new"
+                          " column instead; nothing was migrated",
+                          t->name, c->name, fy_type_name(oc->type),
+                          fy_type_name(c->type), storage(oc->type), to);
+    rc = check_values(p, t, c);
+    if (rc < 0 || same)
+        return rc;
+    fy_buf_adds(&p->tpl, "ALTER TABLE ");
+    fy_buf_add_ident(&p->tpl, t->name);
+    fy_buf_addf(&p->tpl, " ADD COLUMN %s %s", tmp, to);
+    rc = plan_expand(p);
+    if (rc == 0)
+        rc = add_default(p, c);
+    if (rc == 0)
+        rc = plan_run(p, true, "retype column");
+    if (rc == 0) {
+        fy_buf_adds(&p->tpl, "UPDATE ");
+        fy_buf_add_ident(&p->tpl, t->name);
+        fy_buf_addf(&p->tpl, " SET %s = CAST(", tmp);
+        fy_buf_add_ident(&p->tpl, c->name);
+        fy_buf_addf(&p->tpl, " AS %s)", to);
+        rc = plan_run(p, true, "retype column");
+    }
+    if (rc == 0) {
+        fy_buf_adds(&p->tpl, "ALTER TABLE ");
+        fy_buf_add_ident(&p->tpl, t->name);
+        fy_buf_adds(&p->tpl, " DROP COLUMN ");
+        fy_buf_add_ident(&p->tpl, c->name);
+        rc = plan_run(p, true, "retype column");
+    }
+    if (rc == 0) {
+        fy_buf_adds(&p->tpl, "ALTER TABLE ");
+        fy_buf_add_ident(&p->tpl, t->name);
+        fy_buf_addf(&p->tpl, " RENAME COLUMN %s TO ", tmp);
+        fy_buf_add_ident(&p->tpl, c->name);
+        rc = plan_run(p, true, "retype column");
+    }
     return rc;
 }
 

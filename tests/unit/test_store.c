@@ -758,11 +758,25 @@ static void case_migrate_drop_retype(struct fx *fx)
     sd = (struct said){0};
     assert_int_equal(migrate_with(fx, 4, "m", "bigint", &o, &err), 0);
     assert_int_equal(sd.n, pg ? 1 : 0);
-    /* m to text: PostgreSQL converts; SQLite refuses, nothing changed. */
-    assert_int_equal(migrate_with(fx, 5, "m", "text", &o, &err),
-                     pg ? 0 : FERRY_ESCHEMA);
+    /* m to text: PostgreSQL casts, SQLite rebuilds the column. */
+    query(fx, "UPDATE notes SET m = 12 WHERE id = $1", 1);
+    sd = (struct said){0};
+    assert_int_equal(migrate_with(fx, 5, "m", "text", &o, &err), 0);
+    assert_int_equal(sd.n, pg ? 1 : 4);
+    assert_string_equal(query(fx, "SELECT m FROM notes WHERE id = $1", 1).v,
+                        "12");
+    /* A value that does not convert fails it all; so does boolean across
+       SQLite's storage classes. */
+    query(fx, "UPDATE notes SET m = 'abc' WHERE id = $1", 1);
+    assert_int_equal(migrate_with(fx, 6, "m", "bigint", &o, &err),
+                     FERRY_ESCHEMA);
+    assert_non_null(strstr(err.msg, "nothing was migrated"));
+    assert_int_equal(migrate_with(fx, 6, "m", "boolean", &o, &err),
+                     FERRY_ESCHEMA);
     if (!pg)
         assert_non_null(strstr(err.msg, "add a new column instead"));
+    assert_string_equal(query(fx, "SELECT m FROM notes WHERE id = $1", 1).v,
+                        "abc");
 }
 
 /* ---- read (pull) -------------------------------------------------------- */

@@ -67,7 +67,7 @@ said "column 'body' changed type from text to integer (--allow-retype converts i
 assert_eq "values that do not convert" 3 "$(migrate_rc --allow-retype)"
 case $STORE in
 pg) said "table 'notes': column 'body': cannot convert its values from text to integer" ;;
-sqlite) said "the SQLite store keeps text values as TEXT and integer values as INTEGER" ;;
+sqlite) said "table 'notes': column 'body': 1 stored values do not convert to integer (the first, 'abc':" ;;
 esac
 said "nothing was migrated"
 assert_eq "still version 1 after the failed retype" 1 "$(store_sql "$ver")"
