@@ -208,6 +208,8 @@ static void print_counts(const struct import_args *a,
 {
     const struct fy_mapping *m = a->o.m;
 
+    if (!r->tables)
+        return;
     printf("%-24s %10s %10s %10s %10s\n", "table", "create", "update",
            "unchanged", "delete");
     for (size_t i = 0; i < m->ntables; i++) {

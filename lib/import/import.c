@@ -98,11 +98,9 @@ static size_t table_index(const struct imp *im, const struct fy_map_table *t)
     return NONE;
 }
 
-static int layout(struct imp *im, struct itable *it,
-                  const struct fy_map_table *t, size_t nroot)
+static int alloc_layout(struct itable *it, const struct fy_map_table *t)
 {
-    bool array_root = t->kind == FY_MAP_ROOT && !im->o->m->object_collection;
-    size_t max = t->nkey + t->ncols + 2, n;
+    size_t max = t->nkey + t->ncols + 2;
 
     it->t = t;
     it->names = fy_calloc(max, sizeof(*it->names));
@@ -110,7 +108,19 @@ static int layout(struct imp *im, struct itable *it,
     it->col_pos = fy_calloc(t->ncols + 1, sizeof(*it->col_pos));
     it->absent = fy_calloc(t->ncols + 1, sizeof(*it->absent));
     it->nulls = fy_calloc(t->ncols + 1, sizeof(*it->nulls));
-    if (!it->names || !it->types || !it->col_pos || !it->absent || !it->nulls)
+    return it->names && it->types && it->col_pos && it->absent && it->nulls
+               ? 0
+               : -1;
+}
+
+/* The table's columns in statement order (struct itable). */
+static int layout(struct imp *im, struct itable *it,
+                  const struct fy_map_table *t, size_t nroot)
+{
+    bool array_root = t->kind == FY_MAP_ROOT && !im->o->m->object_collection;
+    size_t n;
+
+    if (alloc_layout(it, t) < 0)
         return fy_err_set(im->err, FERRY_ENOMEM, "out of memory");
     for (n = 0; n < t->nkey; n++) {
         it->names[n] = t->key_cols[n];
@@ -720,6 +730,47 @@ static bool add_rest(struct imp *im, struct fy_buf *rest, const struct fy_jv *m)
                               : true;
 }
 
+/*
+ * Counts absent and null fields (the round-trip note) and checks the
+ * required ones.
+ */
+static bool check_absent(struct imp *im, struct itable *it,
+                         const struct fy_jv *obj)
+{
+    const struct fy_map_table *t = it->t;
+
+    for (size_t i = 0; i < t->ncols; i++) {
+        const struct fy_jv *m = fy_jv_get(obj, t->cols[i].field);
+
+        if (!m)
+            it->absent[i]++;
+        else if (m->kind == FY_JV_NULL)
+            it->nulls[i]++;
+        if (!t->cols[i].required || (m && m->kind != FY_JV_NULL))
+            continue;
+        return m ? problem(im, m, NULL, "required, got null", NULL)
+                 : problem(im, obj, t->cols[i].field,
+                           "required field is absent", NULL);
+    }
+    return true;
+}
+
+/* The rest column's object, closed, into its value. */
+static bool set_rest(struct imp *im, const struct itable *it,
+                     const struct fy_jv *obj, struct fy_buf *rest,
+                     struct ival *v)
+{
+    struct ival *r = &v[it->rest_pos];
+
+    fy_buf_addc(rest, '}');
+    r->kind = IV_TEXT;
+    r->s = fy_buf_error(rest)
+               ? NULL
+               : fy_arena_strndup(&im->arena, rest->data, rest->len);
+    r->len = rest->len;
+    return r->s ? true : problem(im, obj, NULL, "out of memory", NULL);
+}
+
 /* The object's fields into the row's columns (ROOT, OBJECT, ARRAY). */
 static bool fill_fields(struct imp *im, size_t ti, const struct fy_jv *obj,
                         struct ival *v)
@@ -743,26 +794,9 @@ static bool fill_fields(struct imp *im, size_t ti, const struct fy_jv *obj,
         else
             ok = problem(im, m, NULL, "field not in the mapping", NULL);
     }
-    for (size_t i = 0; ok && i < t->ncols; i++) {
-        const struct fy_jv *m = fy_jv_get(obj, t->cols[i].field);
-
-        if (!m)
-            it->absent[i]++;
-        else if (m->kind == FY_JV_NULL)
-            it->nulls[i]++;
-        if (t->cols[i].required && (!m || m->kind == FY_JV_NULL))
-            ok = problem(im, m ? m : obj, m ? NULL : t->cols[i].field,
-                         m ? "required, got null" : "required field is absent",
-                         NULL);
-    }
-    if (ok && rest.len) {
-        fy_buf_addc(&rest, '}');
-        v[it->rest_pos].kind = IV_TEXT;
-        v[it->rest_pos].s = fy_arena_strndup(&im->arena, rest.data, rest.len);
-        v[it->rest_pos].len = rest.len;
-        if (!v[it->rest_pos].s)
-            ok = problem(im, obj, NULL, "out of memory", NULL);
-    }
+    ok = ok && check_absent(im, it, obj);
+    if (ok && rest.len)
+        ok = set_rest(im, it, obj, &rest, v);
     fy_buf_release(&rest);
     return ok;
 }

@@ -39,9 +39,14 @@ static const char *const array_keys[] = {
 static const char *const column_keys[] = {"type", "column", "required",
                                           "omit_null", NULL};
 
+/*
+ * The failures below return their code as a constant, after fy_err_set,
+ * so that the analyser follows out-parameters left unset on them.
+ */
 static int nomem(struct ferry_err *err)
 {
-    return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    return FERRY_ENOMEM;
 }
 
 static void table_free(struct fy_map_table *t)
@@ -133,9 +138,11 @@ static int get_string(json_t *obj, const char *key, bool required,
     *out = NULL;
     if (!v && !required)
         return 0;
-    if (!json_is_string(v))
-        return fy_err_set(err, FERRY_ECONFIG, "%s: \"%s\" %s", place, key,
-                          v ? "must be a string" : "is missing");
+    if (!json_is_string(v)) {
+        fy_err_set(err, FERRY_ECONFIG, "%s: \"%s\" %s", place, key,
+                   v ? "must be a string" : "is missing");
+        return FERRY_ECONFIG;
+    }
     *out = json_string_value(v);
     return 0;
 }
@@ -266,7 +273,7 @@ static int parse_path(struct fy_mapping *m, const char *path,
             goto bad;
         }
         rc = path_push(m, name, err);
-        if (rc < 0)
+        if (rc != 0)
             return rc;
     }
     return 0;
@@ -294,7 +301,7 @@ static int parse_collection(json_t *root, struct fy_mapping *m,
         rc = get_string(c, "path", true, "collection", &path, err);
     if (rc == 0)
         rc = get_string(c, "type", true, "collection", &type, err);
-    if (rc < 0)
+    if (rc != 0)
         return rc;
     if (strcmp(type, "object") == 0)
         m->object_collection = true;
@@ -315,7 +322,11 @@ static int new_table(struct parse *p, struct fy_map_table *parent,
     struct fy_map_table **tables, *t;
 
     *out = NULL;
-    tables = fy_realloc(m->tables, (m->ntables + 1) * sizeof(*tables));
+    /* An array of pointers: the pointer's size is meant. */
+    tables = fy_realloc(
+        m->tables,
+        (m->ntables + 1) *
+            sizeof(*tables)); /* NOLINT(bugprone-sizeof-expression) */
     if (!tables)
         return nomem(p->err);
     m->tables = tables;
@@ -336,7 +347,7 @@ static int table_name(struct parse *p, json_t *jt, struct fy_map_table *t,
     const char *name;
     int rc = get_string(jt, "table", true, place, &name, p->err);
 
-    if (rc < 0)
+    if (rc != 0)
         return rc;
     /* ferry_ is where the SQLite store keeps its own tables. */
     if (!fy_ident_valid(name) || strncasecmp(name, "ferry_", 6) == 0 ||
@@ -418,7 +429,7 @@ static int parse_columns(json_t *jt, struct fy_map_table *t, const char *place,
     json_object_foreach(jc, field, spec)
     {
         rc = parse_column(field, spec, place, &t->cols[t->ncols++], err);
-        if (rc < 0)
+        if (rc != 0)
             return rc;
     }
     return 0;
@@ -479,7 +490,7 @@ static int add_key(struct fy_map_table *t, const char *name, enum fy_type type,
 {
     int rc = column_name(name, place, what, &t->key_cols[t->nkey], err);
 
-    if (rc < 0)
+    if (rc != 0)
         return rc;
     t->key_types[t->nkey++] = type;
     return 0;
@@ -507,7 +518,7 @@ static int parse_parent_key(json_t *jt, struct fy_map_table *t, size_t own,
     rc = alloc_key(t, parent->nkey + own, err);
     json_array_foreach(jp, i, v)
     {
-        if (rc < 0)
+        if (rc != 0)
             return rc;
         if (!json_is_string(v))
             return fy_err_set(err, FERRY_ECONFIG,
@@ -629,7 +640,7 @@ static int parse_kind(json_t *jt, const char *place, enum fy_map_kind *out,
     const char *kind;
     int rc = get_string(jt, "kind", true, place, &kind, err);
 
-    if (rc < 0)
+    if (rc != 0)
         return rc;
     for (size_t i = FY_MAP_OBJECT; i < FY_ARRAY_LEN(kind_names); i++) {
         if (strcmp(kind, kind_names[i]) == 0) {
@@ -663,7 +674,7 @@ static int parse_child_body(struct parse *p, json_t *jt, struct fy_map_table *t,
             t->kind == FY_MAP_MAP ? "key_column" : "index_column", err);
         t->disc_column = rc == 0 ? t->key_cols[t->nkey - 1] : NULL;
     }
-    if (rc < 0)
+    if (rc != 0)
         return rc;
     if (t->kind == FY_MAP_MAP ||
         (t->kind == FY_MAP_ARRAY && json_object_get(jt, "value_column"))) {
@@ -706,7 +717,7 @@ static int parse_child(struct parse *p, json_t *jt, struct fy_map_table *parent,
         rc = get_string(jt, "field", true, place, &field, p->err);
     if (rc == 0)
         rc = new_table(p, parent, kind, &t);
-    if (rc < 0)
+    if (rc != 0)
         return rc;
     parent->children[parent->nchildren++] = t;
     t->field = fy_strdup(field);
@@ -735,7 +746,9 @@ static int parse_children(struct parse *p, json_t *jt, struct fy_map_table *t,
     if (!json_is_array(jc))
         return fy_err_set(p->err, FERRY_ECONFIG,
                           "%s: \"children\" must be an array", place);
-    t->children = fy_calloc(json_array_size(jc) + 1, sizeof(*t->children));
+    t->children = fy_calloc(
+        json_array_size(jc) + 1,
+        sizeof(*t->children)); /* NOLINT(bugprone-sizeof-expression) */
     if (!t->children)
         return nomem(p->err);
     json_array_foreach(jc, i, v)
@@ -749,10 +762,46 @@ static int parse_children(struct parse *p, json_t *jt, struct fy_map_table *t,
         snprintf(cplace, sizeof(cplace), "%s (%.40s)", cpath,
                  field ? field : "?");
         rc = parse_child(p, v, t, cplace, cpath);
-        if (rc < 0)
+        if (rc != 0)
             return rc;
     }
     return 0;
+}
+
+/* One name of an array root's key: a column of the records, once. */
+static int array_key(struct fy_map_table *t, json_t *v, size_t i,
+                     struct ferry_err *err)
+{
+    const char *name = json_string_value(v);
+    const struct fy_map_col *c = NULL;
+    int rc;
+
+    for (size_t j = 0; name && j < t->ncols && !c; j++) {
+        if (strcmp(t->cols[j].column, name) == 0)
+            c = &t->cols[j];
+    }
+    for (size_t j = 0; c && j < t->nkey; j++) {
+        if (strcmp(t->key_cols[j], name) == 0)
+            c = NULL;
+    }
+    if (!c) {
+        fy_err_set(err, FERRY_ECONFIG,
+                   "mapping: key[%zu] '%.60s' is not a column of the records"
+                   " (or is repeated)",
+                   i, name ? name : "(not a string)");
+        return FERRY_ECONFIG;
+    }
+    if (c->type == FY_T_JSONB) {
+        fy_err_set(err, FERRY_ECONFIG,
+                   "mapping: key column '%s' is jsonb: a key needs a scalar"
+                   " type",
+                   name);
+        return FERRY_ECONFIG;
+    }
+    rc = add_key(t, name, c->type, "mapping", "key", err);
+    if (rc == 0)
+        t->key_field[t->nkey - 1] = c->field;
+    return rc;
 }
 
 /* The root's key: a member name column, or columns of the record. */
@@ -760,12 +809,11 @@ static int parse_root_key(json_t *root, struct fy_mapping *m,
                           struct fy_map_table *t, struct ferry_err *err)
 {
     json_t *jk = json_object_get(root, "key"), *v;
+    const char *key;
     size_t i;
     int rc;
 
     if (m->object_collection) {
-        const char *key;
-
         rc = get_string(root, "key", true, "mapping", &key, err);
         if (rc == 0)
             rc = alloc_key(t, 1, err);
@@ -775,56 +823,22 @@ static int parse_root_key(json_t *root, struct fy_mapping *m,
             t->disc_column = t->key_cols[0];
         return rc;
     }
-    if (json_is_string(jk)) {
-        rc = alloc_key(t, 1, err);
-        if (rc < 0)
-            return rc;
+    if (json_is_string(jk))
         jk = json_pack("[O]", jk);
-    } else if (json_is_array(jk) && json_array_size(jk) > 0) {
-        rc = alloc_key(t, json_array_size(jk), err);
-        if (rc < 0)
-            return rc;
+    else if (json_is_array(jk) && json_array_size(jk) > 0)
         json_incref(jk);
-    } else {
+    else
         return fy_err_set(err, FERRY_ECONFIG,
                           "mapping: \"key\" %s (an \"array\" collection is"
                           " keyed by its records' columns: a name or an"
                           " array of names)",
                           jk ? "must be a column name or an array of them"
                              : "is missing");
-    }
-    rc = jk ? 0 : nomem(err);
+    rc = jk ? alloc_key(t, json_array_size(jk), err) : nomem(err);
     json_array_foreach(jk, i, v)
     {
-        const char *name = json_string_value(v);
-        const struct fy_map_col *c = NULL;
-
-        for (size_t j = 0; name && j < t->ncols && !c; j++) {
-            if (strcmp(t->cols[j].column, name) == 0)
-                c = &t->cols[j];
-        }
-        for (size_t j = 0; c && j < t->nkey; j++) {
-            if (strcmp(t->key_cols[j], name) == 0)
-                c = NULL;
-        }
-        if (!c) {
-            rc = fy_err_set(err, FERRY_ECONFIG,
-                            "mapping: key[%zu] '%.60s' is not a column of"
-                            " the records (or is repeated)",
-                            i, name ? name : "(not a string)");
-            break;
-        }
-        if (c->type == FY_T_JSONB) {
-            rc = fy_err_set(err, FERRY_ECONFIG,
-                            "mapping: key column '%s' is jsonb: a key needs"
-                            " a scalar type",
-                            name);
-            break;
-        }
-        rc = add_key(t, name, c->type, "mapping", "key", err);
-        if (rc < 0)
-            break;
-        t->key_field[t->nkey - 1] = c->field;
+        if (rc == 0)
+            rc = array_key(t, v, i, err);
     }
     json_decref(jk);
     return rc;
@@ -845,7 +859,7 @@ static int parse_root(struct parse *p, json_t *root)
         rc = new_table(p, NULL, FY_MAP_ROOT, &t);
     if (rc == 0)
         rc = table_name(p, root, t, "mapping");
-    if (rc < 0)
+    if (rc != 0)
         return rc;
     if (p->m->object_collection) {
         /* The key column first: the children's parent_key needs it. */

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,7 +19,7 @@
 #include "util/arena.h"
 #include "fy.h"
 
-#define CHUNK           (64 * 1024)
+#define CHUNK           ((size_t)64 * 1024)
 #define MAX_RECORD      ((size_t)32 << 20)
 #define MAX_PATH_FRAMES 64
 
@@ -84,9 +85,10 @@ static int fail(struct reader *r, int code, const char *msg, const char *what)
 {
     uint64_t at = advance(r);
 
-    r->rc = fy_err_set(r->err, code, "%s:%lu:%llu: %s%s", r->name, r->line,
-                       (unsigned long long)(at - r->line_start + 1), msg,
-                       what ? what : "");
+    uint64_t col = at - r->line_start + 1;
+
+    r->rc = fy_err_set(r->err, code, "%s:%lu:%" PRIu64 ": %s%s", r->name,
+                       r->line, col, msg, what ? what : "");
     return 0;
 }
 
