@@ -53,6 +53,7 @@ struct itable {
     bool exists;
     sqlite3_stmt *check, *ins, *upd, *seen, *stale, *unseen;
     uint64_t *absent, *nulls; /* per t->cols: for the round-trip note */
+    uint64_t f_absent, f_null, f_empty; /* the field a child comes from */
 };
 
 struct irow {
@@ -885,8 +886,14 @@ static bool emit_children(struct imp *im, size_t pti, const struct fy_jv *obj,
         bool ok;
 
         /* Absent or null: no rows (those stored are deleted). */
-        if (!v || v->kind == FY_JV_NULL)
+        if (!v || v->kind == FY_JV_NULL) {
+            im->tabs[ti].f_absent += !v;
+            im->tabs[ti].f_null += v != NULL;
             continue;
+        }
+        if ((v->kind == FY_JV_OBJECT || v->kind == FY_JV_ARRAY) && v->n == 0 &&
+            c->kind != FY_MAP_OBJECT)
+            im->tabs[ti].f_empty++;
         if (c->kind == FY_MAP_OBJECT)
             ok = emit_object(im, ti, v, pkey);
         else if (c->kind == FY_MAP_MAP)
@@ -1315,30 +1322,77 @@ static void table_path(struct fy_buf *b, const struct imp *im,
         fy_buf_adds(b, "[*]");
 }
 
+enum form { FORM_ABSENT, FORM_NULL, FORM_EMPTY };
+
+/* "; the export writes null for both" and the like. */
+static void add_export_form(struct fy_buf *b, enum form wrote, int parts,
+                            const char *empty)
+{
+    static const char *const all[] = {"it", "both", "all three"};
+    static const char *const each[] = {"", " for both", " for all three"};
+
+    if (wrote == FORM_ABSENT)
+        fy_buf_addf(b, "; the export leaves %s out", all[parts - 1]);
+    else
+        fy_buf_addf(b, "; the export writes %s%s",
+                    wrote == FORM_NULL ? "null" : empty, each[parts - 1]);
+}
+
+/*
+ * The note for a field whose "no value" forms in the document (n[form]
+ * records each) are not all the one the export writes (wrote), so the
+ * round trip cannot give them back.
+ */
+static void note_forms(struct imp *im, const struct fy_map_table *t,
+                       const char *field, const uint64_t n[3], enum form wrote,
+                       const char *empty)
+{
+    static const char *const names[] = {"absent", "null", "empty"};
+    struct fy_buf b = FY_BUF_INIT(0);
+    int parts = 0;
+
+    if (n[FORM_ABSENT] + n[FORM_NULL] + n[FORM_EMPTY] == n[wrote])
+        return;
+    fy_buf_adds(&b, "round trip: ");
+    table_path(&b, im, t);
+    fy_jsonpath_add(&b, field, strlen(field));
+    fy_buf_adds(&b, " is");
+    for (int f = FORM_ABSENT; f <= FORM_EMPTY; f++) {
+        if (!n[f])
+            continue;
+        fy_buf_addf(&b, "%s %s in %llu%s", parts ? " and" : "", names[f],
+                    (unsigned long long)n[f],
+                    parts       ? ""
+                    : n[f] == 1 ? " record"
+                                : " records");
+        parts++;
+    }
+    add_export_form(&b, wrote, parts, empty);
+    if (!fy_buf_error(&b))
+        say(im, FY_IMPORT_NOTE, b.data);
+    fy_buf_release(&b);
+}
+
 static void round_trip_notes(struct imp *im)
 {
     for (size_t i = 0; i < im->ntabs; i++) {
         const struct itable *it = &im->tabs[i];
+        const struct fy_map_table *t = it->t;
 
-        for (size_t c = 0; c < it->t->ncols; c++) {
-            const struct fy_map_col *col = &it->t->cols[c];
-            struct fy_buf b = FY_BUF_INIT(0);
+        for (size_t c = 0; c < t->ncols; c++) {
+            uint64_t n[3] = {it->absent[c], it->nulls[c], 0};
 
-            if (!it->absent[c] || !it->nulls[c])
-                continue;
-            fy_buf_adds(&b, "round trip: ");
-            table_path(&b, im, it->t);
-            fy_jsonpath_add(&b, col->field, strlen(col->field));
-            fy_buf_addf(&b,
-                        " is absent in %llu records and null in %llu; the"
-                        " export %s",
-                        (unsigned long long)it->absent[c],
-                        (unsigned long long)it->nulls[c],
-                        col->omit_null ? "leaves both out"
-                                       : "writes null for both");
-            if (!fy_buf_error(&b))
-                say(im, FY_IMPORT_NOTE, b.data);
-            fy_buf_release(&b);
+            note_forms(im, t, t->cols[c].field, n,
+                       t->cols[c].omit_null ? FORM_ABSENT : FORM_NULL, NULL);
+        }
+        if (t->parent) {
+            uint64_t n[3] = {it->f_absent, it->f_null, it->f_empty};
+            enum form wrote = t->omit_null               ? FORM_ABSENT
+                              : t->kind == FY_MAP_OBJECT ? FORM_NULL
+                                                         : FORM_EMPTY;
+
+            note_forms(im, t->parent, t->field, n, wrote,
+                       t->kind == FY_MAP_MAP ? "{}" : "[]");
         }
     }
 }
@@ -1430,6 +1484,7 @@ static int second_pass(struct imp *im)
                im->tabs[i].t->ncols * sizeof(*im->tabs[i].absent));
         memset(im->tabs[i].nulls, 0,
                im->tabs[i].t->ncols * sizeof(*im->tabs[i].nulls));
+        im->tabs[i].f_absent = im->tabs[i].f_null = im->tabs[i].f_empty = 0;
     }
     if (sqlite3_exec(im->db, "DELETE FROM temp.fyimp_root", NULL, NULL, NULL) !=
         SQLITE_OK)

@@ -433,6 +433,14 @@ static void test_import_sqlite(void **state)
     assert_string_equal(query(c.db, "SELECT * FROM book_tags ORDER BY 3"),
                         "a@x|0|0|sf;a@x|0|1|classic");
     assert_non_null(strstr(c.msgs.data, "$.meta is outside the collection"));
+    /* b@x has no name (written back null) and no books (written []). */
+    assert_non_null(strstr(c.msgs.data,
+                           "round trip: $.users.*.name is absent in 1 record;"
+                           " the export writes null\n"));
+    assert_non_null(strstr(c.msgs.data,
+                           "round trip: $.users.*.books is absent in 1"
+                           " record; the export writes []\n"));
+    assert_null(strstr(c.msgs.data, ".settings is"));
     assert_non_null(strstr(c.msgs.data, "the file's copy is"));
 
     /* Again: nothing changes. */

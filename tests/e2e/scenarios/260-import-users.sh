@@ -148,8 +148,7 @@ assert_eq "a unicode name in the store" "$(printf '%s' "$pick" | cut -f2)" \
     "$(store_sql "SELECT display_name FROM users WHERE email = '$email'")"
 
 # The way back: the export equals the file, but for what the round-trip
-# note named (last_used absent or null: null) and an emulator_settings
-# that was absent (exported null: the mapping keeps omit_null false).
+# notes named: last_used and emulator_settings, absent or null, are null.
 ferry_in a export json --mapping "$MAP" -o "$T/back.json" \
     2>>"$T/agent.log" || fail "export"
 python3 - "$T/users.json" "$T/back.json" <<'PY' || fail "the export differs"
