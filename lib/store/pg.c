@@ -516,8 +516,22 @@ static int copy_stage(struct pg *pg, const struct fy_apply_batch *ab,
     fy_buf_addf(&b,
                 "_ferry_hlc bigint, _ferry_origin text COLLATE \"C\","
                 " _ferry_del boolean, _ferry_i integer%s) ON COMMIT DELETE"
-                " ROWS; DELETE FROM %s; COPY %s FROM STDIN",
-                partial ? ", _ferry_absent text" : "", stage, stage);
+                " ROWS; ",
+                partial ? ", _ferry_absent text" : "");
+    /*
+     * The upsert's SET reads a partial change's mask by its key, once per
+     * column and row: without an index each read scans the batch (a
+     * 20000-row update push from an agent that leaves two defaulted
+     * columns out took 2.1 to 2.9 s; with it 0.6 to 1.4 s, full rows
+     * 0.5 s).
+     */
+    if (partial) {
+        fy_buf_addf(&b, "CREATE INDEX IF NOT EXISTS %s_k ON %s (", stage,
+                    stage);
+        fy_sql_pk_cols(&b, ab->table);
+        fy_buf_adds(&b, "); ");
+    }
+    fy_buf_addf(&b, "DELETE FROM %s; COPY %s FROM STDIN", stage, stage);
     rc = fy_buf_error(&b)
              ? fy_err_set(err, FERRY_ENOMEM, "out of memory")
              : pg_run(pg, b.data, 0, NULL, PGRES_COPY_IN, NULL, "stage", err);
