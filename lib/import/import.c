@@ -1634,9 +1634,15 @@ int fy_import_backup(const char *file, const char *backup, char **made,
     *made = NULL;
     if (n < 0 || (size_t)n >= sizeof(base))
         return fy_err_set(err, FERRY_EINVAL, "backup path too long");
-    for (int i = 0; i < 1000; i++) {
+    for (int i = 0;; i++) {
         struct stat st;
         int rc;
+
+        if (i == 1000)
+            return fy_err_set(err, FERRY_ECONFLICT,
+                              "%s and %s.1 to .999 all hold other copies:"
+                              " name another with --backup",
+                              base, base);
 
         if (i == 0)
             snprintf(path, sizeof(path), "%s", base);

@@ -531,6 +531,7 @@ static void test_import_bad(void **state)
 static void test_import_types_and_backup(void **state)
 {
     char dir[] = "/tmp/test_import_XXXXXX", file[64], b0[80], b1[80];
+    char named[80];
     struct ferry_err err = {0};
     char *made = NULL;
     FILE *f;
@@ -562,6 +563,13 @@ static void test_import_types_and_backup(void **state)
     assert_int_equal(fy_import_backup(file, NULL, &made, &err), 0);
     assert_string_equal(made, b1);
     fy_free(made);
+    /* --backup PATH: the same rule under its name. */
+    snprintf(named, sizeof(named), "%s/copy.json", dir);
+    assert_int_equal(fy_import_backup(file, named, &made, &err), 0);
+    assert_string_equal(made, named);
+    fy_free(made);
+    assert_int_equal(access(named, F_OK), 0);
+    unlink(named);
     f = fopen(b0, "r");
     assert_int_equal(fgetc(f), '{');
     assert_int_equal(fgetc(f), '}');
