@@ -1193,7 +1193,8 @@ static int flush_all(struct imp *im)
     return 0;
 }
 
-#define BATCH_ROWS 1000
+#define BATCH_ROWS  1000
+#define BATCH_BYTES ((size_t)4 << 20)
 
 /* The record's rows into the batches; 1 when its key was seen before. */
 static int send_record(struct imp *im)
@@ -1211,8 +1212,13 @@ static int send_record(struct imp *im)
         size_t ti = im->rows[i].table;
         struct fy_buf *b = &im->batch[ti];
 
-        /* A row's parents were added before it: flushed before it too. */
-        if (im->nbatch[ti] == BATCH_ROWS && (rc = flush_all(im)) < 0)
+        /*
+         * A row's parents were added before it: flushed before it too.
+         * Large rows flush sooner, well within ferryd's 16 MiB default
+         * body limit.
+         */
+        if ((im->nbatch[ti] == BATCH_ROWS || b->len > BATCH_BYTES) &&
+            (rc = flush_all(im)) < 0)
             return rc;
         fy_buf_addc(b, im->nbatch[ti] ? ',' : '[');
         add_row_json(b, &im->tabs[ti], im->rows[i].v);

@@ -174,6 +174,25 @@ assert_exit "missing file" 3 ferry_in a import json "$T/nope.json" \
 ferry_in a import json --help | grep -q "^usage: ferry import json FILE" ||
     fail "--help"
 
+# Another writer holds the database for longer than the import waits
+# (10 s): exit 5, retry later; nothing written.
+python3 - "$T/a/app.db" "$T/locked" <<'PY' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(14)
+PY
+locker=$!
+while [ ! -f "$T/locked" ]; do sleep 0.05; done
+before=$(digest)
+_rc=0
+ferry_in a import json "$T/users.json" --mapping "$MAP" >/dev/null \
+    2>"$T/err" || _rc=$?
+wait "$locker"
+assert_eq "a locked database: exit" 5 "$_rc"
+assert_eq "a locked database: tables" "$before" "$(digest)"
+
 # The docs: the synopsis is what --help prints (both pages).
 usage=$("$FERRY" import --help | awk 'NR > 1 && !/^ / { exit } { print }' |
     sed 's/^usage: //' | tr '\n' ' ' | tr -s ' ' | sed 's/ $//')
