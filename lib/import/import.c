@@ -205,19 +205,44 @@ static void add_seen_match(struct fy_buf *b, const struct itable *it, size_t n)
     }
 }
 
+/*
+ * jsonb and timestamptz columns are compared by value (same_special), not
+ * text: a row pulled from PostgreSQL holds them as PostgreSQL writes them
+ * ('{"by": "title"}', "2025-02-05 12:36:23+00").
+ */
+static bool special(enum fy_type t)
+{
+    return t == FY_T_JSONB || t == FY_T_TIMESTAMPTZ;
+}
+
+/*
+ * "Is the stored row equal?": every column compared with IS, but the
+ * special ones, which are selected for same_special.
+ */
 static int prepare_check(struct imp *im, struct itable *it)
 {
     struct fy_buf *b = &im->sql;
     const char *tn = it->t->table;
+    bool first = true;
 
     fy_buf_reset(b);
     fy_buf_adds(b, "SELECT ");
     for (size_t i = it->nkey; i < it->n; i++) {
-        fy_buf_adds(b, i > it->nkey ? " AND " : "");
+        if (special(it->types[i]))
+            continue;
+        fy_buf_adds(b, first ? "" : " AND ");
         fy_buf_add_ident(b, it->names[i]);
         fy_buf_addf(b, " IS ?%zu", i + 1);
+        first = false;
     }
-    fy_buf_adds(b, it->n > it->nkey ? " FROM " : "1 FROM ");
+    fy_buf_adds(b, first ? "1" : "");
+    for (size_t i = it->nkey; i < it->n; i++) {
+        if (!special(it->types[i]))
+            continue;
+        fy_buf_adds(b, ", ");
+        fy_buf_add_ident(b, it->names[i]);
+    }
+    fy_buf_adds(b, " FROM ");
     fy_buf_add_ident(b, tn);
     fy_buf_adds(b, " WHERE ");
     add_key_match(b, it, it->nkey, "");
@@ -973,6 +998,88 @@ static int run(struct imp *im, sqlite3_stmt *st, const struct ival *v, size_t n,
     return fy_sqlite_fail_rc(im->db, rc, "import", im->err);
 }
 
+/* Two JSON texts for one value: equal as text, or as parsed JSON. */
+static bool same_json(const char *a, size_t alen, const char *b, size_t blen)
+{
+    json_t *x, *y;
+    bool same;
+
+    if (alen == blen && memcmp(a, b, alen) == 0)
+        return true;
+    x = json_loadb(a, alen, JSON_DECODE_ANY, NULL);
+    y = json_loadb(b, blen, JSON_DECODE_ANY, NULL);
+    same = x && y && json_equal(x, y);
+    json_decref(x);
+    json_decref(y);
+    return same;
+}
+
+/* Two timestamps for one instant: equal in value.c's canonical form. */
+static bool same_time(struct imp *im, const char *a, size_t alen, const char *b,
+                      size_t blen)
+{
+    struct fy_column col = {.name = (char *)"t", .type = FY_T_TIMESTAMPTZ};
+    struct fy_val x = {.kind = FY_V_TEXT, .s = a, .len = alen};
+    struct fy_val y = {.kind = FY_V_TEXT, .s = b, .len = blen};
+    struct fy_buf key = FY_BUF_INIT(0);
+    size_t bytes = 0;
+    char why[128];
+    bool same;
+
+    if (alen == blen && memcmp(a, b, alen) == 0)
+        return true;
+    same = fy_val_key_canon(&col, &x, &im->arena, &key, &bytes, why,
+                            sizeof(why)) == 0 &&
+           fy_val_key_canon(&col, &y, &im->arena, &key, &bytes, why,
+                            sizeof(why)) == 0 &&
+           x.len == y.len && memcmp(x.s, y.s, x.len) == 0;
+    fy_buf_release(&key);
+    return same;
+}
+
+/* The special columns check selected (from column 1 on) against v's. */
+static bool same_special(struct imp *im, const struct itable *it,
+                         sqlite3_stmt *st, const struct ival *v)
+{
+    int col = 1;
+
+    for (size_t i = it->nkey; i < it->n; i++) {
+        const char *s;
+        size_t n;
+
+        if (!special(it->types[i]))
+            continue;
+        s = (const char *)sqlite3_column_text(st, col);
+        n = (size_t)sqlite3_column_bytes(st, col++);
+        if (!s || v[i].kind == IV_NULL) {
+            if (s || v[i].kind != IV_NULL)
+                return false;
+        } else if (it->types[i] == FY_T_JSONB
+                       ? !same_json(s, n, v[i].s, v[i].len)
+                       : !same_time(im, s, n, v[i].s, v[i].len)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* SQLITE_ROW with *same set, SQLITE_DONE (no stored row), or an error. */
+static int check_row(struct imp *im, struct itable *it, const struct ival *v,
+                     int64_t *same)
+{
+    sqlite3_stmt *st = it->check;
+    int rc;
+
+    bind_vals(st, v, it->n);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *same = sqlite3_column_int(st, 0) && same_special(im, it, st, v);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        return rc;
+    return fy_sqlite_fail_rc(im->db, rc, "import", im->err);
+}
+
 static int write_row(struct imp *im, const struct irow *r)
 {
     struct itable *it = &im->tabs[r->table];
@@ -984,7 +1091,7 @@ static int write_row(struct imp *im, const struct irow *r)
         c->created++; /* --dry-run --create: the table would be new */
         return 0;
     }
-    rc = run(im, it->check, r->v, it->n, &same);
+    rc = check_row(im, it, r->v, &same);
     if (rc < 0)
         return rc;
     if (rc == SQLITE_ROW && same) {

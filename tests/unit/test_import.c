@@ -275,7 +275,7 @@ static const char users_map[] =
     " \"table\": \"users\", \"key\": \"email\","
     " \"columns\": {\"name\": \"text\", \"age\": \"integer\","
     "   \"joined\": {\"type\": \"date\", \"required\": true},"
-    "   \"score\": \"numeric\"},"
+    "   \"score\": \"numeric\", \"seen\": \"timestamptz\"},"
     " \"rest\": \"extra\","
     " \"children\": ["
     "  {\"field\": \"settings\", \"kind\": \"object\", \"table\": \"settings\","
@@ -296,6 +296,7 @@ static const char doc1[] =
     "{\"meta\": 1, \"users\": {"
     " \"a@x\": {\"name\": \"Ana\", \"age\": 30, \"joined\": \"2025-01-02\","
     "   \"score\": 1.50, \"hobby\": [\"chess\"],"
+    "   \"seen\": \"2025-01-02T03:04:05Z\","
     "   \"settings\": {\"theme\": \"dark\", \"big\": true},"
     "   \"prefs\": {\"sort\": {\"by\": \"title\"}, \"n\": null},"
     "   \"books\": [{\"title\": \"Dune\", \"tags\": [\"sf\", \"classic\"]},"
@@ -426,8 +427,9 @@ static void test_import_sqlite(void **state)
     assert_string_equal(out, "users 2/0/0/0 settings 1/0/0/0 prefs 2/0/0/0"
                              " books 2/0/0/0 book_tags 2/0/0/0");
     assert_string_equal(query(c.db, "SELECT * FROM users ORDER BY 1"),
-                        "a@x|Ana|30|2025-01-02|1.5|{\"hobby\":[\"chess\"]};"
-                        "b@x|NULL|NULL|2025-02-03|NULL|NULL");
+                        "a@x|Ana|30|2025-01-02|1.5|2025-01-02T03:04:05Z|"
+                        "{\"hobby\":[\"chess\"]};"
+                        "b@x|NULL|NULL|2025-02-03|NULL|NULL|NULL");
     assert_string_equal(query(c.db, "SELECT * FROM prefs ORDER BY 2"),
                         "a@x|n|NULL;a@x|sort|{\"by\":\"title\"}");
     assert_string_equal(query(c.db, "SELECT * FROM book_tags ORDER BY 3"),
@@ -444,6 +446,23 @@ static void test_import_sqlite(void **state)
     assert_non_null(strstr(c.msgs.data, "the file's copy is"));
 
     /* Again: nothing changes. */
+    assert_int_equal(imp_run(&c, doc1, NULL, out, sizeof(out), &err), 0);
+    assert_string_equal(out, "users 0/0/2/0 settings 0/0/1/0 prefs 0/0/2/0"
+                             " books 0/0/2/0 book_tags 0/0/2/0");
+
+    /*
+     * jsonb and timestamptz as PostgreSQL writes them (a pulled row) are
+     * the same values.
+     */
+    assert_int_equal(
+        sqlite3_exec(c.db,
+                     "UPDATE prefs SET value = '{\"by\": \"title\"}'"
+                     " WHERE name = 'sort';"
+                     " UPDATE users SET extra = '{\"hobby\": [\"chess\"]}',"
+                     " seen = '2025-01-02 03:04:05+00'"
+                     " WHERE email = 'a@x'",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
     assert_int_equal(imp_run(&c, doc1, NULL, out, sizeof(out), &err), 0);
     assert_string_equal(out, "users 0/0/2/0 settings 0/0/1/0 prefs 0/0/2/0"
                              " books 0/0/2/0 book_tags 0/0/2/0");
