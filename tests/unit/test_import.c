@@ -227,7 +227,7 @@ static void test_big(void **state)
                     1 + i % 97, i);
     }
     fy_buf_adds(&doc, "]");
-    assert_true(doc.len > 3 * 65536);
+    assert_true(doc.len > (size_t)3 * 65536);
     file = write_tmp(doc.data, doc.len);
     fy_buf_init(&s.out, 0);
     s.o = &o;
