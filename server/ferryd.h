@@ -5,6 +5,7 @@
 #ifndef FERRYD_H
 #define FERRYD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum ferryd_exit {
@@ -40,6 +41,8 @@ struct ferryd_alias {
 #define FERRYD_TOMBSTONE_RETENTION_S (30L * 86400)
 /* How long run history is kept by default: 30 days. */
 #define FERRYD_HISTORY_RETENTION_S (30L * 86400)
+/* How many devices GET /metrics lists by default (two series each). */
+#define FERRYD_METRICS_DEVICES 1000
 /* How often ferryd abandons expired leases and prunes history. */
 #define FERRYD_MAINTENANCE_INTERVAL_S 60L
 
@@ -64,6 +67,10 @@ struct ferryd_settings {
     size_t naliases;
     /* Ferry-Contract versions serve accepts; 0: 1 and the served one */
     long contract_min, contract_max;
+    /* GET /metrics: "none" (default) or "admin"; devices listed */
+    const char *metrics_auth;
+    size_t metrics_devices;
+    bool metrics_devices_set; /* "metrics_devices": 0 leaves them out */
 };
 
 struct fy_http_router;

@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "server/api.h"
 #include "server/maint.h"
+#include "server/metrics.h"
 #include "server/notify.h"
 #include "server/keys.h"
 #include "store/pool.h"
@@ -210,6 +211,7 @@ int ferryd_migrate(struct ferryd_settings *s, int argc, char **argv)
                    s->compat_views_prefix, s->compat_views_prefix);
     }
     fy_store_close(st);
+    fy_metrics_reset();
     fy_contract_free(c);
     return rc < 0 ? fail(&err) : FERRYD_OK;
 }
@@ -633,6 +635,12 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
     api.blob_max_bytes = s->blob_max_bytes; /* 0: blob.h's default */
     api.blob_upload_ttl_ms = (int64_t)s->blob_upload_ttl_s * 1000;
     api.instance = instance_name(s, instance, sizeof(instance));
+    api.metrics_admin =
+        s->metrics_auth && strcmp(s->metrics_auth, "admin") == 0;
+    api.metrics_devices =
+        s->metrics_devices_set ? s->metrics_devices : FERRYD_METRICS_DEVICES;
+    if (rc == 0 && fy_metrics_set_contract(c) < 0)
+        rc = fy_err_set(&err, FERRY_ENOMEM, "out of memory");
     mo.pool = pool;
     if (rc == 0)
         rc = fy_devruns_new(&api.devruns, &err);

@@ -37,7 +37,8 @@ static const char usage[] =
     "                   blob_upload_ttl, service_name, instance_name,\n"
     "                   history_retention, maintenance_interval,\n"
     "                   compat_views_prefix, compat_views_schema,\n"
-    "                   contract_versions\n"
+    "                   contract_versions, metrics_auth,\n"
+    "                   metrics_devices\n"
     "  -v, --verbose    debug log lines\n"
     "  -q, --quiet      errors only\n"
     "  -h, --help       this text\n"
@@ -246,6 +247,9 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
         {"instance_name", &s->instance_name, NULL, NULL, 0, 0},
         {"compat_views_prefix", &s->compat_views_prefix, NULL, NULL, 0, 0},
         {"compat_views_schema", &s->compat_views_schema, NULL, NULL, 0, 0},
+        {"metrics_auth", &s->metrics_auth, NULL, NULL, 0, 0},
+        /* devices GET /metrics lists; 0: none (each is two series) */
+        {"metrics_devices", NULL, &s->metrics_devices, NULL, 0, 1000000},
         {"max_body", NULL, &s->max_body, NULL, 1024, 1L << 30},
         {"max_inflight", NULL, &s->max_inflight, NULL, 1024, 1LL << 40},
         {"pool", NULL, NULL, &s->pool, 1, 256},
@@ -294,6 +298,15 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
         if (rc)
             break;
     }
+    if (rc == 0 && s->metrics_auth && strcmp(s->metrics_auth, "none") != 0 &&
+        strcmp(s->metrics_auth, "admin") != 0) {
+        fprintf(stderr,
+                "ferryd: config '%s': \"metrics_auth\" must be \"none\" or"
+                " \"admin\"\n",
+                path);
+        rc = FERRYD_CONFIG;
+    }
+    s->metrics_devices_set = json_object_get(root, "metrics_devices") != NULL;
     if (rc) {
         json_decref(root);
         return rc;

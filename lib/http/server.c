@@ -1122,6 +1122,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         return on_headers(s, c, cs);
     }
     if (*size) {
+        cs->req.bytes_in += *size;
         take_data(s, cs, data, *size);
         *size = 0;
         return MHD_YES;
@@ -1151,7 +1152,7 @@ static const char *ended_how(enum MHD_RequestTerminationCode toe)
  * The access log: one line per request, whoever answered it (ferry, or
  * libmicrohttpd for what it refuses by itself), with how it ended.
  */
-static void log_request(struct MHD_Connection *c, const struct conn_state *cs,
+static void log_request(struct MHD_Connection *c, struct conn_state *cs,
                         enum MHD_RequestTerminationCode toe)
 {
     const union MHD_ConnectionInfo *ci =
@@ -1161,6 +1162,8 @@ static void log_request(struct MHD_Connection *c, const struct conn_state *cs,
                                  : 0;
 
     char shown[16] = "-";
+
+    cs->req.status = (int)status;
 
     if (status)
         snprintf(shown, sizeof(shown), "%u", status);

@@ -34,6 +34,8 @@ struct fy_http_req {
     char body_sha256[65]; /* FY_BODY_FILE: lower-case hex */
     void *conn;           /* MHD connection, for header lookups */
     double started;       /* fy_mono_s() at arrival */
+    uint64_t bytes_in;    /* body bytes received, as sent (before gunzip) */
+    int status;           /* for the done hook: the status answered, 0 none */
     void *ctx;            /* the handlers' own per-request state */
     /* FY_ROUTE_STREAM: set by the route's handler to take the body */
     const struct fy_http_stream *stream;

@@ -17,6 +17,7 @@
 #include "server/attach.h"
 #include "server/changes.h"
 #include "server/keys.h"
+#include "server/metrics.h"
 #include "server/push.h"
 #include "server/rows.h"
 #include "server/runs.h"
@@ -71,6 +72,7 @@ void fy_api_failure(struct fy_http_resp *resp, int rc,
         return;
     }
     json_decref(details);
+    fy_metrics_store_error(status);
     if (status == 503) {
         fy_warn("store", "request answered 503: %s", err->msg);
         fy_http_error(resp, wire, "the store is unavailable; retry later",
@@ -337,6 +339,7 @@ static void handle_push(struct fy_http_req *req, struct fy_http_resp *resp,
     rc = fy_push_run(st, api->contract, &ar->key, req->body.data, req->body.len,
                      &arena, &res, &details, &err);
     if (rc < 0) {
+        fy_metrics_push_rejected(json_array_size(details));
         fy_api_failure(resp, rc, &err, details);
         fy_info("push", "device=%s rejected status=%d: %s", ar->key.device,
                 resp->status, err.msg);
@@ -591,9 +594,12 @@ static const struct {
     const struct fy_http_route *routes;
     const size_t *n;
 } route_tables[] = {
-    {fy_api_routes, &fy_api_nroutes},   {fy_rows_routes, &fy_rows_nroutes},
-    {fy_blob_routes, &fy_blob_nroutes}, {fy_attach_routes, &fy_attach_nroutes},
+    {fy_api_routes, &fy_api_nroutes},
+    {fy_rows_routes, &fy_rows_nroutes},
+    {fy_blob_routes, &fy_blob_nroutes},
+    {fy_attach_routes, &fy_attach_nroutes},
     {fy_runs_routes, &fy_runs_nroutes},
+    {fy_metrics_routes, &fy_metrics_nroutes},
 };
 
 #define MAX_ROUTES 64
@@ -612,6 +618,7 @@ static void gather_routes(void)
                 all_routes[nall_routes++] = route_tables[t].routes[i];
         }
     }
+    fy_metrics_set_routes(all_routes, nall_routes);
 }
 
 int fy_api_router_new(struct fy_http_router **out, struct ferry_err *err)
@@ -625,6 +632,7 @@ void fy_api_done(struct fy_http_req *req, void *ud)
     struct api_req *ar = req->ctx;
 
     (void)ud;
+    fy_metrics_request(req);
     if (!ar)
         return;
     fy_key_release(&ar->key);

@@ -31,6 +31,8 @@ struct fy_api {
     struct fy_devruns *devruns; /* device runs not yet written */
     /* The Ferry-Contract versions accepted (0, 0: no check). */
     long contract_min, contract_max;
+    bool metrics_admin;     /* GET /metrics wants an admin key */
+    size_t metrics_devices; /* most devices /metrics lists; 0: none */
 };
 
 /*

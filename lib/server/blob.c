@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "server/api.h"
+#include "server/metrics.h"
 #include "fy.h"
 
 /* ---- Content-Range ------------------------------------------------------ */
@@ -230,6 +231,7 @@ static int flush(struct put *u)
     if (rc < 0)
         return put_fail(u, rc, &err);
     u->off += u->chunk.len;
+    fy_metrics_blob_bytes(false, u->chunk.len);
     fy_buf_reset(&u->chunk);
     return 0;
 }
@@ -561,6 +563,7 @@ static long read_blob(void *ctx, uint64_t off, char *buf, size_t max)
     n = (size_t)(have + r->part.len - off);
     n = n < max ? n : max;
     memcpy(buf, r->part.data + (off - have), n);
+    fy_metrics_blob_bytes(true, n);
     return (long)n;
 }
 
@@ -748,6 +751,8 @@ static int copy_parts(struct fd_upload *fu, int fd, uint64_t off, uint64_t len,
                                       buf, n, &fu->info, err);
         if (st)
             fy_store_pool_put(fu->pool, st);
+        if (rc == 0)
+            fy_metrics_blob_bytes(false, n);
     }
     return rc;
 }

@@ -15,6 +15,7 @@
 #include "core/hlc.h"
 #include "server/blob.h"
 #include "server/validate.h"
+#include "server/metrics.h"
 #include "fy.h"
 
 /* Shape of one change: seq, table, op, hlc, row. */
@@ -262,6 +263,15 @@ static int check_blobs(struct fy_store *st, const struct fy_apply_batch *groups,
     return fy_blob_refs_check(st, all, n, bad, err);
 }
 
+/* A committed batch's changes by table and outcome, for GET /metrics. */
+static void count_rows(const struct fy_change *chs, size_t n, int64_t acked)
+{
+    for (size_t i = 0; i < n; i++)
+        fy_metrics_rows(chs[i].table,
+                        chs[i].seq <= acked ? FY_ROW_PENDING : chs[i].outcome,
+                        1);
+}
+
 static int apply(struct fy_store *st, const struct fy_contract *c,
                  const struct fy_key *key, struct fy_change *chs, size_t n,
                  struct fy_arena *a, struct fy_push_result *res,
@@ -282,6 +292,7 @@ static int apply(struct fy_store *st, const struct fy_contract *c,
     res->acked_seq = n && chs[n - 1].seq > acked ? chs[n - 1].seq : acked;
     if (res->applied == 0) {
         fy_store_push_rollback(st); /* nothing new: no write at all */
+        count_rows(chs, n, acked);
         return 0;
     }
     rc = group(a, c, chs, n, acked, groups);
@@ -293,8 +304,11 @@ static int apply(struct fy_store *st, const struct fy_contract *c,
         rc = apply_groups(st, key, groups, c->ntables, res, err);
     if (rc == 0) {
         fy_push_hold_commit(key->device);
-        return fy_store_push_commit(st, key->device, res->acked_seq,
-                                    res->applied, err);
+        rc = fy_store_push_commit(st, key->device, res->acked_seq, res->applied,
+                                  err);
+        if (rc == 0)
+            count_rows(chs, n, acked);
+        return rc;
     }
     fy_store_push_rollback(st);
     return rc;

@@ -14,6 +14,7 @@
 
 #include "server/blob.h"
 #include "server/push.h"
+#include "server/metrics.h"
 #include "fy.h"
 
 /* Writes that lose a race with a push stamped ahead of them run again. */
@@ -415,7 +416,10 @@ static int attempt(struct fy_rows_req *w, struct fy_store *st,
         rc = fy_store_idem_done(st, &w->idem, 200, w->text, err);
     if (rc == 0 && !*stale) {
         fy_push_hold_commit(w->key->device);
-        return fy_store_push_commit(st, w->key->device, acked, (long)w->n, err);
+        rc = fy_store_push_commit(st, w->key->device, acked, (long)w->n, err);
+        for (size_t i = 0; rc == 0 && i < w->n; i++)
+            fy_metrics_rows(w->t, w->chs[i].outcome, 1);
+        return rc;
     }
     fy_store_push_rollback(st);
     return rc;

@@ -15,6 +15,8 @@ struct fy_store_pool {
     pthread_cond_t cv;
     struct fy_store **all, **idle;
     unsigned n, nidle;
+    /* For GET /metrics: counted under mu, which get takes anyway. */
+    uint64_t waits, wait_us, timeouts;
 };
 
 void fy_store_pool_free(struct fy_store_pool *p)
@@ -67,6 +69,7 @@ int fy_store_pool_get(struct fy_store_pool *p, int wait_ms,
                       struct fy_store **st, struct ferry_err *err)
 {
     struct timespec until;
+    double waited = 0;
     int rc = 0;
 
     clock_gettime(CLOCK_REALTIME, &until);
@@ -77,9 +80,16 @@ int fy_store_pool_get(struct fy_store_pool *p, int wait_ms,
         until.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&p->mu);
+    if (p->nidle == 0)
+        waited = fy_mono_s();
     while (p->nidle == 0 && rc == 0)
         rc = pthread_cond_timedwait(&p->cv, &p->mu, &until);
     *st = p->nidle ? p->idle[--p->nidle] : NULL;
+    if (waited) {
+        p->waits++;
+        p->wait_us += (uint64_t)((fy_mono_s() - waited) * 1e6);
+        p->timeouts += *st == NULL;
+    }
     pthread_mutex_unlock(&p->mu);
     if (!*st)
         return fy_err_set(err, FERRY_EBUSY, "all %u store connections are busy",
@@ -92,5 +102,16 @@ void fy_store_pool_put(struct fy_store_pool *p, struct fy_store *st)
     pthread_mutex_lock(&p->mu);
     p->idle[p->nidle++] = st;
     pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void fy_store_pool_stats(struct fy_store_pool *p, struct fy_store_pool_stats *s)
+{
+    pthread_mutex_lock(&p->mu);
+    *s = (struct fy_store_pool_stats){.size = p->n,
+                                      .in_use = p->n - p->nidle,
+                                      .waits = p->waits,
+                                      .wait_us = p->wait_us,
+                                      .timeouts = p->timeouts};
     pthread_mutex_unlock(&p->mu);
 }

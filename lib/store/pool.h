@@ -22,4 +22,17 @@ int fy_store_pool_get(struct fy_store_pool *p, int wait_ms,
 /* Returns a borrowed connection. */
 void fy_store_pool_put(struct fy_store_pool *p, struct fy_store *st);
 
+/*
+ * What GET /metrics shows of the pool: its size, connections lent now,
+ * and since start the gets that found none idle (waits), the time they
+ * waited, and those that gave up (timeouts, answered 503).
+ */
+struct fy_store_pool_stats {
+    unsigned size, in_use;
+    uint64_t waits, wait_us, timeouts;
+};
+
+void fy_store_pool_stats(struct fy_store_pool *p,
+                         struct fy_store_pool_stats *s);
+
 #endif

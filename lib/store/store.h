@@ -649,6 +649,23 @@ int fy_store_device_run(struct fy_store *st, const struct fy_device_run *r,
 int fy_store_device_runs(struct fy_store *st, const struct fy_device_run *v,
                          size_t n, struct ferry_err *err);
 
+/* One row of the devices table (store/devices.c), for GET /metrics. */
+struct fy_device_row {
+    const char *device;  /* borrowed until the callback returns */
+    int64_t acked_seq;   /* the highest seq its pushes had acknowledged */
+    int64_t last_push_s; /* unix seconds of its last push; 0: none */
+};
+
+typedef int fy_device_row_fn(const struct fy_device_row *d, void *ud);
+
+/*
+ * Each device the store has seen push, by name, at most limit of them
+ * (one SELECT; a nonzero return of cb stops and is returned).
+ */
+int fy_store_devices_each(struct fy_store *st, size_t limit,
+                          fy_device_row_fn *cb, void *ud,
+                          struct ferry_err *err);
+
 /* The store's clock in unix ms, which judges leases and ages history. */
 int fy_store_now_ms(struct fy_store *st, int64_t *now, struct ferry_err *err);
 
