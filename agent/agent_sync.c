@@ -433,8 +433,8 @@ static void start_bell(struct syncer *y, struct watcher *wt)
     const struct fy_agent_config *cfg = fy_agent_config(y->a);
     struct ferry_err err = {0};
 
-    if (fy_doorbell_start(cfg->base_url, cfg->auth_header, y->key, &wt->bell,
-                          &err) < 0)
+    if (fy_doorbell_start(cfg->base_url, cfg->ca_file, cfg->auth_header, y->key,
+                          &wt->bell, &err) < 0)
         fy_warn("sync",
                 "no long poll (%s): others' changes arrive at the"
                 " next poll",

@@ -171,6 +171,7 @@ int agent_open_client(struct agent_ctx *ctx, int64_t retry_budget_ms,
     o.base_url = cfg.base_url;
     o.auth_header = cfg.auth_header;
     o.timeout_s = cfg.timeout_s;
+    o.ca_file = cfg.ca_file;
     o.key = agent_api_key(&cfg, &rc);
     if (o.key && ferry_client_new(&o, c, &err) < 0)
         rc = agent_fail(&err);

@@ -71,6 +71,9 @@ struct ferryd_settings {
     const char *metrics_auth;
     size_t metrics_devices;
     bool metrics_devices_set; /* "metrics_devices": 0 leaves them out */
+    /* https: PEM certificate (chain) and key files; NULL: plain http */
+    const char *tls_cert;
+    const char *tls_key;
 };
 
 struct fy_http_router;

@@ -17,6 +17,7 @@
 
 #include "core/contract.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "server/api.h"
 #include "server/maint.h"
 #include "server/metrics.h"
@@ -412,8 +413,10 @@ static const char serve_usage[] =
     "usage: ferryd [OPTIONS] serve [--listen HOST:PORT] [--max-body BYTES]\n"
     "                              [--max-inflight BYTES] [--pool N]\n"
     "                              [--contract-versions MIN[:MAX]]\n"
+    "                              [--tls-cert FILE --tls-key FILE]\n"
     "Listens on 127.0.0.1:8080 by default; port 0 picks a free port and\n"
-    "prints it. The store must be migrated with the same contract.\n";
+    "prints it. The store must be migrated with the same contract. With\n"
+    "--tls-cert and --tls-key (PEM) it speaks only https.\n";
 
 /* "MIN" or "MIN:MAX" (MAX then defaults to the served version). */
 static int parse_versions(const char *text, struct ferryd_settings *s)
@@ -433,7 +436,13 @@ static int parse_versions(const char *text, struct ferryd_settings *s)
     return 0;
 }
 
-static int parse_serve(struct ferryd_settings *s, int argc, char **argv)
+/* --tls-cert, --tls-key: kept apart, as the environment comes between. */
+struct tls_args {
+    const char *cert, *key;
+};
+
+static int parse_serve(struct ferryd_settings *s, int argc, char **argv,
+                       struct tls_args *ta)
 {
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -441,6 +450,8 @@ static int parse_serve(struct ferryd_settings *s, int argc, char **argv)
         {"max-inflight", required_argument, NULL, 'i'},
         {"pool", required_argument, NULL, 'p'},
         {"contract-versions", required_argument, NULL, 'c'},
+        {"tls-cert", required_argument, NULL, 't'},
+        {"tls-key", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *env = getenv("FERRYD_CONTRACT_VERSIONS");
@@ -479,6 +490,12 @@ static int parse_serve(struct ferryd_settings *s, int argc, char **argv)
             if (parse_versions(optarg, s) < 0)
                 return fputs(serve_usage, stderr), FERRYD_USAGE;
             break;
+        case 't':
+            ta->cert = optarg;
+            break;
+        case 'k':
+            ta->key = optarg;
+            break;
         case 'h':
             fputs(serve_usage, stdout);
             return -1;
@@ -487,6 +504,36 @@ static int parse_serve(struct ferryd_settings *s, int argc, char **argv)
         }
     }
     return optind < argc ? (fputs(serve_usage, stderr), FERRYD_USAGE) : 0;
+}
+
+/*
+ * https: the command line, else the environment, else the settings file
+ * (the file's values are in s already: a flag overrides them). One of the
+ * two without the other is a mistake, not plain http.
+ */
+static int load_tls(const struct ferryd_settings *s, const struct tls_args *ta,
+                    struct fy_http_tls *tls)
+{
+    struct ferry_err err = {0};
+    const char *cert = ta->cert ? ta->cert : getenv("FERRYD_TLS_CERT");
+    const char *key = ta->key ? ta->key : getenv("FERRYD_TLS_KEY");
+
+    cert = cert && *cert ? cert : s->tls_cert;
+    key = key && *key ? key : s->tls_key;
+    if (!cert && !key)
+        return 0;
+    if (!cert || !key) {
+        fprintf(stderr,
+                "ferryd: https needs both tls_cert and tls_key (--tls-cert,"
+                " --tls-key), only %s is set\n",
+                cert ? "tls_cert" : "tls_key");
+        return FERRYD_CONFIG;
+    }
+    if (fy_http_tls_load(cert, key, tls, &err) < 0) {
+        fprintf(stderr, "ferryd: %s\n", err.msg);
+        return ferryd_exit_code(err.code);
+    }
+    return 0;
 }
 
 /*
@@ -597,7 +644,9 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
     struct fy_maint_opts mo = {0};
     struct fy_maint *maint = NULL;
     char instance[256];
-    int rc = parse_serve(s, argc, argv);
+    struct tls_args ta = {0};
+    struct fy_http_tls tls = {0};
+    int rc = parse_serve(s, argc, argv, &ta);
 
     if (rc != 0)
         return rc < 0 ? FERRYD_OK : rc;
@@ -614,6 +663,10 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
                 FY_HTTP_MIN_INFLIGHT(hc.max_body));
         return FERRYD_CONFIG;
     }
+    if ((rc = load_tls(s, &ta, &tls)) != 0)
+        return rc;
+    hc.tls_cert_pem = tls.cert_pem;
+    hc.tls_key_pem = tls.key_pem;
     block_signals();
     rc = ferryd_router(s, &router, &err);
     hc.router = router;
@@ -683,5 +736,6 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
     fy_http_router_free(router);
     fy_store_pool_free(pool);
     fy_contract_free(c);
+    fy_http_tls_release(&tls);
     return rc < 0 ? fail(&err) : FERRYD_OK;
 }

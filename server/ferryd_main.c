@@ -38,7 +38,7 @@ static const char usage[] =
     "                   history_retention, maintenance_interval,\n"
     "                   compat_views_prefix, compat_views_schema,\n"
     "                   contract_versions, metrics_auth,\n"
-    "                   metrics_devices\n"
+    "                   metrics_devices, tls_cert, tls_key\n"
     "  -v, --verbose    debug log lines\n"
     "  -q, --quiet      errors only\n"
     "  -h, --help       this text\n"
@@ -250,6 +250,8 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
         {"metrics_auth", &s->metrics_auth, NULL, NULL, 0, 0},
         /* devices GET /metrics lists; 0: none (each is two series) */
         {"metrics_devices", NULL, &s->metrics_devices, NULL, 0, 1000000},
+        {"tls_cert", &s->tls_cert, NULL, NULL, 0, 0},
+        {"tls_key", &s->tls_key, NULL, NULL, 0, 0},
         {"max_body", NULL, &s->max_body, NULL, 1024, 1L << 30},
         {"max_inflight", NULL, &s->max_inflight, NULL, 1024, 1LL << 40},
         {"pool", NULL, NULL, &s->pool, 1, 256},

@@ -34,6 +34,13 @@ struct ferry_client_opts {
      * (300 s), a negative value one attempt only.
      */
     int64_t retry_budget_ms;
+    /*
+     * https: a PEM file of the CA certificates the server's certificate is
+     * verified against (copied); NULL: the system's CA store. Verification
+     * cannot be switched off; a certificate that does not verify is
+     * FERRY_ECONFIG ("certificate verify failed: ...").
+     */
+    const char *ca_file;
 };
 
 /*

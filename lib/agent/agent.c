@@ -177,6 +177,8 @@ int fy_agent_request_once(struct fy_agent *a, const struct fy_http_request *rq,
     if (!a->http)
         rc = fy_http_client_new(a->cfg.base_url, a->cfg.timeout_s, &a->http,
                                 err);
+    if (rc == 0 && a->cfg.ca_file)
+        rc = fy_http_client_set_ca(a->http, a->cfg.ca_file, err);
     if (rc < 0)
         return rc;
     r.auth_header = a->o.key ? a->cfg.auth_header : NULL;

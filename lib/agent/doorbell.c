@@ -152,9 +152,9 @@ static void *bell_main(void *arg)
     return NULL;
 }
 
-int fy_doorbell_start(const char *base_url, const char *auth_header,
-                      const char *key, struct fy_doorbell **out,
-                      struct ferry_err *err)
+int fy_doorbell_start(const char *base_url, const char *ca_file,
+                      const char *auth_header, const char *key,
+                      struct fy_doorbell **out, struct ferry_err *err)
 {
     struct fy_doorbell *d = fy_calloc(1, sizeof(*d));
     int rc;
@@ -165,6 +165,8 @@ int fy_doorbell_start(const char *base_url, const char *auth_header,
     d->auth_header = auth_header ? fy_strdup(auth_header) : NULL;
     d->key = key ? fy_strdup(key) : NULL;
     rc = fy_http_client_new(base_url, CLIENT_TIMEOUT_S, &d->http, err);
+    if (rc == 0)
+        rc = fy_http_client_set_ca(d->http, ca_file, err);
     if (rc == 0 && ((auth_header && !d->auth_header) || (key && !d->key)))
         rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
     if (rc < 0) {

@@ -21,12 +21,13 @@ struct fy_doorbell;
 #define FY_DOORBELL_WAIT_S 25
 
 /*
- * Starts the thread. Strings are copied. It asks nothing until the first
+ * Starts the thread. Strings are copied; ca_file NULL: the system's CA
+ * store (fy_http_client_set_ca). It asks nothing until the first
  * fy_doorbell_cursor(). *out returned owned (fy_doorbell_stop).
  */
-int fy_doorbell_start(const char *base_url, const char *auth_header,
-                      const char *key, struct fy_doorbell **out,
-                      struct ferry_err *err);
+int fy_doorbell_start(const char *base_url, const char *ca_file,
+                      const char *auth_header, const char *key,
+                      struct fy_doorbell **out, struct ferry_err *err);
 
 /*
  * The device's pull cursor after a round (NULL or "": none yet, nothing

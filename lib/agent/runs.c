@@ -81,9 +81,10 @@ static int client_config(const struct ferry_client_opts *o,
                           " breaks or other characters a key cannot have");
     cfg->base_url = fy_strdup(u);
     cfg->auth_header = fy_strdup(h);
+    cfg->ca_file = o->ca_file ? fy_strdup(o->ca_file) : NULL;
     cfg->timeout_s = o->timeout_s > 0 ? o->timeout_s : 30;
     cfg->batch_size = 500;
-    if (!cfg->base_url || !cfg->auth_header) {
+    if (!cfg->base_url || !cfg->auth_header || (o->ca_file && !cfg->ca_file)) {
         fy_agent_config_release(cfg);
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     }

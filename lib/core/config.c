@@ -30,6 +30,7 @@ void fy_agent_config_release(struct fy_agent_config *cfg)
     fy_free(cfg->base_url);
     fy_free(cfg->auth_header);
     fy_free(cfg->auth_env);
+    fy_free(cfg->ca_file);
     for (size_t i = 0; i < cfg->nfiles; i++) {
         fy_free(cfg->files[i].table);
         fy_free(cfg->files[i].path_column);
@@ -83,19 +84,49 @@ static int get_int(json_t *obj, const char *key, int lo, int hi, int *out,
     return 0;
 }
 
-static int resolve_database(struct fy_agent_config *cfg, struct ferry_err *err)
+/* A relative path in the file is relative to the file's folder. */
+static int resolve_path(const struct fy_agent_config *cfg, char **path,
+                        struct ferry_err *err)
 {
     const char *slash = strrchr(cfg->path, '/');
     struct fy_buf b = FY_BUF_INIT(0);
 
-    if (!cfg->database || cfg->database[0] == '/' || !slash)
+    if (!*path || (*path)[0] == '/' || !slash)
         return 0;
     fy_buf_add(&b, cfg->path, (size_t)(slash - cfg->path + 1));
-    fy_buf_adds(&b, cfg->database);
+    fy_buf_adds(&b, *path);
     if (fy_buf_error(&b))
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    fy_free(cfg->database);
-    cfg->database = fy_buf_detach(&b, NULL);
+    fy_free(*path);
+    *path = fy_buf_detach(&b, NULL);
+    return 0;
+}
+
+static int resolve_database(struct fy_agent_config *cfg, struct ferry_err *err)
+{
+    return resolve_path(cfg, &cfg->database, err);
+}
+
+/*
+ * The CA file is read by libcurl only at the first https request: a
+ * missing or unreadable one is said now, naming the setting.
+ */
+static int resolve_ca_file(struct fy_agent_config *cfg, struct ferry_err *err)
+{
+    struct stat sb;
+    int rc = resolve_path(cfg, &cfg->ca_file, err);
+
+    if (rc < 0 || !cfg->ca_file)
+        return rc;
+    errno = 0;
+    if (!cfg->ca_file[0] || stat(cfg->ca_file, &sb) != 0 ||
+        !S_ISREG(sb.st_mode) || access(cfg->ca_file, R_OK) != 0)
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "%s: ferry.ca_file '%s' is not a readable file (%s)",
+                          cfg->path, cfg->ca_file,
+                          !cfg->ca_file[0] ? "empty"
+                          : errno          ? strerror(errno)
+                                           : "not a regular file");
     return 0;
 }
 
@@ -234,6 +265,8 @@ static int load_sections(json_t *root, struct fy_agent_config *cfg,
     if (rc == 0)
         rc = get_int(fy, "contract_version", 1, INT_MAX, &cfg->contract_version,
                      p, err);
+    if (rc == 0)
+        rc = get_str(fy, "ca_file", NULL, &cfg->ca_file, p, err);
     if (rc == 0 && fy && json_object_get(fy, "compress")) {
         if (!json_is_boolean(json_object_get(fy, "compress")))
             return fy_err_set(err, FERRY_ECONFIG,
@@ -378,6 +411,8 @@ int fy_agent_config_load_flags(const char *path, unsigned flags,
         rc = load_root(root, flags, cfg, err);
     if (rc == 0)
         rc = resolve_database(cfg, err);
+    if (rc == 0)
+        rc = resolve_ca_file(cfg, err);
     json_decref(root);
     if (rc < 0)
         fy_agent_config_release(cfg);

@@ -43,6 +43,12 @@ struct fy_agent_config {
      * sent, and ferryd does not check.
      */
     int contract_version;
+    /*
+     * "ferry.ca_file": PEM CA certificates an https server's certificate
+     * is verified against (resolved against the file's folder); NULL: the
+     * system's CA store.
+     */
+    char *ca_file;
     struct fy_file_decl *files; /* "ferry.files", nfiles of them */
     size_t nfiles;
 };

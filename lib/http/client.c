@@ -26,6 +26,8 @@ struct fy_http_client {
     long timeout_s;
     struct fy_buf zbody;
     const int *abort; /* nonzero: end the transfer (atomic load) */
+    char *ca_file;    /* NULL: the system's CA store (libcurl's default) */
+    char errbuf[CURL_ERROR_SIZE];
 };
 
 void fy_http_client_abort_on(struct fy_http_client *c, const int *flag)
@@ -81,6 +83,7 @@ void fy_http_client_free(struct fy_http_client *c)
         return;
     curl_easy_cleanup(c->h);
     fy_free(c->base);
+    fy_free(c->ca_file);
     fy_buf_release(&c->zbody);
     fy_free(c);
 }
@@ -191,10 +194,42 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-static int curl_fail(CURLcode cc, const char *url, struct ferry_err *err)
+int fy_http_client_set_ca(struct fy_http_client *c, const char *ca_file,
+                          struct ferry_err *err)
+{
+    char *copy = ca_file ? fy_strdup(ca_file) : NULL;
+
+    if (ca_file && !copy)
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    fy_free(c->ca_file);
+    c->ca_file = copy;
+    return 0;
+}
+
+/*
+ * A certificate that does not verify is FERRY_ECONFIG, not a network
+ * error: retrying cannot fix a wrong CA, a name mismatch or an expired
+ * certificate, and retrying for minutes would hide the cause.
+ */
+static bool tls_verify_failed(CURLcode cc)
+{
+    return cc == CURLE_PEER_FAILED_VERIFICATION ||
+           cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_ISSUER_ERROR ||
+           cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
+}
+
+static int curl_fail(const struct fy_http_client *c, CURLcode cc,
+                     const char *url, struct ferry_err *err)
 {
     int code = cc == CURLE_OPERATION_TIMEDOUT ? FERRY_ETIMEDOUT : FERRY_ENET;
 
+    /* libcurl's own detail says which check failed, e.g. the issuer. */
+    if (tls_verify_failed(cc))
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "cannot reach '%s': certificate verify failed: %s"
+                          " (set ferry.ca_file to your CA)",
+                          url,
+                          c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc));
     return fy_err_set(err, code, "cannot reach '%s': %s", url,
                       curl_easy_strerror(cc));
 }
@@ -320,7 +355,7 @@ static int perform(struct fy_http_client *c, const char *url,
         rc = cc == CURLE_ABORTED_BY_CALLBACK || cc == CURLE_READ_ERROR
                  ? fy_err_set(err, FERRY_EIO, "cannot read the body for '%s'",
                               url)
-                 : curl_fail(cc, url, err);
+                 : curl_fail(c, cc, url, err);
     else
         curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &rep->status);
     if (rc == 0 && (rep->status < 100 || !rep->headers_done))
@@ -368,6 +403,11 @@ int fy_http_request(struct fy_http_client *c, const struct fy_http_request *rq,
     set_timeout(c, rq);
     curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+    /* Peer and host verification stay on: libcurl's defaults, no switch. */
+    if (c->ca_file)
+        curl_easy_setopt(c->h, CURLOPT_CAINFO, c->ca_file);
+    c->errbuf[0] = '\0';
+    curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, c->errbuf);
     if (c->abort) {
         curl_easy_setopt(c->h, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(c->h, CURLOPT_XFERINFOFUNCTION, on_progress);

@@ -69,6 +69,15 @@ int fy_http_client_new(const char *base_url, long timeout_s,
 void fy_http_client_free(struct fy_http_client *c);
 
 /*
+ * https: verify the server's certificate against the CA certificates in
+ * ca_file (PEM; copied) instead of the system's store; NULL: the system's.
+ * Verification is never switched off. A certificate that does not verify
+ * fails a request with FERRY_ECONFIG ("certificate verify failed: ...").
+ */
+int fy_http_client_set_ca(struct fy_http_client *c, const char *ca_file,
+                          struct ferry_err *err);
+
+/*
  * From now on a request of c ends within about a second once *flag is
  * nonzero (set from another thread), failing with FERRY_ENET: how a
  * thread blocked in a long poll is stopped. flag is borrowed.

@@ -1286,20 +1286,38 @@ static struct MHD_Daemon *start_daemon(struct fy_http_server *s,
 {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    /* The last two are the https ones, cut off for plain http. */
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, s},
+        {MHD_OPTION_SOCK_ADDR, 0, (void *)(uintptr_t)ss},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_done, s},
+        {MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns ? cfg->max_conns : 1024,
+         NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s ? cfg->timeout_s : 60,
+         NULL},
+        {MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    const size_t plain = 6;
 
     if (ss->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (cfg->tls_cert_pem && cfg->tls_key_pem) {
+        flags |= MHD_USE_TLS;
+        /* MHD's option items hold void *; it only reads these. */
+        opts[plain] = (struct MHD_OptionItem){
+            MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)(uintptr_t)cfg->tls_cert_pem};
+        opts[plain + 1] = (struct MHD_OptionItem){
+            MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)cfg->tls_key_pem};
+    }
     /*
      * The port is passed as well as the address only so that
      * libmicrohttpd's bind error names the port asked for, not 0.
      */
-    return MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_request, s,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR, ss,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED,
-        on_done, s, MHD_OPTION_CONNECTION_LIMIT,
-        cfg->max_conns ? cfg->max_conns : 1024u, MHD_OPTION_CONNECTION_TIMEOUT,
-        cfg->timeout_s ? cfg->timeout_s : 60u, MHD_OPTION_END);
+    return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
+                            MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 }
 
 int fy_http_server_start(const struct fy_http_config *cfg,
@@ -1315,6 +1333,10 @@ int fy_http_server_start(const struct fy_http_config *cfg,
     *out = NULL;
     if (rc < 0)
         return rc;
+    if (cfg->tls_cert_pem &&
+        MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "https: this libmicrohttpd was built without TLS");
     s = fy_calloc(1, sizeof(*s));
     if (!s)
         return fy_err_set(err, FERRY_ENOMEM, "out of memory");

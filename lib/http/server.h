@@ -151,6 +151,13 @@ struct fy_http_config {
                             FY_HTTP_MIN_INFLIGHT */
     unsigned max_conns;
     unsigned timeout_s; /* idle connection timeout */
+    /*
+     * Both set: the listener speaks only https with this certificate
+     * (chain) and key, PEM in memory (http/tls.h reads and checks them);
+     * borrowed until start returns. NULL: plain http.
+     */
+    const char *tls_cert_pem;
+    const char *tls_key_pem;
 };
 
 /*
