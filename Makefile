@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= 2
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps build asan check demo release bench format format-check lint clean
+.PHONY: all deps build asan check demo release bench deb format format-check lint clean
 
 all: build
 
@@ -34,6 +34,11 @@ release: deps
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build build-release -j $(JOBS)
 
+# ferry_<version>_<arch>.deb in dist/ (docs/install.md): a release build in
+# build-deb, both programs, the systemd units, the docs, sample settings.
+deb: deps
+	JOBS=$(JOBS) sh scripts/package-deb.sh build-deb dist
+
 bench: release
 	sh bench/run.sh build-release
 
@@ -47,4 +52,4 @@ lint: build
 	clang-tidy -p $(BUILD) --quiet $(filter %.c,$(SOURCES))
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-tsan build-release
+	rm -rf $(BUILD) $(ASAN_BUILD) build-tsan build-release build-deb dist

@@ -8,7 +8,8 @@ libmicrohttpd-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev sqlite3
 libjansson-dev libyajl-dev libssl-dev zlib1g-dev libcmocka-dev
 postgresql postgresql-client pgbouncer curl procps
 clang-format clang-tidy valgrind time python3 python3-requests util-linux
-bsdutils gzip"
+bsdutils gzip
+jq openssl dpkg-dev systemd"
 
 missing=""
 for p in $PKGS; do
