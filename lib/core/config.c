@@ -114,19 +114,23 @@ static int resolve_database(struct fy_agent_config *cfg, struct ferry_err *err)
 static int resolve_ca_file(struct fy_agent_config *cfg, struct ferry_err *err)
 {
     struct stat sb;
-    int rc = resolve_path(cfg, &cfg->ca_file, err);
+    int rc;
 
+    if (cfg->ca_file && !cfg->ca_file[0])
+        return fy_err_set(err, FERRY_ECONFIG,
+                          "%s: ferry.ca_file is empty (leave it out for the"
+                          " system's CA store)",
+                          cfg->path);
+    rc = resolve_path(cfg, &cfg->ca_file, err);
     if (rc < 0 || !cfg->ca_file)
         return rc;
     errno = 0;
-    if (!cfg->ca_file[0] || stat(cfg->ca_file, &sb) != 0 ||
-        !S_ISREG(sb.st_mode) || access(cfg->ca_file, R_OK) != 0)
+    if (stat(cfg->ca_file, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        access(cfg->ca_file, R_OK) != 0)
         return fy_err_set(err, FERRY_ECONFIG,
                           "%s: ferry.ca_file '%s' is not a readable file (%s)",
                           cfg->path, cfg->ca_file,
-                          !cfg->ca_file[0] ? "empty"
-                          : errno          ? strerror(errno)
-                                           : "not a regular file");
+                          errno ? strerror(errno) : "not a regular file");
     return 0;
 }
 

@@ -569,6 +569,54 @@ static void test_missing_file_message(void **state)
     assert_null(strstr(err.msg, "line -1"));
 }
 
+/*
+ * ferry.ca_file: absent is NULL (the system's store), relative is taken
+ * from the config's folder, and a missing file, a folder, an empty string
+ * or a non-string are refused at load, naming the setting.
+ */
+static void test_ca_file(void **state)
+{
+    struct fx *fx = *state;
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+    char ca[160];
+    FILE *f;
+
+    write_config(fx,
+                 "{\"ingestion\": {\"base_url\": \"https://h\"},"
+                 " \"ferry\": {\"database\": \"a.db\", \"device\": \"d\"}}");
+    if (fy_agent_config_load(fx->path, &cfg, &err) != 0)
+        fail_msg("load failed: %s", err.msg);
+    assert_null(cfg.ca_file);
+    fy_agent_config_release(&cfg);
+
+    path_in(fx, "ca.pem", ca, sizeof(ca));
+    f = fopen(ca, "w");
+    assert_non_null(f);
+    assert_int_equal(fclose(f), 0);
+    write_config(fx, "{\"ingestion\": {\"base_url\": \"https://h\"},"
+                     " \"ferry\": {\"database\": \"a.db\", \"device\": \"d\","
+                     " \"ca_file\": \"ca.pem\"}}");
+    if (fy_agent_config_load(fx->path, &cfg, &err) != 0)
+        fail_msg("load failed: %s", err.msg);
+    assert_string_equal(cfg.ca_file, ca);
+    fy_agent_config_release(&cfg);
+
+    load_bad(fx, "{\"ingestion\": {\"base_url\": \"https://h\"},"
+                 " \"ferry\": {\"database\": \"a.db\", \"device\": \"d\","
+                 " \"ca_file\": \"nothere.pem\"}}");
+    load_bad(fx, "{\"ingestion\": {\"base_url\": \"https://h\"},"
+                 " \"ferry\": {\"database\": \"a.db\", \"device\": \"d\","
+                 " \"ca_file\": \"/tmp\"}}");
+    load_bad(fx, "{\"ingestion\": {\"base_url\": \"https://h\"},"
+                 " \"ferry\": {\"database\": \"a.db\", \"device\": \"d\","
+                 " \"ca_file\": \"\"}}");
+    load_bad(fx, "{\"ingestion\": {\"base_url\": \"https://h\"},"
+                 " \"ferry\": {\"database\": \"a.db\", \"device\": \"d\","
+                 " \"ca_file\": 1}}");
+    unlink(ca);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -590,6 +638,7 @@ int main(void)
         T(test_merge_refuses),
         T(test_auth_names),
         T(test_missing_file_message),
+        T(test_ca_file),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
