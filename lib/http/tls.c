@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/asn1.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -69,6 +70,25 @@ static const char *ssl_reason(char *buf, size_t n)
     return buf;
 }
 
+/* Agents refuse an expired certificate: say so while there is time. */
+#define EXPIRY_WARN_DAYS 30
+
+static void warn_expiry(const char *cert_path, const X509 *x)
+{
+    int days = 0, secs = 0;
+
+    if (!ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)))
+        return;
+    if (days < 0 || (days == 0 && secs <= 0))
+        fy_warn("tls",
+                "the certificate in '%s' has expired: agents will refuse"
+                " it (certificate verify failed)",
+                cert_path);
+    else if (days < EXPIRY_WARN_DAYS)
+        fy_warn("tls", "the certificate in '%s' expires in %d day%s", cert_path,
+                days, days == 1 ? "" : "s");
+}
+
 static int check_pair(const char *cert_path, const char *key_path,
                       const struct fy_http_tls *tls, struct ferry_err *err)
 {
@@ -96,6 +116,8 @@ static int check_pair(const char *cert_path, const char *key_path,
                         "tls_key '%s' is not the key of the certificate in"
                         " '%s'",
                         key_path, cert_path);
+    if (rc == 0)
+        warn_expiry(cert_path, x);
     ERR_clear_error();
     EVP_PKEY_free(k);
     X509_free(x);

@@ -64,6 +64,7 @@ serve_refused "holds no unencrypted PEM private key" \
 serve_refused "is not the key of the certificate" \
     --tls-cert "$P/server.pem" --tls-key "$P/otherca.key"
 serve_refused "https needs both tls_cert and tls_key" --tls-cert "$P/server.pem"
+serve_refused "tls_cert '$P': not a regular file" --tls-cert "$P" --tls-key "$P/server.key"
 if [ "$(id -u)" != 0 ]; then # root reads any file
     cp "$P/server.key" "$P/locked.key"
     chmod 000 "$P/locked.key"
@@ -83,6 +84,9 @@ serve_refused '"tls_cert" must be a string' --config "$T/bad-settings.json"
 FERRYD_ARGS="--config $T/settings.json --tls-key $P/server.key"
 start_ferryd
 HTTPS=https://127.0.0.1:$PORT
+# The test certificate lives two days: ferryd warns a month ahead.
+grep -Eq "ferryd: warn: tls: the certificate in '$P/server.pem' expires in (1 day|2 days)\$" "$T/ferryd.log" ||
+    fail "no expiry warning: $(grep tls "$T/ferryd.log")"
 assert_eq "health over https" 200 \
     "$(curl -s --cacert "$P/ca.pem" -o /dev/null -w '%{http_code}' "$HTTPS/health")"
 # Plain http to the https port: no HTTP answer at all.
