@@ -702,7 +702,8 @@ static int parse_child(struct parse *p, json_t *jt, struct fy_map_table *parent,
 {
     static const char *const *const keys_of[] = {NULL, object_keys, map_keys,
                                                  array_keys};
-    enum fy_map_kind kind;
+    /* Set by parse_kind; GCC -O2 cannot tell and warns. */
+    enum fy_map_kind kind = FY_MAP_OBJECT;
     struct fy_map_table *t;
     const char *field;
     int rc;
