@@ -600,6 +600,7 @@ static const struct {
     {fy_attach_routes, &fy_attach_nroutes},
     {fy_runs_routes, &fy_runs_nroutes},
     {fy_metrics_routes, &fy_metrics_nroutes},
+    {fy_trace_routes, &fy_trace_nroutes},
 };
 
 #define MAX_ROUTES 64

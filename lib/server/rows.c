@@ -516,21 +516,36 @@ static int row_answer(const struct fy_read_row *r, void *ud)
     return g->answer ? 0 : FERRY_ENOMEM;
 }
 
+int fy_rows_path_key(struct fy_rows_req *w, const struct fy_http_req *req,
+                     struct fy_val **key, struct ferry_err *err)
+{
+    int rc = alloc_changes(w, 1, err);
+
+    *key = NULL;
+    if (rc == 0)
+        rc = path_key(w, req, &w->chs[0], err);
+    *key = rc == 0 ? fy_arena_calloc(&w->a, w->t->npk, sizeof(**key)) : NULL;
+    if (rc == 0 && !*key)
+        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < w->t->npk; i++)
+        (*key)[i] = w->chs[0].vals[w->t->pk[i]];
+    return rc;
+}
+
+int fy_rows_path_table(struct fy_rows_req *w, const struct fy_http_req *req,
+                       struct ferry_err *err)
+{
+    return path_table(w, req, err);
+}
+
 static int read_row(struct fy_rows_req *w, const struct fy_http_req *req,
                     struct got *g, struct ferry_err *err)
 {
     struct fy_store *st = NULL;
     struct fy_val *key;
     bool found = false;
-    int rc = alloc_changes(w, 1, err);
+    int rc = fy_rows_path_key(w, req, &key, err);
 
-    if (rc == 0)
-        rc = path_key(w, req, &w->chs[0], err);
-    key = rc == 0 ? fy_arena_calloc(&w->a, w->t->npk, sizeof(*key)) : NULL;
-    if (rc == 0 && !key)
-        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == 0 && i < w->t->npk; i++)
-        key[i] = w->chs[0].vals[w->t->pk[i]];
     if (rc == 0)
         rc = fy_store_pool_get(w->api->pool, w->api->pool_wait_ms, &st, err);
     if (rc == 0) {

@@ -26,6 +26,9 @@
 /* The routes, for api.c's route_tables[]. */
 extern const struct fy_http_route fy_rows_routes[];
 extern const size_t fy_rows_nroutes;
+/* GET /v1/trace/{table}/{key} (rows_trace.c), for the same table. */
+extern const struct fy_http_route fy_trace_routes[];
+extern const size_t fy_trace_nroutes;
 
 /*
  * Writes one row of t as a POST (patch false: created or updated) or a

@@ -71,4 +71,15 @@ int fy_rows_refused(struct fy_rows_req *w, struct ferry_err *err);
 int fy_rows_run(struct fy_rows_req *w, struct fy_rows_replay *rp,
                 struct ferry_err *err);
 
+/*
+ * The table the path's {table} names (404 unknown_table), and the row its
+ * {key} names (400 bad_parameter), as GET of the row API reads them: for
+ * GET /v1/trace (rows_trace.c). *key: t->npk values in key order, from
+ * w's arena.
+ */
+int fy_rows_path_table(struct fy_rows_req *w, const struct fy_http_req *req,
+                       struct ferry_err *err);
+int fy_rows_path_key(struct fy_rows_req *w, const struct fy_http_req *req,
+                     struct fy_val **key, struct ferry_err *err);
+
 #endif

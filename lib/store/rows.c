@@ -179,6 +179,178 @@ out:
     return rc;
 }
 
+/* ---- trace (GET /v1/trace) --------------------------------------------- */
+
+/* A trace's columns before the table's: version pair, stamp, origin. */
+#define TRACE_LEAD 4
+
+static int64_t num64(const char *s)
+{
+    return s ? strtoll(s, NULL, 10) : 0;
+}
+
+static int got_traced_row(const char *const *cols, int n, void *ud)
+{
+    struct one_row *o = ud;
+    struct fy_read_row r = {.table = o->t};
+
+    if ((size_t)n != TRACE_LEAD + o->t->ncols)
+        return FERRY_ESTORE;
+    r.pos.v = num64(cols[0]);
+    r.pos.s = num64(cols[1]);
+    r.hlc = (uint64_t)num64(cols[2]);
+    r.origin = cols[3] ? cols[3] : "";
+    r.vals = cols + TRACE_LEAD;
+    o->found = true;
+    return o->cb ? o->cb(&r, o->ud) : 0;
+}
+
+static int got_tomb(const char *const *cols, int n, void *ud)
+{
+    struct fy_trace_tomb *tb = ud;
+
+    if (n != 5)
+        return FERRY_ESTORE;
+    tb->pos.v = num64(cols[0]);
+    tb->pos.s = num64(cols[1]);
+    tb->hlc = (uint64_t)num64(cols[2]);
+    tb->origin = fy_strdup(cols[3] ? cols[3] : "");
+    tb->region = cols[4] ? fy_strdup(cols[4]) : NULL;
+    tb->found = true;
+    return !tb->origin || (cols[4] && !tb->region) ? FERRY_ENOMEM : 0;
+}
+
+static int trace_stmts(const struct fy_table *t, struct fy_buf *row,
+                       struct fy_buf *tomb)
+{
+    fy_buf_adds(row, "SELECT {ver_sel}, x._ferry_hlc, x._ferry_origin");
+    for (size_t i = 0; i < t->ncols; i++) {
+        fy_buf_adds(row, ", ");
+        fy_sql_select_col(row, &t->cols[i], "x.");
+    }
+    fy_buf_adds(row, " FROM ");
+    fy_buf_add_ident(row, t->name);
+    fy_buf_adds(row, " x");
+    key_where(row, t);
+    fy_buf_addf(tomb,
+                "SELECT {ver_sel}, x._ferry_hlc, x._ferry_origin,"
+                " x._ferry_region FROM {tomb:%s} x",
+                t->name);
+    key_where(tomb, t);
+    return fy_buf_error(row) || fy_buf_error(tomb) ? FERRY_ENOMEM : 0;
+}
+
+int fy_store_row_trace(struct fy_store *st, const struct fy_table *t,
+                       const struct fy_val *key, fy_read_row_fn *row_cb,
+                       void *ud, struct fy_trace_tomb *tomb,
+                       struct ferry_err *err)
+{
+    struct fy_buf row = FY_BUF_INIT(0), tb = FY_BUF_INIT(0);
+    struct fy_buf texts = FY_BUF_INIT(0);
+    struct fy_sql_arg args[FY_SQL_MAX_ARGS];
+    size_t offs[FY_SQL_MAX_ARGS];
+    struct one_row o = {.t = t, .cb = row_cb, .ud = ud};
+    int rc;
+
+    *tomb = (struct fy_trace_tomb){0};
+    if (t->npk > FY_SQL_MAX_ARGS || TRACE_LEAD + t->ncols > FY_SQL_MAX_COLS)
+        return fy_err_set(err, FERRY_ESTORE, "table '%s': too many columns",
+                          t->name);
+    rc = trace_stmts(t, &row, &tb);
+    if (rc == 0)
+        rc = key_args(t, key, args, &texts, offs);
+    if (rc == 0)
+        rc = run_keyed(st, row.data, args, t->npk, got_traced_row, &o, err);
+    /* Both in every case: a stale tombstone beside a row is part of why. */
+    if (rc == 0)
+        rc = run_keyed(st, tb.data, args, t->npk, got_tomb, tomb, err);
+    if (rc == FERRY_ENOMEM || rc == FERRY_ESTORE || rc == FERRY_EINVAL)
+        rc = fy_err_set(err, rc, "cannot trace a row of '%s'", t->name);
+    if (rc < 0)
+        fy_store_trace_release(tomb);
+    fy_buf_release(&row);
+    fy_buf_release(&tb);
+    fy_buf_release(&texts);
+    return rc;
+}
+
+void fy_store_trace_release(struct fy_trace_tomb *tomb)
+{
+    if (!tomb)
+        return;
+    fy_free(tomb->origin);
+    fy_free(tomb->region);
+    *tomb = (struct fy_trace_tomb){0};
+}
+
+static int got_device(const char *const *cols, int n, void *ud)
+{
+    struct fy_trace_device *d = ud;
+
+    if (n != 2)
+        return FERRY_ESTORE;
+    d->known = true;
+    d->acked_seq = num64(cols[0]);
+    d->last_push_at = num64(cols[1]);
+    return 0;
+}
+
+static int got_device_key(const char *const *cols, int n, void *ud)
+{
+    struct fy_trace_device *d = ud;
+
+    (void)n;
+    if (d->has_key)
+        return 0; /* the newest key came first */
+    d->known = d->has_key = true;
+    d->region = cols[0] ? fy_strdup(cols[0]) : NULL;
+    return cols[0] && !d->region ? FERRY_ENOMEM : 0;
+}
+
+int fy_store_trace_device(struct fy_store *st, const char *device,
+                          struct fy_trace_device *d, struct ferry_err *err)
+{
+    const struct fy_sql_arg args[] = {FY_SQL_S(device)};
+    struct fy_sql_q seq = {
+        .sql = "SELECT acked_seq, coalesce({epoch:last_push_at}, 0) FROM"
+               " {s}devices WHERE device = $1",
+        .args = args,
+        .nargs = 1,
+        .row = got_device,
+        .ud = d,
+        .what = "read device"};
+    /* Admin keys read every region: as /v1/changes treats them. */
+    struct fy_sql_q key = {
+        .sql = "SELECT CASE WHEN admin THEN NULL ELSE region END FROM"
+               " {s}api_keys WHERE device = $1 AND revoked_at IS NULL"
+               " AND (expires_at IS NULL OR expires_at > {now})"
+               " ORDER BY created_at DESC, id DESC",
+        .args = args,
+        .nargs = 1,
+        .row = got_device_key,
+        .ud = d,
+        .what = "read device's keys"};
+    int rc;
+
+    *d = (struct fy_trace_device){0};
+    rc = fy_sql_run(st, &seq, err);
+    if (rc == 0)
+        rc = fy_sql_run(st, &key, err);
+    if (rc == FERRY_ENOMEM)
+        rc = fy_err_set(err, rc, "out of memory");
+    if (rc < 0)
+        fy_store_trace_device_release(d);
+    return rc;
+}
+
+void fy_store_trace_device_release(struct fy_trace_device *d)
+{
+    if (!d)
+        return;
+    fy_free(d->region);
+    d->region = NULL;
+}
+
 /* ---- write locks ------------------------------------------------------- */
 
 /*

@@ -427,6 +427,41 @@ int fy_store_row_get(struct fy_store *st, const struct fy_table *t,
                      struct ferry_err *err);
 
 /*
+ * Where one key stands, for GET /v1/trace (server/rows_trace.c): the row
+ * to row_cb as fy_store_row_get hands it over, with its position (the
+ * version pull follows); the key's tombstone, if any, in *tomb, even one
+ * a newer row has made stale. Strings in *tomb are returned owned:
+ * fy_store_trace_release().
+ */
+struct fy_trace_tomb {
+    bool found;
+    uint64_t hlc;
+    char *origin;
+    char *region; /* NULL: a delete by an unscoped key (every region's) */
+    struct fy_read_pos pos;
+};
+
+int fy_store_row_trace(struct fy_store *st, const struct fy_table *t,
+                       const struct fy_val *key, fy_read_row_fn *row_cb,
+                       void *ud, struct fy_trace_tomb *tomb,
+                       struct ferry_err *err);
+void fy_store_trace_release(struct fy_trace_tomb *tomb);
+
+/* A device as the store knows it, for a trace's ?device=. */
+struct fy_trace_device {
+    bool known;           /* it has pushed, or it has a key */
+    int64_t acked_seq;    /* 0 before its first change */
+    int64_t last_push_at; /* unix seconds, 0: never */
+    bool has_key;         /* a key that is not revoked */
+    char *region;         /* its newest such key's; NULL: every region */
+};
+
+/* Fills *d (strings owned: fy_store_trace_device_release). */
+int fy_store_trace_device(struct fy_store *st, const char *device,
+                          struct fy_trace_device *d, struct ferry_err *err);
+void fy_store_trace_device_release(struct fy_trace_device *d);
+
+/*
  * Inside a push transaction: makes every other transaction that locks one
  * of these rows (by table and canonical key: ch->table, ch->key) wait until
  * this one ends, on every ferryd of the store, so that a stamp read from a

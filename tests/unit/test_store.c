@@ -1522,6 +1522,81 @@ static void case_rows_get(struct fx *fx)
     assert_false(found);
 }
 
+struct traced {
+    char origin[16];
+    uint64_t hlc;
+    struct fy_read_pos pos;
+    int n;
+};
+
+static int got_traced(const struct fy_read_row *r, void *ud)
+{
+    struct traced *g = ud;
+
+    snprintf(g->origin, sizeof(g->origin), "%s", r->origin);
+    g->hlc = r->hlc;
+    g->pos = r->pos;
+    g->n++;
+    return 0;
+}
+
+/*
+ * A trace: the row with its version, the key's tombstone even when a newer
+ * row made it stale, and a device's acknowledged seq and key region.
+ */
+static void case_rows_trace(struct fx *fx)
+{
+    const struct fy_table *t = fy_contract_table(fx->contract, "notes");
+    struct fy_val key = ival(1);
+    struct fy_key k = key_rec(fx, "0123456789abcdef", "eu", false, 0);
+    struct traced g = {0};
+    struct fy_trace_tomb tomb;
+    struct fy_trace_device d;
+    struct ferry_err err = {0};
+
+    assert_int_equal(
+        fy_store_row_trace(fx->st, t, &key, got_traced, &g, &tomb, &err), 0);
+    assert_int_equal(g.n, 0);
+    assert_false(tomb.found);
+    push1(fx, "a", note(fx, 1, 100, "eu", "one", false));
+    push1(fx, "a", note(fx, 1, 200, "eu", NULL, true));
+    assert_int_equal(
+        fy_store_row_trace(fx->st, t, &key, got_traced, &g, &tomb, &err), 0);
+    assert_int_equal(g.n, 0);
+    assert_true(tomb.found);
+    assert_int_equal(tomb.hlc, 200);
+    assert_string_equal(tomb.origin, "a");
+    assert_string_equal(tomb.region, "eu"); /* the deleted row's region */
+    assert_true(tomb.pos.v > 0);
+    fy_store_trace_release(&tomb);
+    push1(fx, "b", note(fx, 1, 300, "eu", "later", false));
+    assert_int_equal(
+        fy_store_row_trace(fx->st, t, &key, got_traced, &g, &tomb, &err), 0);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.origin, "b");
+    assert_int_equal(g.hlc, 300);
+    assert_true(g.pos.v > 0);
+    assert_true(tomb.found); /* stale, still there */
+    assert_int_equal(tomb.hlc, 200);
+    fy_store_trace_release(&tomb);
+    fy_store_trace_release(NULL);
+    assert_int_equal(fy_store_trace_device(fx->st, "a", &d, &err), 0);
+    assert_true(d.known);
+    assert_int_equal(d.acked_seq, 2);
+    assert_true(d.last_push_at > 0);
+    assert_false(d.has_key);
+    fy_store_trace_device_release(&d);
+    assert_int_equal(fy_store_key_put(fx->st, &k, &err), 0);
+    assert_int_equal(fy_store_trace_device(fx->st, "dev-a", &d, &err), 0);
+    assert_true(d.known && d.has_key);
+    assert_int_equal(d.acked_seq, 0);
+    assert_string_equal(d.region, "eu");
+    fy_store_trace_device_release(&d);
+    assert_int_equal(fy_store_trace_device(fx->st, "nobody", &d, &err), 0);
+    assert_false(d.known);
+    fy_store_trace_device_release(&d);
+}
+
 /* Keys in their canonical forms find their rows (numeric: 1.5 as "1.5"). */
 static void case_rows_get_canonical(struct fx *fx)
 {
@@ -2331,6 +2406,7 @@ static void case_runs_history_prune(struct fx *fx)
     X(export_scope_tag)                                                        \
     X(export_position)                                                         \
     X(rows_get)                                                                \
+    X(rows_trace)                                                              \
     X(rows_get_canonical)                                                      \
     X(rows_lock)                                                               \
     X(rows_idem)                                                               \
