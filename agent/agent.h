@@ -75,6 +75,7 @@ int agent_cursor(struct agent_ctx *ctx, int argc, char **argv);
 int agent_runs(struct agent_ctx *ctx, int argc, char **argv);
 int agent_export(struct agent_ctx *ctx, int argc, char **argv);
 int agent_import(struct agent_ctx *ctx, int argc, char **argv);
+int agent_why(struct agent_ctx *ctx, int argc, char **argv);
 
 struct ferry_client;
 struct fy_buf;

@@ -31,6 +31,7 @@ static const char usage[] =
     "  runs      recent runs of tracked streams and devices, from ferryd\n"
     "  export    write a JSON document back from tables (export json)\n"
     "  import    a JSON document into tables (import json FILE)\n"
+    "  why       where one row stands, here and on ferryd (why TABLE KEY)\n"
     "\n"
     "options:\n"
     "  -c, --config FILE  agent config (default $FERRY_CONFIG or"
@@ -84,7 +85,7 @@ static const struct {
     {"pull", agent_pull},         {"sync", agent_sync},
     {"job", agent_job},           {"cursor", agent_cursor},
     {"runs", agent_runs},         {"export", agent_export},
-    {"import", agent_import},
+    {"import", agent_import},     {"why", agent_why},
 };
 
 int main(int argc, char **argv)

@@ -113,6 +113,21 @@ static const char *const v5_blobs =
     " state TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 0,"
     " at INTEGER NOT NULL) WITHOUT ROWID;";
 
+/*
+ * Step 6, `ferry why`: one row per batch sent (not per change: a push of
+ * 100000 rows in batches of 500 writes 200 rows here), with its seq and
+ * HLC ranges, so the agent can say in which batch a change went and at
+ * which seq it was acknowledged (a stored row's HLC falls in one batch's
+ * range). acked_seq and acked_at stay NULL until ferryd's 200. The last
+ * 1000 are kept.
+ */
+static const char *const v6_batches =
+    "CREATE TABLE IF NOT EXISTS _ferry_batches ("
+    " id INTEGER PRIMARY KEY, first_seq INTEGER NOT NULL,"
+    " last_seq INTEGER NOT NULL, first_hlc INTEGER, last_hlc INTEGER,"
+    " changes INTEGER NOT NULL, sent_at INTEGER NOT NULL,"
+    " acked_seq INTEGER, acked_at INTEGER);";
+
 static int exec(sqlite3 *db, const char *sql, const char *what,
                 struct ferry_err *err)
 {
@@ -210,6 +225,11 @@ static int blobs_v5(sqlite3 *db, struct ferry_err *err)
     return exec(db, v5_blobs, "cannot upgrade ferry's tables", err);
 }
 
+static int batches_v6(sqlite3 *db, struct ferry_err *err)
+{
+    return exec(db, v6_batches, "cannot upgrade ferry's tables", err);
+}
+
 /* The ordered upgrade steps: step i brings a database to version i + 1. */
 static const struct step {
     const char *what;
@@ -220,6 +240,7 @@ static const struct step {
     {"tracked names without case", tracked_v3},
     {"keys seen by a pull's re-bootstrap", seen_v4},
     {"files and their uploads", blobs_v5},
+    {"batches sent, for ferry why", batches_v6},
 };
 
 static bool has_table(sqlite3 *db, const char *name)
@@ -401,6 +422,62 @@ int fy_agentdb_count(sqlite3 *db, enum fy_agentdb_table which, int64_t *n,
         *n = sqlite3_column_int64(st, 0);
     else
         rc = fy_sqlite_fail(db, "cannot count ferry's rows", err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int fy_agentdb_batch_sent(sqlite3 *db, int64_t first_seq, int64_t last_seq,
+                          int64_t changes, int64_t *id, struct ferry_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    *id = 0;
+    /* The entries are numbered and still in the outbox: their HLCs. */
+    if (sqlite3_prepare_v2(
+            db,
+            "INSERT INTO _ferry_batches (first_seq, last_seq, first_hlc,"
+            " last_hlc, changes, sent_at) SELECT ?1, ?2, min(hlc), max(hlc),"
+            " ?3, CAST((julianday('now') - 2440587.5) * 86400000.0 AS"
+            " INTEGER) FROM _ferry_outbox WHERE seq BETWEEN ?1 AND ?2",
+            -1, &st, NULL) != SQLITE_OK)
+        return fy_sqlite_fail(db, "cannot record the batch", err);
+    sqlite3_bind_int64(st, 1, first_seq);
+    sqlite3_bind_int64(st, 2, last_seq);
+    sqlite3_bind_int64(st, 3, changes);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = fy_sqlite_fail(db, "cannot record the batch", err);
+    sqlite3_finalize(st);
+    if (rc == 0)
+        *id = sqlite3_last_insert_rowid(db);
+    if (rc == 0 && sqlite3_prepare_v2(db,
+                                      "DELETE FROM _ferry_batches WHERE id <="
+                                      " (SELECT max(id) - ? FROM"
+                                      " _ferry_batches)",
+                                      -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int(st, 1, RUNS_KEPT);
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+int fy_agentdb_batch_acked(sqlite3 *db, int64_t id, int64_t acked_seq,
+                           struct ferry_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    if (sqlite3_prepare_v2(db,
+                           "UPDATE _ferry_batches SET acked_seq = ?2,"
+                           " acked_at = CAST((julianday('now') - 2440587.5) *"
+                           " 86400000.0 AS INTEGER) WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fy_sqlite_fail(db, "cannot record the acknowledgement", err);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, acked_seq);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = fy_sqlite_fail(db, "cannot record the acknowledgement", err);
     sqlite3_finalize(st);
     return rc;
 }

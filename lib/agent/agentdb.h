@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The agent's own tables in the app database (_ferry_state, _ferry_outbox,
- * _ferry_tracked, _ferry_dead, _ferry_runs, _ferry_seen, _ferry_blobs): their
+ * _ferry_tracked, _ferry_dead, _ferry_runs, _ferry_seen, _ferry_blobs,
+ * _ferry_batches): their
  * DDL, the schema
  * version kept in _ferry_state ("schema") and the ordered upgrade steps that
  * bring a database made by any earlier ferry to the current layout, plus the
@@ -18,7 +19,7 @@
 #include "ferry/ferry_err.h"
 
 /* The layout this build writes; see the steps in agentdb.c. */
-#define FY_AGENTDB_SCHEMA 5
+#define FY_AGENTDB_SCHEMA 6
 
 /*
  * Creates ferry's tables, or upgrades them in place, to FY_AGENTDB_SCHEMA:
@@ -72,5 +73,18 @@ enum fy_agentdb_table {
 /* Rows of one of ferry's tables (outbox entries, dead letters, uploads). */
 int fy_agentdb_count(sqlite3 *db, enum fy_agentdb_table which, int64_t *n,
                      struct ferry_err *err);
+
+/*
+ * A batch about to be sent (its entries numbered first_seq..last_seq, in
+ * the outbox): recorded in _ferry_batches with the HLC range of its
+ * entries and the time, in unix ms; *id names it for fy_agentdb_batch_acked.
+ * The last 1000 batches are kept. Best effort for `ferry why`: a push
+ * goes on when this fails.
+ */
+int fy_agentdb_batch_sent(sqlite3 *db, int64_t first_seq, int64_t last_seq,
+                          int64_t changes, int64_t *id, struct ferry_err *err);
+/* Batch id was acknowledged by ferryd's 200 with acked_seq, now. */
+int fy_agentdb_batch_acked(sqlite3 *db, int64_t id, int64_t acked_seq,
+                           struct ferry_err *err);
 
 #endif
