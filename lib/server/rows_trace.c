@@ -166,7 +166,12 @@ static json_t *superseded(const struct trace *tr, const char *device)
         return json_null();
     if (strcmp(current, device) == 0)
         return json_false();
-    if (tr->row && tr->tomb.found && strcmp(tr->tomb.origin, device) == 0)
+    /*
+     * Only a delete older than the row: a region's tombstone can lie
+     * beside an older row of another region, which it never deleted.
+     */
+    if (tr->row && tr->tomb.found && tr->tomb.hlc < tr->hlc &&
+        strcmp(tr->tomb.origin, device) == 0)
         return json_true();
     return json_null();
 }

@@ -86,6 +86,14 @@ assert_eq "z as dev-b" 200 "$(trace 'sites/z?device=dev-b' "$ADM")"
 assert_eq "z as dev-b" '[true,false,true]' \
     "$(j '[.device.wrote_current, .device.superseded, .device.readable]')"
 
+# a region's delete beside another region's older row deleted nothing
+# (104): no proof that a's write was superseded
+assert_eq "a deletes q late" 200 "$(push "$KA" "$(ch 5 delete "$T3" '{"k":"q"}')")"
+assert_eq "b: an older q" 200 "$(push "$KB" "$(ch 2 upsert "$T1" '{"k":"q","v":"older"}')")"
+assert_eq "q as dev-a" 200 "$(trace 'sites/q?device=dev-a' "$ADM")"
+assert_eq "q as dev-a" '["stored","dev-b",true,null]' \
+    "$(j '[.state, .row.origin, .tombstone.stale, .device.superseded]')"
+
 # never seen; a device the store does not know
 assert_eq "w" 200 "$(trace 'sites/w?device=nobody' "$ADM")"
 assert_eq "w" '["unknown",null,null,false,0,null]' \
