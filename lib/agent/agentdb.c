@@ -427,12 +427,11 @@ int fy_agentdb_count(sqlite3 *db, enum fy_agentdb_table which, int64_t *n,
 }
 
 int fy_agentdb_batch_sent(sqlite3 *db, int64_t first_seq, int64_t last_seq,
-                          int64_t changes, int64_t *id, struct ferry_err *err)
+                          int64_t changes, struct ferry_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = 0;
 
-    *id = 0;
     /* The entries are numbered and still in the outbox: their HLCs. */
     if (sqlite3_prepare_v2(
             db,
@@ -448,34 +447,38 @@ int fy_agentdb_batch_sent(sqlite3 *db, int64_t first_seq, int64_t last_seq,
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = fy_sqlite_fail(db, "cannot record the batch", err);
     sqlite3_finalize(st);
-    if (rc == 0)
-        *id = sqlite3_last_insert_rowid(db);
-    if (rc == 0 && sqlite3_prepare_v2(db,
-                                      "DELETE FROM _ferry_batches WHERE id <="
-                                      " (SELECT max(id) - ? FROM"
-                                      " _ferry_batches)",
-                                      -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int(st, 1, RUNS_KEPT);
-        sqlite3_step(st);
-        sqlite3_finalize(st);
-    }
+    if (rc < 0)
+        return rc;
+    if (sqlite3_prepare_v2(db,
+                           "DELETE FROM _ferry_batches WHERE id <="
+                           " (SELECT max(id) - ? FROM _ferry_batches)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fy_sqlite_fail(db, "cannot record the batch", err);
+    sqlite3_bind_int(st, 1, RUNS_KEPT);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = fy_sqlite_fail(db, "cannot record the batch", err);
+    sqlite3_finalize(st);
     return rc;
 }
 
-int fy_agentdb_batch_acked(sqlite3 *db, int64_t id, int64_t acked_seq,
+/*
+ * Every batch not acknowledged yet whose seqs the acknowledgement covers:
+ * also one built before a crash and sent again under other numbers.
+ */
+int fy_agentdb_batch_acked(sqlite3 *db, int64_t acked_seq,
                            struct ferry_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = 0;
 
     if (sqlite3_prepare_v2(db,
-                           "UPDATE _ferry_batches SET acked_seq = ?2,"
+                           "UPDATE _ferry_batches SET acked_seq = ?1,"
                            " acked_at = CAST((julianday('now') - 2440587.5) *"
-                           " 86400000.0 AS INTEGER) WHERE id = ?1",
+                           " 86400000.0 AS INTEGER) WHERE acked_seq IS NULL"
+                           " AND last_seq <= ?1",
                            -1, &st, NULL) != SQLITE_OK)
         return fy_sqlite_fail(db, "cannot record the acknowledgement", err);
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, acked_seq);
+    sqlite3_bind_int64(st, 1, acked_seq);
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = fy_sqlite_fail(db, "cannot record the acknowledgement", err);
     sqlite3_finalize(st);

@@ -75,16 +75,18 @@ int fy_agentdb_count(sqlite3 *db, enum fy_agentdb_table which, int64_t *n,
                      struct ferry_err *err);
 
 /*
- * A batch about to be sent (its entries numbered first_seq..last_seq, in
- * the outbox): recorded in _ferry_batches with the HLC range of its
- * entries and the time, in unix ms; *id names it for fy_agentdb_batch_acked.
- * The last 1000 batches are kept. Best effort for `ferry why`: a push
- * goes on when this fails.
+ * Inside the build's transaction (capture/outbox.c): a batch about to be
+ * sent, its entries numbered first_seq..last_seq, recorded in
+ * _ferry_batches with their HLC range and the time in unix ms, for
+ * `ferry why`. The last 1000 batches are kept.
  */
 int fy_agentdb_batch_sent(sqlite3 *db, int64_t first_seq, int64_t last_seq,
-                          int64_t changes, int64_t *id, struct ferry_err *err);
-/* Batch id was acknowledged by ferryd's 200 with acked_seq, now. */
-int fy_agentdb_batch_acked(sqlite3 *db, int64_t id, int64_t acked_seq,
+                          int64_t changes, struct ferry_err *err);
+/*
+ * Inside the acknowledgement's transaction: every recorded batch not
+ * acknowledged yet whose last seq is at most acked_seq, acknowledged now.
+ */
+int fy_agentdb_batch_acked(sqlite3 *db, int64_t acked_seq,
                            struct ferry_err *err);
 
 #endif

@@ -404,7 +404,7 @@ static int build_ready(struct pusher *p, struct fy_batch *b,
 static int push_one(struct pusher *p, struct fy_batch *b, bool *done,
                     struct ferry_err *err)
 {
-    int64_t acked = 0, batch_id = 0;
+    int64_t acked = 0;
     int rc = build_ready(p, b, err);
 
     if (rc < 0)
@@ -414,9 +414,6 @@ static int push_one(struct pusher *p, struct fy_batch *b, bool *done,
         *done = b->dead_local == 0;
         return 0;
     }
-    /* Only for `ferry why`: a batch it failed to note is still sent. */
-    fy_agentdb_batch_sent(p->db, b->items[0].seq, b->items[b->n - 1].seq,
-                          (int64_t)b->n, &batch_id, NULL);
     rc = send_retrying(p, b->body.data, b->body.len, err);
     if (rc < 0)
         return rc;
@@ -431,8 +428,6 @@ static int push_one(struct pusher *p, struct fy_batch *b, bool *done,
         return handle_rejection(p, b, err);
     acked = p->acked;
     rc = fy_outbox_ack(p->ob, acked, err);
-    if (rc == 0 && batch_id > 0)
-        fy_agentdb_batch_acked(p->db, batch_id, acked, NULL);
     if (rc == 0) {
         p->s->batches++;
         p->s->sent += (long)b->n;

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "agent/agentdb.h"
 #include "agent/state.h"
 #include "capture/capture.h"
 #include "core/hlc.h"
@@ -949,6 +950,13 @@ int fy_outbox_build(struct fy_outbox *ob, const char *device, int limit,
     if (rc < 0)
         return rc;
     rc = build_in_tx(ob, device, limit, b, err);
+    /*
+     * A batch ready to go is recorded for `ferry why` in the build's own
+     * transaction: no commit (no fsync) of its own.
+     */
+    if (rc == 0 && b->n > 0 && b->nfiles == 0)
+        rc = fy_agentdb_batch_sent(ob->db, b->items[0].seq,
+                                   b->items[b->n - 1].seq, (int64_t)b->n, err);
     if (rc == 0)
         return fy_outbox_commit(ob, err);
     fy_outbox_rollback(ob);
@@ -988,6 +996,8 @@ int fy_outbox_ack(struct fy_outbox *ob, int64_t acked, struct ferry_err *err)
         rc = fy_state_set_int(ob->db, "acked_seq", acked, err);
     if (rc == 0)
         rc = fy_state_set_int(ob->db, "last_push_at", fy_now_ms() / 1000, err);
+    if (rc == 0)
+        rc = fy_agentdb_batch_acked(ob->db, acked, err);
     if (rc == 0)
         return fy_outbox_commit(ob, err);
     fy_outbox_rollback(ob);
