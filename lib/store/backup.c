@@ -717,15 +717,27 @@ static int expire_steps(struct fy_store *st, const struct fy_read_mark *floor,
         .row = int_row,
         .ud = &mark->epoch,
         .what = "record pruning epoch"};
-    int64_t newest = 0;
+    int64_t newest = 0, next = 0;
+    struct fy_sql_q upper = {.sql = "{ver_next}",
+                             .row = int_row,
+                             .ud = &next,
+                             .what = "read next version"};
     int rc = fy_sql_run(st, &rev, err);
 
     if (rc == 0)
         rc = fy_sql_run(st, &now, err);
     if (rc == 0)
+        rc = fy_sql_run(st, &upper, err);
+    if (rc == 0)
         rc = newest_version(st, &newest, err);
-    /* A version above the mark is one no cursor could ever pass safely. */
-    if (rc == 0 && newest > mark->v)
+    /*
+     * A stored version at or above the next one the database will give
+     * out was written by another cluster (a restore whose transaction ids
+     * are behind): no cursor could pass it safely. Versions between the
+     * mark and that bound are normal while ferryd serves (transactions
+     * that committed after the oldest one still running began).
+     */
+    if (rc == 0 && newest >= next)
         return fy_err_set(
             err, FERRY_ESCHEMA,
             "the store holds versions up to %lld, above this database's"
@@ -733,7 +745,7 @@ static int expire_steps(struct fy_store *st, const struct fy_read_mark *floor,
             " whose transaction ids are behind the old one's: stop the"
             " cluster, run 'pg_resetwal --epoch=%lld' on its data directory,"
             " start it and run this again (docs/backups.md)",
-            (long long)newest, (long long)mark->v,
+            (long long)newest, (long long)(next - 1),
             (long long)((uint64_t)newest >> 32) + 1);
     if (rc == 0) {
         const struct fy_sql_arg mv[] = {FY_SQL_I(mark->v)};

@@ -101,6 +101,8 @@ static const struct fy_sql_word pg_words[] = {
      */
     {"ver_now", "SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::"
                 "bigint - 1)::text"},
+    /* above every committed version (ids from xmax on are not given yet) */
+    {"ver_next", "SELECT pg_snapshot_xmax(pg_current_snapshot())::text"},
     {"ver_tables", "SELECT quote_ident(table_schema) || '.' ||"
                    " quote_ident(table_name) FROM information_schema.columns"
                    " WHERE column_name = '_ferry_xid' AND table_schema NOT IN"

@@ -99,6 +99,7 @@ static const struct fy_sql_word lite_words[] = {
     {"ver_order_x", "x._ferry_rev"},
     /* expiring cursors (backup.c): the revision, the versioned tables */
     {"ver_now", "SELECT value FROM ferry_meta WHERE key = 'rev'"},
+    {"ver_next", "SELECT value + 1 FROM ferry_meta WHERE key = 'rev'"},
     {"ver_tables", "SELECT '\"' || m.name || '\"' FROM sqlite_master m WHERE"
                    " m.type = 'table' AND EXISTS (SELECT 1 FROM"
                    " pragma_table_info(m.name) p WHERE p.name = '_ferry_rev')"},
