@@ -43,6 +43,8 @@ struct ferryd_alias {
 #define FERRYD_HISTORY_RETENTION_S (30L * 86400)
 /* How many devices GET /metrics lists by default (two series each). */
 #define FERRYD_METRICS_DEVICES 1000
+/* How often the alert thread judges the checks by default. */
+#define FERRYD_ALERT_INTERVAL_S 30
 /* How often ferryd abandons expired leases and prunes history. */
 #define FERRYD_MAINTENANCE_INTERVAL_S 60L
 
@@ -74,6 +76,10 @@ struct ferryd_settings {
     /* https: PEM certificate (chain) and key files; NULL: plain http */
     const char *tls_cert;
     const char *tls_key;
+    /* /health's checks and their alerts (lib/server/health.h, alert.h) */
+    struct json_t *expect; /* borrowed from the file; NULL: none */
+    const char *alert_url;
+    size_t alert_interval_s; /* 0: FERRYD_ALERT_INTERVAL_S */
 };
 
 struct fy_http_router;

@@ -18,6 +18,7 @@
 #include "core/contract.h"
 #include "http/server.h"
 #include "http/tls.h"
+#include "server/alert.h"
 #include "server/api.h"
 #include "server/maint.h"
 #include "server/metrics.h"
@@ -212,7 +213,6 @@ int ferryd_migrate(struct ferryd_settings *s, int argc, char **argv)
                    s->compat_views_prefix, s->compat_views_prefix);
     }
     fy_store_close(st);
-    fy_metrics_reset();
     fy_contract_free(c);
     return rc < 0 ? fail(&err) : FERRYD_OK;
 }
@@ -643,6 +643,8 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
     struct fy_http_config hc = {.max_conns = 1024, .timeout_s = 60};
     struct fy_maint_opts mo = {0};
     struct fy_maint *maint = NULL;
+    struct fy_health_expect *expect = NULL;
+    struct fy_alert *alert = NULL;
     char instance[256];
     struct tls_args ta = {0};
     struct fy_http_tls tls = {0};
@@ -694,6 +696,9 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
         s->metrics_devices_set ? s->metrics_devices : FERRYD_METRICS_DEVICES;
     if (rc == 0 && fy_metrics_set_contract(c) < 0)
         rc = fy_err_set(&err, FERRY_ENOMEM, "out of memory");
+    if (rc == 0 && s->expect)
+        rc = fy_health_expect_parse(s->expect, &expect, &err);
+    api.expect = expect;
     mo.pool = pool;
     if (rc == 0)
         rc = fy_devruns_new(&api.devruns, &err);
@@ -710,6 +715,19 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
         rc = fy_notify_start(s->store, &api.notify, &err);
     if (rc == 0)
         rc = fy_maint_start(&mo, &maint, &err);
+    if (rc == 0 && s->alert_url)
+        rc = fy_alert_start(
+            &(struct fy_alert_opts){
+                .pool = pool,
+                .expect = expect,
+                .url = s->alert_url,
+                .interval_ms =
+                    (int64_t)(s->alert_interval_s ? s->alert_interval_s
+                                                  : FERRYD_ALERT_INTERVAL_S) *
+                    1000,
+                .service = api.service,
+                .instance = api.instance},
+            &alert, &err);
     if (rc == 0)
         rc = fy_http_server_start(&hc, &fy_api_handlers, &api, &srv, &err);
     if (rc == 0) {
@@ -730,11 +748,14 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
     /* Waiting pulls answer now, so that the server's stop is not held. */
     fy_notify_quiesce(api.notify);
     fy_http_server_stop(srv);
+    fy_alert_stop(alert);
     fy_maint_stop(maint); /* writes the device runs still held */
     fy_devruns_free(api.devruns);
     fy_notify_stop(api.notify);
     fy_http_router_free(router);
     fy_store_pool_free(pool);
+    fy_metrics_reset();
+    fy_health_expect_free(expect);
     fy_contract_free(c);
     fy_http_tls_release(&tls);
     return rc < 0 ? fail(&err) : FERRYD_OK;

@@ -13,6 +13,8 @@
 
 #include "ferry/ferry.h"
 #include "http/route.h"
+#include "server/alert.h"
+#include "server/health.h"
 
 #include "ferryd.h"
 
@@ -38,7 +40,8 @@ static const char usage[] =
     "                   history_retention, maintenance_interval,\n"
     "                   compat_views_prefix, compat_views_schema,\n"
     "                   contract_versions, metrics_auth,\n"
-    "                   metrics_devices, tls_cert, tls_key\n"
+    "                   metrics_devices, tls_cert, tls_key,\n"
+    "                   expect, alert_url, alert_interval\n"
     "  -v, --verbose    debug log lines\n"
     "  -q, --quiet      errors only\n"
     "  -h, --help       this text\n"
@@ -235,6 +238,36 @@ bad:
     return FERRYD_CONFIG;
 }
 
+/* "expect": checked here, so that every command refuses a bad one. */
+static int take_expect(const char *path, json_t *v, struct ferryd_settings *s)
+{
+    struct ferry_err err = {0};
+    struct fy_health_expect *e = NULL;
+
+    if (fy_health_expect_parse(v, &e, &err) < 0) {
+        fprintf(stderr, "ferryd: config '%s': %s\n", path, err.msg);
+        return FERRYD_CONFIG;
+    }
+    fy_health_expect_free(e);
+    s->expect = v;
+    return 0;
+}
+
+static int check_alert_url(const char *path, const struct ferryd_settings *s)
+{
+    const char *why = NULL;
+
+    if (s->alert_url && !fy_alert_url_ok(s->alert_url))
+        why = "must be an http:// or https:// URL of at most 1024 printable"
+              " characters";
+    else if (s->alert_url && !s->expect)
+        why = "needs \"expect\": the checks whose transitions it is sent";
+    if (!why)
+        return 0;
+    fprintf(stderr, "ferryd: config '%s': \"alert_url\" %s\n", path, why);
+    return FERRYD_CONFIG;
+}
+
 /* Settings file values fill what the command line left unset. */
 static int load_config_file(const char *path, struct ferryd_settings *s,
                             json_t **keep)
@@ -252,6 +285,9 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
         {"metrics_devices", NULL, &s->metrics_devices, NULL, 0, 1000000},
         {"tls_cert", &s->tls_cert, NULL, NULL, 0, 0},
         {"tls_key", &s->tls_key, NULL, NULL, 0, 0},
+        {"alert_url", &s->alert_url, NULL, NULL, 0, 0},
+        /* seconds between judgements of the checks: one (tests) to an hour */
+        {"alert_interval", NULL, &s->alert_interval_s, NULL, 1, 3600},
         {"max_body", NULL, &s->max_body, NULL, 1024, 1L << 30},
         {"max_inflight", NULL, &s->max_inflight, NULL, 1024, 1LL << 40},
         {"pool", NULL, NULL, &s->pool, 1, 256},
@@ -290,6 +326,8 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
             rc = take_aliases(path, v, s);
         } else if (strcmp(key, "contract_versions") == 0) {
             rc = take_versions(path, v, s);
+        } else if (strcmp(key, "expect") == 0) {
+            rc = take_expect(path, v, s);
         } else if (i == (sizeof(known) / sizeof(known[0]))) {
             fprintf(stderr, "ferryd: config '%s': unknown setting \"%s\"\n",
                     path, key);
@@ -309,6 +347,8 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
         rc = FERRYD_CONFIG;
     }
     s->metrics_devices_set = json_object_get(root, "metrics_devices") != NULL;
+    if (rc == 0)
+        rc = check_alert_url(path, s);
     if (rc) {
         json_decref(root);
         return rc;

@@ -16,6 +16,7 @@
 #include "server/blob.h"
 #include "server/attach.h"
 #include "server/changes.h"
+#include "server/health.h"
 #include "server/keys.h"
 #include "server/metrics.h"
 #include "server/push.h"
@@ -112,27 +113,94 @@ int fy_api_idem_key(const struct fy_http_req *req, const char **key,
     return 0;
 }
 
+/* Ok checks listed at most; stale and pending ones always are. */
+#define HEALTH_OK_MAX 200
+
+struct checks {
+    json_t *obj;
+    size_t listed, stale, omitted;
+};
+
+static int add_check(const struct fy_check *c, void *ud)
+{
+    struct checks *k = ud;
+    bool ok = strcmp(c->status, "ok") == 0;
+    char key[256];
+
+    k->stale += strcmp(c->status, "stale") == 0;
+    if (ok && k->listed >= HEALTH_OK_MAX) {
+        k->omitted++;
+        return 0;
+    }
+    snprintf(key, sizeof(key), "%s:%s", c->kind, c->name);
+    k->listed++;
+    return json_object_set_new(k->obj, key, fy_check_json(c)) == 0
+               ? 0
+               : FERRY_ENOMEM;
+}
+
+/*
+ * A silent stream or device makes ferryd "degraded", not down: still 200,
+ * so that a monitor that only reads the status code does not restart a
+ * ferryd that works; ?strict=1 answers 503 for it.
+ */
 static void handle_health(struct fy_http_req *req, struct fy_http_resp *resp,
                           void *ud)
 {
     struct fy_api *api = ud;
     struct ferry_err err = {0};
     struct fy_store *st = NULL;
-    bool up;
+    const char *strict = fy_http_query(req, "strict");
+    struct checks k = {.obj = json_object()};
+    bool up, read = false;
+    json_t *j;
 
-    (void)req;
+    if (strict && strcmp(strict, "1") != 0 && strcmp(strict, "0") != 0) {
+        json_decref(k.obj);
+        fy_http_error(resp, FERRY_WIRE_BAD_PARAMETER, "strict must be 1 or 0",
+                      NULL);
+        return;
+    }
     up = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err) == 0 &&
          fy_store_ping(st, &err) == 0;
+    if (up)
+        read = fy_health_eval(api->expect, st, add_check, &k, &err) == 0;
+    if (up && !read)
+        fy_warn("health", "checks not read: %s", err.msg);
     if (st)
         fy_store_pool_put(api->pool, st);
-    fy_api_json(resp, up ? 200 : 503,
-                json_pack("{s:s, s:s, s:s, s:s}", "status",
-                          up ? "healthy" : "unhealthy", "service",
-                          api->service ? api->service : "ferryd", "database",
-                          up ? "connected" : "disconnected", "version",
-                          ferry_version()));
+    j = json_pack("{s:s, s:s, s:s, s:s, s:o}", "status",
+                  !up                    ? "unhealthy"
+                  : k.stale > 0 || !read ? "degraded"
+                                         : "healthy",
+                  "service", api->service ? api->service : "ferryd", "database",
+                  up ? "connected" : "disconnected", "version", ferry_version(),
+                  "checks", k.obj);
+    if (j && k.omitted)
+        json_object_set_new(j, "checks_omitted",
+                            json_integer((json_int_t)k.omitted));
+    if (j && up && !read)
+        json_object_set_new(j, "checks_error",
+                            json_string("the checks could not be read; the"
+                                        " server log has the detail"));
+    fy_api_json(
+        resp,
+        !up || (strict && *strict == '1' && (k.stale || !read)) ? 503 : 200, j);
     if (!up)
         resp->retry_after = RETRY_AFTER_S;
+}
+
+/* Liveness: the process answers; the store is not asked. */
+static void handle_live(struct fy_http_req *req, struct fy_http_resp *resp,
+                        void *ud)
+{
+    struct fy_api *api = ud;
+
+    (void)req;
+    fy_api_json(resp, 200,
+                json_pack("{s:s, s:s, s:s}", "status", "alive", "service",
+                          api->service ? api->service : "ferryd", "version",
+                          ferry_version()));
 }
 
 /*
@@ -555,6 +623,11 @@ const struct fy_http_route fy_api_routes[] = {
      .auth = FY_AUTH_NONE,
      .body = {.mode = FY_BODY_DISCARD},
      .fn = handle_health},
+    {.method = "GET",
+     .pattern = "/health/live",
+     .auth = FY_AUTH_NONE,
+     .body = {.mode = FY_BODY_DISCARD},
+     .fn = handle_live},
     {.method = "POST",
      .pattern = "/v1/push",
      .auth = FY_AUTH_DEVICE,

@@ -12,6 +12,7 @@
 
 #include "http/server.h"
 #include "server/devruns.h"
+#include "server/health.h"
 #include "server/notify.h"
 #include "store/pool.h"
 
@@ -31,7 +32,8 @@ struct fy_api {
     struct fy_devruns *devruns; /* device runs not yet written */
     /* The Ferry-Contract versions accepted (0, 0: no check). */
     long contract_min, contract_max;
-    bool metrics_admin;     /* GET /metrics wants an admin key */
+    bool metrics_admin;                    /* GET /metrics wants an admin key */
+    const struct fy_health_expect *expect; /* /health's checks; NULL: none */
     size_t metrics_devices; /* most devices /metrics lists; 0: none */
 };
 

@@ -351,15 +351,24 @@ static void render_pool(struct fy_buf *b, struct fy_store_pool *pool)
                 ps.timeouts);
 }
 
-struct leases {
-    int64_t n;
+struct streams {
+    int64_t leases;
+    struct fy_buf age; /* ferry_stream_last_success_age_seconds samples */
 };
 
-static int count_lease(const struct fy_run_status *s, void *ud)
+static int add_stream(const struct fy_run_status *s, void *ud)
 {
-    struct leases *l = ud;
+    struct streams *l = ud;
 
-    l->n += s->lease_run != 0 && s->lease_until_ms > s->now_ms;
+    l->leases += s->lease_run != 0 && s->lease_until_ms > s->now_ms;
+    if (s->last_success_ms > 0) {
+        fy_buf_adds(&l->age, "ferry_stream_last_success_age_seconds{stream=\"");
+        fy_metrics_label(&l->age, s->name);
+        fy_buf_addf(&l->age, "\"} %.3f\n",
+                    s->now_ms > s->last_success_ms
+                        ? (double)(s->now_ms - s->last_success_ms) / 1000
+                        : 0.0);
+    }
     return 0;
 }
 
@@ -389,16 +398,20 @@ static int render_store(struct fy_buf *b, struct fy_store *st,
                         size_t max_devices)
 {
     struct fy_status_req q = {.kind = "stream"};
-    struct leases l = {0};
+    struct streams l = {0, FY_BUF_INIT(0)};
     struct devices v = {FY_BUF_INIT(0), FY_BUF_INIT(0), (int64_t)time(NULL)};
-    int rc = fy_store_run_status(st, &q, count_lease, NULL, &l, NULL);
+    int rc = fy_store_run_status(st, &q, add_stream, NULL, &l, NULL);
 
     if (rc == 0 && max_devices > 0)
         rc = fy_store_devices_each(st, max_devices, add_device, &v, NULL);
     if (rc == 0) {
         family(b, "ferry_active_leases", "gauge",
                "Streams whose run holds a live lease now.");
-        fy_buf_addf(b, "ferry_active_leases %" PRId64 "\n", l.n);
+        fy_buf_addf(b, "ferry_active_leases %" PRId64 "\n", l.leases);
+        family(b, "ferry_stream_last_success_age_seconds", "gauge",
+               "Seconds since a stream's last successful run (by the store's"
+               " clock).");
+        fy_buf_add(b, l.age.data, l.age.len);
     }
     if (rc == 0 && max_devices > 0) {
         family(b, "ferry_device_acked_seq", "gauge",
@@ -408,6 +421,7 @@ static int render_store(struct fy_buf *b, struct fy_store *st,
                "Seconds since a device's last push that applied changes.");
         fy_buf_add(b, v.age.data, v.age.len);
     }
+    fy_buf_release(&l.age);
     fy_buf_release(&v.seq);
     fy_buf_release(&v.age);
     return rc;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The devices table read for GET /metrics, written once for both engines
- * over the statement runner.
+ * The devices table read for GET /metrics and the alerts' record of
+ * checks' states, written once for both engines over the statement runner.
  */
 #include "store/store.h"
 
@@ -44,4 +44,45 @@ int fy_store_devices_each(struct fy_store *st, size_t limit,
     };
 
     return fy_sql_run(st, &q, err);
+}
+
+/* Keys of the meta table that are alert records (health.h's checks). */
+#define ALERT_PREFIX "alert:"
+
+int fy_store_alert_claim(struct fy_store *st, const char *check, bool stale,
+                         bool *changed, struct ferry_err *err)
+{
+    struct fy_buf key = FY_BUF_INIT(0);
+    struct fy_sql_q ins = {
+        .sql = "INSERT INTO {s}meta (key, value) VALUES ($1, 0)"
+               " ON CONFLICT (key) DO NOTHING",
+        .what = "record a check",
+    };
+    struct fy_sql_q upd = {
+        .sql = "UPDATE {s}meta SET value = $2 WHERE key = $1 AND value <> $2",
+        .what = "record a check's state",
+    };
+    int rc;
+
+    *changed = false;
+    if (fy_buf_adds(&key, ALERT_PREFIX) < 0 || fy_buf_adds(&key, check) < 0 ||
+        fy_buf_addc(&key, '\0') < 0) {
+        fy_buf_release(&key);
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    }
+    {
+        const struct fy_sql_arg args[] = {FY_SQL_S(key.data),
+                                          FY_SQL_I(stale ? 1 : 0)};
+
+        ins.args = args;
+        ins.nargs = 1;
+        upd.args = args;
+        upd.nargs = 2;
+        rc = fy_sql_run(st, &ins, err);
+        if (rc == 0)
+            rc = fy_sql_run(st, &upd, err);
+    }
+    *changed = rc == 0 && upd.changes == 1;
+    fy_buf_release(&key);
+    return rc;
 }

@@ -701,6 +701,16 @@ int fy_store_devices_each(struct fy_store *st, size_t limit,
                           fy_device_row_fn *cb, void *ud,
                           struct ferry_err *err);
 
+/*
+ * Records check (a health check's "KIND:NAME") as stale or not in the
+ * meta table, and says whether this call changed it (*changed): of several
+ * ferryd judging the same transition, one changes the record and sends
+ * the alert. A check first seen is recorded as not stale before, so that
+ * one first seen stale alerts once.
+ */
+int fy_store_alert_claim(struct fy_store *st, const char *check, bool stale,
+                         bool *changed, struct ferry_err *err);
+
 /* The store's clock in unix ms, which judges leases and ages history. */
 int fy_store_now_ms(struct fy_store *st, int64_t *now, struct ferry_err *err);
 

@@ -119,6 +119,8 @@ assert_eq "store read" 1 "$(q "$T/m1.txt" "m('ferry_metrics_store_up')")"
 end_run "$run" "$KEY" '{"records": 1}'
 scrape "$T/m2.txt"
 assert_eq "the lease ended" 0 "$(q "$T/m2.txt" "m('ferry_active_leases')")"
+sage=$(q "$T/m2.txt" "m('ferry_stream_last_success_age_seconds', stream='forms')")
+python3 -c "import sys; sys.exit(not 0 <= float('$sage') < 60)" || fail "stream age $sage"
 assert_eq "counters only grow" 13 "$(q "$T/m2.txt" "m('$R', table='items', outcome='created')")"
 
 note "metrics_auth admin, metrics_devices 0"
