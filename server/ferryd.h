@@ -61,6 +61,9 @@ struct ferryd_settings {
     const char *service_name;      /* /health's "service"; NULL: "ferryd" */
     size_t history_retention_s;    /* 0: the default, 30 days */
     size_t maintenance_interval_s; /* 0: the default, 60 s */
+    size_t dash_idle_s;            /* 0: the default, 30 min */
+    size_t dash_max_s;             /* 0: the default, 12 h */
+    size_t dash_secure;            /* 1: the session cookie is Secure */
     const char *instance_name;     /* runs' "server"; NULL: HOST/PID */
     /* ferryd migrate: views with the form-sync service's table names */
     const char *compat_views_prefix; /* NULL: none */

@@ -20,6 +20,7 @@
 #include "http/tls.h"
 #include "server/alert.h"
 #include "server/api.h"
+#include "server/dash.h"
 #include "server/maint.h"
 #include "server/metrics.h"
 #include "server/notify.h"
@@ -707,6 +708,15 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
         (int64_t)(s->maintenance_interval_s ? s->maintenance_interval_s
                                             : FERRYD_MAINTENANCE_INTERVAL_S) *
         1000;
+    api.dash_idle_ms =
+        (int64_t)(s->dash_idle_s ? (long)s->dash_idle_s : FY_DASH_IDLE_S) *
+        1000;
+    api.dash_max_ms =
+        (int64_t)(s->dash_max_s ? (long)s->dash_max_s : FY_DASH_MAX_S) * 1000;
+    /* Behind a TLS proxy ferryd speaks http: the setting says so. */
+    api.dash_secure = s->dash_secure != 0 || hc.tls_cert_pem != NULL;
+    mo.dash_idle_ms = api.dash_idle_ms;
+    mo.dash_max_ms = api.dash_max_ms;
     mo.history_retention_ms =
         (int64_t)(s->history_retention_s ? s->history_retention_s
                                          : FERRYD_HISTORY_RETENTION_S) *

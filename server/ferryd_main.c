@@ -41,7 +41,9 @@ static const char usage[] =
     "                   compat_views_prefix, compat_views_schema,\n"
     "                   contract_versions, metrics_auth,\n"
     "                   metrics_devices, tls_cert, tls_key,\n"
-    "                   expect, alert_url, alert_interval\n"
+    "                   expect, alert_url, alert_interval,\n"
+    "                   dashboard_idle_timeout, dashboard_session_max,\n"
+    "                   dashboard_secure_cookie\n"
     "  -v, --verbose    debug log lines\n"
     "  -q, --quiet      errors only\n"
     "  -h, --help       this text\n"
@@ -302,6 +304,10 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
          10LL * 366 * 86400},
         {"maintenance_interval", NULL, &s->maintenance_interval_s, NULL, 1,
          86400},
+        /* seconds: one (tests) to a week */
+        {"dashboard_idle_timeout", NULL, &s->dash_idle_s, NULL, 1, 7 * 86400},
+        {"dashboard_session_max", NULL, &s->dash_max_s, NULL, 1, 7 * 86400},
+        {"dashboard_secure_cookie", NULL, &s->dash_secure, NULL, 0, 1},
     };
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);

@@ -52,11 +52,11 @@ typedef long fy_http_read_fn(void *ctx, uint64_t off, char *buf, size_t max);
 typedef void fy_http_free_fn(void *ctx);
 
 /* Extra answer headers a handler may set (fy_http_resp_header). */
-#define FY_HTTP_MAX_EXTRA 4
+#define FY_HTTP_MAX_EXTRA 8
 
 struct fy_http_extra {
     char name[32];
-    char value[96];
+    char value[160];
 };
 
 /*
@@ -236,7 +236,7 @@ void fy_http_resp_reader(struct fy_http_resp *resp, uint64_t len,
 
 /*
  * Adds an answer header (copied; a name of at most 31 bytes and a value
- * of at most 95). FERRY_ETOOBIG past FY_HTTP_MAX_EXTRA headers or those
+ * of at most 159). FERRY_ETOOBIG past FY_HTTP_MAX_EXTRA headers or those
  * sizes, FERRY_EINVAL for a CR or LF in either.
  */
 int fy_http_resp_header(struct fy_http_resp *resp, const char *name,

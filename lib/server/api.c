@@ -16,6 +16,7 @@
 #include "server/blob.h"
 #include "server/attach.h"
 #include "server/changes.h"
+#include "server/dash.h"
 #include "server/health.h"
 #include "server/keys.h"
 #include "server/metrics.h"
@@ -30,6 +31,7 @@
 /* Per-request state, from the headers to the end of the request. */
 struct api_req {
     struct fy_key key; /* verified before the body was read */
+    char csrf[65];     /* a dashboard session's form token; "" none */
 };
 
 const struct fy_key *fy_api_key(const struct fy_http_req *req)
@@ -41,8 +43,13 @@ const struct fy_key *fy_api_key(const struct fy_http_req *req)
     return &ar->key;
 }
 
-/* The name of the dashboard's session cookie (issue 11). */
-#define SESSION_COOKIE "ferry_session"
+const char *fy_api_csrf(const struct fy_http_req *req)
+{
+    const struct api_req *ar = req->ctx;
+
+    assert(ar);
+    return ar->csrf;
+}
 
 void fy_api_json(struct fy_http_resp *resp, int status, json_t *j)
 {
@@ -265,22 +272,6 @@ static int authenticate(struct fy_api *api, struct fy_http_req *req,
 }
 
 /*
- * Dashboard sessions do not exist yet (issue 11): a session cookie, if
- * any, cannot be valid, so such routes answer 401 until they do.
- */
-static int check_session(struct fy_http_req *req, struct fy_http_resp *resp)
-{
-    struct ferry_err err = {0};
-    const char *cookie = fy_http_cookie(req, SESSION_COOKIE);
-
-    fy_err_set(&err, FERRY_EAUTH, "%s",
-               cookie ? "the session has expired; log in again"
-                      : "log in first");
-    fy_api_failure(resp, FERRY_EAUTH, &err, NULL);
-    return FERRY_EAUTH;
-}
-
-/*
  * An alias with a region header (an old client that names its region
  * beside its key): the header must be there and name the key's region, so
  * that an office's client configured with another office's region is
@@ -365,14 +356,15 @@ int fy_api_auth(struct fy_http_req *req, enum fy_http_auth policy,
     struct ferry_err err = {0};
     struct api_req *ar;
 
-    if (policy == FY_AUTH_SESSION)
-        return check_session(req, resp);
     ar = fy_calloc(1, sizeof(*ar));
     if (!ar) {
         fy_api_failure(resp, FERRY_ENOMEM, &err, NULL);
         return FERRY_ENOMEM;
     }
     req->ctx = ar;
+    /* A dashboard page: a session cookie, never a key header. */
+    if (policy == FY_AUTH_SESSION)
+        return fy_dash_auth(req, resp, ud, &ar->key, ar->csrf);
     if (authenticate(ud, req, resp, &ar->key) < 0)
         return FERRY_EAUTH;
     if (policy == FY_AUTH_ADMIN && !ar->key.admin) {
@@ -674,6 +666,7 @@ static const struct {
     {fy_runs_routes, &fy_runs_nroutes},
     {fy_metrics_routes, &fy_metrics_nroutes},
     {fy_trace_routes, &fy_trace_nroutes},
+    {fy_dash_routes, &fy_dash_nroutes},
 };
 
 #define MAX_ROUTES 64

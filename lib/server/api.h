@@ -35,6 +35,10 @@ struct fy_api {
     bool metrics_admin;                    /* GET /metrics wants an admin key */
     const struct fy_health_expect *expect; /* /health's checks; NULL: none */
     size_t metrics_devices; /* most devices /metrics lists; 0: none */
+    /* Dashboard sessions' time-outs (server/dash.h) and the cookie's
+       Secure flag (served over TLS). */
+    int64_t dash_idle_ms, dash_max_ms;
+    bool dash_secure;
 };
 
 /*
@@ -54,8 +58,8 @@ int fy_api_router_new(struct fy_http_router **out, struct ferry_err *err);
 /*
  * The server hooks: fy_api_auth verifies the request's API key on the
  * headers (401; 403 for a non-admin key on an admin route; 503 when the
- * store cannot say; a dashboard session is always 401 until sessions
- * exist); fy_api_done releases what it kept in req->ctx.
+ * store cannot say; a dashboard page without a valid session is a 303 to
+ * the log-in form); fy_api_done releases what it kept in req->ctx.
  */
 int fy_api_auth(struct fy_http_req *req, enum fy_http_auth policy,
                 struct fy_http_resp *resp, void *ud);
@@ -66,6 +70,8 @@ void fy_api_done(struct fy_http_req *req, void *ud);
  * auth policy other than FY_AUTH_NONE; borrowed until the request ends).
  */
 const struct fy_key *fy_api_key(const struct fy_http_req *req);
+/* A dashboard session's CSRF token (FY_AUTH_SESSION routes; borrowed). */
+const char *fy_api_csrf(const struct fy_http_req *req);
 
 /* Answers status with j (reference stolen; NULL answers 500). */
 void fy_api_json(struct fy_http_resp *resp, int status, json_t *j);

@@ -57,6 +57,22 @@ static void prune(struct fy_store *st, int64_t retention_ms)
         fy_debug("runs", "another ferryd is pruning run history");
 }
 
+/* Sessions that can no longer log anyone in need not be kept. */
+static void expire_sessions(const struct fy_maint_opts *o, struct fy_store *st)
+{
+    struct ferry_err err = {0};
+    long n = 0;
+
+    if (o->dash_idle_ms <= 0 || o->dash_max_ms <= 0)
+        return;
+    if (fy_store_dash_sessions_expire(st, o->dash_idle_ms, o->dash_max_ms, &n,
+                                      &err) < 0)
+        fy_warn("dashboard", "removing expired sessions failed: %s", err.msg);
+    else if (n > 0)
+        fy_info("dashboard", "removed %ld expired session%s", n,
+                n == 1 ? "" : "s");
+}
+
 /* Writes the device runs added up; quiet unless it fails. */
 static void flush(const struct fy_maint_opts *o, struct fy_store *st)
 {
@@ -81,6 +97,7 @@ static void pass(const struct fy_maint_opts *o, bool lease_too)
     if (lease_too) {
         sweep(st);
         prune(st, o->history_retention_ms);
+        expire_sessions(o, st);
     }
     fy_store_pool_put(o->pool, st);
 }

@@ -3,7 +3,8 @@
  * ferryd's housekeeping thread: every second it writes the device runs
  * added up since (devruns.h); at a fixed interval it records runs whose
  * lease expired without a heartbeat abandoned, and removes run history
- * past its retention (one ferryd of a store at a time: store.h).
+ * past its retention (one ferryd of a store at a time: store.h), and
+ * removes dashboard sessions past their time-outs.
  */
 #ifndef FY_SERVER_MAINT_H
 #define FY_SERVER_MAINT_H
@@ -18,6 +19,8 @@ struct fy_maint_opts {
     struct fy_devruns *devruns; /* borrowed; may be NULL */
     int64_t interval_ms;
     int64_t history_retention_ms;
+    /* Dashboard sessions past either time-out are removed (0: kept). */
+    int64_t dash_idle_ms, dash_max_ms;
 };
 
 struct fy_maint;

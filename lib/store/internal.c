@@ -92,7 +92,17 @@ static const char *const internal_ddl =
     "CREATE INDEX IF NOT EXISTS ferry_sync_history_started ON {s}sync_history"
     " (started_ms);"
     "CREATE UNIQUE INDEX IF NOT EXISTS ferry_sync_history_token ON"
-    " {s}sync_history (kind, name, token);";
+    " {s}sync_history (kind, name, token);"
+    /*
+     * Dashboard log-in sessions (store/dash.c): a SHA-256 of the cookie's
+     * token, never the token; times in unix ms of the store's clock.
+     */
+    "CREATE TABLE IF NOT EXISTS {s}dash_sessions ("
+    " token_hash {text} PRIMARY KEY, key_id {text} NOT NULL,"
+    " csrf {text} NOT NULL, created_ms {int} NOT NULL,"
+    " last_ms {int} NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS ferry_dash_sessions_key ON {s}dash_sessions"
+    " (key_id);";
 
 static int flag_row(const char *const *cols, int n, void *ud);
 

@@ -744,6 +744,76 @@ int fy_store_compat_views(struct fy_store *st, const char *prefix,
 int fy_store_compat_names(const char *prefix, const char *schema,
                           struct ferry_err *err);
 
+/* ---- dashboard (store/dash.c) ----------------------------------------- */
+
+/* A log-in session of the dashboard (server/dash.c). */
+struct fy_dash_session {
+    char key_id[17];
+    char csrf[65];
+    int64_t created_ms, last_ms, now_ms; /* the store's clock */
+};
+
+/* Records a new session: the token's hash, never the token. */
+int fy_store_dash_session_put(struct fy_store *st, const char *token_hash,
+                              const char *key_id, const char *csrf,
+                              struct ferry_err *err);
+/*
+ * The session of token_hash if it is younger than max_ms, was used in
+ * the last idle_ms and its key is still a valid admin key; else
+ * FERRY_ENOTFOUND.
+ */
+int fy_store_dash_session_get(struct fy_store *st, const char *token_hash,
+                              int64_t idle_ms, int64_t max_ms,
+                              struct fy_dash_session *out,
+                              struct ferry_err *err);
+/* Marks the session used, unless it was in the last every_ms (never
+   waits for a lock). */
+int fy_store_dash_session_touch(struct fy_store *st, const char *token_hash,
+                                int64_t every_ms, struct ferry_err *err);
+/* Ends one session (token_hash), or every one of key_id (NULL hash). */
+int fy_store_dash_session_end(struct fy_store *st, const char *token_hash,
+                              const char *key_id, struct ferry_err *err);
+/* Removes the sessions past either time-out; *removed counts them. */
+int fy_store_dash_sessions_expire(struct fy_store *st, int64_t idle_ms,
+                                  int64_t max_ms, long *removed,
+                                  struct ferry_err *err);
+
+/* Rows of a contract table in one region (NULL: none, or no region column). */
+struct fy_dash_count {
+    const char *region;
+    int64_t rows;
+    int64_t last_ms; /* the newest row's HLC time, unix ms; 0: none */
+};
+typedef int fy_dash_count_fn(const struct fy_dash_count *c, void *ud);
+/* t's rows per region (at most 200 regions), or in all when it has none. */
+int fy_store_dash_table_counts(struct fy_store *st, const struct fy_table *t,
+                               fy_dash_count_fn *fn, void *ud,
+                               struct ferry_err *err);
+
+/* What the store knows of a device (0 and NULL: not known). */
+struct fy_dash_device {
+    const char *device;
+    int64_t acked_seq, pushes, changes;
+    int64_t last_push_ms, last_pull_ms; /* unix ms */
+    const char *status, *last_error;    /* its run status row's */
+    int64_t last_success_ms, last_attempt_ms, failures;
+    int64_t now_ms; /* the store's clock */
+};
+typedef int fy_dash_device_fn(const struct fy_dash_device *d, void *ud);
+/* Every device (at most 500), by name. */
+int fy_store_dash_devices(struct fy_store *st, fy_dash_device_fn *fn, void *ud,
+                          struct ferry_err *err);
+
+/* Runs that started in one minute (minute: unix ms / 60000). */
+struct fy_dash_minute {
+    int64_t minute, records, runs, failures;
+};
+typedef int fy_dash_minute_fn(const struct fy_dash_minute *m, void *ud);
+/* The minutes since since_ms (store clock) that had runs, oldest first. */
+int fy_store_dash_minutes(struct fy_store *st, int64_t since_ms,
+                          fy_dash_minute_fn *fn, void *ud,
+                          struct ferry_err *err);
+
 /* ---- change notices ----------------------------------------------------- */
 
 /*

@@ -373,6 +373,65 @@ static void case_keys_revoke_touch(struct fx *fx)
     assert_int_equal(fy_store_key_touch(fx->st, "9999999999999999", &err), 0);
 }
 
+/* ---- dashboard sessions ------------------------------------------------- */
+
+static void case_dash_sessions(struct fx *fx)
+{
+    struct fy_key admin = key_rec(fx, "0123456789abcdef", NULL, true, 0);
+    struct fy_key dev = key_rec(fx, "1111111111111111", NULL, false, 0);
+    struct fy_dash_session s;
+    struct ferry_err err = {0};
+    const int64_t day = 86400000;
+    long n = -1;
+
+    assert_int_equal(fy_store_key_put(fx->st, &admin, &err), 0);
+    assert_int_equal(fy_store_key_put(fx->st, &dev, &err), 0);
+    assert_int_equal(
+        fy_store_dash_session_put(fx->st, "h1", admin.id, "c1", &err), 0);
+    assert_int_equal(
+        fy_store_dash_session_put(fx->st, "h2", admin.id, "c2", &err), 0);
+    assert_int_equal(
+        fy_store_dash_session_put(fx->st, "h3", dev.id, "c3", &err), 0);
+    assert_int_equal(
+        fy_store_dash_session_get(fx->st, "h1", day, day, &s, &err), 0);
+    assert_string_equal(s.key_id, admin.id);
+    assert_string_equal(s.csrf, "c1");
+    assert_true(s.created_ms > 0 && s.last_ms >= s.created_ms);
+    assert_true(s.now_ms >= s.last_ms);
+    assert_int_equal(fy_store_dash_session_touch(fx->st, "h1", 0, &err), 0);
+    /* Unknown, idle, too old, or of a key that is not an admin key. */
+    assert_int_equal(
+        fy_store_dash_session_get(fx->st, "hx", day, day, &s, &err),
+        FERRY_ENOTFOUND);
+    assert_int_equal(fy_store_dash_session_get(fx->st, "h1", 0, day, &s, &err),
+                     FERRY_ENOTFOUND);
+    assert_int_equal(fy_store_dash_session_get(fx->st, "h1", day, 0, &s, &err),
+                     FERRY_ENOTFOUND);
+    assert_int_equal(
+        fy_store_dash_session_get(fx->st, "h3", day, day, &s, &err),
+        FERRY_ENOTFOUND);
+    /* Log-out ends one session; the other stays until the key's revoked. */
+    assert_int_equal(fy_store_dash_session_end(fx->st, "h1", NULL, &err), 0);
+    assert_int_equal(
+        fy_store_dash_session_get(fx->st, "h1", day, day, &s, &err),
+        FERRY_ENOTFOUND);
+    assert_int_equal(
+        fy_store_dash_session_get(fx->st, "h2", day, day, &s, &err), 0);
+    assert_int_equal(fy_store_key_revoke(fx->st, admin.id, &err), 0);
+    assert_int_equal(
+        fy_store_dash_session_get(fx->st, "h2", day, day, &s, &err),
+        FERRY_ENOTFOUND);
+    assert_int_equal(fy_store_dash_session_end(fx->st, NULL, admin.id, &err),
+                     0);
+    /* Housekeeping removes what is past a time-out, nothing else. */
+    assert_int_equal(fy_store_dash_sessions_expire(fx->st, day, day, &n, &err),
+                     0);
+    assert_int_equal(n, 0);
+    assert_int_equal(fy_store_dash_sessions_expire(fx->st, 0, day, &n, &err),
+                     0);
+    assert_int_equal(n, 1);
+}
+
 /* ---- apply -------------------------------------------------------------- */
 
 static void case_apply_lww(struct fx *fx)
@@ -2387,6 +2446,7 @@ static void case_runs_history_prune(struct fx *fx)
     X(keys_put_get)                                                            \
     X(keys_list)                                                               \
     X(keys_revoke_touch)                                                       \
+    X(dash_sessions)                                                           \
     X(apply_lww)                                                               \
     X(apply_tombstones)                                                        \
     X(apply_regions)                                                           \
