@@ -9,7 +9,8 @@ libjansson-dev libyajl-dev libssl-dev zlib1g-dev libcmocka-dev
 postgresql postgresql-client pgbouncer curl procps
 clang-format clang-tidy valgrind time python3 python3-requests util-linux
 bsdutils gzip
-jq openssl dpkg-dev systemd"
+jq openssl dpkg-dev systemd
+chromium chromium-driver"
 
 missing=""
 for p in $PKGS; do
