@@ -12,6 +12,7 @@
 
 #include "core/contract.h"
 #include "server/api.h"
+#include "server/health.h"
 #include "store/pool.h"
 #include "fy.h"
 
@@ -455,6 +456,43 @@ int fy_metrics_render(struct fy_buf *out, struct fy_store_pool *pool,
 
 /* ---- the route ---------------------------------------------------------- */
 
+struct check_counts {
+    uint64_t ok, stale, pending;
+};
+
+static int count_check(const struct fy_check *c, void *ud)
+{
+    struct check_counts *k = ud;
+
+    if (strcmp(c->status, "stale") == 0)
+        k->stale++;
+    else if (strcmp(c->status, "ok") == 0)
+        k->ok++;
+    else
+        k->pending++;
+    return 0;
+}
+
+/*
+ * /health's checks by status, for an alert rule on any stale one (their
+ * names are in /health: a series per device would be unbounded).
+ */
+static void render_checks(struct fy_buf *b, const struct fy_health_expect *e,
+                          struct fy_store *st)
+{
+    struct check_counts k = {0};
+
+    if (!e || !st || fy_health_eval(e, st, count_check, &k, NULL) < 0)
+        return;
+    family(b, "ferry_health_checks", "gauge",
+           "GET /health's checks of silence by status.");
+    fy_buf_addf(b,
+                "ferry_health_checks{status=\"ok\"} %" PRIu64
+                "\nferry_health_checks{status=\"stale\"} %" PRIu64
+                "\nferry_health_checks{status=\"pending\"} %" PRIu64 "\n",
+                k.ok, k.stale, k.pending);
+}
+
 static void handle_metrics(struct fy_http_req *req, struct fy_http_resp *resp,
                            void *ud)
 {
@@ -469,6 +507,8 @@ static void handle_metrics(struct fy_http_req *req, struct fy_http_resp *resp,
     if (fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err) < 0)
         fy_warn("metrics", "store not read: %s", err.msg);
     rc = fy_metrics_render(&resp->body, api->pool, st, api->metrics_devices);
+    if (rc == 0)
+        render_checks(&resp->body, api->expect, st);
     if (st)
         fy_store_pool_put(api->pool, st);
     if (rc < 0) {

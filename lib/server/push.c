@@ -263,13 +263,28 @@ static int check_blobs(struct fy_store *st, const struct fy_apply_batch *groups,
     return fy_blob_refs_check(st, all, n, bad, err);
 }
 
-/* A committed batch's changes by table and outcome, for GET /metrics. */
+static enum fy_row_outcome counted_as(const struct fy_change *ch, int64_t acked)
+{
+    return ch->seq <= acked ? FY_ROW_PENDING : ch->outcome;
+}
+
+/*
+ * A committed batch's changes by table and outcome, for GET /metrics: one
+ * atomic add per run of equal ones (a batch is mostly one table and
+ * outcome), not one per change.
+ */
 static void count_rows(const struct fy_change *chs, size_t n, int64_t acked)
 {
-    for (size_t i = 0; i < n; i++)
-        fy_metrics_rows(chs[i].table,
-                        chs[i].seq <= acked ? FY_ROW_PENDING : chs[i].outcome,
-                        1);
+    size_t from = 0;
+
+    for (size_t i = 1; i <= n; i++) {
+        if (i < n && chs[i].table == chs[from].table &&
+            counted_as(&chs[i], acked) == counted_as(&chs[from], acked))
+            continue;
+        fy_metrics_rows(chs[from].table, counted_as(&chs[from], acked),
+                        (uint64_t)(i - from));
+        from = i;
+    }
 }
 
 static int apply(struct fy_store *st, const struct fy_contract *c,

@@ -7,7 +7,11 @@
 # lease while it runs), requests no route takes, and a POST to /metrics.
 . "$E2E_DIR/runslib.sh"
 PROM="python3 $E2E_DIR/promtext.py"
+# An expected interval for dev-a, for ferry_health_checks.
+printf '{"expect": {"devices": {"dev-a": "1h"}}}\n' >"$T/expect.json"
+FERRYD_ARGS="--config $T/expect.json"
 setup_items_agent dev-a 5 12
+FERRYD_ARGS=
 ADMIN=$(make_key ops --admin)
 
 # scrape FILE: GET /metrics into FILE, must be 200 and parse
@@ -115,6 +119,9 @@ age=$(q "$T/m1.txt" "m('ferry_device_last_push_age_seconds', device='dev-a')")
 [ "$age" -ge 0 ] && [ "$age" -le 60 ] || fail "last push age $age"
 assert_eq "no store errors" 0 "$(q "$T/m1.txt" "s('ferry_store_errors_total')")"
 assert_eq "store read" 1 "$(q "$T/m1.txt" "m('ferry_metrics_store_up')")"
+# dev-a's one check: ok, or pending until its device run is written
+# (once a second) as a success; never stale.
+assert_eq "health checks: dev-a's" "1 0" "$(q "$T/m1.txt" "'%d %d' % (s('ferry_health_checks'), m('ferry_health_checks', status='stale'))")"
 
 end_run "$run" "$KEY" '{"records": 1}'
 scrape "$T/m2.txt"

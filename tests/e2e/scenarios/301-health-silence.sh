@@ -86,6 +86,9 @@ for c in doc["checks"].values():
     assert sorted(c) == sorted(got["checks"]["device:dev-a"])
 PY
 assert_eq "strict: 503" 503 "$(health '?strict=1')"
+curl -s "$URL/metrics" >"$T/m.txt"
+assert_eq "ferry_health_checks" "2 0 0" "$(python3 "$E2E_DIR/promtext.py" "$T/m.txt" \
+    "'%d %d %d' % (m('ferry_health_checks', status='stale'), m('ferry_health_checks', status='ok'), m('ferry_health_checks', status='pending'))")"
 assert_eq "strict=0: 200" 200 "$(health '?strict=0')"
 st=$(curl -s -o "$T/live.json" -w '%{http_code}' "$URL/health/live")
 assert_eq "liveness" "200 alive" "$st $(jq_ 'v["status"]' "$T/live.json")"
