@@ -863,7 +863,8 @@ static int run_cb(const struct fy_run *r, void *ud)
     fy_buf_adds(b, "</td><td>");
     add_time(b, r->started_ms);
     if (r->duration_ms >= 0)
-        fy_buf_addf(b, "</td><td class=\"n\">%.1f s", r->duration_ms / 1000.0);
+        fy_buf_addf(b, "</td><td class=\"n\">%.1f s",
+                    (double)r->duration_ms / 1000.0);
     else
         fy_buf_adds(b, "</td><td class=\"n\">-");
     if (r->records >= 0)
@@ -911,13 +912,14 @@ static void handle_streams(struct fy_http_req *req, struct fy_http_resp *resp,
 
 /* ---- charts -------------------------------------------------------------- */
 
-#define CHART_HOURS 6
-#define CHART_W     720
-#define CHART_H     160
+#define CHART_HOURS   6
+#define CHART_MINUTES 360 /* CHART_HOURS of them */
+#define CHART_W       720
+#define CHART_H       160
 
 struct chart {
     int64_t first; /* minute */
-    int64_t records[CHART_HOURS * 60], failures[CHART_HOURS * 60];
+    int64_t records[CHART_MINUTES], failures[CHART_MINUTES];
 };
 
 static int minute_cb(const struct fy_dash_minute *m, void *ud)
@@ -925,7 +927,7 @@ static int minute_cb(const struct fy_dash_minute *m, void *ud)
     struct chart *c = ud;
     int64_t i = m->minute - c->first;
 
-    if (i >= 0 && i < CHART_HOURS * 60) {
+    if (i >= 0 && i < CHART_MINUTES) {
         c->records[i] += m->records;
         c->failures[i] += m->failures;
     }
@@ -983,23 +985,27 @@ static void handle_charts(struct fy_http_req *req, struct fy_http_resp *resp,
     struct fy_store *st = NULL;
     struct chart *c = fy_calloc(1, sizeof(*c));
     int64_t now = 0;
-    int rc = c ? with_store(api, &st, &err)
-               : fy_err_set(&err, FERRY_ENOMEM, "out of memory");
+    int rc;
 
+    if (!c) {
+        error_page(resp, 500, pg.csrf, "out of memory");
+        return;
+    }
+    rc = with_store(api, &st, &err);
     if (rc == 0)
         rc = fy_store_now_ms(st, &now, &err);
     if (rc == 0) {
-        c->first = now / 60000 - CHART_HOURS * 60 + 1;
+        c->first = now / 60000 - CHART_MINUTES + 1;
         rc = fy_store_dash_minutes(st, c->first * 60000, minute_cb, c, &err);
     }
     if (st)
         fy_store_pool_put(api->pool, st);
     page_begin(&pg, "Charts");
     if (rc == 0) {
-        svg_bars(&pg.b, c->records, CHART_HOURS * 60,
+        svg_bars(&pg.b, c->records, CHART_MINUTES,
                  "Rows per minute (pushed, pulled, run records)", "#26a",
                  c->first);
-        svg_bars(&pg.b, c->failures, CHART_HOURS * 60, "Failed runs per minute",
+        svg_bars(&pg.b, c->failures, CHART_MINUTES, "Failed runs per minute",
                  "#c22", c->first);
         fy_buf_adds(&pg.b, "<p class=\"note\">From the run history of devices"
                            " and streams, by the minute a run started.</p>");

@@ -239,6 +239,12 @@ def run(d):
     expect(ADMIN not in src and ADMIN[20:] not in src, "the key on a page")
     expect("ankara" in src and "istanbul" in src, "overview: " + src[:500])
     d.shot("overview")
+    # A phone's width: the tables scroll inside the page, nothing is cut.
+    d.s("POST", "/window/rect", {"width": 390, "height": 844})
+    d.shot("overview-phone")
+    d.go("/dashboard/devices")
+    d.shot("devices-phone")
+    d.s("POST", "/window/rect", {"width": 1100, "height": 1000})
     for page, want in (("devices", "pc-ankara"), ("streams", "forms"),
                        ("charts", "<svg"), ("keys", "pc-istanbul")):
         d.go("/dashboard/" + page)

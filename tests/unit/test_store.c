@@ -2440,6 +2440,69 @@ static void case_runs_history_prune(struct fx *fx)
     fy_run_result_release(&r);
 }
 
+static int got_count(const struct fy_dash_count *c, void *ud)
+{
+    return fy_buf_addf(ud, "%s=%lld@%lld ", c->region ? c->region : "-",
+                       (long long)c->rows, (long long)c->last_ms);
+}
+
+static int got_device(const struct fy_dash_device *d, void *ud)
+{
+    return fy_buf_addf(ud, "%s seq=%lld push=%d pull=%d st=%s fail=%lld ",
+                       d->device, (long long)d->acked_seq, d->last_push_ms > 0,
+                       d->last_pull_ms > 0, d->status ? d->status : "-",
+                       (long long)d->failures);
+}
+
+static int got_minute(const struct fy_dash_minute *m, void *ud)
+{
+    return fy_buf_addf(ud, "r=%lld n=%lld f=%lld ", (long long)m->records,
+                       (long long)m->runs, (long long)m->failures);
+}
+
+/* The dashboard's page reads: rows per region, devices, runs per minute. */
+static void case_dash_reads(struct fx *fx)
+{
+    struct fy_buf b = FY_BUF_INIT(0);
+    struct ferry_err err = {0};
+    int64_t now = 0;
+
+    assert_int_equal(push1(fx, "a", note(fx, 1, 5u << 16, "eu", "x", false)),
+                     FY_ROW_CREATED);
+    assert_int_equal(push1(fx, "a", note(fx, 2, 7u << 16, "eu", "y", false)),
+                     FY_ROW_CREATED);
+    assert_int_equal(push1(fx, "b", note(fx, 3, 6u << 16, "us", "z", false)),
+                     FY_ROW_CREATED);
+    assert_int_equal(fy_store_dash_table_counts(
+                         fx->st, &fx->contract->tables[0], got_count, &b, &err),
+                     0);
+    assert_string_equal(b.data, "eu=2@7 us=1@6 ");
+    fy_buf_reset(&b);
+    /* A table without a region column: one count. */
+    assert_int_equal(fy_store_dash_table_counts(
+                         fx->st, &fx->contract->tables[1], got_count, &b, &err),
+                     0);
+    assert_string_equal(b.data, "-=0@0 ");
+    fy_buf_reset(&b);
+    /* b only pulls after its push; c only pulls (no row in devices). */
+    assert_int_equal(device_run(fx, "b", NULL, "pull", 3, NULL, false), 0);
+    assert_int_equal(device_run(fx, "c", NULL, "pull", 0, "boom", false), 0);
+    assert_int_equal(fy_store_dash_devices(fx->st, got_device, &b, &err), 0);
+    assert_string_equal(b.data, "a seq=2 push=1 pull=0 st=- fail=0 "
+                                "b seq=1 push=1 pull=1 st=success fail=0 "
+                                "c seq=0 push=0 pull=1 st=failed fail=1 ");
+    fy_buf_reset(&b);
+    assert_int_equal(fy_store_now_ms(fx->st, &now, &err), 0);
+    assert_int_equal(
+        fy_store_dash_minutes(fx->st, now - 3600000, got_minute, &b, &err), 0);
+    assert_string_equal(b.data, "r=3 n=2 f=1 ");
+    fy_buf_reset(&b);
+    assert_int_equal(
+        fy_store_dash_minutes(fx->st, now + 120000, got_minute, &b, &err), 0);
+    assert_string_equal(b.data ? b.data : "", "");
+    fy_buf_release(&b);
+}
+
 /* ---- the list of cases -------------------------------------------------- */
 
 #define STORE_CASES(X)                                                         \
@@ -2447,6 +2510,7 @@ static void case_runs_history_prune(struct fx *fx)
     X(keys_list)                                                               \
     X(keys_revoke_touch)                                                       \
     X(dash_sessions)                                                           \
+    X(dash_reads)                                                              \
     X(apply_lww)                                                               \
     X(apply_tombstones)                                                        \
     X(apply_regions)                                                           \

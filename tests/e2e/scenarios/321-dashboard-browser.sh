@@ -21,7 +21,7 @@ grep -q '^browser: ok$' "$T/browser.out" || fail "$(cat "$T/browser.out")"
 assert_eq "keys" "$((n0 + 1))" "$(store_sql "SELECT count(*) FROM ${FT}api_keys")"
 assert_eq "revoked" "pc-izmir|izmir" "$(store_sql "SELECT device, region FROM ${FT}api_keys WHERE revoked_at IS NOT NULL")"
 assert_eq "no evil key" 0 "$(store_sql "SELECT count(*) FROM ${FT}api_keys WHERE device = 'evil'")"
-for p in login refused overview devices streams charts keys key-created key-revoked cross-site; do
+for p in login refused overview overview-phone devices-phone devices streams charts keys key-created key-revoked cross-site; do
     [ -s "$SHOTS/$STORE-$p.png" ] || fail "no screenshot $SHOTS/$STORE-$p.png"
 done
 grep -q "log-in refused" "$T/ferryd.log" || fail "refusals not logged"
