@@ -5,6 +5,7 @@
  * (--to URL, the row API). This file parses the options,
  * opens the database, shows progress on a terminal and prints the counts.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "capture/capture.h"
 #include "core/config.h"
 #include "import/import.h"
+#include "import/infer.h"
 #include "import/mapping.h"
 #include "util/log.h"
 #include "fy.h"
@@ -41,6 +43,15 @@ static const char import_usage[] =
     "invalid, a table missing, or bad input in FILE (nothing written); 5 the\n"
     "database stayed locked; 1 other errors.\n";
 
+static const char infer_usage[] =
+    "   or: ferry import json FILE --infer [-o MAPPING] [--sample N]\n"
+    "                         [--collection PATH] [--table NAME]\n"
+    "prints a mapping for FILE to read and edit (-o: into MAPPING, never\n"
+    "over an existing file), from its first N records (--sample) or all of\n"
+    "them; the collection at PATH (default $), the root table NAME.\n"
+    "Exit codes: 0 done; 2 usage or MAPPING exists; 3 bad input in FILE;\n"
+    "1 other errors.\n";
+
 struct import_args {
     struct fy_import_opts o;
     const char *mapping;
@@ -48,12 +59,76 @@ struct import_args {
     const char *to;
     bool tty;
     double last_progress;
+    bool infer;
+    struct fy_infer_opts io; /* --infer's */
+    const char *out;         /* --infer -o */
 };
+
+/* The help of both forms (the import's, then --infer's). */
+static void print_help(void)
+{
+    fputs(import_usage, stdout);
+    fputs(infer_usage, stdout);
+}
+
+/* --infer's own options: 0 when c was one. */
+static int parse_infer_opt(int c, struct import_args *a)
+{
+    long n = 0;
+
+    switch (c) {
+    case 'I':
+        a->infer = true;
+        return 0;
+    case 'o':
+        a->out = optarg;
+        return 0;
+    case 's':
+        if (fy_parse_long(optarg, 1, 1000000000L, &n) < 0)
+            n = -1; /* refused by infer_args */
+        a->io.sample = n;
+        return 0;
+    case 'P':
+        a->io.collection = optarg;
+        return 0;
+    case 'T':
+        a->io.table = optarg;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/*
+ * --infer and an import take different options: a mapping is what one
+ * writes and the other reads. 0 or the exit code.
+ */
+static int infer_args(const struct import_args *a, int argc, char **argv)
+{
+    const struct fy_import_opts *o = &a->o;
+
+    if (!a->infer)
+        return a->out || a->io.sample || a->io.collection || a->io.table
+                   ? agent_usage_error(infer_usage)
+                   : 0;
+    if (optind != argc - 1 || !*argv[optind] || a->mapping || a->db ||
+        o->dry_run || o->create || o->delete_missing || o->skip_bad ||
+        o->backup || (a->out && !*a->out) || a->io.sample < 0 ||
+        (a->io.collection && !*a->io.collection) ||
+        (a->io.table && !*a->io.table))
+        return agent_usage_error(infer_usage);
+    return 0;
+}
 
 /* -1 after --help (printed), else 0 or the exit code. */
 static int parse_import(int argc, char **argv, struct import_args *a)
 {
     static const struct option opts[] = {
+        {"infer", no_argument, NULL, 'I'},
+        {"output", required_argument, NULL, 'o'},
+        {"sample", required_argument, NULL, 's'},
+        {"collection", required_argument, NULL, 'P'},
+        {"table", required_argument, NULL, 'T'},
         {"mapping", required_argument, NULL, 'm'},
         {"dry-run", no_argument, NULL, 'n'},
         {"create", no_argument, NULL, 'C'},
@@ -64,12 +139,14 @@ static int parse_import(int argc, char **argv, struct import_args *a)
         {"to", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    int c;
+    int c, rc;
 
-    while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:o:h", opts, NULL)) != -1) {
+        if (parse_infer_opt(c, a) == 0)
+            continue;
         switch (c) {
         case 'h':
-            fputs(import_usage, stdout);
+            print_help();
             return -1;
         case 'm':
             a->mapping = optarg;
@@ -98,6 +175,11 @@ static int parse_import(int argc, char **argv, struct import_args *a)
         default:
             return agent_usage_error(import_usage);
         }
+    }
+    rc = infer_args(a, argc, argv);
+    if (rc != 0 || a->infer) {
+        a->o.file = argv[argc - 1];
+        return rc;
     }
     if (optind != argc - 1 || !*argv[optind] || !a->mapping || !*a->mapping ||
         (a->db && !*a->db) || (a->o.backup && !*a->o.backup))
@@ -238,6 +320,46 @@ static int exit_code(struct ferry_err *err)
     return agent_fail(err);
 }
 
+static void on_infer_note(const char *line, void *ud)
+{
+    on_msg(ud, FY_IMPORT_NOTE, line);
+}
+
+/* The mapping to stdout, or to a new file -o MAPPING (never over one). */
+static int run_infer(struct import_args *a)
+{
+    struct ferry_err err = {0};
+    FILE *f = stdout;
+    int rc;
+
+    a->io.note = on_infer_note;
+    a->io.ud = a;
+    if (a->out && !(f = fopen(a->out, "wx"))) {
+        int e = errno;
+
+        fprintf(stderr, "ferry: cannot write '%s': %s%s\n", a->out, strerror(e),
+                e == EEXIST ? " (a mapping is never overwritten: remove it or "
+                              "name another file)"
+                            : "");
+        return e == EEXIST ? AGENT_USAGE : AGENT_ERROR;
+    }
+    rc = fy_infer_run(a->o.file, f, &a->io, &err);
+    if (f != stdout && fclose(f) != 0 && rc == 0)
+        rc = fy_err_set(&err, FERRY_EIO, "cannot write '%s': %s", a->out,
+                        strerror(errno));
+    if (rc < 0 && f != stdout)
+        unlink(a->out);
+    if (rc == FERRY_EINVAL) {
+        agent_fail(&err); /* a bad --collection or --table */
+        return AGENT_USAGE;
+    }
+    if (rc < 0)
+        return exit_code(&err);
+    if (a->out)
+        fprintf(stderr, "ferry: wrote the mapping to %s\n", a->out);
+    return AGENT_OK;
+}
+
 int agent_import(struct agent_ctx *ctx, int argc, char **argv)
 {
     struct import_args a = {.tty = isatty(STDERR_FILENO) == 1};
@@ -249,7 +371,7 @@ int agent_import(struct agent_ctx *ctx, int argc, char **argv)
 
     if (argc >= 2 &&
         (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-        fputs(import_usage, stdout);
+        print_help();
         return AGENT_OK;
     }
     /* json is the one format: named so that another can come. */
@@ -258,6 +380,8 @@ int agent_import(struct agent_ctx *ctx, int argc, char **argv)
     rc = parse_import(argc - 1, argv + 1, &a);
     if (rc != 0)
         return rc < 0 ? AGENT_OK : rc;
+    if (a.infer)
+        return run_infer(&a);
     a.o.msg = on_msg;
     a.o.progress = on_progress;
     a.o.ctx = &a;
