@@ -41,8 +41,10 @@ grep -q "round trip: \$\.\*\.emulator_settings is absent in [0-9]* records and n
 usage=$("$FERRY" import json --help | sed -n '/ferry import json FILE --infer/,/^[^ ]/p' |
     sed '$d' | tr '\n' ' ' | tr -s ' ' | sed 's/^ *or: //; s/ $//')
 [ -n "$usage" ] || fail "no --infer synopsis in ferry import json --help"
-assert_eq "docs/import.md: the --infer synopsis" "$usage" \
-    "$(docs_block docs/import.md usage-infer | tr '\n' ' ' | tr -s ' ' | sed 's/ $//')"
+for page in docs/import.md docs/commands.md; do
+    assert_eq "$page: the --infer synopsis" "$usage" \
+        "$(docs_block $page usage-infer | tr '\n' ' ' | tr -s ' ' | sed 's/ $//')"
+done
 
 # same_json ORIGINAL EXPORT: equal once the noted fields are null where
 # ORIGINAL leaves them out
