@@ -7,6 +7,7 @@
  * stored values, the schema check, and the file replaced whole; and the
  * mapping --infer proposes (lib/import/infer.h) for small documents.
  */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -236,6 +238,34 @@ static const char want_pretty[] =
     "  }\n"
     "}\n";
 
+/*
+ * Every file a test writes goes under one folder, removed after the last
+ * test even when some failed (allocation fault injection fails them).
+ */
+static char tmp_root[64];
+
+static int make_root(void **state)
+{
+    (void)state;
+    snprintf(tmp_root, sizeof(tmp_root), "/tmp/test_export.XXXXXX");
+    return mkdtemp(tmp_root) ? 0 : -1;
+}
+
+static int remove_one(const char *path, const struct stat *sb, int type,
+                      struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+static int remove_root(void **state)
+{
+    (void)state;
+    return nftw(tmp_root, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static sqlite3 *open_db(const char *more)
 {
     sqlite3 *db = NULL;
@@ -413,12 +443,13 @@ static char *slurp(const char *path)
 
 static void test_file_replaced_whole(void **state)
 {
-    char dir[] = "/tmp/test_export.XXXXXX", path[64], bad[80];
+    char dir[96], path[128], bad[160];
     sqlite3 *db = open_db(NULL);
     struct ferry_err err = {0};
     char *text;
 
     (void)state;
+    snprintf(dir, sizeof(dir), "%s/file.XXXXXX", tmp_root);
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/out.json", dir);
     assert_int_equal(fy_export_file(db, &mapping, path, 0, NULL, &err), 0);
@@ -570,12 +601,13 @@ static json_t *infer_doc(const char *name, const char *doc,
                          struct fy_infer_opts *o, int *rc,
                          struct ferry_err *err)
 {
-    char dir[] = "/tmp/test_infer.XXXXXX", path[80];
+    char dir[96], path[160];
     char *text = NULL;
     size_t len = 0;
     FILE *f;
     json_t *j = NULL;
 
+    snprintf(dir, sizeof(dir), "%s/infer.XXXXXX", tmp_root);
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     f = fopen(path, "w");
@@ -761,5 +793,5 @@ int main(void)
         cmocka_unit_test(test_infer_errors),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, make_root, remove_root);
 }
