@@ -7,6 +7,7 @@
 #ifndef FY_H
 #define FY_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,13 @@ int64_t fy_now_ms(void);
 double fy_mono_s(void);
 /* Sleeps for ms milliseconds, restarting after signals. */
 void fy_sleep_ms(int64_t ms);
+/*
+ * A background thread's pause: waits on cv (mu unlocked on entry) for up
+ * to ms, returning at once when *stop is set and cv signalled. Returns
+ * *stop, read under mu.
+ */
+bool fy_wait_stop(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *stop,
+                  int64_t ms);
 
 /*
  * Formats a Unix time as local ISO 8601 with its offset, e.g.

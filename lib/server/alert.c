@@ -221,22 +221,7 @@ static bool send_first(struct fy_alert *a, struct fy_backoff *b)
 /* Waits up to ms or until stopped; true when stopped. */
 static bool wait_stop(struct fy_alert *a, int64_t ms)
 {
-    struct timespec ts;
-    bool stop;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&a->mu);
-    while (!a->stop && pthread_cond_timedwait(&a->cv, &a->mu, &ts) != ETIMEDOUT)
-        ;
-    stop = a->stop;
-    pthread_mutex_unlock(&a->mu);
-    return stop;
+    return fy_wait_stop(&a->mu, &a->cv, &a->stop, ms);
 }
 
 /* In order: a later alert of a check never overtakes an earlier one. */

@@ -105,22 +105,7 @@ static void pass(const struct fy_maint_opts *o, bool lease_too)
 /* Waits up to ms or until stopped; true when stopped. */
 static bool wait_stop(struct fy_maint *m, int64_t ms)
 {
-    struct timespec ts;
-    bool stop;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&m->mu);
-    while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &ts) != ETIMEDOUT)
-        ;
-    stop = m->stop;
-    pthread_mutex_unlock(&m->mu);
-    return stop;
+    return fy_wait_stop(&m->mu, &m->cv, &m->stop, ms);
 }
 
 /* How often device runs are written. */

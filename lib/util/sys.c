@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,27 @@ void fy_sleep_ms(int64_t ms)
 
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
+}
+
+bool fy_wait_stop(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *stop,
+                  int64_t ms)
+{
+    struct timespec ts;
+    bool stopped;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(mu);
+    while (!*stop && pthread_cond_timedwait(cv, mu, &ts) != ETIMEDOUT)
+        ;
+    stopped = *stop;
+    pthread_mutex_unlock(mu);
+    return stopped;
 }
 
 int fy_random(void *p, size_t n, struct ferry_err *err)
