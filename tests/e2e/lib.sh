@@ -494,19 +494,12 @@ fake_stop() {
     wait "$FAKE_PID" 2>/dev/null || true
 }
 
-# pull_setup_two: the items contract readable by every key ("read": "all"),
-# ferryd, and agents a (device dev-a, region r1) and b (dev-b, region r2)
-# with the items table tracked and empty. Sets KA, KB, APPA, APPB.
+# pull_setup_two: the items contract (every key reads every row: the
+# default of a table without a region column), ferryd, and agents a (device
+# dev-a, region r1) and b (dev-b, region r2) with the items table tracked
+# and empty. Sets KA, KB, APPA, APPB.
 pull_setup_two() {
-    write_contract "$T/contract.json" <<'JSON'
-{"version": 1, "tables": [{"name": "items",
-  "columns": [{"name": "id", "type": "bigint", "not_null": true},
-              {"name": "name", "type": "text", "not_null": true},
-              {"name": "qty", "type": "bigint"},
-              {"name": "price", "type": "double precision"},
-              {"name": "data", "type": "bytea"}],
-  "primary_key": ["id"], "read": "all"}]}
-JSON
+    items_contract
     ferryd_migrate
     KA=$(make_key dev-a --region r1)
     KB=$(make_key dev-b --region r2)

@@ -4,15 +4,7 @@
 # writing, and either ferryd is killed with SIGKILL at random moments and
 # restarted. At the end both devices and the store hold the same rows:
 # nothing lost, nothing applied twice, no echo left queued.
-write_contract "$T/contract.json" <<'JSON'
-{"version": 1, "tables": [{"name": "items",
-  "columns": [{"name": "id", "type": "bigint", "not_null": true},
-              {"name": "name", "type": "text", "not_null": true},
-              {"name": "qty", "type": "bigint"},
-              {"name": "price", "type": "double precision"},
-              {"name": "data", "type": "bytea"}],
-  "primary_key": ["id"], "read": "all"}]}
-JSON
+items_contract
 ferryd_migrate
 KA=$(make_key dev-a --region r1)
 KB=$(make_key dev-b --region r2)

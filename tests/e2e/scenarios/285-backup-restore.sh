@@ -21,15 +21,7 @@
 # store. Last, `ferryd expire-cursors` while ferryd serves: two agents
 # re-bootstrap again and end equal to the store.
 AGENTS=8
-write_contract "$T/contract.json" <<'JSON'
-{"version": 1, "tables": [{"name": "items",
-  "columns": [{"name": "id", "type": "bigint", "not_null": true},
-              {"name": "name", "type": "text", "not_null": true},
-              {"name": "qty", "type": "bigint"},
-              {"name": "price", "type": "double precision"},
-              {"name": "data", "type": "bytea"}],
-  "primary_key": ["id"], "read": "all"}]}
-JSON
+items_contract
 ferryd_migrate
 start_ferryd
 for d in $(seq 1 $AGENTS); do

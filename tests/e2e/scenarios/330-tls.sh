@@ -24,19 +24,8 @@ openssl x509 -req -in "$P/server.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" \
     -CAcreateserial -days 2 -extfile "$P/san.ext" -out "$P/server.pem" \
     2>>"$T/openssl.log" || fail "openssl: server certificate"
 
-pull_setup_two_tls() {
-    write_contract "$T/contract.json" <<'JSON'
-{"version": 1, "tables": [{"name": "items",
-  "columns": [{"name": "id", "type": "bigint", "not_null": true},
-              {"name": "name", "type": "text", "not_null": true},
-              {"name": "qty", "type": "bigint"},
-              {"name": "price", "type": "double precision"},
-              {"name": "data", "type": "bytea"}],
-  "primary_key": ["id"], "read": "all"}]}
-JSON
-    ferryd_migrate
-}
-pull_setup_two_tls
+items_contract
+ferryd_migrate
 KA=$(make_key dev-a)
 KB=$(make_key dev-b)
 
