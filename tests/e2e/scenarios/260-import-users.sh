@@ -10,6 +10,9 @@
 # with their rows. The dry run of the edit predicts the same counts. The
 # export of the imported tables gives the file back (compared as parsed
 # JSON), but for the forms the import's round-trip note names.
+# A PostgreSQL cluster of its own: a pull right after a push must not wait
+# on other scenarios' transactions (the pull horizon is cluster-wide).
+own_pg
 FIX=$E2E_DIR/fixtures
 MAP=$FIX/users.mapping.json
 TABLES="users emulator_settings device_identifiers library_settings

@@ -8,6 +8,9 @@
 # store: device A pushes, device B pulls ("read": "all") and B's export
 # equals the original too. The edited file (with --delete-missing) goes the
 # same way: A's and B's exports equal it.
+# A PostgreSQL cluster of its own: a pull right after a push must not wait
+# on other scenarios' transactions (the pull horizon is cluster-wide).
+own_pg
 FIX=$E2E_DIR/fixtures
 MAP=$FIX/users.mapping.json
 TABLES="users emulator_settings device_identifiers library_settings

@@ -5,6 +5,9 @@
 # unicode, nulls, booleans, doubles, nested arrays and maps survive the
 # store. Then A edits (a preference, a note gone, a user deleted), pushes,
 # B pulls: B's export equals A's.
+# A PostgreSQL cluster of its own: a pull right after a push must not wait
+# on other scenarios' transactions (the pull horizon is cluster-wide).
+own_pg
 FIX=$E2E_DIR/fixtures
 TABLES="users emulator_settings reading_settings user_preferences
     recent_books book_notes user_tags"

@@ -8,6 +8,9 @@
 # one user, each setting another column: none lost), a second import that
 # changes nothing, then the way back: pull and export give the original
 # document with exactly the app's changes.
+# A PostgreSQL cluster of its own: a pull right after a push must not wait
+# on other scenarios' transactions (the pull horizon is cluster-wide).
+own_pg
 UP=docs/walkthroughs/user-profiles.md
 PATH=$(dirname "$FERRY"):$(dirname "$FERRYD"):$PATH
 unset FERRY_API_KEY FERRYD_STORE FERRY_CONFIG FERRY_URL

@@ -7,6 +7,9 @@
 # a delete), deleted, outside the read scope (another region's row). And
 # its bad input: usage, an unknown table, a bad key, a device key as the
 # admin key, no admin key.
+# A PostgreSQL cluster of its own: a pull right after a push must not wait
+# on other scenarios' transactions (the pull horizon is cluster-wide).
+own_pg
 write_contract "$T/contract.json" <<'JSON'
 {"version": 1, "tables": [
  {"name": "items", "primary_key": ["id"], "read": "all",

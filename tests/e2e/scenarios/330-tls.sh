@@ -4,6 +4,9 @@
 # the https port refused; an agent with the wrong CA, or none, refused with
 # "certificate verify failed" (exit 3, its outbox kept), and the tracked
 # runs client (the C API under `ferry runs`) verifying with ferry.ca_file.
+# A PostgreSQL cluster of its own: a pull right after a push must not wait
+# on other scenarios' transactions (the pull horizon is cluster-wide).
+own_pg
 command -v openssl >/dev/null || fail "the openssl command is needed (Debian package openssl)"
 P=$T/pki
 mkdir -p "$P"
