@@ -726,10 +726,15 @@ static int expire_steps(struct fy_store *st, const struct fy_read_mark *floor,
 
     if (rc == 0)
         rc = fy_sql_run(st, &now, err);
-    if (rc == 0)
-        rc = fy_sql_run(st, &upper, err);
+    /*
+     * The bound after the newest: each statement sees a snapshot of its
+     * own (read committed), and a snapshot taken later is above every
+     * version an earlier one saw committed.
+     */
     if (rc == 0)
         rc = newest_version(st, &newest, err);
+    if (rc == 0)
+        rc = fy_sql_run(st, &upper, err);
     /*
      * A stored version at or above the next one the database will give
      * out was written by another cluster (a restore whose transaction ids

@@ -357,8 +357,23 @@ static void pg_close(struct fy_store *st)
 
 static int pg_ping(struct fy_store *st, struct ferry_err *err)
 {
-    return pg_run(st->impl, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, NULL, "ping",
-                  err);
+    struct pg *pg = st->impl;
+    bool had_conn = pg->conn != NULL;
+    int rc =
+        pg_run(pg, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, NULL, "ping", err);
+
+    /*
+     * A pooled connection the server closed since its last use (a restart,
+     * a terminated backend) fails once, then reconnects. /health asks
+     * whether the store is there now, so it tries a fresh connection at
+     * once instead of answering 503 once per dead pooled connection.
+     */
+    if (rc == FERRY_EUNAVAIL && had_conn) {
+        fy_err_clear(err);
+        rc =
+            pg_run(pg, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, NULL, "ping", err);
+    }
+    return rc;
 }
 
 /* ---- migrate ---------------------------------------------------------- */
