@@ -8,6 +8,7 @@
  * Against real SQLite files in a temporary directory.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -194,8 +195,8 @@ static void test_backup_copy(void **state)
 
 struct writer {
     const char *path;
-    volatile int stop;
-    int written;
+    atomic_int stop; /* set by the test, read by the writer */
+    int written;     /* the writer's until joined */
 };
 
 static void *writer_main(void *ud)
@@ -207,7 +208,8 @@ static void *writer_main(void *ud)
         return NULL;
     sqlite3_busy_timeout(db, 10000);
     sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
-    while (!w->stop && put_rows(db, 1000 + w->written, 7) == SQLITE_OK)
+    while (!atomic_load(&w->stop) &&
+           put_rows(db, 1000 + w->written, 7) == SQLITE_OK)
         w->written += 7;
     sqlite3_close(db);
     return NULL;
@@ -247,7 +249,7 @@ static void test_backup_while_writing(void **state)
         seen[i].max_rev =
             one(fx->file, "SELECT coalesce(max(_ferry_rev), 0) FROM t");
     }
-    w.stop = 1;
+    atomic_store(&w.stop, 1);
     pthread_join(th, NULL);
     for (size_t i = 0; i < FY_ARRAY_LEN(seen); i++) {
         assert_int_equal(seen[i].rc, 0);
