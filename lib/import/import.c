@@ -1544,31 +1544,37 @@ static int finish(struct imp *im)
     return rc;
 }
 
-int fy_import_sqlite(sqlite3 *db, const struct fy_import_opts *o,
+/* The state both kinds of import start from; res is emptied. */
+static void imp_init(struct imp *im, const struct fy_import_opts *o,
                      struct fy_import_result *res, struct ferry_err *err)
 {
-    struct imp im = {
+    *im = (struct imp){
         .o = o,
-        .db = db,
         .res = res,
         .err = err,
         .arena = FY_ARENA_INIT(0),
         .sql = FY_BUF_INIT(0),
     };
-    struct ferry_err local = {0};
-    int rc;
-
     memset(res, 0, sizeof(*res));
-    if (!err)
-        im.err = &local;
-    im.ro = (struct fy_reader_opts){
+    im->ro = (struct fy_reader_opts){
         .path = o->m->path,
         .npath = o->m->npath,
         .object_collection = o->m->object_collection,
         .record = on_record,
         .skipped = on_skipped,
-        .ctx = &im,
+        .ctx = im,
     };
+}
+
+int fy_import_sqlite(sqlite3 *db, const struct fy_import_opts *o,
+                     struct fy_import_result *res, struct ferry_err *err)
+{
+    struct imp im;
+    struct ferry_err local = {0};
+    int rc;
+
+    imp_init(&im, o, res, err ? err : &local);
+    im.db = db;
     rc = begin(&im);
     if (rc == 0)
         rc = setup(&im);
@@ -1608,32 +1614,16 @@ static int second_pass(struct imp *im)
 int fy_import_http(struct fy_agent *a, const struct fy_import_opts *o,
                    struct fy_import_result *res, struct ferry_err *err)
 {
-    struct imp im = {
-        .o = o,
-        .res = res,
-        .err = err,
-        .agent = a,
-        .arena = FY_ARENA_INIT(0),
-        .sql = FY_BUF_INIT(0),
-    };
+    struct imp im;
     struct ferry_err local = {0};
     int rc;
 
-    memset(res, 0, sizeof(*res));
-    if (!err)
-        im.err = &local;
+    imp_init(&im, o, res, err ? err : &local);
+    im.agent = a;
     if (o->dry_run || o->create || o->delete_missing)
         return fy_err_set(im.err, FERRY_EINVAL,
                           "--to does not go with --dry-run, --create or"
                           " --delete-missing");
-    im.ro = (struct fy_reader_opts){
-        .path = o->m->path,
-        .npath = o->m->npath,
-        .object_collection = o->m->object_collection,
-        .record = on_record,
-        .skipped = on_skipped,
-        .ctx = &im,
-    };
     /* A private temporary database ("") holds the keys seen. */
     if (sqlite3_open_v2("", &im.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
         rc = fy_err_set(im.err, FERRY_ENOMEM, "out of memory");
