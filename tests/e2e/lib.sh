@@ -494,6 +494,17 @@ fake_stop() {
     wait "$FAKE_PID" 2>/dev/null || true
 }
 
+# import_tables D MAPPING: agent D gets the tables of MAPPING (an import
+# of an empty document with --create) and tracks the tables in $TABLES.
+import_tables() {
+    echo '{}' >"$T/empty.json"
+    ferry_in "$1" import json "$T/empty.json" --mapping "$2" --create \
+        >/dev/null 2>>"$T/agent.log" || fail "import --create on $1"
+    # shellcheck disable=SC2086
+    ferry_in "$1" track $TABLES >/dev/null 2>>"$T/agent.log" ||
+        fail "track on $1"
+}
+
 # pull_setup_two: the items contract (every key reads every row: the
 # default of a table without a region column), ferryd, and agents a (device
 # dev-a, region r1) and b (dev-b, region r2) with the items table tracked

@@ -53,16 +53,8 @@ export_on() { # D OUT
 }
 
 # The tables: created by an import of an empty document, tracked.
-echo '{}' >"$T/empty.json"
-make_tables() { # D
-    ferry_in "$1" import json "$T/empty.json" --mapping "$MAP" --create \
-        >/dev/null 2>>"$T/agent.log" || fail "import --create on $1"
-    # shellcheck disable=SC2086
-    ferry_in "$1" track $TABLES >/dev/null 2>>"$T/agent.log" ||
-        fail "track on $1"
-}
 URL=http://127.0.0.1:9 agent_init a dev-a
-make_tables a
+import_tables a "$MAP"
 ferry_in a contract --read all >"$T/contract.json" 2>>"$T/agent.log" ||
     fail "contract"
 ferryd_migrate
@@ -71,7 +63,7 @@ KB=$(make_key dev-b)
 start_ferryd
 files_point a "$URL"
 agent_init b dev-b
-make_tables b
+import_tables b "$MAP"
 
 ferry_in a import json "$T/users.json" --mapping "$MAP" >/dev/null \
     2>"$T/imp1.err" || fail "import: $(cat "$T/imp1.err")"

@@ -70,16 +70,8 @@ PY
 
 TABLES="users emulator_settings device_identifiers library_settings
     reading_settings preferences"
-echo '{}' >"$T/empty.json"
-make_tables() { # D
-    ferry_in "$1" import json "$T/empty.json" --mapping "$T/inferred.json" \
-        --create >/dev/null 2>>"$T/agent.log" || fail "import --create on $1"
-    # shellcheck disable=SC2086
-    ferry_in "$1" track $TABLES >/dev/null 2>>"$T/agent.log" ||
-        fail "track on $1"
-}
 URL=http://127.0.0.1:9 agent_init a dev-a
-make_tables a
+import_tables a "$T/inferred.json"
 ferry_in a contract --read all >"$T/contract.json" 2>>"$T/agent.log" ||
     fail "contract"
 ferryd_migrate
@@ -88,7 +80,7 @@ KB=$(make_key dev-b)
 start_ferryd
 files_point a "$URL"
 agent_init b dev-b
-make_tables b
+import_tables b "$T/inferred.json"
 
 ferry_in a import json "$T/users.json" --mapping "$T/inferred.json" \
     >/dev/null 2>"$T/import.err" || fail "import: $(cat "$T/import.err")"
