@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= 2
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps build asan check demo release bench deb format format-check lint clean
+.PHONY: all deps build asan check demo release bench bench-mem deb format format-check lint clean
 
 all: build
 
@@ -41,6 +41,10 @@ deb: deps
 
 bench: release
 	sh bench/run.sh build-release
+
+# ferryd's memory under 10 minutes of load (DURATION=60 for a short try).
+bench-mem: release
+	sh bench/mem_flat.sh build-release
 
 format:
 	clang-format -i $(SOURCES)
