@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <jansson.h>
 
 #include "core/contract.h"
@@ -158,6 +160,49 @@ static int check_url(const struct fy_agent_config *cfg, struct ferry_err *err)
     return 0;
 }
 
+/* The host of an http(s) URL: after "//" and any "user@", up to the port. */
+static size_t url_host(const char *url, const char **host)
+{
+    const char *p = strstr(url, "//"), *end, *at;
+
+    p = p ? p + 2 : url;
+    end = p + strcspn(p, "/?#");
+    at = memchr(p, '@', (size_t)(end - p));
+    p = at ? at + 1 : p;
+    *host = p;
+    if (*p == '[') {
+        const char *close = memchr(p, ']', (size_t)(end - p));
+
+        *host = p + 1;
+        return close ? (size_t)(close - p - 1) : 0;
+    }
+    return strcspn(p, ":/?#");
+}
+
+bool fy_url_is_loopback(const char *url)
+{
+    char host[64];
+    const char *h = NULL;
+    size_t n = url ? url_host(url, &h) : 0;
+    struct in_addr v4;
+    struct in6_addr v6;
+
+    if (n == 0 || n >= sizeof(host))
+        return false;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    if (strcasecmp(host, "localhost") == 0 ||
+        strcasecmp(host, "localhost.") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &v6) != 1)
+        return false;
+    /* ::1, or 127.0.0.0/8 written as IPv4-mapped (::ffff:127.0.0.1). */
+    return IN6_IS_ADDR_LOOPBACK(&v6) ||
+           (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+}
+
 /* One name of a "files" entry: a column or table name ferry can send. */
 static int file_name(json_t *e, size_t i, const char *key, char **out,
                      const char *path, struct ferry_err *err)
@@ -276,6 +321,7 @@ static int load_sections(json_t *root, struct fy_agent_config *cfg,
             return fy_err_set(err, FERRY_ECONFIG,
                               "%s: ferry.compress must be true or false", p);
         cfg->compress = json_is_true(json_object_get(fy, "compress"));
+        cfg->compress_set = true;
     }
     if (rc == 0)
         rc = load_files(fy, cfg, err);
@@ -355,6 +401,12 @@ static int load_root(json_t *root, unsigned flags, struct fy_agent_config *cfg,
 
     if (rc == 0)
         rc = check_required(cfg, flags, err);
+    /*
+     * gzip pays on a real network, not on loopback, where deflating and
+     * inflating cost both ends more CPU than the bytes it saves.
+     */
+    if (rc == 0 && !cfg->compress_set)
+        cfg->compress = !fy_url_is_loopback(cfg->base_url);
     return rc;
 }
 
@@ -607,9 +659,12 @@ static int merge_ferry(const char *path, json_t *root,
         return rc;
     rc = set_str(fy, "database", in->database) |
          set_str(fy, "device", in->device);
+    /*
+     * No "compress": the default then follows base_url (off for loopback),
+     * and a config moved to another server does not keep a stale choice.
+     */
     if (fresh)
-        rc |= json_object_set_new(fy, "compress", json_true()) |
-              json_object_set_new(fy, "timeout_s", json_integer(30));
+        rc |= json_object_set_new(fy, "timeout_s", json_integer(30));
     return rc ? fy_err_set(err, FERRY_ENOMEM, "out of memory") : 0;
 }
 

@@ -35,8 +35,13 @@ struct fy_agent_config {
     char *auth_header; /* default X-Api-Key */
     char *auth_env;    /* default FERRY_API_KEY */
     int batch_size;    /* 1..10000, default 500 */
-    bool compress;     /* gzip request bodies, default true */
-    int timeout_s;     /* per request, default 30 */
+    /*
+     * gzip request bodies: "ferry.compress" when given (compress_set),
+     * else true unless base_url is loopback (fy_url_is_loopback).
+     */
+    bool compress;
+    bool compress_set;
+    int timeout_s; /* per request, default 30 */
     /*
      * "ferry.contract_version": the contract version the app was built
      * against, sent as Ferry-Contract on every request; 0 (not set): not
@@ -116,5 +121,12 @@ int fy_agent_config_replace(const char *path, const char *text,
 bool fy_env_name_valid(const char *s);
 /* True for an HTTP header name (an RFC 9110 token), at most 128 bytes. */
 bool fy_http_token_valid(const char *s);
+
+/*
+ * True when url's host is loopback: localhost, 127.0.0.0/8, ::1 (or
+ * ::ffff:127.x.y.z). Names are not resolved: another name for this host
+ * is not loopback here.
+ */
+bool fy_url_is_loopback(const char *url);
 
 #endif

@@ -120,7 +120,8 @@ static void test_seed000_shape(void **state)
     assert_int_equal(cfg.batch_size, 200);
     assert_string_equal(cfg.database, db);
     assert_string_equal(cfg.device, "pc1");
-    assert_true(cfg.compress);
+    /* No "compress" and a loopback base_url: not gzipped. */
+    assert_false(cfg.compress);
     assert_true(cfg.timeout_s > 0);
     fy_agent_config_release(&cfg);
     assert_null(cfg.path);
@@ -183,6 +184,67 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.auth_header, "X-Api-Key");
     assert_string_equal(cfg.auth_env, "FERRY_API_KEY");
     fy_agent_config_release(&cfg);
+}
+
+/* Loads base_url with "compress" as given (NULL: absent); the result. */
+static bool compress_for(const struct fx *fx, const char *url,
+                         const char *compress)
+{
+    struct fy_agent_config cfg;
+    struct ferry_err err = {0};
+    char text[512];
+    bool on;
+
+    snprintf(text, sizeof(text),
+             "{\"ingestion\": {\"base_url\": \"%s\"}, \"ferry\":"
+             " {\"database\": \"a.db\", \"device\": \"d\"%s%s}}",
+             url, compress ? ", \"compress\": " : "", compress ? compress : "");
+    write_config(fx, text);
+    if (fy_agent_config_load(fx->path, &cfg, &err) != 0)
+        fail_msg("load of %s failed: %s", text, err.msg);
+    on = cfg.compress;
+    fy_agent_config_release(&cfg);
+    return on;
+}
+
+/*
+ * gzip by default except on loopback, where it costs more CPU than it
+ * saves; "compress" decides either way when given.
+ */
+static void test_compress_default(void **state)
+{
+    static const char *const loopback[] = {
+        "http://127.0.0.1:8080",     "http://127.1.2.3",
+        "https://localhost/ferry",   "http://LocalHost.:9",
+        "http://[::1]:8080/x",       "http://user:pw@127.0.0.1:1",
+        "http://[::ffff:127.0.0.1]", "http://127.0.0.1?x=@10.0.0.1",
+    };
+    static const char *const remote[] = {
+        "https://ingest.example.com",
+        "http://10.0.0.1:8080",
+        "http://128.0.0.1",
+        "http://127.0.0.1.example.com",
+        "http://localhost.example.com",
+        "http://[::2]:1",
+        "http://127.0.0.1@10.0.0.1/",
+        "http://[fe80::1]",
+        "http://1270.0.0.1",
+        "http://0.0.0.0:8080",
+    };
+    struct fx *fx = *state;
+
+    for (size_t i = 0; i < sizeof(loopback) / sizeof(*loopback); i++) {
+        if (compress_for(fx, loopback[i], NULL))
+            fail_msg("%s: gzip by default", loopback[i]);
+        assert_true(compress_for(fx, loopback[i], "true"));
+        assert_false(compress_for(fx, loopback[i], "false"));
+    }
+    for (size_t i = 0; i < sizeof(remote) / sizeof(*remote); i++) {
+        if (!compress_for(fx, remote[i], NULL))
+            fail_msg("%s: no gzip by default", remote[i]);
+        assert_true(compress_for(fx, remote[i], "true"));
+        assert_false(compress_for(fx, remote[i], "false"));
+    }
 }
 
 static void test_relative_database(void **state)
@@ -625,6 +687,7 @@ int main(void)
         T(test_seed000_shape),
         T(test_flat_shape),
         T(test_defaults),
+        T(test_compress_default),
         T(test_relative_database),
         T(test_missing_file),
         T(test_bad_json),
