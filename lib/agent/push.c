@@ -20,6 +20,12 @@
 #include "util/log.h"
 #include "fy.h"
 
+/*
+ * The push's SQLite page cache, KiB: with 2 MB (the default) or 128 KB a
+ * push drained 500,000 queued rows in the same CPU time.
+ */
+#define PUSH_CACHE_KIB 256
+
 struct pusher {
     struct fy_agent *a;
     sqlite3 *db;
@@ -466,9 +472,42 @@ static int run(struct pusher *p, struct ferry_err *err)
     return rc;
 }
 
+/*
+ * SQLite's default page cache (2 MB per connection) was most of a push's
+ * heap, filled once by the outbox count and kept: a push reads each page
+ * of the outbox and of the app's tables a few times in a row, so a small
+ * cache serves it as well (the OS caches the file) with 1.7 MB less
+ * resident.
+ * Returns the size to restore, in SQLite's units.
+ */
+static int64_t bound_cache(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t before = -2000;
+    char sql[64];
+
+    if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        before = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", PUSH_CACHE_KIB);
+    sqlite3_exec(db, sql, NULL, NULL, NULL);
+    return before;
+}
+
+static void restore_cache(sqlite3 *db, int64_t size)
+{
+    char sql[64];
+
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size = %lld", (long long)size);
+    sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
 int fy_agent_push_step(struct fy_agent *a, const struct fy_push_opts *o,
                        struct fy_push_stats *s, struct ferry_err *err)
 {
+    int64_t cache = bound_cache(a->db);
     int64_t queued = 0;
     struct pusher p = {.a = a,
                        .db = a->db,
@@ -497,5 +536,6 @@ int fy_agent_push_step(struct fy_agent *a, const struct fy_push_opts *o,
         rc = run(&p, err);
     fy_outbox_free(p.ob);
     fy_blob_files_free(p.files);
+    restore_cache(a->db, cache);
     return rc;
 }
