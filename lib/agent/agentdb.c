@@ -426,24 +426,24 @@ int fy_agentdb_count(sqlite3 *db, enum fy_agentdb_table which, int64_t *n,
     return rc;
 }
 
-int fy_agentdb_batch_sent(sqlite3 *db, int64_t first_seq, int64_t last_seq,
-                          int64_t changes, struct ferry_err *err)
+int fy_agentdb_batch_sent(sqlite3 *db, const struct fy_agentdb_batch *b,
+                          struct ferry_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = 0;
 
-    /* The entries are numbered and still in the outbox: their HLCs. */
     if (sqlite3_prepare_v2(
             db,
             "INSERT INTO _ferry_batches (first_seq, last_seq, first_hlc,"
-            " last_hlc, changes, sent_at) SELECT ?1, ?2, min(hlc), max(hlc),"
-            " ?3, CAST((julianday('now') - 2440587.5) * 86400000.0 AS"
-            " INTEGER) FROM _ferry_outbox WHERE seq BETWEEN ?1 AND ?2",
+            " last_hlc, changes, sent_at) VALUES (?1, ?2, ?4, ?5, ?3,"
+            " CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER))",
             -1, &st, NULL) != SQLITE_OK)
         return fy_sqlite_fail(db, "cannot record the batch", err);
-    sqlite3_bind_int64(st, 1, first_seq);
-    sqlite3_bind_int64(st, 2, last_seq);
-    sqlite3_bind_int64(st, 3, changes);
+    sqlite3_bind_int64(st, 1, b->first_seq);
+    sqlite3_bind_int64(st, 2, b->last_seq);
+    sqlite3_bind_int64(st, 3, b->changes);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)b->first_hlc);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)b->last_hlc);
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = fy_sqlite_fail(db, "cannot record the batch", err);
     sqlite3_finalize(st);

@@ -23,6 +23,12 @@ struct ob_table {
     struct fy_local_table t;
     sqlite3_stmt *sel; /* the row by key */
     char *missing;     /* why the table cannot be read, or NULL */
+    /*
+     * Encoded once, not once a row: the table's name as a JSON string, then
+     * each column's "name": (key_at[i] .. key_at[i + 1] in names.data).
+     */
+    struct fy_buf names;
+    size_t *key_at;
     /* A table of "ferry.files": its path column and the blob column. */
     const struct fy_file_decl *file;
     int path_col;          /* in t.cols */
@@ -49,6 +55,7 @@ struct entry {
     int64_t rowid, wall, seq;
     uint64_t hlc;
     char *tbl;
+    bool tbl_shared; /* tbl is the previous entry's: not freed with this */
     /* The key's values (sqlite3_value_dup'ed); NULL stands for SQL NULL. */
     sqlite3_value *pk[FY_KEY_COLS_MAX];
 };
@@ -174,6 +181,8 @@ void fy_outbox_free(struct fy_outbox *ob)
         sqlite3_finalize(ob->tables[i].sel);
         fy_local_table_release(&ob->tables[i].t);
         fy_free(ob->tables[i].missing);
+        fy_buf_release(&ob->tables[i].names);
+        fy_free(ob->tables[i].key_at);
     }
     fy_free(ob->tables);
     sqlite3_finalize(ob->assign);
@@ -269,6 +278,37 @@ static int load_file_decl(struct fy_outbox *ob, struct ob_table *ot)
     return ot->missing ? 0 : FERRY_ENOMEM;
 }
 
+/* The table's and columns' names as JSON, see struct ob_table. */
+static int encode_names(struct ob_table *ot)
+{
+    struct fy_buf *b = &ot->names;
+    int rc = 0;
+
+    ot->key_at = fy_calloc(ot->t.ncols + 1, sizeof(*ot->key_at));
+    if (!ot->key_at)
+        return FERRY_ENOMEM;
+    rc = fy_json_add_str(b, ot->t.name, strlen(ot->t.name));
+    for (size_t i = 0; rc == 0 && i < ot->t.ncols; i++) {
+        ot->key_at[i] = b->len;
+        rc = fy_json_add_str(b, ot->t.cols[i], strlen(ot->t.cols[i]));
+        fy_buf_addc(b, ':');
+    }
+    ot->key_at[ot->t.ncols] = b->len;
+    if (fy_buf_error(b))
+        return fy_buf_error(b);
+    if (rc == 0)
+        return 0;
+    ot->missing = fy_strdup("its name or a column's is not valid UTF-8");
+    return ot->missing ? 0 : FERRY_ENOMEM;
+}
+
+/* Appends column i's "name": (see encode_names). */
+static void add_key(struct fy_buf *b, const struct ob_table *ot, size_t i)
+{
+    fy_buf_add(b, ot->names.data + ot->key_at[i],
+               ot->key_at[i + 1] - ot->key_at[i]);
+}
+
 static int load_table(struct fy_outbox *ob, struct ob_table *ot,
                       const char *name)
 {
@@ -292,6 +332,8 @@ static int load_table(struct fy_outbox *ob, struct ob_table *ot,
         sqlite3_prepare_v2(ob->db, b.data, -1, &ot->sel, NULL) != SQLITE_OK)
         ot->missing = fy_strdup(sqlite3_errmsg(ob->db));
     fy_buf_release(&b);
+    if (!ot->missing && encode_names(ot) < 0)
+        return FERRY_ENOMEM;
     return ot->missing ? 0 : load_file_decl(ob, ot);
 }
 
@@ -308,6 +350,7 @@ static struct ob_table *find_table(struct fy_outbox *ob, const char *name)
         return NULL;
     ob->tables = grown;
     memset(&grown[ob->ntables], 0, sizeof(*grown));
+    fy_buf_init(&grown[ob->ntables].names, 0);
     if (load_table(ob, &grown[ob->ntables], name) < 0)
         return NULL;
     return &ob->tables[ob->ntables++];
@@ -390,8 +433,7 @@ static int add_key_row(struct fy_buf *b, const struct ob_table *ot,
 
         if (i)
             fy_buf_addc(b, ',');
-        fy_json_add_str(b, ot->t.cols[col], strlen(ot->t.cols[col]));
-        fy_buf_addc(b, ':');
+        add_key(b, ot, col);
         if (!e->pk[i]) {
             rc = fy_buf_add(b, "null", 4);
             continue;
@@ -413,8 +455,7 @@ static int add_full_row(struct fy_buf *b, const struct ob_table *ot, char *why,
         if (!first)
             fy_buf_addc(b, ',');
         first = false;
-        fy_json_add_str(b, ot->t.cols[i], strlen(ot->t.cols[i]));
-        fy_buf_addc(b, ':');
+        add_key(b, ot, i);
         rc = fy_json_add_value(b, sqlite3_column_value(ot->sel, (int)i),
                                ot->t.types[i], why, whylen);
         if (rc < 0)
@@ -506,10 +547,14 @@ static int encode_entry(struct fy_outbox *ob, const struct entry *e,
     src = sqlite3_step(ot->sel);
     found = src == SQLITE_ROW && found_same_key(ot, e);
     fy_hlc_format(e->hlc, hlc);
-    fy_buf_addf(b, "{\"seq\":%lld,\"table\":", (long long)e->seq);
-    fy_json_add_str(b, e->tbl, strlen(e->tbl));
-    fy_buf_addf(b, ",\"op\":\"%s\",\"hlc\":\"%s\",\"row\":{",
-                found ? "upsert" : "delete", hlc);
+    fy_buf_adds(b, "{\"seq\":");
+    fy_json_add_int(b, e->seq);
+    fy_buf_adds(b, ",\"table\":");
+    fy_buf_add(b, ot->names.data, ot->key_at[0]);
+    fy_buf_adds(b, found ? ",\"op\":\"upsert\",\"hlc\":\""
+                         : ",\"op\":\"delete\",\"hlc\":\"");
+    fy_buf_add(b, hlc, FY_HLC_STRLEN);
+    fy_buf_adds(b, "\",\"row\":{");
     if (src != SQLITE_ROW && src != SQLITE_DONE)
         rc = ob_fail(ob, "read row", NULL);
     else if (found)
@@ -530,7 +575,8 @@ static int encode_entry(struct fy_outbox *ob, const struct entry *e,
 static void entries_free(struct entry *es, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        fy_free(es[i].tbl);
+        if (!es[i].tbl_shared)
+            fy_free(es[i].tbl);
         for (size_t k = 0; k < FY_KEY_COLS_MAX; k++)
             sqlite3_value_free(es[i].pk[k]);
     }
@@ -564,9 +610,12 @@ static int read_entries(struct fy_outbox *ob, const char *sql, int limit,
     sqlite3_bind_text(st, 2, ob->held, -1, SQLITE_STATIC);
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
         struct entry *e = &es[(*n)++];
+        const char *tbl = (const char *)sqlite3_column_text(st, 1);
 
         e->rowid = sqlite3_column_int64(st, 0);
-        e->tbl = fy_strdup((const char *)sqlite3_column_text(st, 1));
+        /* Runs of one table are the rule: one copy of its name for all. */
+        e->tbl_shared = *n > 1 && tbl && strcmp(e[-1].tbl, tbl) == 0;
+        e->tbl = e->tbl_shared ? e[-1].tbl : fy_strdup(tbl);
         e->wall = sqlite3_column_int64(st, 2);
         e->seq = sqlite3_column_int64(st, 3); /* 0 when NULL */
         e->hlc = (uint64_t)sqlite3_column_int64(st, 4);
@@ -614,84 +663,86 @@ static int collect(struct fy_outbox *ob, int limit, struct entry **out,
     return 0;
 }
 
-/* Identity of an entry's key: table, then type and bytes of each value. */
-static int key_text(const struct entry *e, struct fy_buf *b)
+/*
+ * FNV-1a over the identity of an entry's key: the table, then the type and
+ * bytes of each value (a float's bits: -0.0 is not 0.0).
+ */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
-    fy_buf_reset(b);
-    fy_buf_adds(b, e->tbl);
-    for (size_t i = 0; i < FY_KEY_COLS_MAX; i++) {
-        sqlite3_value *v = e->pk[i];
-        int type = v ? sqlite3_value_type(v) : SQLITE_NULL;
-        double d;
-
-        fy_buf_addc(b, '\0');
-        fy_buf_addc(b, (char)('0' + type));
-        if (type == SQLITE_INTEGER) {
-            fy_buf_addf(b, "%lld", (long long)sqlite3_value_int64(v));
-        } else if (type == SQLITE_FLOAT) {
-            d = sqlite3_value_double(v);
-            fy_buf_add(b, &d, sizeof(d)); /* the bits: -0.0 is not 0.0 */
-        } else if (type != SQLITE_NULL) {
-            fy_buf_addf(b, "%d:", sqlite3_value_bytes(v));
-            fy_buf_add(b, sqlite3_value_blob(v),
-                       (size_t)sqlite3_value_bytes(v));
-        }
-    }
-    return fy_buf_error(b);
-}
-
-static uint64_t fnv(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
+    const unsigned char *c = p;
 
     for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+        h = (h ^ c[i]) * 1099511628211ull;
     return h;
+}
+
+static uint64_t key_hash(const struct entry *e)
+{
+    uint64_t h = fnv(1469598103934665603ull, e->tbl, strlen(e->tbl) + 1);
+
+    for (size_t i = 0; i < FY_KEY_COLS_MAX; i++) {
+        sqlite3_value *v = e->pk[i];
+        unsigned char type = v ? (unsigned char)sqlite3_value_type(v) : 0;
+        int64_t n;
+        double d;
+
+        h = fnv(h, &type, 1);
+        if (type == SQLITE_INTEGER) {
+            n = sqlite3_value_int64(v);
+            h = fnv(h, &n, sizeof(n));
+        } else if (type == SQLITE_FLOAT) {
+            d = sqlite3_value_double(v);
+            h = fnv(h, &d, sizeof(d));
+        } else if (type == SQLITE_TEXT || type == SQLITE_BLOB) {
+            h = fnv(h, sqlite3_value_blob(v), (size_t)sqlite3_value_bytes(v));
+        }
+    }
+    return h;
+}
+
+/* One key: the same table and, column by column, the same value. */
+static bool same_key(const struct entry *a, const struct entry *b)
+{
+    if (strcmp(a->tbl, b->tbl) != 0)
+        return false;
+    for (size_t i = 0; i < FY_KEY_COLS_MAX; i++) {
+        if (!a->pk[i] || !b->pk[i] ? a->pk[i] != b->pk[i]
+                                   : !same_value(a->pk[i], b->pk[i]))
+            return false;
+    }
+    return true;
 }
 
 /*
  * Marks every entry that a later entry of the same key supersedes: the row
  * is read once, at its current state, for the last one. NULL keys are never
- * merged (each is its own bad change).
+ * merged (each is its own bad change). The table holds 1 + the index of the
+ * latest entry of each key: no copy of any key.
  */
 static int coalesce(struct entry *es, size_t n, bool *gone)
 {
-    size_t cap = 16;
-    char **keys;
-    size_t *lens;
-    struct fy_buf b = FY_BUF_INIT(0);
-    int rc = 0;
+    size_t cap = 16, *slots;
 
     while (cap < 2 * n)
         cap *= 2;
-    keys = fy_calloc(cap, sizeof(*keys));
-    lens = fy_calloc(cap, sizeof(*lens));
-    for (size_t i = n; keys && lens && rc == 0 && i-- > 0;) {
+    slots = fy_calloc(cap, sizeof(*slots));
+    if (!slots)
+        return FERRY_ENOMEM;
+    for (size_t i = n; i-- > 0;) {
         size_t h;
 
-        if (!es[i].pk[0] || (rc = key_text(&es[i], &b)) < 0)
+        if (!es[i].pk[0])
             continue;
-        h = (size_t)fnv(b.data, b.len) & (cap - 1);
-        while (keys[h] &&
-               !(lens[h] == b.len && memcmp(keys[h], b.data, b.len) == 0))
+        h = (size_t)key_hash(&es[i]) & (cap - 1);
+        while (slots[h] && !same_key(&es[slots[h] - 1], &es[i]))
             h = (h + 1) & (cap - 1);
-        if (keys[h]) {
+        if (slots[h])
             gone[i] = true;
-            continue;
-        }
-        lens[h] = b.len;
-        keys[h] = fy_buf_detach(&b, NULL);
-        if (!keys[h])
-            rc = FERRY_ENOMEM;
+        else
+            slots[h] = i + 1;
     }
-    if (!keys || !lens)
-        rc = FERRY_ENOMEM;
-    for (size_t i = 0; keys && i < cap; i++)
-        fy_free(keys[i]);
-    fy_free(keys);
-    fy_free(lens);
-    fy_buf_release(&b);
-    return rc;
+    fy_free(slots);
+    return 0;
 }
 
 static int drop_entry(struct fy_outbox *ob, const struct entry *e,
@@ -813,7 +864,7 @@ static int bury_local(struct fy_outbox *ob, const struct entry *e,
     return rc;
 }
 
-static int add_item(struct fy_batch *b, int64_t seq, size_t off,
+static int add_item(struct fy_batch *b, const struct entry *e, size_t off,
                     const char *table, int file)
 {
     if (b->n == b->cap) {
@@ -825,7 +876,8 @@ static int add_item(struct fy_batch *b, int64_t seq, size_t off,
         b->items = p;
         b->cap = cap;
     }
-    b->items[b->n++] = (struct fy_batch_item){.seq = seq,
+    b->items[b->n++] = (struct fy_batch_item){.seq = e->seq,
+                                              .hlc = e->hlc,
                                               .off = off,
                                               .len = b->body.len - off,
                                               .table = table,
@@ -867,7 +919,7 @@ static int encode_all(struct fy_outbox *ob, struct entry *es, size_t n,
             continue;
         }
         if (rc == 0)
-            rc = add_item(b, es[i].seq, off, ot->t.name, x.file);
+            rc = add_item(b, &es[i], off, ot->t.name, x.file);
         if (rc == 0 && fy_buf_error(&b->body))
             rc = fy_buf_error(&b->body);
         if (rc < 0 && !(err && err->code))
@@ -937,6 +989,25 @@ int fy_outbox_stamp(sqlite3 *db, uint64_t *hlc, struct ferry_err *err)
                               : fy_sqlite_fail(db, "cannot stamp changes", err);
 }
 
+/* The batch in _ferry_batches, for `ferry why`. */
+static int record_sent(struct fy_outbox *ob, const struct fy_batch *b,
+                       struct ferry_err *err)
+{
+    struct fy_agentdb_batch r = {.first_seq = b->items[0].seq,
+                                 .last_seq = b->items[b->n - 1].seq,
+                                 .changes = (int64_t)b->n,
+                                 .first_hlc = b->items[0].hlc,
+                                 .last_hlc = b->items[0].hlc};
+
+    for (size_t i = 1; i < b->n; i++) {
+        uint64_t h = b->items[i].hlc;
+
+        r.first_hlc = h < r.first_hlc ? h : r.first_hlc;
+        r.last_hlc = h > r.last_hlc ? h : r.last_hlc;
+    }
+    return fy_agentdb_batch_sent(ob->db, &r, err);
+}
+
 int fy_outbox_build(struct fy_outbox *ob, const char *device, int limit,
                     struct fy_batch *b, struct ferry_err *err)
 {
@@ -955,8 +1026,7 @@ int fy_outbox_build(struct fy_outbox *ob, const char *device, int limit,
      * transaction: no commit (no fsync) of its own.
      */
     if (rc == 0 && b->n > 0 && b->nfiles == 0)
-        rc = fy_agentdb_batch_sent(ob->db, b->items[0].seq,
-                                   b->items[b->n - 1].seq, (int64_t)b->n, err);
+        rc = record_sent(ob, b, err);
     if (rc == 0)
         return fy_outbox_commit(ob, err);
     fy_outbox_rollback(ob);

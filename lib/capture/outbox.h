@@ -24,6 +24,7 @@
 
 struct fy_batch_item {
     int64_t seq;
+    uint64_t hlc;
     size_t off, len;   /* the change's JSON inside body */
     const char *table; /* the tracked table (borrowed from the outbox) */
     int file;          /* index in files of the file it waits for, or -1 */

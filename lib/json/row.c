@@ -82,6 +82,21 @@ bad:
     return FERRY_EPARSE;
 }
 
+int fy_json_add_int(struct fy_buf *b, int64_t v)
+{
+    char num[24], *p = num + sizeof(num);
+    /* Through unsigned: -INT64_MIN does not fit an int64_t. */
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return fy_buf_add(b, p, (size_t)(num + sizeof(num) - p));
+}
+
 static int add_real(struct fy_buf *b, double d, bool as_text, char *why,
                     size_t whylen)
 {
@@ -102,14 +117,15 @@ static int add_real(struct fy_buf *b, double d, bool as_text, char *why,
 
 static int add_integer(struct fy_buf *b, sqlite3_int64 v, enum fy_type t)
 {
-    char num[32];
-    int n = snprintf(num, sizeof(num), "%lld", (long long)v);
-
     if (t == FY_T_BOOLEAN && (v == 0 || v == 1))
         return fy_buf_adds(b, v ? "true" : "false");
-    if (t == FY_T_TEXT || t == FY_T_TIMESTAMPTZ || t == FY_T_DATE)
-        return fy_json_add_str(b, num, (size_t)n);
-    return fy_buf_add(b, num, (size_t)n);
+    /* Digits and '-' need no escaping inside a JSON string. */
+    if (t == FY_T_TEXT || t == FY_T_TIMESTAMPTZ || t == FY_T_DATE) {
+        fy_buf_addc(b, '"');
+        fy_json_add_int(b, v);
+        return fy_buf_addc(b, '"');
+    }
+    return fy_json_add_int(b, v);
 }
 
 static int add_text(struct fy_buf *b, sqlite3_value *v, enum fy_type t,

@@ -9,6 +9,7 @@
 #define FY_ROW_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <sqlite3.h>
 
@@ -20,6 +21,9 @@
  * when s is not valid UTF-8 or holds a NUL byte.
  */
 int fy_json_add_str(struct fy_buf *b, const char *s, size_t n);
+
+/* Appends v in decimal (snprintf's "%lld" cost a fifth of an encoded row). */
+int fy_json_add_int(struct fy_buf *b, int64_t v);
 
 /*
  * Appends v (a column or stored value) as a JSON value for a column of type

@@ -278,6 +278,35 @@ static void test_value_integers(void **state)
     }
 }
 
+/* The digits themselves, as "%lld" writes them, appended after text. */
+static void test_add_int(void **state)
+{
+    static const struct {
+        int64_t v;
+        const char *want;
+    } cases[] = {
+        {0, "x0"},
+        {7, "x7"},
+        {-1, "x-1"},
+        {10, "x10"},
+        {-10, "x-10"},
+        {1000000, "x1000000"},
+        {INT64_MAX, "x9223372036854775807"},
+        {INT64_MIN, "x-9223372036854775808"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < FY_ARRAY_LEN(cases); i++) {
+        struct fy_buf b = FY_BUF_INIT(0);
+
+        fy_buf_addc(&b, 'x');
+        assert_int_equal(fy_json_add_int(&b, cases[i].v), 0);
+        assert_string_equal(b.data, cases[i].want);
+        assert_int_equal(b.len, strlen(cases[i].want));
+        fy_buf_release(&b);
+    }
+}
+
 /* Equal but for the last bits. */
 static bool close_to(double a, double b)
 {
@@ -534,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_str_utf8_passthrough),
         cmocka_unit_test(test_str_length_bounded),
         cmocka_unit_test(test_str_invalid),
+        cmocka_unit_test(test_add_int),
         T(test_value_null),
         T(test_value_integers),
         T(test_value_reals),

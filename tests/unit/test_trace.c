@@ -116,7 +116,15 @@ static void test_batches(void **state)
 
     exec(db, "INSERT INTO items VALUES (1, 'a'), (2, 'b');"
              " UPDATE _ferry_outbox SET seq = rowid, hlc = rowid + 65536");
-    assert_int_equal(fy_agentdb_batch_sent(db, 1, 2, 2, &err), 0);
+    assert_int_equal(
+        fy_agentdb_batch_sent(db,
+                              &(struct fy_agentdb_batch){.first_seq = 1,
+                                                         .last_seq = 2,
+                                                         .changes = 2,
+                                                         .first_hlc = 65537,
+                                                         .last_hlc = 65538},
+                              &err),
+        0);
     assert_int_equal(fy_why_local(db, "items", "2", &local, &err), 0);
     facts = facts_of(local, NULL);
     assert_true(has_line(facts, "sent as seq 2 in batch #1 (seqs 1-2, 2"
