@@ -117,15 +117,24 @@ struct exchange {
     struct fy_http_reply *rep;
     const char *want; /* the reply header to keep, or NULL */
     FILE *in;         /* a file body */
+    bool cut;         /* a piece passed REPLY_MAX: the rest is dropped */
 };
 
+/*
+ * Keeps the answer up to REPLY_MAX. Once a piece is dropped every later one
+ * is too: a smaller piece kept after it would splice the body, which can
+ * still parse (a page of changes with a hole, its cursor past rows it
+ * never sent).
+ */
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
-    struct fy_http_reply *rep = ((struct exchange *)ud)->rep;
+    struct exchange *x = ud;
     size_t len = size * n;
 
-    if (rep->body.len + len <= REPLY_MAX)
-        fy_buf_add(&rep->body, p, len);
+    if (!x->cut && x->rep->body.len + len <= REPLY_MAX)
+        fy_buf_add(&x->rep->body, p, len);
+    else
+        x->cut = true;
     return len;
 }
 
