@@ -134,10 +134,16 @@ if want pull && want pg; then
     t0=$(now)
     FERRY_API_KEY=$("$FERRYD" --store "$DSN" keys create --device puller 2>/dev/null) \
         "$B/bench_mem" run 20 "$P/mem" \
-        "$FERRY" -q --config "$P/config.json" pull --limit 5000 >/dev/null
+        "$FERRY" --config "$P/config.json" pull --limit 5000 >"$P/log" 2>&1 ||
+        echo "exit $?" >>"$P/log"
     t1=$(now)
     pulled=$(sqlite3 "$P/app.db" "SELECT count(*) FROM metrics")
-    [ "$pulled" -eq "$ROWS" ] || { echo "pull: only $pulled of $ROWS rows" >&2; exit 1; }
+    # A pull that fails or misses rows is a bug, not a figure: said at once
+    # and in the exit status, after the other parts have run.
+    [ "$pulled" -eq "$ROWS" ] || {
+        cat "$P/log" >&2
+        echo "FAILED: pull: only $pulled of $ROWS rows" | tee -a "$W/failed" >&2
+    }
     echo "pull rows=$pulled seconds=$(awk "BEGIN{printf \"%.3f\", $t1-$t0}")" \
         "rows_per_s=$(awk "BEGIN{printf \"%.0f\", $pulled/($t1-$t0)}")" \
         "$(cat "$P/mem")" | tee "$W/pull"
@@ -281,3 +287,7 @@ echo "# issue 12 targets (ratios of this run; load at the end:" \
     "$(cut -d' ' -f1-3 /proc/loadavg)):"
 sed 's/^/  /' "$W/targets"
 echo "  ferryd's memory over 10 minutes: bench/mem_flat.sh (not part of this run)"
+if [ -s "$W/failed" ]; then
+    cat "$W/failed" >&2
+    exit 1
+fi
