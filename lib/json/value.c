@@ -260,91 +260,98 @@ static bool finite_numeric(const char *s)
     return true;
 }
 
-static void set_text(struct fy_val *out, json_t *v)
+static void set_text(struct fy_val *out, const struct fy_jval *v)
 {
     out->kind = FY_V_TEXT;
-    out->s = json_string_value(v);
-    out->len = json_string_length(v);
+    out->s = v->s;
+    out->len = v->len;
 }
 
-static int conv_int(const struct fy_column *col, json_t *v, struct fy_val *out,
-                    char *why, size_t whylen)
+static int conv_int(const struct fy_column *col, const struct fy_jval *v,
+                    struct fy_val *out, char *why, size_t whylen)
 {
-    json_int_t i;
-
-    if (!json_is_integer(v))
+    if (v->kind != FY_J_INT)
         return bad(why, whylen, col,
                    col->type == FY_T_BIGINT ? "a 64-bit integer"
                                             : "a 32-bit integer");
-    i = json_integer_value(v);
-    if (col->type == FY_T_INTEGER && (i < INT32_MIN || i > INT32_MAX))
+    if (col->type == FY_T_INTEGER && (v->i < INT32_MIN || v->i > INT32_MAX))
         return bad(why, whylen, col, "a 32-bit integer");
     out->kind = FY_V_INT;
-    out->i = i;
+    out->i = v->i;
     return 0;
 }
 
-static int conv_real(const struct fy_column *col, json_t *v, struct fy_val *out,
-                     char *why, size_t whylen)
+static int conv_real(const struct fy_column *col, const struct fy_jval *v,
+                     struct fy_val *out, char *why, size_t whylen)
 {
-    if (!json_is_number(v))
+    if (v->kind != FY_J_INT && v->kind != FY_J_REAL)
         return bad(why, whylen, col, "a number");
     out->kind = FY_V_REAL;
-    out->d = json_number_value(v);
+    out->d = v->kind == FY_J_INT ? (double)v->i : v->d;
     return 0;
 }
 
-static int conv_numeric(const struct fy_column *col, json_t *v,
-                        struct fy_val *out, char *why, size_t whylen)
+/*
+ * The text of a string value as a C string: numerics, dates and times are
+ * scanned as such. A parser's string is copied into a (they are short).
+ */
+static const char *c_text(const struct fy_jval *v, struct fy_arena *a)
 {
-    if (json_is_integer(v)) {
-        out->kind = FY_V_INT;
-        out->i = json_integer_value(v);
-        return 0;
-    }
-    if (json_is_real(v))
-        return conv_real(col, v, out, why, whylen);
-    if (json_is_string(v) && valid_numeric(json_string_value(v))) {
-        if (!finite_numeric(json_string_value(v)))
-            return bad(why, whylen, col,
-                       "a number within the range of a double (about"
-                       " 1e-307 to 1e308 in magnitude)");
-        set_text(out, v);
-        return 0;
-    }
-    return bad(why, whylen, col, "a number or a numeric string");
+    return v->terminated ? v->s : fy_arena_strndup(a, v->s, v->len);
 }
 
-static int conv_bool(const struct fy_column *col, json_t *v, struct fy_val *out,
-                     char *why, size_t whylen)
+static int conv_numeric(const struct fy_column *col, const struct fy_jval *v,
+                        struct fy_arena *a, struct fy_val *out, char *why,
+                        size_t whylen)
+{
+    const char *s;
+
+    if (v->kind == FY_J_INT) {
+        out->kind = FY_V_INT;
+        out->i = v->i;
+        return 0;
+    }
+    if (v->kind == FY_J_REAL)
+        return conv_real(col, v, out, why, whylen);
+    if (v->kind != FY_J_STRING)
+        return bad(why, whylen, col, "a number or a numeric string");
+    if (!(s = c_text(v, a)))
+        return FERRY_ENOMEM;
+    if (!valid_numeric(s))
+        return bad(why, whylen, col, "a number or a numeric string");
+    if (!finite_numeric(s))
+        return bad(why, whylen, col,
+                   "a number within the range of a double (about"
+                   " 1e-307 to 1e308 in magnitude)");
+    *out = (struct fy_val){.kind = FY_V_TEXT, .s = s, .len = v->len};
+    return 0;
+}
+
+static int conv_bool(const struct fy_column *col, const struct fy_jval *v,
+                     struct fy_val *out, char *why, size_t whylen)
 {
     /* SQLite keeps booleans as 0/1, so those are accepted as well. */
-    if (json_is_boolean(v)) {
-        out->i = json_is_true(v);
-    } else if (json_is_integer(v) &&
-               (json_integer_value(v) == 0 || json_integer_value(v) == 1)) {
-        out->i = json_integer_value(v);
-    } else {
+    if (v->kind != FY_J_BOOL &&
+        (v->kind != FY_J_INT || (v->i != 0 && v->i != 1)))
         return bad(why, whylen, col, "true, false, 0 or 1");
-    }
     out->kind = FY_V_BOOL;
+    out->i = v->i;
     return 0;
 }
 
-static int conv_bytea(const struct fy_column *col, json_t *v,
+static int conv_bytea(const struct fy_column *col, const struct fy_jval *v,
                       struct fy_arena *a, struct fy_val *out, char *why,
                       size_t whylen)
 {
-    const char *s = json_string_value(v);
-    size_t n = json_string_length(v), len;
+    size_t len;
     unsigned char *p;
 
-    if (!s)
+    if (v->kind != FY_J_STRING)
         return bad(why, whylen, col, "a base64 string");
-    p = fy_arena_alloc(a, fy_b64_max_decoded(n));
+    p = fy_arena_alloc(a, fy_b64_max_decoded(v->len));
     if (!p)
         return FERRY_ENOMEM;
-    if (fy_b64_decode(s, n, p, &len) < 0)
+    if (fy_b64_decode(v->s, v->len, p, &len) < 0)
         return bad(why, whylen, col, "a base64 string");
     out->kind = FY_V_BLOB;
     out->s = (const char *)p;
@@ -352,29 +359,71 @@ static int conv_bytea(const struct fy_column *col, json_t *v,
     return 0;
 }
 
-static int conv_text(const struct fy_column *col, json_t *v, struct fy_val *out,
-                     char *why, size_t whylen)
+static int conv_time(const struct fy_column *col, const struct fy_jval *v,
+                     struct fy_arena *a, struct fy_val *out, char *why,
+                     size_t whylen)
 {
-    const char *s = json_string_value(v);
+    const char *s = v->kind == FY_J_STRING ? c_text(v, a) : NULL;
 
-    if (!s)
-        return bad(why, whylen, col, "a string");
-    if (col->blob_ref &&
-        (json_string_length(v) != 64 || strspn(s, "0123456789abcdef") != 64))
-        return bad(why, whylen, col, "a lower-case hex SHA-256");
-    if ((col->type == FY_T_TIMESTAMPTZ && !valid_timestamp(s)) ||
+    if (v->kind == FY_J_STRING && !s)
+        return FERRY_ENOMEM;
+    if (!s || (col->type == FY_T_TIMESTAMPTZ && !valid_timestamp(s)) ||
         (col->type == FY_T_DATE && !valid_date(s)))
         return bad(why, whylen, col,
                    col->type == FY_T_DATE ? "a date YYYY-MM-DD"
                                           : "an ISO 8601 timestamp");
+    *out = (struct fy_val){.kind = FY_V_TEXT, .s = s, .len = v->len};
+    return 0;
+}
+
+static bool is_sha256_hex(const char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n &&
+           ((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+        i++;
+    return n == 64 && i == n;
+}
+
+static int conv_text(const struct fy_column *col, const struct fy_jval *v,
+                     struct fy_val *out, char *why, size_t whylen)
+{
+    if (v->kind != FY_J_STRING)
+        return bad(why, whylen, col, "a string");
+    if (col->blob_ref && !is_sha256_hex(v->s, v->len))
+        return bad(why, whylen, col, "a lower-case hex SHA-256");
     set_text(out, v);
     return 0;
 }
 
-static int conv_jsonb(json_t *v, struct fy_arena *a, struct fy_val *out)
+/* A scalar as jansson would hold it, for the jsonb text below. */
+static json_t *jval_tree(const struct fy_jval *v)
 {
-    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    switch (v->kind) {
+    case FY_J_BOOL:
+        return json_boolean(v->i);
+    case FY_J_INT:
+        return json_integer((json_int_t)v->i);
+    case FY_J_REAL:
+        return json_real(v->d);
+    case FY_J_STRING:
+        return json_stringn_nocheck(v->s, v->len);
+    case FY_J_TREE:
+        return json_incref(v->tree);
+    case FY_J_NULL:
+    default:
+        return json_null();
+    }
+}
 
+static int conv_jsonb(const struct fy_jval *v, struct fy_arena *a,
+                      struct fy_val *out)
+{
+    json_t *j = jval_tree(v);
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+    json_decref(j);
     if (!text)
         return FERRY_ENOMEM;
     out->kind = FY_V_TEXT;
@@ -384,11 +433,46 @@ static int conv_jsonb(json_t *v, struct fy_arena *a, struct fy_val *out)
     return out->s ? 0 : FERRY_ENOMEM;
 }
 
-int fy_val_from_json(const struct fy_column *col, json_t *v, struct fy_arena *a,
-                     struct fy_val *out, char *why, size_t whylen)
+void fy_jval_of_json(json_t *j, struct fy_jval *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!v || json_is_null(v)) {
+    switch (j ? json_typeof(j) : JSON_NULL) {
+    case JSON_TRUE:
+    case JSON_FALSE:
+        out->kind = FY_J_BOOL;
+        out->i = json_is_true(j);
+        break;
+    case JSON_INTEGER:
+        out->kind = FY_J_INT;
+        out->i = json_integer_value(j);
+        break;
+    case JSON_REAL:
+        out->kind = FY_J_REAL;
+        out->d = json_real_value(j);
+        break;
+    case JSON_STRING:
+        out->kind = FY_J_STRING;
+        out->s = json_string_value(j);
+        out->len = json_string_length(j);
+        out->terminated = true;
+        break;
+    case JSON_OBJECT:
+    case JSON_ARRAY:
+        out->kind = FY_J_TREE;
+        out->tree = j;
+        break;
+    case JSON_NULL:
+    default:
+        break;
+    }
+}
+
+int fy_val_from_jval(const struct fy_column *col, const struct fy_jval *v,
+                     struct fy_arena *a, struct fy_val *out, char *why,
+                     size_t whylen)
+{
+    memset(out, 0, sizeof(*out));
+    if (v->kind == FY_J_NULL) {
         if (col->not_null)
             return bad(why, whylen, col, "a value (it is NOT NULL)");
         return 0;
@@ -400,19 +484,29 @@ int fy_val_from_json(const struct fy_column *col, json_t *v, struct fy_arena *a,
     case FY_T_DOUBLE:
         return conv_real(col, v, out, why, whylen);
     case FY_T_NUMERIC:
-        return conv_numeric(col, v, out, why, whylen);
+        return conv_numeric(col, v, a, out, why, whylen);
     case FY_T_BOOLEAN:
         return conv_bool(col, v, out, why, whylen);
     case FY_T_BYTEA:
         return conv_bytea(col, v, a, out, why, whylen);
     case FY_T_JSONB:
         return conv_jsonb(v, a, out);
-    case FY_T_TEXT:
     case FY_T_TIMESTAMPTZ:
     case FY_T_DATE:
+        return conv_time(col, v, a, out, why, whylen);
+    case FY_T_TEXT:
     default:
         return conv_text(col, v, out, why, whylen);
     }
+}
+
+int fy_val_from_json(const struct fy_column *col, json_t *v, struct fy_arena *a,
+                     struct fy_val *out, char *why, size_t whylen)
+{
+    struct fy_jval jv;
+
+    fy_jval_of_json(v, &jv);
+    return fy_val_from_jval(col, &jv, a, out, why, whylen);
 }
 
 static void copy_escape(struct fy_buf *b, const char *s, size_t n)
@@ -462,6 +556,46 @@ static void copy_hex(struct fy_buf *b, const unsigned char *p, size_t n)
     b->data[b->len] = '\0';
 }
 
+/*
+ * d as a short decimal m / 10^k when one reads back as d exactly: m below
+ * 2^53 and 10^k exact, the division is correctly rounded like strtod (and
+ * PostgreSQL's float8in), so the text names the same double. Most values
+ * people store are such decimals; printf's %.17g costs a microsecond.
+ */
+static bool short_decimal(struct fy_buf *b, double d)
+{
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
+                                 1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
+    char tmp[48], *p = tmp + sizeof(tmp);
+    unsigned long long u;
+    int k;
+
+    if (!(fabs(d) < 9e15) || (d == 0 && signbit(d)))
+        return false;
+    for (k = 0; k < (int)FY_ARRAY_LEN(p10); k++) {
+        double m = nearbyint(d * p10[k]);
+
+        if (fabs(m) >= 9007199254740992.0)
+            return false;
+        if (m / p10[k] == d)
+            break;
+    }
+    if (k == (int)FY_ARRAY_LEN(p10))
+        return false;
+    u = (unsigned long long)fabs(nearbyint(d * p10[k]));
+    for (int i = 0; u || i <= k; i++) {
+        if (i == k && k)
+            *--p = '.';
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    }
+    if (d < 0)
+        *--p = '-';
+    fy_buf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
+    return true;
+}
+
 int fy_val_copy_text(struct fy_buf *b, const struct fy_val *v)
 {
     switch (v->kind) {
@@ -469,8 +603,10 @@ int fy_val_copy_text(struct fy_buf *b, const struct fy_val *v)
     case FY_V_ABSENT:
         return fy_buf_add(b, "\\N", 2);
     case FY_V_INT:
-        return fy_buf_addf(b, "%lld", (long long)v->i);
+        return fy_buf_add_i64(b, (long long)v->i);
     case FY_V_REAL:
+        if (short_decimal(b, v->d))
+            return fy_buf_error(b);
         return fy_buf_addf(b, "%.17g", v->d);
     case FY_V_BOOL:
         return fy_buf_addc(b, v->i ? 't' : 'f');
@@ -489,14 +625,16 @@ int fy_val_key_text(struct fy_buf *b, const struct fy_val *v)
     switch (v->kind) {
     case FY_V_INT:
     case FY_V_BOOL:
-        return fy_buf_addf(b, "i%lld", (long long)v->i);
+        fy_buf_addc(b, 'i');
+        return fy_buf_add_i64(b, (long long)v->i);
     case FY_V_REAL:
         return fy_buf_addf(b, "r%.17g", v->d);
     case FY_V_NULL:
         return fy_buf_addc(b, 'n');
     default:
         fy_buf_addc(b, 's');
-        fy_buf_addf(b, "%zu:", v->len);
+        fy_buf_add_u64(b, v->len);
+        fy_buf_addc(b, ':');
         return fy_buf_add(b, v->s, v->len);
     }
 }

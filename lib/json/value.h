@@ -53,10 +53,43 @@ static inline bool fy_val_left_out(const struct fy_val *v)
 }
 
 /*
- * Converts v for column col. Returns 0, or FERRY_ECONTRACT with a message in
- * why (a human sentence naming the column). Memory for decoded blobs and
- * re-serialised JSON comes from a; text is borrowed from v.
+ * One value of a request as its parser saw it, before the contract types
+ * it: a scalar, or an object or array kept as a jansson tree (only jsonb
+ * columns take those, so building the tree costs nothing on the hot path).
+ * Integers are numbers without '.', 'e' or 'E', as jansson reads them.
  */
+enum fy_jkind {
+    FY_J_NULL = 0,
+    FY_J_BOOL,
+    FY_J_INT,
+    FY_J_REAL,
+    FY_J_STRING,
+    FY_J_TREE
+};
+
+struct fy_jval {
+    enum fy_jkind kind;
+    int64_t i;     /* INT, BOOL (0/1) */
+    double d;      /* REAL */
+    const char *s; /* STRING: borrowed, len bytes */
+    size_t len;
+    bool terminated; /* s[len] is a NUL (jansson's strings, arena copies) */
+    json_t *tree;    /* TREE: borrowed */
+};
+
+/* j as a fy_jval borrowing from it (NULL j is JSON null). */
+void fy_jval_of_json(json_t *j, struct fy_jval *out);
+
+/*
+ * Converts v for column col. Returns 0, or FERRY_ECONTRACT with a message in
+ * why (a human sentence naming the column). Memory for decoded blobs,
+ * re-serialised JSON and the text of numerics, dates and times comes from a;
+ * other text is borrowed from v.
+ */
+int fy_val_from_jval(const struct fy_column *col, const struct fy_jval *v,
+                     struct fy_arena *a, struct fy_val *out, char *why,
+                     size_t whylen);
+/* The same for a jansson value (NULL is JSON null). */
 int fy_val_from_json(const struct fy_column *col, json_t *v, struct fy_arena *a,
                      struct fy_val *out, char *why, size_t whylen);
 

@@ -14,125 +14,27 @@
 
 #include "core/hlc.h"
 #include "server/blob.h"
+#include "server/push_parse.h"
 #include "server/validate.h"
 #include "server/metrics.h"
 #include "fy.h"
 
-/* Shape of one change: seq, table, op, hlc, row. */
-static int parse_head(struct fy_validate *v, json_t *jc, int64_t prev,
-                      struct fy_change *ch, json_t **row)
+/*
+ * The verdict on a parsed batch: any change refused refuses all, with the
+ * worst status among them (403 over 404 over 422).
+ */
+static int verdict(const struct fy_validate *v, size_t n, struct ferry_err *err)
 {
-    json_t *jseq = json_object_get(jc, "seq");
-    const char *op = json_string_value(json_object_get(jc, "op"));
-    const char *hlc = json_string_value(json_object_get(jc, "hlc"));
-    const char *table = json_string_value(json_object_get(jc, "table"));
-
-    ch->seq = json_is_integer(jseq) ? json_integer_value(jseq) : 0;
-    if (!json_is_object(jc) || ch->seq <= 0)
-        return fy_validate_reject(
-            v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
-            "a change needs \"seq\" as a positive integer");
-    if (ch->seq > FERRY_SEQ_MAX)
-        return fy_validate_reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
-                                  "\"seq\" must be at most %lld (2^53 - 1)",
-                                  (long long)FERRY_SEQ_MAX);
-    if (ch->seq <= prev)
-        return fy_validate_reject(v, ch->seq, FERRY_WIRE_SEQ_ORDER,
-                                  "seq must increase within a batch");
-    if (!op || (strcmp(op, "upsert") != 0 && strcmp(op, "delete") != 0))
-        return fy_validate_reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
-                                  "\"op\" must be \"upsert\" or \"delete\"");
-    ch->del = op[0] == 'd';
-    if (!hlc || fy_hlc_parse(hlc, &ch->hlc) < 0)
-        return fy_validate_reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
-                                  "\"hlc\" must be 16 hex digits");
-    *row = json_object_get(jc, "row");
-    if (!json_is_object(*row))
-        return fy_validate_reject(v, ch->seq, FERRY_WIRE_INVALID_CHANGE,
-                                  "\"row\" must be an object");
-    if (!table || !(ch->table = fy_contract_table(v->c, table)))
-        return fy_validate_reject(v, ch->seq, FERRY_WIRE_UNKNOWN_TABLE,
-                                  "no table '%s' in the contract",
-                                  table ? table : "(missing)");
-    return 0;
-}
-
-static int validate_change(struct fy_validate *v, json_t *jc, int64_t prev,
-                           struct fy_change *ch)
-{
-    json_t *row = NULL;
-    int rc = parse_head(v, jc, prev, ch, &row);
-
-    if (rc < 0)
-        return rc;
-    ch->vals = fy_arena_calloc(v->a, ch->table->ncols, sizeof(*ch->vals));
-    if (!ch->vals)
-        return FERRY_ENOMEM;
-    return fy_validate_row(v, ch->table, row, ch);
-}
-
-static int parse_body(const char *body, size_t len, const struct fy_key *key,
-                      json_t **root, json_t **changes, struct ferry_err *err)
-{
-    json_error_t jerr;
-    json_t *dev;
-
-    /* A key given twice is ambiguous: refuse it, as the contract parser. */
-    *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!*root)
-        return fy_err_status(err, FERRY_EPARSE, 400,
-                             "malformed JSON at line %d column %d: %s",
-                             jerr.line, jerr.column, jerr.text);
-    *changes = json_object_get(*root, "changes");
-    if (!json_is_object(*root) || !json_is_array(*changes))
-        return fy_err_status(err, FERRY_EPARSE, 400,
-                             "the body must be an object with a"
-                             " \"changes\" array");
-    if (json_array_size(*changes) > FY_PUSH_MAX_CHANGES)
-        return fy_err_status(err, FERRY_ETOOBIG, 413,
-                             "at most %d changes per batch",
-                             FY_PUSH_MAX_CHANGES);
-    dev = json_object_get(*root, "device");
-    if (dev && !json_is_null(dev) &&
-        (!json_is_string(dev) ||
-         strcmp(json_string_value(dev), key->device) != 0))
-        return fy_err_status(err, FERRY_EFORBIDDEN, 403,
-                             "this key belongs to device '%s'", key->device);
-    return 0;
-}
-
-static int validate_all(struct fy_validate *v, json_t *jchanges,
-                        struct fy_change **out, size_t *n,
-                        struct ferry_err *err)
-{
-    size_t count = json_array_size(jchanges), i;
-    struct fy_change *chs = fy_arena_calloc(v->a, count, sizeof(*chs));
-    int64_t prev = 0;
-    json_t *jc;
-
-    if (!chs)
-        return fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
-    json_array_foreach(jchanges, i, jc)
-    {
-        int rc = validate_change(v, jc, prev, &chs[i]);
-
-        if (rc == FERRY_ENOMEM)
-            return fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
-        if (chs[i].seq > prev)
-            prev = chs[i].seq;
-    }
-    if (v->nbad)
-        return fy_err_status(err,
-                             v->status == 403   ? FERRY_EFORBIDDEN
-                             : v->status == 404 ? FERRY_ENOTFOUND
-                                                : FERRY_ECONTRACT,
-                             v->status,
-                             "%ld of %zu changes were rejected;"
-                             " nothing was applied",
-                             v->nbad, count);
-    *out = chs;
-    *n = count;
-    return 0;
+    if (!v->nbad)
+        return 0;
+    return fy_err_status(err,
+                         v->status == 403   ? FERRY_EFORBIDDEN
+                         : v->status == 404 ? FERRY_ENOTFOUND
+                                            : FERRY_ECONTRACT,
+                         v->status,
+                         "%ld of %zu changes were rejected;"
+                         " nothing was applied",
+                         v->nbad, n);
 }
 
 /* ---- grouping --------------------------------------------------------- */
@@ -210,9 +112,11 @@ static int group(struct fy_arena *a, const struct fy_contract *c,
     return 0;
 }
 
+/* Applies each table's batch; ts gets each one's totals, res their sum. */
 static int apply_groups(struct fy_store *st, const struct fy_key *key,
                         struct fy_apply_batch *groups, size_t ngroups,
-                        struct fy_push_result *res, struct ferry_err *err)
+                        struct fy_apply_stats *ts, struct fy_push_result *res,
+                        struct ferry_err *err)
 {
     for (size_t t = 0; t < ngroups; t++) {
         struct fy_apply_batch *g = &groups[t];
@@ -222,9 +126,14 @@ static int apply_groups(struct fy_store *st, const struct fy_key *key,
             continue;
         g->device = key->device;
         g->scope_region = g->table->region_col >= 0 ? key->region : NULL;
-        rc = fy_store_push_apply(st, g, &res->st, err);
+        g->totals_only = true;
+        rc = fy_store_push_apply(st, g, &ts[t], err);
         if (rc < 0)
             return rc;
+        res->st.created += ts[t].created;
+        res->st.updated += ts[t].updated;
+        res->st.deleted += ts[t].deleted;
+        res->st.stale += ts[t].stale;
     }
     return 0;
 }
@@ -263,27 +172,36 @@ static int check_blobs(struct fy_store *st, const struct fy_apply_batch *groups,
     return fy_blob_refs_check(st, all, n, bad, err);
 }
 
-static enum fy_row_outcome counted_as(const struct fy_change *ch, int64_t acked)
-{
-    return ch->seq <= acked ? FY_ROW_PENDING : ch->outcome;
-}
-
 /*
- * A committed batch's changes by table and outcome, for GET /metrics: one
- * atomic add per run of equal ones (a batch is mostly one table and
- * outcome), not one per change.
+ * A batch's changes by table and outcome, for GET /metrics, from the
+ * store's totals per table (ts; NULL when nothing was applied). Changes at
+ * or below the acknowledged seq, and those a later change of the same key
+ * replaced, count as skipped.
  */
-static void count_rows(const struct fy_change *chs, size_t n, int64_t acked)
+static void count_rows(const struct fy_contract *c, const struct fy_change *chs,
+                       size_t n, const struct fy_apply_batch *groups,
+                       const struct fy_apply_stats *ts, struct fy_arena *a)
 {
-    size_t from = 0;
+    size_t *total =
+        fy_arena_calloc(a, c->ntables ? c->ntables : 1, sizeof(*total));
 
-    for (size_t i = 1; i <= n; i++) {
-        if (i < n && chs[i].table == chs[from].table &&
-            counted_as(&chs[i], acked) == counted_as(&chs[from], acked))
+    if (!total)
+        return; /* only the counters are lost */
+    for (size_t i = 0; i < n; i++)
+        total[chs[i].table - c->tables]++;
+    for (size_t t = 0; t < c->ntables; t++) {
+        const struct fy_table *tb = &c->tables[t];
+        size_t applied = ts ? groups[t].n : 0;
+
+        fy_metrics_rows(tb, FY_ROW_PENDING, total[t] - applied);
+        if (!ts || applied == 0)
             continue;
-        fy_metrics_rows(chs[from].table, counted_as(&chs[from], acked),
-                        (uint64_t)(i - from));
-        from = i;
+        fy_metrics_rows(tb, FY_ROW_CREATED, (uint64_t)ts[t].created);
+        fy_metrics_rows(tb, FY_ROW_UPDATED, (uint64_t)ts[t].updated);
+        fy_metrics_rows(tb, FY_ROW_DELETED, (uint64_t)ts[t].deleted);
+        fy_metrics_rows(tb, FY_ROW_STALE, (uint64_t)ts[t].stale);
+        fy_metrics_rows(tb, FY_ROW_NOOP,
+                        groups[t].ndel - (size_t)ts[t].deleted);
     }
 }
 
@@ -292,12 +210,13 @@ static int apply(struct fy_store *st, const struct fy_contract *c,
                  struct fy_arena *a, struct fy_push_result *res,
                  const struct fy_change **bad, struct ferry_err *err)
 {
-    struct fy_apply_batch *groups;
+    size_t nt = c->ntables ? c->ntables : 1;
+    struct fy_apply_batch *groups = fy_arena_calloc(a, nt, sizeof(*groups));
+    struct fy_apply_stats *ts = fy_arena_calloc(a, nt, sizeof(*ts));
     int64_t acked = 0;
     int rc;
 
-    groups = fy_arena_calloc(a, c->ntables ? c->ntables : 1, sizeof(*groups));
-    if (!groups)
+    if (!groups || !ts)
         return fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
     rc = fy_store_push_begin(st, key->device, &acked, err);
     if (rc < 0)
@@ -307,7 +226,7 @@ static int apply(struct fy_store *st, const struct fy_contract *c,
     res->acked_seq = n && chs[n - 1].seq > acked ? chs[n - 1].seq : acked;
     if (res->applied == 0) {
         fy_store_push_rollback(st); /* nothing new: no write at all */
-        count_rows(chs, n, acked);
+        count_rows(c, chs, n, groups, NULL, a);
         return 0;
     }
     rc = group(a, c, chs, n, acked, groups);
@@ -316,13 +235,13 @@ static int apply(struct fy_store *st, const struct fy_contract *c,
     if (rc == 0)
         rc = check_blobs(st, groups, c->ntables, a, bad, err);
     if (rc == 0)
-        rc = apply_groups(st, key, groups, c->ntables, res, err);
+        rc = apply_groups(st, key, groups, c->ntables, ts, res, err);
     if (rc == 0) {
         fy_push_hold_commit(key->device);
         rc = fy_store_push_commit(st, key->device, res->acked_seq, res->applied,
                                   err);
         if (rc == 0)
-            count_rows(chs, n, acked);
+            count_rows(c, chs, n, groups, ts, a);
         return rc;
     }
     fy_store_push_rollback(st);
@@ -394,33 +313,33 @@ int fy_push_run(struct fy_store *st, const struct fy_contract *c,
                 json_t **details, struct ferry_err *err)
 {
     struct fy_validate v;
-    struct fy_change *chs = NULL;
+    struct fy_push_doc doc;
     const struct fy_change *bad = NULL;
-    json_t *root = NULL, *jchanges = NULL;
-    size_t n = 0;
+    bool parsed;
     int rc;
 
     memset(res, 0, sizeof(*res));
     *details = NULL;
     fy_validate_init(&v, c, key, a, "seq");
-    rc = parse_body(body, len, key, &root, &jchanges, err);
+    rc = fy_push_parse(body, len, &v, &doc, err);
+    parsed = rc == 0; /* else v's problems do not count: the body does */
     if (rc == 0)
-        rc = validate_all(&v, jchanges, &chs, &n, err);
+        rc = verdict(&v, doc.n, err);
     if (rc < 0)
         set_push_wire(err, rc, false);
     if (rc == 0) {
-        rc = apply(st, c, key, chs, n, a, res, &bad, err);
+        rc = apply(st, c, key, doc.chs, doc.n, a, res, &bad, err);
         if (rc == FERRY_ECONTRACT && bad)
-            rc = missing_blob(&v, bad, n, err);
+            rc = missing_blob(&v, bad, doc.n, err);
         else if (rc < 0)
             set_push_wire(err, rc, true);
         if (rc == FERRY_ECONTRACT && !bad)
-            store_verdict(&v, chs, n, err);
+            store_verdict(&v, doc.chs, doc.n, err);
     }
-    if (rc < 0)
+    if (rc < 0 && parsed)
         *details = fy_validate_details(&v);
     fy_validate_release(&v);
-    json_decref(root);
+    fy_push_doc_release(&doc);
     return rc;
 }
 

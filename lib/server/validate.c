@@ -97,36 +97,61 @@ static int stamp_scope(struct fy_validate *v, const struct fy_table *t,
     return 0;
 }
 
-static int convert_row(struct fy_validate *v, const struct fy_table *t,
-                       json_t *row, struct fy_change *ch)
+/* The column named name[0..nlen), looked for at hint first; or -1. */
+static int column_named(const struct fy_table *t, const char *name, size_t nlen,
+                        size_t hint)
 {
-    const char *name;
-    json_t *jv;
+    const char *c = hint < t->ncols ? t->cols[hint].name : NULL;
+
+    if (c && strncmp(c, name, nlen) == 0 && c[nlen] == '\0')
+        return (int)hint;
+    for (size_t i = 0; i < t->ncols; i++) {
+        c = t->cols[i].name;
+        if (strncmp(c, name, nlen) == 0 && c[nlen] == '\0')
+            return (int)i;
+    }
+    return -1;
+}
+
+static int convert_row(struct fy_validate *v, const struct fy_table *t,
+                       const struct fy_jfield *f, size_t n,
+                       struct fy_change *ch)
+{
     char why[200];
 
-    json_object_foreach(row, name, jv)
-    {
-        int col = fy_table_column(t, name);
+    for (size_t i = 0; i < n; i++) {
+        int col = column_named(t, f[i].name, f[i].nlen, i);
 
         if (col < 0)
             return fy_validate_reject(v, ch->seq, FERRY_WIRE_UNKNOWN_COLUMN,
-                                      "table '%s' has no column '%s'", t->name,
-                                      name);
+                                      "table '%s' has no column '%.*s'",
+                                      t->name, (int)f[i].nlen, f[i].name);
         if (ch->del && !fy_table_is_pk(t, (size_t)col))
             continue; /* a delete needs only the key */
         if (col == t->device_col)
             continue; /* stamped from the key, never from the body */
-        if (json_is_null(jv) && fy_table_is_pk(t, (size_t)col))
+        if (f[i].v.kind == FY_J_NULL && fy_table_is_pk(t, (size_t)col))
             return fy_validate_reject(v, ch->seq, FERRY_WIRE_MISSING_KEY,
-                                      "table '%s': key column '%s' needs a"
+                                      "table '%s': key column '%.*s' needs a"
                                       " value",
-                                      t->name, name);
-        if (fy_val_from_json(&t->cols[col], jv, v->a, &ch->vals[col], why,
+                                      t->name, (int)f[i].nlen, f[i].name);
+        if (fy_val_from_jval(&t->cols[col], &f[i].v, v->a, &ch->vals[col], why,
                              sizeof(why)) < 0)
             return fy_validate_reject(v, ch->seq, FERRY_WIRE_INVALID_VALUE,
                                       "table '%s': %s", t->name, why);
     }
     return 0;
+}
+
+static bool row_names(const struct fy_jfield *f, size_t n, const char *name)
+{
+    size_t len = strlen(name);
+
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].nlen == len && memcmp(f[i].name, name, len) == 0)
+            return true;
+    }
+    return false;
 }
 
 /*
@@ -137,15 +162,16 @@ static int convert_row(struct fy_validate *v, const struct fy_table *t,
  * would otherwise write NULL there.
  */
 static int apply_defaults(struct fy_validate *v, const struct fy_table *t,
-                          json_t *row, struct fy_change *ch)
+                          const struct fy_jfield *f, size_t n,
+                          struct fy_change *ch)
 {
     for (size_t i = 0; !ch->del && i < t->ncols; i++) {
         struct fy_val *x = &ch->vals[i];
         int rc;
 
         if (!t->cols[i].def || x->kind != FY_V_NULL ||
-            json_object_get(row, t->cols[i].name) || (int)i == t->device_col ||
-            (int)i == t->region_col)
+            (int)i == t->device_col || (int)i == t->region_col ||
+            row_names(f, n, t->cols[i].name))
             continue;
         rc = fy_validate_default(&t->cols[i], v->a, x);
         if (rc < 0)
@@ -227,13 +253,14 @@ int fy_validate_key(struct fy_validate *v, const struct fy_table *t,
     return ch->key ? 0 : FERRY_ENOMEM;
 }
 
-int fy_validate_row(struct fy_validate *v, const struct fy_table *t,
-                    json_t *row, struct fy_change *ch)
+int fy_validate_fields(struct fy_validate *v, const struct fy_table *t,
+                       const struct fy_jfield *f, size_t n,
+                       struct fy_change *ch)
 {
-    int rc = convert_row(v, t, row, ch);
+    int rc = convert_row(v, t, f, n, ch);
 
     if (rc == 0)
-        rc = apply_defaults(v, t, row, ch);
+        rc = apply_defaults(v, t, f, n, ch);
     if (rc == 0)
         rc = stamp_scope(v, t, ch);
     if (rc == 0)
@@ -241,4 +268,24 @@ int fy_validate_row(struct fy_validate *v, const struct fy_table *t,
     if (rc == 0)
         rc = fy_validate_key(v, t, ch);
     return rc;
+}
+
+int fy_validate_row(struct fy_validate *v, const struct fy_table *t,
+                    json_t *row, struct fy_change *ch)
+{
+    size_t n = json_object_size(row), i = 0;
+    struct fy_jfield *f = fy_arena_calloc(v->a, n ? n : 1, sizeof(*f));
+    const char *name;
+    json_t *jv;
+
+    if (!f)
+        return FERRY_ENOMEM;
+    json_object_foreach(row, name, jv)
+    {
+        f[i].name = name;
+        f[i].nlen = strlen(name);
+        fy_jval_of_json(jv, &f[i].v);
+        i++;
+    }
+    return fy_validate_fields(v, t, f, n, ch);
 }

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "json/value.h"
 #include "store/store.h"
 #include "util/arena.h"
 
@@ -66,6 +67,22 @@ int fy_validate_reject(struct fy_validate *v, int64_t id, enum ferry_wire wire,
  */
 int fy_validate_row(struct fy_validate *v, const struct fy_table *t,
                     json_t *row, struct fy_change *ch);
+
+/* One member of a row object as a parser saw it. */
+struct fy_jfield {
+    const char *name; /* borrowed, nlen bytes */
+    size_t nlen;
+    struct fy_jval v;
+};
+
+/*
+ * fy_validate_row for a row a streaming parser read: its n members, each
+ * name once. Field i is looked for at column i first (writers send the
+ * contract's order).
+ */
+int fy_validate_fields(struct fy_validate *v, const struct fy_table *t,
+                       const struct fy_jfield *f, size_t n,
+                       struct fy_change *ch);
 
 /*
  * The default of col (which has one) as a value that is left out (keep):

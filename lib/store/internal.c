@@ -837,15 +837,18 @@ int fy_sql_schema_version(struct fy_store *st, long *version, char checksum[65],
     return fy_sql_run(st, &q, err);
 }
 
+const char fy_sql_device_ack_sql[] =
+    "UPDATE {s}devices SET acked_seq = {max}(acked_seq, $2),"
+    " last_push_at = {now}, pushes = pushes + 1,"
+    " changes = changes + $3 WHERE device = $1";
+
 int fy_sql_device_ack(struct fy_store *st, const char *device, int64_t acked,
                       long nchanges, struct ferry_err *err)
 {
     const struct fy_sql_arg args[] = {FY_SQL_S(device), FY_SQL_I(acked),
                                       FY_SQL_I(nchanges)};
     struct fy_sql_q q = {
-        .sql = "UPDATE {s}devices SET acked_seq = {max}(acked_seq, $2),"
-               " last_push_at = {now}, pushes = pushes + 1,"
-               " changes = changes + $3 WHERE device = $1",
+        .sql = fy_sql_device_ack_sql,
         .args = args,
         .nargs = FY_ARRAY_LEN(args),
         .what = "record acked seq",

@@ -78,6 +78,12 @@ struct fy_apply_batch {
     const char *scope_region; /* non-NULL: rows must stay in this region */
     struct fy_change **changes;
     size_t n, ndel;
+    /*
+     * Only the totals are wanted, not each change's outcome (a push):
+     * PostgreSQL then counts instead of joining every written row back to
+     * its change, and outcomes are left as they are.
+     */
+    bool totals_only;
 };
 
 /* Totals of the outcomes (NOOP is not counted). */

@@ -199,9 +199,14 @@ int fy_sql_record_version(struct fy_store *st, const struct fy_contract *c,
                           struct ferry_err *err);
 int fy_sql_schema_version(struct fy_store *st, long *version, char checksum[65],
                           struct ferry_err *err);
-/* The end of a push: the device's new acknowledged seq and counters. */
+/*
+ * The end of a push: the device's new acknowledged seq and counters. The
+ * template's arguments are $1 device, $2 acked seq, $3 changes (a backend
+ * may send it with others at once).
+ */
 int fy_sql_device_ack(struct fy_store *st, const char *device, int64_t acked,
                       long nchanges, struct ferry_err *err);
+extern const char fy_sql_device_ack_sql[];
 
 extern const struct fy_store_ops fy_store_sqlite_ops;
 extern const struct fy_store_ops fy_store_pg_ops;

@@ -90,6 +90,26 @@ int fy_buf_addc(struct fy_buf *b, char c)
     return fy_buf_add(b, &c, 1);
 }
 
+int fy_buf_add_u64(struct fy_buf *b, unsigned long long v)
+{
+    char tmp[24], *p = tmp + sizeof(tmp);
+
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return fy_buf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+int fy_buf_add_i64(struct fy_buf *b, long long v)
+{
+    if (v < 0) {
+        fy_buf_addc(b, '-');
+        return fy_buf_add_u64(b, 0ull - (unsigned long long)v);
+    }
+    return fy_buf_add_u64(b, (unsigned long long)v);
+}
+
 int fy_buf_addf(struct fy_buf *b, const char *fmt, ...)
 {
     va_list ap;

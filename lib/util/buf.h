@@ -32,6 +32,9 @@ int fy_buf_adds(struct fy_buf *b, const char *s);
 int fy_buf_addc(struct fy_buf *b, char c);
 int fy_buf_addf(struct fy_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Appends v in decimal (no printf: these are on the push's hot path). */
+int fy_buf_add_i64(struct fy_buf *b, long long v);
+int fy_buf_add_u64(struct fy_buf *b, unsigned long long v);
 /* Appends s as a SQL identifier in double quotes, doubling inner quotes. */
 int fy_buf_add_ident(struct fy_buf *b, const char *s);
 /* Appends s percent-encoded for a URL query value (RFC 3986 unreserved kept).

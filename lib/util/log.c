@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/utf8.h"
 #include "fy.h"
 
 int fy_log_threshold = -1; /* silent until a callback is installed */
@@ -50,30 +51,6 @@ bool fy_log_comp_on(const char *comp)
 }
 
 /*
- * Length of the valid UTF-8 sequence at p (at most n bytes) and its code
- * point, or 0 when it is not valid (overlong, surrogate, truncated).
- */
-static size_t utf8_seq(const unsigned char *p, size_t n, unsigned *cp)
-{
-    size_t len = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc0 ? 2 : 0;
-    static const unsigned min[] = {0, 0, 0x80, 0x800, 0x10000};
-    unsigned v;
-
-    if (len == 0 || len > n || p[0] > 0xf4)
-        return 0;
-    v = p[0] & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (p[i] & 0x3f);
-    }
-    if (v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return len;
-}
-
-/*
  * Code points a terminal or log viewer acts on rather than shows: C1
  * controls, zero-width and direction marks, line and paragraph separators,
  * bidirectional overrides and isolates, the byte-order mark.
@@ -109,7 +86,7 @@ static size_t clean_run(const unsigned char *p, size_t n)
         }
         if (p[i] < 0x80)
             break;
-        len = utf8_seq(p + i, n - i, &cp);
+        len = fy_utf8_seq(p + i, n - i, &cp);
         if (len == 0 || cp_invisible(cp))
             break;
         i += len;
@@ -126,7 +103,7 @@ static size_t escape_one(const unsigned char *p, size_t n, char tmp[16],
 {
     static const char hex[] = "0123456789abcdef";
     unsigned cp = 0;
-    size_t len = p[0] >= 0x80 ? utf8_seq(p, n, &cp) : 0;
+    size_t len = p[0] >= 0x80 ? fy_utf8_seq(p, n, &cp) : 0;
 
     *used = 1;
     switch (p[0]) {

@@ -496,6 +496,40 @@ static void case_apply_tombstones(struct fx *fx)
                      FY_ROW_STALE);
 }
 
+/* A push wants only totals: the same totals, each store its own way. */
+static void case_apply_totals_only(struct fx *fx)
+{
+    struct fy_change *chs[] = {note(fx, 1, 300, NULL, "v3", false),
+                               note(fx, 2, 300, NULL, "new", false),
+                               note(fx, 3, 300, NULL, "old", false),
+                               note(fx, 4, 300, NULL, NULL, true),
+                               note(fx, 5, 300, NULL, NULL, true)};
+    struct fy_apply_batch b = {.table = chs[0]->table,
+                               .device = "a",
+                               .changes = chs,
+                               .n = 5,
+                               .ndel = 2,
+                               .totals_only = true};
+    struct fy_apply_stats s = {0};
+    struct ferry_err err = {0};
+    int64_t acked = 0;
+
+    push1(fx, "a", note(fx, 1, 100, NULL, "v1", false));
+    push1(fx, "a", note(fx, 3, 900, NULL, "newer", false));
+    push1(fx, "a", note(fx, 4, 100, NULL, "gone", false));
+    assert_int_equal(fy_store_push_begin(fx->st, "a", &acked, &err), 0);
+    assert_int_equal(fy_store_push_apply(fx->st, &b, &s, &err), 0);
+    assert_int_equal(fy_store_push_commit(fx->st, "a", acked + 1, 5, &err), 0);
+    assert_int_equal(s.created, 1);
+    assert_int_equal(s.updated, 1);
+    assert_int_equal(s.stale, 1);
+    assert_int_equal(s.deleted, 1); /* 5 was never there */
+    assert_string_equal(body_of(fx, 1), "v3");
+    assert_string_equal(body_of(fx, 3), "newer");
+    assert_int_equal(query(fx, "SELECT id FROM notes WHERE id = $1", 4).rows,
+                     0);
+}
+
 static void case_apply_regions(struct fx *fx)
 {
     struct fy_change *ch = note(fx, 1, 200, "eu", "mine?", false);
@@ -2513,6 +2547,7 @@ static void case_dash_reads(struct fx *fx)
     X(dash_reads)                                                              \
     X(apply_lww)                                                               \
     X(apply_tombstones)                                                        \
+    X(apply_totals_only)                                                       \
     X(apply_regions)                                                           \
     X(apply_partial)                                                           \
     X(acked_seq)                                                               \

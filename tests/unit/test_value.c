@@ -195,6 +195,54 @@ static void test_double(void **state)
     conv_bad(fx, &col, "[]");
 }
 
+/* Every double's COPY text reads back as the same bits; short ones short. */
+static void test_double_copy_exact(void **state)
+{
+    static const struct {
+        double d;
+        const char *text;
+    } shown[] = {{12.3, "12.3"},
+                 {0.05, "0.05"},
+                 {-2.5, "-2.5"},
+                 {100, "100"},
+                 {0, "0"},
+                 {-0.0, "-0"},
+                 {1e20, "1e+20"},
+                 {123456.789, "123456.789"},
+                 {0.1 + 0.2, "0.30000000000000004"}};
+    struct fy_buf b = FY_BUF_INIT(0);
+    uint64_t x = 88172645463325252ull;
+
+    (void)state;
+    for (size_t i = 0; i < FY_ARRAY_LEN(shown); i++) {
+        struct fy_val v = {.kind = FY_V_REAL, .d = shown[i].d};
+
+        fy_buf_reset(&b);
+        assert_int_equal(fy_val_copy_text(&b, &v), 0);
+        assert_string_equal(b.data, shown[i].text);
+    }
+    for (int i = 0; i < 200000; i++) {
+        struct fy_val v = {.kind = FY_V_REAL};
+        double back;
+
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+        /* Random bits, and decimals of up to 9 digits at every scale. */
+        if (i % 2) {
+            memcpy(&v.d, &x, sizeof(v.d));
+            if (v.d != v.d)
+                continue; /* NaN: refused before it gets here */
+        } else {
+            v.d = (double)(int64_t)(x % 1000000000) /
+                  (double)(1ull << (x >> 59)) * (i % 4 ? 1e-3 : 1e3);
+        }
+        fy_buf_reset(&b);
+        assert_int_equal(fy_val_copy_text(&b, &v), 0);
+        back = strtod(b.data, NULL);
+        assert_memory_equal(&back, &v.d, sizeof(back));
+    }
+    fy_buf_release(&b);
+}
+
 static void test_numeric(void **state)
 {
     static const char *const good[] = {
@@ -792,6 +840,7 @@ int main(void)
         T(test_jsonb),
         T(test_null),
         T(test_reason_truncated),
+        T(test_double_copy_exact),
         T(test_copy_text_escapes),
         T(test_copy_text_kinds),
         T(test_copy_text_limit),
