@@ -4,6 +4,7 @@
  * and UTF-8 validation, and SQLite values shaped by contract type. Output is
  * parsed back with jansson to check it is the JSON we meant.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -307,6 +308,127 @@ static void test_add_int(void **state)
     }
 }
 
+/* fy_json_fmt_real(d) against snprintf's "%.17g", byte for byte. */
+static void check_real(double d)
+{
+    char want[64], got[32];
+    size_t n = fy_json_fmt_real(d, got);
+
+    snprintf(want, sizeof(want), "%.17g", d);
+    if (strcmp(want, got) != 0 || n != strlen(want))
+        fail_msg("%a: '%s' from snprintf, '%s' (%zu) from fy_json_fmt_real", d,
+                 want, got, n);
+}
+
+static double from_bits(uint64_t bits)
+{
+    double d;
+
+    memcpy(&d, &bits, sizeof(d));
+    return d;
+}
+
+/* The doubles next to d (> 0) on either side, as nextafter gives them. */
+static void check_around(double d)
+{
+    uint64_t bits;
+
+    memcpy(&bits, &d, sizeof(bits));
+    check_real(d);
+    check_real(from_bits(bits - 1));
+    check_real(from_bits(bits + 1));
+}
+
+static uint64_t next_rand(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/*
+ * Every layout %g has (fixed, the e style from 1e-5 down and from 1e17
+ * up), both ends of the exact range, powers of ten, digits that round up
+ * to one, ties rounded to even, the app's kind of values, random bits.
+ */
+static void test_fmt_real(void **state)
+{
+    static const double edges[] = {1,
+                                   -1,
+                                   0.1,
+                                   0.5,
+                                   0.3,
+                                   49.9,
+                                   1e-11,
+                                   9.999999999999999e-12,
+                                   1.5e-11,
+                                   1e-5,
+                                   1.234e-5,
+                                   1e-4,
+                                   0.00012345678901234567,
+                                   1e16,
+                                   1e17,
+                                   9.9e16,
+                                   99999999999999999.0,
+                                   9999999999999999.0,
+                                   0.99999999999999999,
+                                   123456789012345678.0,
+                                   9007199254740992.0,
+                                   9007199254740994.0,
+                                   4.9406564584124654e-324,
+                                   2.2250738585072014e-308,
+                                   1.7976931348623157e308,
+                                   1e22,
+                                   1e23,
+                                   0.0,
+                                   -0.0,
+                                   100,
+                                   1000000,
+                                   1125899906842624.25,
+                                   1125899906842624.75,
+                                   2251799813685247.5,
+                                   3.14159265358979323846,
+                                   -2.718281828459045,
+                                   64.125,
+                                   1e-10,
+                                   1e-6};
+    uint64_t r = 0x9e3779b97f4a7c15ull;
+
+    (void)state;
+    for (size_t i = 0; i < FY_ARRAY_LEN(edges); i++)
+        check_real(edges[i]);
+    for (int i = -330; i <= 310; i++) {
+        char p[16];
+
+        snprintf(p, sizeof(p), "1e%d", i);
+        if (strtod(p, NULL) > 0 && isfinite(strtod(p, NULL)))
+            check_around(strtod(p, NULL));
+    }
+    for (int x = 0; x < 20000; x++) {
+        check_real(x % 10000 / 100.0);
+        check_real(64 + x % 8192 / 8.0);
+        check_real(x / 3.0);
+    }
+    for (int i = 0; i < 200000; i++) {
+        double d = from_bits(next_rand(&r));
+
+        if (isfinite(d))
+            check_real(d);
+        /*
+         * The exact range, 1e-11 to 1e17 (binary exponents -37 to 56), where
+         * the digits are computed.
+         */
+        check_real(from_bits((986 + next_rand(&r) % 94) << 52 |
+                             (next_rand(&r) >> 12)));
+        /* Ties: a quarter or three past an integer from 2^50 to 2^51. */
+        d = (double)((1ull << 50) + (next_rand(&r) >> 14)) + 0.25 +
+            0.5 * (double)(next_rand(&r) & 1);
+        check_real(d);
+        check_real((double)(int64_t)(next_rand(&r) >> 20) / 1000.0);
+    }
+}
+
 /* Equal but for the last bits. */
 static bool close_to(double a, double b)
 {
@@ -564,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_str_length_bounded),
         cmocka_unit_test(test_str_invalid),
         cmocka_unit_test(test_add_int),
+        cmocka_unit_test(test_fmt_real),
         T(test_value_null),
         T(test_value_integers),
         T(test_value_reals),
