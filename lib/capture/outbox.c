@@ -173,17 +173,21 @@ int fy_outbox_new(sqlite3 *db, struct fy_outbox **out, struct ferry_err *err)
     return 0;
 }
 
+static void table_release(struct ob_table *ot)
+{
+    sqlite3_finalize(ot->sel);
+    fy_local_table_release(&ot->t);
+    fy_free(ot->missing);
+    fy_buf_release(&ot->names);
+    fy_free(ot->key_at);
+}
+
 void fy_outbox_free(struct fy_outbox *ob)
 {
     if (!ob)
         return;
-    for (size_t i = 0; i < ob->ntables; i++) {
-        sqlite3_finalize(ob->tables[i].sel);
-        fy_local_table_release(&ob->tables[i].t);
-        fy_free(ob->tables[i].missing);
-        fy_buf_release(&ob->tables[i].names);
-        fy_free(ob->tables[i].key_at);
-    }
+    for (size_t i = 0; i < ob->ntables; i++)
+        table_release(&ob->tables[i]);
     fy_free(ob->tables);
     sqlite3_finalize(ob->assign);
     sqlite3_finalize(ob->drop);
@@ -351,8 +355,10 @@ static struct ob_table *find_table(struct fy_outbox *ob, const char *name)
     ob->tables = grown;
     memset(&grown[ob->ntables], 0, sizeof(*grown));
     fy_buf_init(&grown[ob->ntables].names, 0);
-    if (load_table(ob, &grown[ob->ntables], name) < 0)
+    if (load_table(ob, &grown[ob->ntables], name) < 0) {
+        table_release(&grown[ob->ntables]); /* what it got before failing */
         return NULL;
+    }
     return &ob->tables[ob->ntables++];
 }
 
