@@ -405,12 +405,12 @@ static void test_fmt_real(void **state)
         if (strtod(p, NULL) > 0 && isfinite(strtod(p, NULL)))
             check_around(strtod(p, NULL));
     }
-    for (int x = 0; x < 20000; x++) {
+    for (int x = 0; x < 10000; x++) {
         check_real(x % 10000 / 100.0);
         check_real(64 + x % 8192 / 8.0);
         check_real(x / 3.0);
     }
-    for (int i = 0; i < 200000; i++) {
+    for (int i = 0; i < 25000; i++) {
         double d = from_bits(next_rand(&r));
 
         if (isfinite(d))
