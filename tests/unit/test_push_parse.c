@@ -189,6 +189,17 @@ static void test_malformed(void **state)
     malformed("{\"device\": \"dev1\"}", "\"changes\" array");
 }
 
+/* A raw NUL byte in a string is refused like \u0000 (yajl's lexer). */
+static void test_raw_nul(void **state)
+{
+    static const char body[] = "{\"changes\": [], \"x\": \"a\0b\"}";
+    static const char key[] = "{\"changes\": [], \"a\0b\": 1}";
+
+    (void)state;
+    expect_fail(body, sizeof(body) - 1, FERRY_EPARSE, 400, "line 1");
+    expect_fail(key, sizeof(key) - 1, FERRY_EPARSE, 400, "line 1");
+}
+
 static void test_escaped_backslash_is_not_an_escape(void **state)
 {
     struct fx *fx = *state;
@@ -292,6 +303,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escapes_kept, setup, teardown),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_raw_nul),
         cmocka_unit_test_setup_teardown(test_escaped_backslash_is_not_an_escape,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_integer_bounds, setup, teardown),
