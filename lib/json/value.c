@@ -397,8 +397,7 @@ static int conv_text(const struct fy_column *col, const struct fy_jval *v,
     return 0;
 }
 
-/* A scalar as jansson would hold it, for the jsonb text below. */
-static json_t *jval_tree(const struct fy_jval *v)
+json_t *fy_jval_json(const struct fy_jval *v)
 {
     switch (v->kind) {
     case FY_J_BOOL:
@@ -420,7 +419,7 @@ static json_t *jval_tree(const struct fy_jval *v)
 static int conv_jsonb(const struct fy_jval *v, struct fy_arena *a,
                       struct fy_val *out)
 {
-    json_t *j = jval_tree(v);
+    json_t *j = fy_jval_json(v);
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 
     json_decref(j);

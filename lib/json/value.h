@@ -79,6 +79,8 @@ struct fy_jval {
 
 /* j as a fy_jval borrowing from it (NULL j is JSON null). */
 void fy_jval_of_json(json_t *j, struct fy_jval *out);
+/* v as a jansson value: new reference (a TREE's own), NULL without memory. */
+json_t *fy_jval_json(const struct fy_jval *v);
 
 /*
  * Converts v for column col. Returns 0, or FERRY_ECONTRACT with a message in

@@ -487,23 +487,6 @@ static int add_field(struct parser *p, const struct fy_jval *val)
 
 /* ---- jsonb trees --------------------------------------------------------- */
 
-static json_t *tree_scalar(const struct fy_jval *v)
-{
-    switch (v->kind) {
-    case FY_J_BOOL:
-        return json_boolean(v->i);
-    case FY_J_INT:
-        return json_integer((json_int_t)v->i);
-    case FY_J_REAL:
-        return json_real(v->d);
-    case FY_J_STRING:
-        return json_stringn_nocheck(v->s, v->len);
-    case FY_J_NULL:
-    default:
-        return json_null();
-    }
-}
-
 /* Adds x (a new reference, stolen) to the innermost tree container. */
 static int tree_add(struct parser *p, json_t *x)
 {
@@ -542,7 +525,7 @@ static int on_value(struct parser *p, struct fy_jval *val)
     case U_FIELD:
         return add_field(p, val);
     case U_TREE:
-        return tree_add(p, tree_scalar(val));
+        return tree_add(p, fy_jval_json(val));
     case U_DOC:     /* a scalar document: not an object */
     case U_CHANGES: /* "changes" not an array */
     case U_IGNORE:
