@@ -74,6 +74,7 @@ struct parser {
     const char *key; /* the member the next value belongs to */
     size_t keylen;
 
+    size_t end; /* offset after the document's closing bracket */
     bool root_object, changes_ok, device_bad;
     size_t nchanges; /* elements of "changes", also past the limit */
     int64_t prev;    /* highest seq so far */
@@ -236,6 +237,19 @@ static size_t bad_escape(const char *body, size_t len, const char **why)
         s += 6;
     }
     return len;
+}
+
+/*
+ * yajl takes vertical tabs and form feeds for whitespace; JSON does not,
+ * and no string may hold them raw either. Their first offset, or len.
+ */
+static size_t bad_space(const char *body, size_t len)
+{
+    const char *v = memchr(body, '\v', len), *f = memchr(body, '\f', len);
+
+    if (v && (!f || v < f))
+        return (size_t)(v - body);
+    return f ? (size_t)(f - body) : len;
 }
 
 /* ---- frames and member names ------------------------------------------- */
@@ -619,6 +633,8 @@ static int on_close(void *ctx)
     struct parser *p = ctx;
     const struct frame *f = &p->frames[--p->depth];
 
+    if (p->depth == 0)
+        p->end = yajl_get_bytes_consumed(p->h);
     p->nnames = f->names;
     return f->role == R_CHANGE ? finish_change(p) : 1;
 }
@@ -668,6 +684,15 @@ static void yajl_message(yajl_handle h, char *out, size_t n)
     yajl_free_error(h, m);
 }
 
+static bool only_space(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+            return false;
+    }
+    return true;
+}
+
 static int run_yajl(struct parser *p, struct ferry_err *err)
 {
     yajl_status s;
@@ -681,6 +706,12 @@ static int run_yajl(struct parser *p, struct ferry_err *err)
     s = yajl_parse(p->h, (const unsigned char *)p->body, p->len);
     if (s == yajl_status_ok)
         s = yajl_complete_parse(p->h);
+    /* yajl does not see a token cut short after the document. */
+    if (s == yajl_status_ok && p->end &&
+        !only_space(p->body + p->end, p->len - p->end)) {
+        yajl_free(p->h);
+        return malformed(p->body, p->end, "garbage after the document", err);
+    }
     if (s == yajl_status_ok) {
         yajl_free(p->h);
         return 0;
@@ -730,6 +761,9 @@ int fy_push_parse(const char *body, size_t len, struct fy_validate *v,
     at = bad_escape(body, len, &why);
     if (at < len)
         return malformed(body, at, why, err);
+    at = bad_space(body, len);
+    if (at < len)
+        return malformed(body, at, "invalid whitespace", err);
     rc = run_yajl(&p, err);
     if (rc == 0)
         rc = check_body(&p, err);

@@ -183,6 +183,9 @@ static void test_malformed(void **state)
     malformed("{\"changes\": [], \"x\": 9223372036854775808}", "integer");
     malformed("{\"changes\": [], \"x\": -1e400}", "overflow");
     malformed("{\"changes\": [], \"x\": 01}", "line 1");
+    malformed("{\"changes\":\v[]}", "whitespace");
+    malformed("{\"changes\": []} \"", "garbage");
+    malformed("{\"changes\":\f[]}", "whitespace");
     malformed("[{\"changes\": []}]", "\"changes\" array");
     malformed("1", "");
     malformed("{\"changes\": {}}", "\"changes\" array");
