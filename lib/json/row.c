@@ -44,6 +44,21 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+/*
+ * 1 for the bytes a JSON string holds as they are: printable ASCII but the
+ * quote and the backslash. One load a byte instead of four comparisons.
+ */
+/* clang-format off */
+static const unsigned char plain[256] = {
+    [0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,          /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,          /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,          /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,          /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,          /* 0x70 */
+};
+/* clang-format on */
+
 int fy_json_add_str(struct fy_buf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -54,17 +69,19 @@ int fy_json_add_str(struct fy_buf *b, const char *s, size_t n)
     while (i < n) {
         size_t l;
 
-        if (p[i] >= 0x20 && p[i] != '"' && p[i] != '\\' && p[i] < 0x80) {
+        if (plain[p[i]]) {
             i++;
             continue;
         }
-        fy_buf_add(b, s + run, i - run);
+        /* Valid UTF-8 travels as it is, inside the run. */
         if (p[i] >= 0x80) {
             if ((l = utf8_len(p + i, n - i)) == 0)
                 goto bad;
-            fy_buf_add(b, s + i, l);
             i += l;
-        } else if (p[i] == 0) {
+            continue;
+        }
+        fy_buf_add(b, s + run, i - run);
+        if (p[i] == 0) {
             goto bad;
         } else if (p[i] == '"' || p[i] == '\\') {
             fy_buf_addc(b, '\\');
