@@ -470,6 +470,61 @@ static void case_apply_lww(struct fx *fx)
     }
 }
 
+/*
+ * A batch that goes from new rows to stored ones and back, stale ones
+ * between: every row gets its own outcome whatever the rows before it
+ * were (the SQLite store guesses the next row from the last one).
+ */
+static void case_apply_mixed(struct fx *fx)
+{
+    struct fy_apply_stats s = {0};
+    struct fy_change *chs[] = {
+        note(fx, 10, 500, NULL, "new10", false),
+        note(fx, 1, 500, NULL, "upd1", false),
+        note(fx, 2, 50, NULL, "stale2", false),
+        note(fx, 11, 500, NULL, "new11", false),
+        note(fx, 3, 100, NULL, "tie3", false),
+        note(fx, 12, 500, NULL, "new12", false),
+        note(fx, 4, 100, NULL, "tie4", false),
+    };
+    enum fy_row_outcome want[] = {
+        FY_ROW_CREATED, FY_ROW_UPDATED, FY_ROW_STALE, FY_ROW_CREATED,
+        FY_ROW_UPDATED, FY_ROW_CREATED, FY_ROW_STALE};
+
+    for (int64_t id = 1; id <= 4; id++)
+        push1(fx, "m", note(fx, id, 100, NULL, "old", false));
+    /* At equal HLCs, "n" is after "m" and "l" before it. */
+    assert_int_equal(push(fx, "n", NULL, chs, 5, &s), 0);
+    chs[6]->hlc = 100;
+    assert_int_equal(push(fx, "l", NULL, chs + 5, 2, &s), 0);
+    for (size_t i = 0; i < FY_ARRAY_LEN(chs); i++)
+        assert_int_equal(chs[i]->outcome, want[i]);
+    assert_int_equal(s.created, 3);
+    assert_int_equal(s.updated, 2);
+    assert_int_equal(s.stale, 2);
+    assert_string_equal(body_of(fx, 1), "upd1");
+    assert_string_equal(body_of(fx, 2), "old");
+    assert_string_equal(body_of(fx, 3), "tie3");
+    assert_string_equal(body_of(fx, 4), "old");
+    assert_string_equal(body_of(fx, 12), "new12");
+    /* SQLite: each row written has a revision of its own, all recorded. */
+    if (fy_store_concurrent(fx->st))
+        return;
+    assert_string_equal(query(fx,
+                              "SELECT count(DISTINCT _ferry_rev) FROM notes"
+                              " WHERE id IN (1, 3, 10, 11, 12) AND $1 = 1",
+                              1)
+                            .v,
+                        "5");
+    assert_string_equal(query(fx,
+                              "SELECT count(*) FROM notes WHERE _ferry_rev >"
+                              " (SELECT value FROM ferry_meta WHERE key ="
+                              " 'rev') OR $1 = 0",
+                              1)
+                            .v,
+                        "0");
+}
+
 static void case_apply_tombstones(struct fx *fx)
 {
     struct fy_apply_stats s = {0};
@@ -703,6 +758,38 @@ static void case_migrate(struct fx *fx)
         query(fx, "SELECT coalesce(extra, 'none') FROM notes WHERE id = $1", 1)
             .v,
         "none");
+}
+
+/*
+ * A store handle that pushed before a migration pushes the new columns
+ * after it (the SQLite store keeps its statements per table).
+ */
+static void case_migrate_push(struct fx *fx)
+{
+    static const char v2[] =
+        "{\"version\": 2, \"tables\": [{\"name\": \"notes\", \"columns\": ["
+        "{\"name\": \"id\", \"type\": \"bigint\"},"
+        "{\"name\": \"region\", \"type\": \"text\"},"
+        "{\"name\": \"body\", \"type\": \"text\"},"
+        "{\"name\": \"n\", \"type\": \"integer\"},"
+        "{\"name\": \"extra\", \"type\": \"text\"}],"
+        " \"primary_key\": [\"id\"], \"region_column\": \"region\"}]}";
+    struct fy_contract *c = NULL;
+    struct fy_val v[5] = {ival(1), tval(NULL), tval("after"), ival(7),
+                          tval("more")};
+    struct fy_change ch = {.hlc = 200, .vals = v};
+    struct fy_change *chp = &ch;
+    struct ferry_err err = {0};
+
+    push1(fx, "a", note(fx, 1, 100, NULL, "before", false));
+    assert_int_equal(parse_contract(v2, &c), 0);
+    assert_int_equal(fy_store_migrate(fx->st, c, &err), 0);
+    ch.table = fy_contract_table(c, "notes");
+    assert_int_equal(push(fx, "a", NULL, &chp, 1, NULL), 0);
+    assert_int_equal(ch.outcome, FY_ROW_UPDATED);
+    assert_string_equal(query(fx, "SELECT extra FROM notes WHERE id = $1", 1).v,
+                        "more");
+    fy_contract_free(c);
 }
 
 static void case_migrate_drift(struct fx *fx)
@@ -2546,6 +2633,7 @@ static void case_dash_reads(struct fx *fx)
     X(dash_sessions)                                                           \
     X(dash_reads)                                                              \
     X(apply_lww)                                                               \
+    X(apply_mixed)                                                             \
     X(apply_tombstones)                                                        \
     X(apply_totals_only)                                                       \
     X(apply_regions)                                                           \
@@ -2553,6 +2641,7 @@ static void case_dash_reads(struct fx *fx)
     X(acked_seq)                                                               \
     X(canonical_keys)                                                          \
     X(migrate)                                                                 \
+    X(migrate_push)                                                            \
     X(migrate_drift)                                                           \
     X(migrate_default)                                                         \
     X(migrate_drop_retype)                                                     \
