@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "agent/state.h"
 #include "capture/capture.h"
@@ -128,6 +129,15 @@ static const char *const v6_batches =
     " changes INTEGER NOT NULL, sent_at INTEGER NOT NULL,"
     " acked_seq INTEGER, acked_at INTEGER);";
 
+/*
+ * Step 7: the capture triggers take the wall time as julianday(), the
+ * current time without the 'now' text to parse on every captured write
+ * (the same value; SQLite has read no argument as 'now' since 3.x). Each
+ * trigger of a tracked table is rewritten with only that expression
+ * changed, so a trigger the health check finds stale stays stale.
+ */
+static const char *const v7_old_wall = "julianday('now')";
+
 static int exec(sqlite3 *db, const char *sql, const char *what,
                 struct ferry_err *err)
 {
@@ -230,6 +240,52 @@ static int batches_v6(sqlite3 *db, struct ferry_err *err)
     return exec(db, v6_batches, "cannot upgrade ferry's tables", err);
 }
 
+/* "DROP TRIGGER name; its SQL with the wall expression replaced;" */
+static void wall_v7_trigger(struct fy_buf *b, const char *name, const char *sql)
+{
+    size_t n = strlen(v7_old_wall);
+
+    fy_buf_adds(b, "DROP TRIGGER main.");
+    fy_buf_add_ident(b, name);
+    fy_buf_adds(b, "; ");
+    for (const char *at; (at = strstr(sql, v7_old_wall)) != NULL;
+         sql = at + n) {
+        fy_buf_add(b, sql, (size_t)(at - sql));
+        fy_buf_adds(b, "julianday()");
+    }
+    fy_buf_adds(b, sql);
+    fy_buf_adds(b, "; ");
+}
+
+static int wall_v7(sqlite3 *db, struct ferry_err *err)
+{
+    struct fy_buf b = FY_BUF_INIT(0);
+    sqlite3_stmt *st = NULL;
+    int rc = 0, src;
+
+    /* Collected first: a trigger cannot be dropped under this read. */
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT m.name, m.sql FROM main.sqlite_master m WHERE m.type ="
+            " 'trigger' AND substr(m.name, 1, 10) IN ('_ferry_ai_',"
+            " '_ferry_au_', '_ferry_ad_') AND EXISTS (SELECT 1 FROM"
+            " main._ferry_tracked t WHERE t.tbl = substr(m.name, 11)) AND"
+            " instr(m.sql, ?1) > 0",
+            -1, &st, NULL) != SQLITE_OK)
+        return fy_sqlite_fail(db, "cannot read ferry's triggers", err);
+    sqlite3_bind_text(st, 1, v7_old_wall, -1, SQLITE_STATIC);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW)
+        wall_v7_trigger(&b, (const char *)sqlite3_column_text(st, 0),
+                        (const char *)sqlite3_column_text(st, 1));
+    if (src != SQLITE_DONE)
+        rc = fy_sqlite_fail(db, "cannot read ferry's triggers", err);
+    sqlite3_finalize(st);
+    if (rc == 0 && b.len)
+        rc = fy_capture_exec(db, &b, "cannot upgrade ferry's triggers", err);
+    fy_buf_release(&b);
+    return rc;
+}
+
 /* The ordered upgrade steps: step i brings a database to version i + 1. */
 static const struct step {
     const char *what;
@@ -241,6 +297,7 @@ static const struct step {
     {"keys seen by a pull's re-bootstrap", seen_v4},
     {"files and their uploads", blobs_v5},
     {"batches sent, for ferry why", batches_v6},
+    {"capture triggers read the clock without parsing 'now'", wall_v7},
 };
 
 static bool has_table(sqlite3 *db, const char *name)

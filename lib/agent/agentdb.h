@@ -19,7 +19,7 @@
 #include "ferry/ferry_err.h"
 
 /* The layout this build writes; see the steps in agentdb.c. */
-#define FY_AGENTDB_SCHEMA 6
+#define FY_AGENTDB_SCHEMA 7
 
 /*
  * Creates ferry's tables, or upgrades them in place, to FY_AGENTDB_SCHEMA:

@@ -44,9 +44,13 @@ int fy_capture_open(const char *path, sqlite3 **db, struct ferry_err *err);
  */
 int fy_capture_init(sqlite3 *db, struct ferry_err *err);
 
-/* Wall-clock milliseconds in plain SQL that every SQLite version knows. */
+/*
+ * Wall-clock milliseconds in plain SQL that every SQLite version knows.
+ * julianday() without argument is 'now' without parsing the text: 350 of
+ * the trigger's ~9,800 instructions per captured write (agentdb step 7).
+ */
 #define FY_CAPTURE_WALL_MS                                                     \
-    "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    "CAST((julianday() - 2440587.5) * 86400000.0 AS INTEGER)"
 
 /* Columns of a primary key that capture keeps (outbox columns pk..pk8). */
 #define FY_KEY_COLS_MAX 8

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -366,6 +367,94 @@ static void test_from_v3(void **state)
     sqlite3_close(fresh);
 }
 
+/*
+ * A database of schema 6 whose triggers parse julianday('now') on every
+ * write: step 7 rewrites the tracked tables' triggers only, a stale one
+ * stays stale, and writes are still captured with the wall time.
+ */
+static void test_from_v6(void **state)
+{
+    struct fx *fx = *state;
+    struct fy_track_result res;
+    int64_t before = (int64_t)time(NULL) * 1000;
+    int v = -1;
+
+    assert_int_equal(fy_agentdb_init(fx->db, NULL), 0);
+    assert_int_equal(sqlite3_exec(fx->db,
+                                  "CREATE TABLE a (id INTEGER PRIMARY KEY, x);"
+                                  " CREATE TABLE b (id INTEGER PRIMARY KEY);"
+                                  " CREATE TABLE other (id);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(fy_capture_track(fx->db, "a", &res, NULL), 0);
+    assert_int_equal(fy_capture_track(fx->db, "b", &res, NULL), 0);
+    /* What step 6's build left, and a trigger of the app's own. */
+    assert_int_equal(
+        sqlite3_exec(
+            fx->db,
+            "CREATE TEMP TABLE old AS SELECT name, replace(sql,"
+            " 'julianday()', 'julianday(''now'')') AS sql FROM sqlite_master"
+            " WHERE type = 'trigger';"
+            " DROP TRIGGER _ferry_ai_a; DROP TRIGGER _ferry_au_a;"
+            " DROP TRIGGER _ferry_ad_a; DROP TRIGGER _ferry_ai_b;"
+            " DROP TRIGGER _ferry_au_b; DROP TRIGGER _ferry_ad_b;"
+            " UPDATE _ferry_state SET value = 6 WHERE key = 'schema';",
+            NULL, NULL, NULL),
+        SQLITE_OK);
+    {
+        sqlite3_stmt *st = NULL;
+
+        assert_int_equal(
+            sqlite3_prepare_v2(fx->db, "SELECT sql FROM old", -1, &st, NULL),
+            SQLITE_OK);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            assert_int_equal(
+                sqlite3_exec(fx->db, (const char *)sqlite3_column_text(st, 0),
+                             NULL, NULL, NULL),
+                SQLITE_OK);
+        sqlite3_finalize(st);
+    }
+    assert_int_equal(
+        sqlite3_exec(fx->db,
+                     "DROP TRIGGER _ferry_ad_b; CREATE TRIGGER _ferry_ad_b"
+                     " AFTER DELETE ON b BEGIN SELECT julianday('now'); END;"
+                     " CREATE TRIGGER _ferry_ai_other AFTER INSERT ON other"
+                     " BEGIN SELECT julianday('now'); END; DROP TABLE old",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_int_equal(fy_capture_check(fx->db, NULL, NULL, NULL), 2);
+    assert_int_equal(fy_agentdb_init(fx->db, NULL), 0);
+    assert_int_equal(fy_agentdb_version(fx->db, &v, NULL), 0);
+    assert_int_equal(v, FY_AGENTDB_SCHEMA);
+    /*
+     * a is current again; b's hand-made trigger got the new expression but
+     * is still reported; the untracked table's trigger is the app's own.
+     */
+    assert_int_equal(fy_capture_check(fx->db, NULL, NULL, NULL), 1);
+    assert_int_equal(q_int(fx->db, "SELECT count(*) FROM sqlite_master WHERE"
+                                   " sql LIKE '%julianday(''now'')%'"),
+                     1);
+    assert_int_equal(q_int(fx->db, "SELECT count(*) FROM sqlite_master WHERE"
+                                   " name = '_ferry_ai_other' AND sql LIKE"
+                                   " '%julianday(''now'')%'"),
+                     1);
+    assert_int_equal(q_int(fx->db, "SELECT count(*) FROM sqlite_master WHERE"
+                                   " type = 'trigger' AND name LIKE"
+                                   " '\\_ferry\\_a%' ESCAPE '\\'"),
+                     7);
+    assert_int_equal(sqlite3_exec(fx->db,
+                                  "DELETE FROM _ferry_outbox; INSERT INTO a"
+                                  " VALUES (1, 'x'); UPDATE a SET id = 2",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(q_int(fx->db, "SELECT count(*) FROM _ferry_outbox"), 3);
+    assert_int_equal(
+        q_int(fx->db, "SELECT min(wall) FROM _ferry_outbox") >= before, 1);
+    assert_int_equal(q_int(fx->db, "SELECT max(wall) FROM _ferry_outbox") <=
+                         (int64_t)time(NULL) * 1000 + 1000,
+                     1);
+}
+
 /* Text state (the pull cursor): absent, set, replaced, deleted. */
 static void test_state_text(void **state)
 {
@@ -397,6 +486,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runs_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sqlite_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_from_v3, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_from_v6, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_text, setup, teardown),
     };
 

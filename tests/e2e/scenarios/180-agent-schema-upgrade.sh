@@ -47,7 +47,7 @@ APP=$T/a/app.db
 assert_eq "0.1 has no schema version" "" "$(schema "$APP")"
 assert_eq "0.1 keys as JSON arrays" 6 "$(arrays "$APP")"
 agent_init a old
-assert_eq "schema recorded" 6 "$(schema "$APP")"
+assert_eq "schema recorded" 7 "$(schema "$APP")"
 assert_eq "composite keys spread" 0 "$(arrays "$APP")"
 assert_eq "every queued change kept" 11 "$(app_sql "$APP" 'SELECT count(*) FROM _ferry_outbox')"
 assert_exit "capture healthy after the upgrade" 0 ferry_in a status
