@@ -10,7 +10,9 @@
 # as fast as it goes). ferryd's RSS and private memory (Private_* of
 # /proc/PID/smaps_rollup) are sampled every second; the figures printed are
 # the median of the samples around the end of warm-up (WARMUP seconds) and
-# of the last 10 samples, and the largest sample after warm-up.
+# of the last 10 samples, the largest sample after warm-up, and the trend:
+# the least-squares line through the samples after warm-up, its rise over
+# that time (single samples swing by about 1 MB with malloc's arenas).
 # Environment: DURATION (600), WARMUP (60, at most a fifth of DURATION),
 # RATE (20000), BATCH (1000), NEW (20), DEVICES (16), MEMLOG (a file to
 # keep the samples in: "seconds rss_kb private_kb").
@@ -85,8 +87,15 @@ figures() {
             for (i = 1; i <= NR; i++)
                 if (t[i] > w && v[i] > max) max = v[i]
             a = median(wu, nw); b = median(fin, nf)
+            for (i = 1; i <= NR; i++)
+                if (t[i] > w) {
+                    n++; sx += t[i]; sy += v[i]
+                    sxx += t[i] * t[i]; sxy += t[i] * v[i]
+                }
+            slope = n > 1 ? (n * sxy - sx * sy) / (n * sxx - sx * sx) : 0
             printf "start=%d warmup=%d max_after_warmup=%d final=%d", v[1], a, max, b
-            printf " growth_after_warmup=%d (max: %d)\n", b - a, max - a
+            printf " growth_after_warmup=%d (max: %d; trend: %+d)\n", b - a,
+                max - a, slope * (t[NR] - w)
         }' "$W/mem"
 }
 echo "ferryd rss_kb: $(figures 2)"
