@@ -554,7 +554,7 @@ static int encode_entry(struct fy_outbox *ob, const struct entry *e,
     found = src == SQLITE_ROW && found_same_key(ot, e);
     fy_hlc_format(e->hlc, hlc);
     fy_buf_adds(b, "{\"seq\":");
-    fy_json_add_int(b, e->seq);
+    fy_buf_add_i64(b, e->seq);
     fy_buf_adds(b, ",\"table\":");
     fy_buf_add(b, ot->names.data, ot->key_at[0]);
     fy_buf_adds(b, found ? ",\"op\":\"upsert\",\"hlc\":\""

@@ -22,15 +22,6 @@
  */
 int fy_json_add_str(struct fy_buf *b, const char *s, size_t n);
 
-/* Appends v in decimal (snprintf's "%lld" cost a fifth of an encoded row). */
-int fy_json_add_int(struct fy_buf *b, int64_t v);
-
-/*
- * d as snprintf(out, 32, "%.17g", d) writes it, byte for byte, but faster;
- * the length. For add_real, and its test.
- */
-size_t fy_json_fmt_real(double d, char out[32]);
-
 /*
  * Appends v (a column or stored value) as a JSON value for a column of type
  * t. Returns FERRY_EPARSE with a reason in why when the value cannot be

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "util/base64.h"
+#include "util/num.h"
 #include "fy.h"
 
 static int bad(char *why, size_t whylen, const struct fy_column *col,
@@ -555,48 +556,10 @@ static void copy_hex(struct fy_buf *b, const unsigned char *p, size_t n)
     b->data[b->len] = '\0';
 }
 
-/*
- * d as a short decimal m / 10^k when one reads back as d exactly: m below
- * 2^53 and 10^k exact, the division is correctly rounded like strtod (and
- * PostgreSQL's float8in), so the text names the same double. Most values
- * people store are such decimals; printf's %.17g costs a microsecond.
- */
-static bool short_decimal(struct fy_buf *b, double d)
-{
-    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
-                                 1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
-    char tmp[48], *p = tmp + sizeof(tmp);
-    unsigned long long u;
-    int k;
-
-    if (!(fabs(d) < 9e15) || (d == 0 && signbit(d)))
-        return false;
-    for (k = 0; k < (int)FY_ARRAY_LEN(p10); k++) {
-        double m = nearbyint(d * p10[k]);
-
-        if (fabs(m) >= 9007199254740992.0)
-            return false;
-        if (m / p10[k] == d)
-            break;
-    }
-    if (k == (int)FY_ARRAY_LEN(p10))
-        return false;
-    u = (unsigned long long)fabs(nearbyint(d * p10[k]));
-    for (int i = 0; u || i <= k; i++) {
-        if (i == k && k)
-            *--p = '.';
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    }
-    if (d < 0)
-        *--p = '-';
-    fy_buf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
-    return true;
-}
-
 int fy_val_copy_text(struct fy_buf *b, const struct fy_val *v)
 {
+    char num[32];
+
     switch (v->kind) {
     case FY_V_NULL:
     case FY_V_ABSENT:
@@ -604,9 +567,7 @@ int fy_val_copy_text(struct fy_buf *b, const struct fy_val *v)
     case FY_V_INT:
         return fy_buf_add_i64(b, (long long)v->i);
     case FY_V_REAL:
-        if (short_decimal(b, v->d))
-            return fy_buf_error(b);
-        return fy_buf_addf(b, "%.17g", v->d);
+        return fy_buf_add(b, num, fy_fmt_real(v->d, num));
     case FY_V_BOOL:
         return fy_buf_addc(b, v->i ? 't' : 'f');
     case FY_V_BLOB:
@@ -621,13 +582,16 @@ int fy_val_copy_text(struct fy_buf *b, const struct fy_val *v)
 
 int fy_val_key_text(struct fy_buf *b, const struct fy_val *v)
 {
+    char num[32];
+
     switch (v->kind) {
     case FY_V_INT:
     case FY_V_BOOL:
         fy_buf_addc(b, 'i');
         return fy_buf_add_i64(b, (long long)v->i);
     case FY_V_REAL:
-        return fy_buf_addf(b, "r%.17g", v->d);
+        fy_buf_addc(b, 'r');
+        return fy_buf_add(b, num, fy_fmt_real(v->d, num));
     case FY_V_NULL:
         return fy_buf_addc(b, 'n');
     default:

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "json/row.h"
+#include "util/num.h"
 #include "util/base64.h"
 #include "fy.h"
 
@@ -301,23 +302,23 @@ static void test_add_int(void **state)
         struct fy_buf b = FY_BUF_INIT(0);
 
         fy_buf_addc(&b, 'x');
-        assert_int_equal(fy_json_add_int(&b, cases[i].v), 0);
+        assert_int_equal(fy_buf_add_i64(&b, cases[i].v), 0);
         assert_string_equal(b.data, cases[i].want);
         assert_int_equal(b.len, strlen(cases[i].want));
         fy_buf_release(&b);
     }
 }
 
-/* fy_json_fmt_real(d) against snprintf's "%.17g", byte for byte. */
+/* fy_fmt_real(d) against snprintf's "%.17g", byte for byte. */
 static void check_real(double d)
 {
     char want[64], got[32];
-    size_t n = fy_json_fmt_real(d, got);
+    size_t n = fy_fmt_real(d, got);
 
     snprintf(want, sizeof(want), "%.17g", d);
     if (strcmp(want, got) != 0 || n != strlen(want))
-        fail_msg("%a: '%s' from snprintf, '%s' (%zu) from fy_json_fmt_real", d,
-                 want, got, n);
+        fail_msg("%a: '%s' from snprintf, '%s' (%zu) from fy_fmt_real", d, want,
+                 got, n);
 }
 
 static double from_bits(uint64_t bits)
