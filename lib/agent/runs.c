@@ -18,6 +18,7 @@
 
 #include "agent/agent.h"
 #include "agent/agent_int.h"
+#include "util/utf8.h"
 #include "fy.h"
 
 #define DEFAULT_BUDGET_MS 300000
@@ -876,14 +877,6 @@ int fy_job_args_parse(int argc, char **argv, struct fy_job_args *a,
 
 /* ---- the report file --------------------------------------------------- */
 
-static bool utf8_valid(const char *p, size_t n)
-{
-    json_t *j = json_stringn(p, n); /* NULL for invalid UTF-8 */
-
-    json_decref(j);
-    return j != NULL;
-}
-
 /* A copy of p[0..n) into *dst (replacing it); false on OOM. */
 static bool set_text(char **dst, const char *p, size_t n)
 {
@@ -948,7 +941,7 @@ static int report_text(const char *key, const char *v, size_t n, size_t line,
     if (n > FY_RUNS_CURSOR_MAX || n > FY_RUNS_ERROR_MAX)
         return fy_err_set(err, FERRY_EPARSE, "line %zu: %s= is over 4096 bytes",
                           line, key);
-    if (!utf8_valid(v, n))
+    if (fy_utf8_prefix(v, n) < n)
         return fy_err_set(err, FERRY_EPARSE, "line %zu: %s= is not UTF-8", line,
                           key);
     if (n == 0 && strcmp(key, "error") == 0)
@@ -1157,7 +1150,7 @@ int fy_runs_cursor_text(const char *text, size_t len, bool any, char **cursor,
         return fy_err_set(err, FERRY_EPARSE,
                           "its line is %zu bytes (a cursor is at most 4096)",
                           n);
-    if (!utf8_valid(text, n))
+    if (fy_utf8_prefix(text, n) < n)
         return fy_err_set(err, FERRY_EPARSE, "it is not UTF-8 text");
     *cursor = fy_strndup(text, n);
     if (!*cursor)
