@@ -318,10 +318,21 @@ static bool key_is(const struct parser *p, const char *name)
     return p->keylen == strlen(name) && memcmp(p->key, name, p->keylen) == 0;
 }
 
-static enum use use_of(struct parser *p, struct fy_jval **slot)
+/* A member of a change: one of its head's, its row, or ignored. */
+static enum use change_member(struct parser *p, struct fy_jval **slot)
 {
     struct head *h = &p->head;
 
+    *slot = key_is(p, "seq")     ? &h->seq
+            : key_is(p, "op")    ? &h->op
+            : key_is(p, "hlc")   ? &h->hlc
+            : key_is(p, "table") ? &h->table
+                                 : NULL;
+    return *slot ? U_HEAD : key_is(p, "row") ? U_ROW : U_IGNORE;
+}
+
+static enum use use_of(struct parser *p, struct fy_jval **slot)
+{
     if (p->depth == 0)
         return U_DOC;
     switch (p->frames[p->depth - 1].role) {
@@ -332,12 +343,7 @@ static enum use use_of(struct parser *p, struct fy_jval **slot)
     case R_CHANGES:
         return U_CHANGE;
     case R_CHANGE:
-        *slot = key_is(p, "seq")     ? &h->seq
-                : key_is(p, "op")    ? &h->op
-                : key_is(p, "hlc")   ? &h->hlc
-                : key_is(p, "table") ? &h->table
-                                     : NULL;
-        return *slot ? U_HEAD : key_is(p, "row") ? U_ROW : U_IGNORE;
+        return change_member(p, slot);
     case R_ROW:
         return U_FIELD;
     case R_TREE:

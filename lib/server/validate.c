@@ -97,17 +97,21 @@ static int stamp_scope(struct fy_validate *v, const struct fy_table *t,
     return 0;
 }
 
+/* Column name c is name[0..nlen) (never empty: the contract says so). */
+static bool name_is(const char *c, const char *name, size_t nlen)
+{
+    return name && nlen > 0 && c[0] == name[0] && strncmp(c, name, nlen) == 0 &&
+           c[nlen] == '\0';
+}
+
 /* The column named name[0..nlen), looked for at hint first; or -1. */
 static int column_named(const struct fy_table *t, const char *name, size_t nlen,
                         size_t hint)
 {
-    const char *c = hint < t->ncols ? t->cols[hint].name : NULL;
-
-    if (c && strncmp(c, name, nlen) == 0 && c[nlen] == '\0')
+    if (hint < t->ncols && name_is(t->cols[hint].name, name, nlen))
         return (int)hint;
     for (size_t i = 0; i < t->ncols; i++) {
-        c = t->cols[i].name;
-        if (strncmp(c, name, nlen) == 0 && c[nlen] == '\0')
+        if (name_is(t->cols[i].name, name, nlen))
             return (int)i;
     }
     return -1;

@@ -55,7 +55,7 @@ static uint64_t shr_round(struct u128 v, int s)
 {
     uint64_t q;
 
-    if (s < 64 && (v.hi >> s) != 0)
+    if (s <= 0 || s >= 128 || (s < 64 && (v.hi >> s) != 0))
         return UINT64_MAX;
     q = s >= 64 ? v.hi >> (s - 64) : (v.lo >> s) | (v.hi << (64 - s));
     if (bit128(v, s - 1) && (below128(v, s - 1) || (q & 1)))
