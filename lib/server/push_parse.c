@@ -113,15 +113,23 @@ static void line_col(const char *body, size_t at, int *line, int *col)
     *col = (int)(at - (nl ? (size_t)(nl - body) + 1 : 0)) + 1;
 }
 
+/*
+ * As jansson did, the error quotes the text before it (up to 20 bytes,
+ * from a character's start: the body is valid UTF-8 up to at), so a
+ * writer sees what was wrong; logs escape what it holds.
+ */
 static int malformed(const char *body, size_t at, const char *msg,
                      struct ferry_err *err)
 {
+    size_t from = at > 20 ? at - 20 : 0;
     int line, col;
 
+    while (from < at && ((unsigned char)body[from] & 0xc0) == 0x80)
+        from++;
     line_col(body, at, &line, &col);
     return fy_err_status(err, FERRY_EPARSE, 400,
-                         "malformed JSON at line %d column %d: %s", line, col,
-                         msg);
+                         "malformed JSON at line %d column %d: %s near '%.*s'",
+                         line, col, msg, (int)(at - from), body + from);
 }
 
 /* ---- strings and numbers ----------------------------------------------- */

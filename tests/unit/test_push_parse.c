@@ -161,6 +161,13 @@ static void test_malformed(void **state)
     (void)state;
     malformed("", "line 1");
     malformed("{\"changes\": [", "line 1");
+    /* The text before the error is quoted, from a character's start. */
+    malformed(
+        "{\"x\": \"\xc3\xa7\xc3\xa7\xc3\xa7\xc3\xa7\xc3\xa7\xc3\xa7\xc3\xa7"
+        "\xc3\xa7\xc3\xa7\xc3\xa7zz\x1b\"}",
+        "near "
+        "'\xc3\xa7\xc3\xa7\xc3\xa7\xc3\xa7\xc3\xa7\xc3\xa7\xc3\xa7\xc3\xa7\xc3"
+        "\xa7zz'");
     malformed("{\"changes\": []} x", "line 1");
     malformed("{\"changes\": [],\n\"changes\": []}", "line 2");
     malformed("{\"changes\": [{" HEAD ", \"seq\": 2}]}", "duplicate");
