@@ -30,6 +30,12 @@
 void *fy_malloc(size_t n);
 void *fy_calloc(size_t n, size_t size);
 void *fy_realloc(void *p, size_t n);
+/*
+ * Makes room for one more element in the array at *pp (a T **) of *cap
+ * elements of size bytes: doubles it, or first when empty. 0, or
+ * FERRY_ENOMEM with *pp and *cap as they were.
+ */
+int fy_grow(void *pp, size_t *cap, size_t size, size_t first);
 char *fy_strdup(const char *s);
 char *fy_strndup(const char *s, size_t n);
 void fy_free(void *p);

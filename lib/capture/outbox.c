@@ -16,6 +16,7 @@
 #include "capture/capture.h"
 #include "core/hlc.h"
 #include "json/row.h"
+#include "util/hash.h"
 #include "fy.h"
 #include "util/sqlite_err.h"
 
@@ -673,18 +674,9 @@ static int collect(struct fy_outbox *ob, int limit, struct entry **out,
  * FNV-1a over the identity of an entry's key: the table, then the type and
  * bytes of each value (a float's bits: -0.0 is not 0.0).
  */
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ c[i]) * 1099511628211ull;
-    return h;
-}
-
 static uint64_t key_hash(const struct entry *e)
 {
-    uint64_t h = fnv(1469598103934665603ull, e->tbl, strlen(e->tbl) + 1);
+    uint64_t h = fy_fnv1a(FY_FNV_SEED, e->tbl, strlen(e->tbl) + 1);
 
     for (size_t i = 0; i < FY_KEY_COLS_MAX; i++) {
         sqlite3_value *v = e->pk[i];
@@ -692,15 +684,16 @@ static uint64_t key_hash(const struct entry *e)
         int64_t n;
         double d;
 
-        h = fnv(h, &type, 1);
+        h = fy_fnv1a(h, &type, 1);
         if (type == SQLITE_INTEGER) {
             n = sqlite3_value_int64(v);
-            h = fnv(h, &n, sizeof(n));
+            h = fy_fnv1a(h, &n, sizeof(n));
         } else if (type == SQLITE_FLOAT) {
             d = sqlite3_value_double(v);
-            h = fnv(h, &d, sizeof(d));
+            h = fy_fnv1a(h, &d, sizeof(d));
         } else if (type == SQLITE_TEXT || type == SQLITE_BLOB) {
-            h = fnv(h, sqlite3_value_blob(v), (size_t)sqlite3_value_bytes(v));
+            h = fy_fnv1a(h, sqlite3_value_blob(v),
+                         (size_t)sqlite3_value_bytes(v));
         }
     }
     return h;

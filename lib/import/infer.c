@@ -21,6 +21,7 @@
 #include "core/contract.h"
 #include "import/mapping.h"
 #include "import/reader.h"
+#include "util/hash.h"
 #include "fy.h"
 
 /* Object places with more member names than this are maps. */
@@ -212,11 +213,7 @@ static int observe(struct shape *s, const struct fy_jv *v, int depth)
 
 static uint64_t hash_value(const struct fy_jv *v)
 {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)v->kind;
-
-    for (size_t i = 0; i < v->len; i++)
-        h = (h ^ (unsigned char)v->text[i]) * 1099511628211ULL;
-    return h;
+    return fy_fnv1a(FY_FNV_SEED ^ (uint64_t)v->kind, v->text, v->len);
 }
 
 static bool key_kind(const struct fy_jv *v)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash.h"
 #include "fy.h"
 
 /* Runs a table holds at most before it drops requests. */
@@ -90,13 +91,11 @@ void fy_devruns_free(struct fy_devruns *d)
 
 static size_t bucket(const char *device, const char *token)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    uint64_t h = fy_fnv1a(FY_FNV_SEED, device, strlen(device));
 
-    for (const char *p = device; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;
-    for (const char *p = token ? token : ""; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    if (!token)
+        token = "";
+    h = fy_fnv1a(fy_fnv1a(h, "\xff", 1), token, strlen(token));
     return (size_t)(h % NBUCKETS);
 }
 

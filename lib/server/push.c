@@ -17,6 +17,7 @@
 #include "server/push_parse.h"
 #include "server/validate.h"
 #include "server/metrics.h"
+#include "util/hash.h"
 #include "fy.h"
 
 /*
@@ -47,11 +48,7 @@ struct slot {
 /* FNV-1a over all len bytes of the key (which may hold NULs). */
 static uint64_t hash_key(const struct fy_table *t, const char *key, size_t len)
 {
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)(uintptr_t)t;
-
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
-    return h;
+    return fy_fnv1a(FY_FNV_SEED ^ (uint64_t)(uintptr_t)t, key, len);
 }
 
 static bool same_key(const struct fy_change *a, const struct fy_change *b)

@@ -18,6 +18,7 @@
 
 #include "core/hlc.h"
 #include "server/push.h"
+#include "util/hash.h"
 #include "util/utf8.h"
 #include "fy.h"
 
@@ -262,28 +263,13 @@ static size_t bad_space(const char *body, size_t len)
 
 /* ---- frames and member names ------------------------------------------- */
 
-static uint64_t name_hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
 static int push_frame(struct parser *p, enum role role, bool map, json_t *tree)
 {
     if (p->depth >= MAX_DEPTH)
         return stop(p, FERRY_EPARSE, "maximum parsing depth reached");
-    if (p->depth == p->fcap) {
-        size_t cap = p->fcap ? 2 * p->fcap : 8;
-        struct frame *f = fy_realloc(p->frames, cap * sizeof(*f));
-
-        if (!f)
-            return oom(p);
-        p->frames = f;
-        p->fcap = cap;
-    }
+    if (p->depth == p->fcap &&
+        fy_grow(&p->frames, &p->fcap, sizeof(*p->frames), 8) < 0)
+        return oom(p);
     p->frames[p->depth++] = (struct frame){
         .role = role, .map = map, .names = p->nnames, .tree = tree};
     return 1;
@@ -293,7 +279,7 @@ static int push_frame(struct parser *p, enum role role, bool map, json_t *tree)
 static int add_name(struct parser *p, const char *s, size_t n)
 {
     struct frame *f = &p->frames[p->depth - 1];
-    uint64_t h = name_hash(s, n), bit = 1ull << (h & 63);
+    uint64_t h = fy_fnv1a(FY_FNV_SEED, s, n), bit = 1ull << (h & 63);
     bool terminated;
 
     if (f->mask & bit) {
@@ -303,15 +289,9 @@ static int add_name(struct parser *p, const char *s, size_t n)
                 return stop(p, FERRY_EPARSE, "duplicate object key");
         }
     }
-    if (p->nnames == p->ncap) {
-        size_t cap = p->ncap ? 2 * p->ncap : 64;
-        struct name *x = fy_realloc(p->names, cap * sizeof(*x));
-
-        if (!x)
-            return oom(p);
-        p->names = x;
-        p->ncap = cap;
-    }
+    if (p->nnames == p->ncap &&
+        fy_grow(&p->names, &p->ncap, sizeof(*p->names), 64) < 0)
+        return oom(p);
     f->mask |= bit;
     p->key = keep(p, s, n, &terminated);
     p->keylen = n;
@@ -368,15 +348,8 @@ static struct fy_change *new_change(struct parser *p)
 {
     struct fy_push_doc *d = p->doc;
 
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? 2 * d->cap : 256;
-        struct fy_change *c = fy_realloc(d->chs, cap * sizeof(*c));
-
-        if (!c)
-            return NULL;
-        d->chs = c;
-        d->cap = cap;
-    }
+    if (d->n == d->cap && fy_grow(&d->chs, &d->cap, sizeof(*d->chs), 256) < 0)
+        return NULL;
     memset(&d->chs[d->n], 0, sizeof(d->chs[0]));
     return &d->chs[d->n++];
 }
@@ -499,15 +472,9 @@ static int not_a_change(struct parser *p)
 
 static int add_field(struct parser *p, const struct fy_jval *val)
 {
-    if (p->nfields == p->fieldcap) {
-        size_t cap = p->fieldcap ? 2 * p->fieldcap : 32;
-        struct fy_jfield *f = fy_realloc(p->fields, cap * sizeof(*f));
-
-        if (!f)
-            return oom(p);
-        p->fields = f;
-        p->fieldcap = cap;
-    }
+    if (p->nfields == p->fieldcap &&
+        fy_grow(&p->fields, &p->fieldcap, sizeof(*p->fields), 32) < 0)
+        return oom(p);
     p->fields[p->nfields++] =
         (struct fy_jfield){.name = p->key, .nlen = p->keylen, .v = *val};
     return 1;
@@ -707,10 +674,30 @@ static bool only_space(const char *s, size_t n)
     return true;
 }
 
+/* What yajl's verdict s means: 0, or the error with err filled. */
+static int yajl_verdict(struct parser *p, yajl_status s, struct ferry_err *err)
+{
+    char msg[160];
+
+    /* yajl does not see a token cut short after the document. */
+    if (s == yajl_status_ok && p->end &&
+        !only_space(p->body + p->end, p->len - p->end))
+        return malformed(p->body, p->end, "garbage after the document", err);
+    if (s == yajl_status_ok)
+        return 0;
+    if (p->rc == FERRY_ENOMEM)
+        return fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
+    if (p->rc == 0)
+        yajl_message(p->h, msg, sizeof(msg));
+    else
+        snprintf(msg, sizeof(msg), "%s", p->msg);
+    return malformed(p->body, yajl_get_bytes_consumed(p->h), msg, err);
+}
+
 static int run_yajl(struct parser *p, struct ferry_err *err)
 {
     yajl_status s;
-    char msg[160];
+    int rc;
 
     p->h = yajl_alloc(&callbacks, NULL, p);
     if (!p->h)
@@ -720,27 +707,9 @@ static int run_yajl(struct parser *p, struct ferry_err *err)
     s = yajl_parse(p->h, (const unsigned char *)p->body, p->len);
     if (s == yajl_status_ok)
         s = yajl_complete_parse(p->h);
-    /* yajl does not see a token cut short after the document. */
-    if (s == yajl_status_ok && p->end &&
-        !only_space(p->body + p->end, p->len - p->end)) {
-        yajl_free(p->h);
-        return malformed(p->body, p->end, "garbage after the document", err);
-    }
-    if (s == yajl_status_ok) {
-        yajl_free(p->h);
-        return 0;
-    }
-    if (p->rc == FERRY_ENOMEM) {
-        yajl_free(p->h);
-        return fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
-    }
-    if (p->rc == 0)
-        yajl_message(p->h, msg, sizeof(msg));
-    else
-        snprintf(msg, sizeof(msg), "%s", p->msg);
-    (void)malformed(p->body, yajl_get_bytes_consumed(p->h), msg, err);
+    rc = yajl_verdict(p, s, err);
     yajl_free(p->h);
-    return FERRY_EPARSE;
+    return rc;
 }
 
 /* The body as a whole: what a change-by-change check cannot say. */

@@ -28,6 +28,7 @@
 #include "http/multipart.h"
 #include "json/row.h"
 #include "store/sql.h"
+#include "util/hash.h"
 #include "fy.h"
 
 /* SQLite's header is 100 bytes; see https://sqlite.org/fileformat.html. */
@@ -810,11 +811,7 @@ struct scan {
 
 static uint64_t hash_key(const char *key, size_t len)
 {
-    uint64_t h = 1469598103934665603ull;
-
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
-    return h;
+    return fy_fnv1a(FY_FNV_SEED, key, len);
 }
 
 static struct srow **lookup(const struct srows *s, const char *key, size_t len)

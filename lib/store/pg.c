@@ -18,6 +18,7 @@
 
 #include "store/sql.h"
 #include "store/store_int.h"
+#include "util/hash.h"
 #include "fy.h"
 
 /* A few names of statements or tables, as hashes of their text. */
@@ -336,7 +337,7 @@ static int pg_run_prepared(struct pg *pg, const char *sql, ExecStatusType want,
                            PGresult **out, const char *what,
                            struct ferry_err *err)
 {
-    uint64_t h = fnv(1469598103934665603ull, sql);
+    uint64_t h = fnv(FY_FNV_SEED, sql);
     char name[24];
     PGresult *r;
     int rc = 0;
@@ -647,11 +648,10 @@ static int pg_push_begin(struct fy_store *st, const char *device,
     return rc;
 }
 
+/* FNV-1a of the C string p and a separator: "ab","c" is not "a","bc". */
 static uint64_t fnv(uint64_t h, const char *p)
 {
-    for (; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    return (h ^ 0xff) * 1099511628211ull; /* "ab","c" is not "a","bc" */
+    return fy_fnv1a(fy_fnv1a(h, p, strlen(p)), "\xff", 1);
 }
 
 /*
@@ -665,7 +665,7 @@ static uint64_t fnv(uint64_t h, const char *p)
 static void stage_name(const struct fy_table *t, bool partial, char *out,
                        size_t n)
 {
-    uint64_t h = fnv(1469598103934665603ull, t->name);
+    uint64_t h = fnv(FY_FNV_SEED, t->name);
 
     for (size_t i = 0; i < t->ncols; i++) {
         h = fnv(h, t->cols[i].name);
@@ -749,7 +749,7 @@ static int copy_stage(struct pg *pg, const struct fy_apply_batch *ab,
                       const char *stage, bool partial, struct ferry_err *err)
 {
     struct fy_buf b = FY_BUF_INIT(0);
-    uint64_t h = fnv(1469598103934665603ull, stage);
+    uint64_t h = fnv(FY_FNV_SEED, stage);
     bool refill = names_have(&pg->xact_staged, h);
     PGresult *r;
     int rc;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "store/sql.h"
+#include "util/hash.h"
 #include "fy.h"
 
 /* Result columns before the table's own: stamp, origin. */
@@ -360,14 +361,11 @@ void fy_store_trace_device_release(struct fy_trace_device *d)
  */
 static int64_t lock_id(const struct fy_change *ch)
 {
-    uint64_t h = 1469598103934665603ull;
     const char *name = ch->table->name;
+    /* The name with its NUL: the separator from the key. */
+    uint64_t h = fy_fnv1a(FY_FNV_SEED, name, strlen(name) + 1);
 
-    for (size_t i = 0; i <= strlen(name); i++)
-        h = (h ^ (unsigned char)name[i]) * 1099511628211ull;
-    for (size_t i = 0; i < ch->keylen; i++)
-        h = (h ^ (unsigned char)ch->key[i]) * 1099511628211ull;
-    return (int64_t)h;
+    return (int64_t)fy_fnv1a(h, ch->key, ch->keylen);
 }
 
 static int cmp_id(const void *x, const void *y)

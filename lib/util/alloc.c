@@ -53,6 +53,22 @@ void *fy_realloc(void *p, size_t n)
     return fault_now() ? NULL : realloc(p, n ? n : 1);
 }
 
+int fy_grow(void *pp, size_t *cap, size_t size, size_t first)
+{
+    size_t n = *cap ? 2 * *cap : first;
+    void *p;
+
+    if (n < *cap || n > SIZE_MAX / size)
+        return FERRY_ENOMEM;
+    memcpy(&p, pp, sizeof(p));
+    p = fy_realloc(p, n * size);
+    if (!p)
+        return FERRY_ENOMEM;
+    memcpy(pp, &p, sizeof(p));
+    *cap = n;
+    return 0;
+}
+
 char *fy_strdup(const char *s)
 {
     return fy_strndup(s, strlen(s));
