@@ -552,12 +552,8 @@ static void tomb_sql(struct fy_buf *b, const struct fy_table *t)
                 t->npk + 1, t->npk + 2, t->npk + 3);
 }
 
-/*
- * Insert or overwrite a row; with ch (a partial change), the update leaves
- * its absent columns alone.
- */
-static void put_sql_for(struct fy_buf *b, const struct fy_table *t,
-                        const struct fy_change *ch)
+/* INSERT of a whole row, ?1.. in column order, up to "ON CONFLICT (key". */
+static void insert_head(struct fy_buf *b, const struct fy_table *t)
 {
     fy_buf_adds(b, "INSERT INTO ");
     fy_buf_add_ident(b, t->name);
@@ -568,6 +564,16 @@ static void put_sql_for(struct fy_buf *b, const struct fy_table *t,
         fy_buf_addf(b, "%s?%zu", i ? ", " : "", i + 1);
     fy_buf_adds(b, ") ON CONFLICT (");
     fy_sql_pk_cols(b, t);
+}
+
+/*
+ * Insert or overwrite a row; with ch (a partial change), the update leaves
+ * its absent columns alone.
+ */
+static void put_sql_for(struct fy_buf *b, const struct fy_table *t,
+                        const struct fy_change *ch)
+{
+    insert_head(b, t);
     fy_buf_adds(b, ") DO UPDATE SET ");
     for (size_t i = 0; i < t->ncols; i++) {
         if (ch && fy_val_left_out(&ch->vals[i]))
@@ -617,15 +623,7 @@ static void tput_sql(struct fy_buf *b, const struct fy_table *t)
  */
 static void ins_sql(struct fy_buf *b, const struct fy_table *t)
 {
-    fy_buf_adds(b, "INSERT INTO ");
-    fy_buf_add_ident(b, t->name);
-    fy_buf_adds(b, " (");
-    fy_sql_cols(b, t, "");
-    fy_buf_adds(b, ", _ferry_hlc, _ferry_origin, _ferry_rev) VALUES (");
-    for (size_t i = 0; i < t->ncols + 3; i++)
-        fy_buf_addf(b, "%s?%zu", i ? ", " : "", i + 1);
-    fy_buf_adds(b, ") ON CONFLICT (");
-    fy_sql_pk_cols(b, t);
+    insert_head(b, t);
     fy_buf_adds(b, ") DO NOTHING");
 }
 
