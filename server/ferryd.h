@@ -98,6 +98,7 @@ int ferryd_router(const struct ferryd_settings *s, struct fy_http_router **out,
 int ferryd_serve(struct ferryd_settings *s, int argc, char **argv);
 int ferryd_migrate(struct ferryd_settings *s, int argc, char **argv);
 int ferryd_keys(struct ferryd_settings *s, int argc, char **argv);
+int ferryd_routes(struct ferryd_settings *s, int argc, char **argv);
 /* ferryd_backup.c */
 int ferryd_backup(struct ferryd_settings *s, int argc, char **argv);
 int ferryd_restore(struct ferryd_settings *s, int argc, char **argv);

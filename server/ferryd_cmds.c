@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "core/contract.h"
 #include "http/server.h"
@@ -222,9 +223,13 @@ int ferryd_migrate(struct ferryd_settings *s, int argc, char **argv)
 
 static const char keys_usage[] =
     "usage: ferryd keys create --device NAME [--region R] [--admin]\n"
-    "                          [--expires-days N]\n"
+    "                          [--expires DURATION | --expires-days N]\n"
     "       ferryd keys list [--json]\n"
-    "       ferryd keys revoke ID\n";
+    "       ferryd keys revoke ID\n"
+    "       ferryd keys rotate ID [--overlap DURATION]\n"
+    "DURATION: digits and s, m, h or d (90s, 15m, 12h, 30d). rotate prints\n"
+    "a new secret for the same key id; the old one is still accepted for\n"
+    "the overlap (default 24h; 0s: refused at once).\n";
 
 static int keys_create(struct fy_store *st, int argc, char **argv)
 {
@@ -233,12 +238,14 @@ static int keys_create(struct fy_store *st, int argc, char **argv)
         {"region", required_argument, NULL, 'r'},
         {"admin", no_argument, NULL, 'a'},
         {"expires-days", required_argument, NULL, 'e'},
+        {"expires", required_argument, NULL, 'x'},
         {NULL, 0, NULL, 0}};
     const char *device = NULL, *region = NULL;
     struct ferry_err err = {0};
     struct fy_key rec;
     char key[FY_KEY_LEN + 1];
     long days = 0;
+    int64_t secs = 0;
     int c, admin = 0, rc;
 
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -255,6 +262,11 @@ static int keys_create(struct fy_store *st, int argc, char **argv)
         case 'e':
             if (parse_size(optarg, 1, 36500, &days) < 0)
                 return fputs(keys_usage, stderr), FERRYD_USAGE;
+            secs = days * 86400;
+            break;
+        case 'x':
+            if (fy_key_duration(optarg, &secs) < 0)
+                return fputs(keys_usage, stderr), FERRYD_USAGE;
             break;
         default:
             return fputs(keys_usage, stderr), FERRYD_USAGE;
@@ -265,7 +277,7 @@ static int keys_create(struct fy_store *st, int argc, char **argv)
     rc = fy_key_generate(device, region, admin, &rec, key, &err);
     if (rc < 0)
         return fail(&err);
-    rec.expires_at = days ? (int64_t)time(NULL) + days * 86400 : 0;
+    rec.expires_at = secs ? (int64_t)time(NULL) + secs : 0;
     rc = fy_store_key_put(st, &rec, &err);
     if (rc == 0) {
         printf("%s\n", key);
@@ -296,13 +308,15 @@ static int print_key(const struct fy_key *k, void *ud)
 
     if (arr)
         return json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s?, s:b, s:s, s:I, s:I, s:I, s:I}",
-                           "id", k->id, "device", k->device, "region",
-                           k->region, "admin", k->admin, "state", key_state(k),
-                           "created_at", (json_int_t)k->created_at,
-                           "expires_at", (json_int_t)k->expires_at,
-                           "revoked_at", (json_int_t)k->revoked_at,
-                           "last_used_at", (json_int_t)k->last_used_at));
+            arr,
+            json_pack("{s:s, s:s, s:s?, s:b, s:s, s:I, s:I, s:I, s:I, s:I}",
+                      "id", k->id, "device", k->device, "region", k->region,
+                      "admin", k->admin, "state", key_state(k), "created_at",
+                      (json_int_t)k->created_at, "expires_at",
+                      (json_int_t)k->expires_at, "revoked_at",
+                      (json_int_t)k->revoked_at, "last_used_at",
+                      (json_int_t)k->last_used_at, "previous_secret_until",
+                      (json_int_t)k->prev_until));
     printf("%-16s  %-20s  %-12s  %-5s  %-7s  %-24s  %-24s  %s\n", k->id,
            k->device, k->region ? k->region : "-", k->admin ? "admin" : "-",
            key_state(k), fy_local_time(k->created_at, created),
@@ -333,22 +347,72 @@ static int keys_list(struct fy_store *st, int argc, char **argv)
     return rc < 0 ? fail(&err) : FERRYD_OK;
 }
 
+/* The id of a key named by its id or by its full text. */
+static const char *key_id_arg(const char *arg, char id[FY_KEY_ID_LEN + 1])
+{
+    if (strncmp(arg, "fy_", 3) == 0)
+        arg += 3; /* accept the full key as well as its id */
+    snprintf(id, FY_KEY_ID_LEN + 1, "%s", arg);
+    return id;
+}
+
 static int keys_revoke(struct fy_store *st, int argc, char **argv)
 {
     struct ferry_err err = {0};
     char id[FY_KEY_ID_LEN + 1];
-    const char *arg;
     int rc;
 
     if (argc != 2)
         return fputs(keys_usage, stderr), FERRYD_USAGE;
-    arg = argv[1];
-    if (strncmp(arg, "fy_", 3) == 0)
-        arg += 3; /* accept the full key as well as its id */
-    snprintf(id, sizeof(id), "%s", arg);
+    key_id_arg(argv[1], id);
     rc = fy_store_key_revoke(st, id, &err);
     if (rc == 0)
         printf("revoked %s\n", id);
+    return rc < 0 ? fail(&err) : FERRYD_OK;
+}
+
+static int parse_overlap(int argc, char **argv, int64_t *overlap)
+{
+    if (argc == 2)
+        return 0;
+    if (argc != 4 || strcmp(argv[2], "--overlap") != 0)
+        return -1;
+    if (strcmp(argv[3], "0s") == 0 || strcmp(argv[3], "0") == 0) {
+        *overlap = 0;
+        return 0;
+    }
+    return fy_key_duration(argv[3], overlap);
+}
+
+/*
+ * The new secret on stdout, shown once. The key's dashboard sessions end:
+ * whoever logged in with the old secret logs in again with the new one
+ * (the dashboard never accepts a previous secret).
+ */
+static int keys_rotate(struct fy_store *st, int argc, char **argv)
+{
+    struct ferry_err err = {0};
+    char id[FY_KEY_ID_LEN + 1], hash[65], key[FY_KEY_LEN + 1];
+    char until[FY_TIME_STRLEN + 1];
+    int64_t overlap = 86400;
+    int rc;
+
+    if (argc < 2 || parse_overlap(argc, argv, &overlap) < 0)
+        return fputs(keys_usage, stderr), FERRYD_USAGE;
+    key_id_arg(argv[1], id);
+    rc = fy_key_new_secret(id, hash, key, &err);
+    if (rc == 0)
+        rc = fy_store_key_rotate(st, id, hash, overlap, &err);
+    if (rc == 0)
+        rc = fy_store_dash_session_end(st, NULL, id, &err);
+    if (rc == 0) {
+        printf("%s\n", key);
+        fprintf(stderr,
+                "ferryd: rotated key id=%s; the previous secret is accepted"
+                " until %s; the new one is shown only once\n",
+                id, fy_local_time((int64_t)time(NULL) + overlap, until));
+    }
+    OPENSSL_cleanse(key, sizeof(key));
     return rc < 0 ? fail(&err) : FERRYD_OK;
 }
 
@@ -402,10 +466,45 @@ int ferryd_keys(struct ferryd_settings *s, int argc, char **argv)
         rc = keys_list(st, argc - 1, argv + 1);
     else if (strcmp(argv[1], "revoke") == 0)
         rc = keys_revoke(st, argc - 1, argv + 1);
+    else if (strcmp(argv[1], "rotate") == 0)
+        rc = keys_rotate(st, argc - 1, argv + 1);
     else
         rc = (fputs(keys_usage, stderr), FERRYD_USAGE);
     fy_store_close(st);
     return rc;
+}
+
+/* ---- routes ----------------------------------------------------------- */
+
+/*
+ * Every endpoint with what it needs: for a proxy's allow list, and for the
+ * auth matrix (scenario 370), which fails on a route it does not list.
+ */
+int ferryd_routes(struct ferryd_settings *s, int argc, char **argv)
+{
+    static const char *const auth[] = {
+        [FY_AUTH_NONE] = "none",
+        [FY_AUTH_DEVICE] = "key",
+        [FY_AUTH_ADMIN] = "admin",
+        [FY_AUTH_SESSION] = "session",
+    };
+    size_t n;
+    const struct fy_http_route *r = fy_api_all_routes(&n);
+
+    (void)s;
+    if (argc > 1) {
+        bool help = argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+                                  strcmp(argv[1], "-h") == 0);
+
+        fputs("usage: ferryd routes\n"
+              "Prints each endpoint: method, path pattern, what it needs\n"
+              "(none, key, admin, session).\n",
+              help ? stdout : stderr);
+        return help ? FERRYD_OK : FERRYD_USAGE;
+    }
+    for (size_t i = 0; i < n; i++)
+        printf("%-6s %-45s %s\n", r[i].method, r[i].pattern, auth[r[i].auth]);
+    return FERRYD_OK;
 }
 
 /* ---- serve ------------------------------------------------------------ */

@@ -24,7 +24,8 @@ static const char usage[] =
     "commands:\n"
     "  serve     run the HTTP server\n"
     "  migrate   create or upgrade the contract's tables in the store\n"
-    "  keys      create | list | revoke API keys\n"
+    "  keys      create | list | revoke | rotate API keys\n"
+    "  routes    list every endpoint and what it needs\n"
     "  backup    copy the SQLite store to a file while serving\n"
     "  restore   replace the stopped SQLite store with a backup\n"
     "  expire-cursors  make every pull cursor handed out so far expire\n"
@@ -424,6 +425,7 @@ static const struct {
     {"serve", ferryd_serve},
     {"migrate", ferryd_migrate},
     {"keys", ferryd_keys},
+    {"routes", ferryd_routes},
     /* ferryd_backup.c: docs/backups.md */
     {"backup", ferryd_backup},
     {"restore", ferryd_restore},

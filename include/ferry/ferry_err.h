@@ -94,6 +94,7 @@ bool ferry_err_is_transient(int code);
     X(BAD_ENCODING, "bad_encoding", EPARSE, 400, 0)                            \
     X(BAD_PARAMETER, "bad_parameter", EPARSE, 400, 0)                          \
     X(UNAUTHORIZED, "unauthorized", EAUTH, 401, 0)                             \
+    X(KEY_ROTATED, "key_rotated", EAUTH, 401, 0)                               \
     X(FORBIDDEN, "forbidden", EFORBIDDEN, 403, FERRY_WIRE_VERDICT)             \
     X(NOT_FOUND, "not_found", ENOTFOUND, 404, 0)                               \
     X(UNKNOWN_TABLE, "unknown_table", ENOTFOUND, 404,                          \

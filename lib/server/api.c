@@ -262,6 +262,14 @@ static int authenticate(struct fy_api *api, struct fy_http_req *req,
         rc = fy_key_verify(st, text, len, key, &err);
     if (rc < 0)
         fy_api_failure(resp, rc, &err, NULL);
+    /* Once a minute, like the touch: which clients still need the new one. */
+    if (rc == 0 && key->previous &&
+        key->last_used_at < (int64_t)time(NULL) - 60)
+        fy_warn("auth",
+                "key=%s presented its previous secret: that client"
+                " needs the new one before the rotation's overlap"
+                " ends",
+                key->id);
     /* last_used_at is for humans: one write a minute per key is plenty. */
     if (rc == 0 && key->last_used_at < (int64_t)time(NULL) - 60 &&
         fy_store_key_touch(st, key->id, &err) < 0)
@@ -686,6 +694,13 @@ static void gather_routes(void)
         }
     }
     fy_metrics_set_routes(all_routes, nall_routes);
+}
+
+const struct fy_http_route *fy_api_all_routes(size_t *n)
+{
+    pthread_once(&routes_once, gather_routes);
+    *n = nall_routes;
+    return all_routes;
 }
 
 int fy_api_router_new(struct fy_http_router **out, struct ferry_err *err)

@@ -51,6 +51,9 @@ struct fy_api {
 extern const struct fy_http_route fy_api_routes[];
 extern const size_t fy_api_nroutes;
 
+/* Every module's routes, *n of them (`ferryd routes`); static, borrowed. */
+const struct fy_http_route *fy_api_all_routes(size_t *n);
+
 /* A router over every module's routes; *out returned owned
    (fy_http_router_free). */
 int fy_api_router_new(struct fy_http_router **out, struct ferry_err *err);

@@ -576,6 +576,10 @@ static void handle_login_post(struct fy_http_req *req,
     if (rc == 0 && !key.admin)
         rc =
             fy_err_set(&err, FERRY_EAUTH, "key=%s is not an admin key", key.id);
+    /* A person logs in with the new secret; the overlap is for agents. */
+    if (rc == 0 && key.previous)
+        rc = fy_err_set(&err, FERRY_EAUTH,
+                        "key=%s presented its previous secret", key.id);
     if (rc == 0)
         rc = start_session(st, &key, api->dash_secure, api->dash_max_ms, resp,
                            &err);

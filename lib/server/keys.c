@@ -57,6 +57,23 @@ int fy_key_generate(const char *device, const char *region, bool admin,
     return 0;
 }
 
+int fy_key_new_secret(const char *id, char hash[65], char *out,
+                      struct ferry_err *err)
+{
+    unsigned char raw[FY_KEY_SECRET_LEN / 2];
+    char hex[2 * sizeof(raw) + 1];
+    int rc = fy_random(raw, sizeof(raw), err);
+
+    if (rc < 0)
+        return rc;
+    fy_hex(raw, sizeof(raw), hex);
+    hash_secret(hex, FY_KEY_SECRET_LEN, hash);
+    snprintf(out, FY_KEY_LEN + 1, "fy_%.*s.%s", FY_KEY_ID_LEN, id, hex);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    OPENSSL_cleanse(hex, sizeof(hex));
+    return 0;
+}
+
 static bool all_hex(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -88,6 +105,32 @@ int fy_key_verify_shape(const char *text, size_t len, struct ferry_err *err)
     return 0;
 }
 
+/*
+ * A secret that is not the key's current one: its previous secret (after
+ * `ferryd keys rotate`) is accepted until the overlap ends, then refused
+ * with a code of its own, so that the agent left behind says why. Only a
+ * caller holding that secret learns that it was rotated.
+ */
+static int check_previous(struct fy_key *rec, const char hash[65],
+                          struct ferry_err *err)
+{
+    char until[FY_TIME_STRLEN + 1];
+
+    if (!rec->prev_hash[0] || CRYPTO_memcmp(hash, rec->prev_hash, 64) != 0)
+        return fy_err_set(err, FERRY_EAUTH, "the API key is not valid");
+    if (rec->prev_until > (int64_t)time(NULL)) {
+        rec->previous = true;
+        return 0;
+    }
+    fy_err_set(err, FERRY_EAUTH,
+               "this key's secret was replaced by 'ferryd keys rotate' and"
+               " the previous one was accepted until %s: use the new secret",
+               fy_local_time(rec->prev_until, until));
+    if (err)
+        err->wire = FERRY_WIRE_KEY_ROTATED;
+    return FERRY_EAUTH;
+}
+
 int fy_key_verify(struct fy_store *st, const char *text, size_t len,
                   struct fy_key *rec, struct ferry_err *err)
 {
@@ -103,12 +146,39 @@ int fy_key_verify(struct fy_store *st, const char *text, size_t len,
     if (rc < 0)
         return rc;
     if (CRYPTO_memcmp(hash, rec->hash, 64) != 0)
-        rc = fy_err_set(err, FERRY_EAUTH, "the API key is not valid");
-    else if (rec->revoked_at)
+        rc = check_previous(rec, hash, err);
+    if (rc == 0 && rec->revoked_at)
         rc = fy_err_set(err, FERRY_EAUTH, "the API key has been revoked");
-    else if (rec->expires_at && rec->expires_at <= (int64_t)time(NULL))
+    else if (rc == 0 && rec->expires_at &&
+             rec->expires_at <= (int64_t)time(NULL))
         rc = fy_err_set(err, FERRY_EAUTH, "the API key has expired");
     if (rc < 0)
         fy_key_release(rec);
     return rc;
+}
+
+int fy_key_duration(const char *s, int64_t *secs)
+{
+    static const struct {
+        char unit;
+        int64_t s;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+    const int64_t max = 36500LL * 86400;
+    size_t len = s ? strlen(s) : 0;
+    int64_t n = 0;
+
+    if (len < 2 || len > 12)
+        return FERRY_EINVAL;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return FERRY_EINVAL;
+        n = n * 10 + (s[i] - '0');
+    }
+    for (size_t i = 0; i < FY_ARRAY_LEN(units); i++) {
+        if (s[len - 1] == units[i].unit && n > 0 && n <= max / units[i].s) {
+            *secs = n * units[i].s;
+            return 0;
+        }
+    }
+    return FERRY_EINVAL;
 }

@@ -25,6 +25,14 @@ int fy_key_generate(const char *device, const char *region, bool admin,
                     struct fy_key *rec, char *out, struct ferry_err *err);
 
 /*
+ * A new secret for the existing key id (`ferryd keys rotate`): its hash
+ * into hash, the full key text into out (FY_KEY_LEN + 1 bytes), to be
+ * shown once.
+ */
+int fy_key_new_secret(const char *id, char hash[65], char *out,
+                      struct ferry_err *err);
+
+/*
  * Splits a presented key into id and secret hash; FERRY_EAUTH when it does
  * not have the key's shape.
  */
@@ -39,10 +47,20 @@ int fy_key_verify_shape(const char *text, size_t len, struct ferry_err *err);
 
 /*
  * Checks a presented key against the store: known, hash equal (constant
- * time), not revoked, not expired. On success *rec is filled (release it).
- * FERRY_EAUTH with a message otherwise; store errors pass through.
+ * time) to the current secret or, until the overlap of `ferryd keys
+ * rotate` ends, to the previous one (rec->previous set), not revoked, not
+ * expired. On success *rec is filled (release it). FERRY_EAUTH with a
+ * message otherwise (err->wire FERRY_WIRE_KEY_ROTATED for a previous secret
+ * past its overlap); store errors pass through.
  */
 int fy_key_verify(struct fy_store *st, const char *text, size_t len,
                   struct fy_key *rec, struct ferry_err *err);
+
+/*
+ * A duration of the keys commands (--expires, --overlap): digits and a
+ * unit, s, m, h or d ("90s", "15m", "12h", "30d"), from 1 s to 36500 days.
+ * *secs set on success; FERRY_EINVAL otherwise.
+ */
+int fy_key_duration(const char *s, int64_t *secs);
 
 #endif

@@ -41,6 +41,14 @@ static const char *const internal_ddl =
     " created_at {time} NOT NULL DEFAULT ({now}), expires_at {time},"
     " revoked_at {time}, last_used_at {time});"
     /*
+     * A rotated key's previous secret (store/keys.c), accepted until
+     * until_at: a table of its own, so that stores migrated before
+     * rotation gain it with the other CREATE IF NOT EXISTS.
+     */
+    "CREATE TABLE IF NOT EXISTS {s}api_key_previous ("
+    " id {text} PRIMARY KEY, secret_hash {text} NOT NULL,"
+    " until_at {time} NOT NULL);"
+    /*
      * Blobs (store/blob.c): created_at is the start of the current upload
      * in unix ms and doubles as its generation (raised by every start
      * over); updated_at, in unix ms, ages incomplete uploads.

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The keys family, written once for both backends over the statement
- * runner (fy_sql_run): API key records in {s}api_keys. Times cross the
+ * runner (fy_sql_run): API key records in {s}api_keys, and the previous
+ * secret of a rotated key in {s}api_key_previous. Times cross the
  * interface as unix seconds, 0 for none.
  */
 #include "store/store_int.h"
@@ -9,13 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fy.h"
 
 #define KEY_COLS                                                               \
     "id, secret_hash, device, region, admin, {epoch:created_at},"              \
     " coalesce({epoch:expires_at}, 0), coalesce({epoch:revoked_at}, 0),"       \
-    " coalesce({epoch:last_used_at}, 0)"
+    " coalesce({epoch:last_used_at}, 0),"                                      \
+    " coalesce((SELECT p.secret_hash FROM {s}api_key_previous p"               \
+    " WHERE p.id = {s}api_keys.id), ''),"                                      \
+    " coalesce((SELECT {epoch:p.until_at} FROM {s}api_key_previous p"          \
+    " WHERE p.id = {s}api_keys.id), 0)"
 
 static int key_put(struct fy_store *st, const struct fy_key *k,
                    struct ferry_err *err)
@@ -56,6 +62,8 @@ static int key_from_row(const char *const *c, struct fy_key *k)
     k->expires_at = num(c[6]);
     k->revoked_at = num(c[7]);
     k->last_used_at = num(c[8]);
+    snprintf(k->prev_hash, sizeof(k->prev_hash), "%s", c[9] ? c[9] : "");
+    k->prev_until = num(c[10]);
     if (!k->device || (c[3] && !k->region)) {
         fy_key_release(k);
         return FERRY_ENOMEM;
@@ -157,6 +165,57 @@ static int key_revoke(struct fy_store *st, const char *id,
     return rc;
 }
 
+/*
+ * Two statements, no transaction: the previous secret is written first, so
+ * that no moment exists in which neither secret is accepted; the new one
+ * replaces exactly the secret read, so of two rotations at once one wins
+ * and the other changes nothing that matters (the previous secret it wrote
+ * is the same one) and says so.
+ */
+static int key_rotate(struct fy_store *st, const char *id, const char *new_hash,
+                      int64_t overlap_s, struct ferry_err *err)
+{
+    struct fy_key k;
+    int rc = key_get(st, id, &k, err);
+    struct fy_sql_arg prev[] = {FY_SQL_S(id), FY_SQL_S(k.hash),
+                                FY_SQL_I((int64_t)time(NULL) + overlap_s)};
+    struct fy_sql_arg next[] = {FY_SQL_S(id), FY_SQL_S(new_hash),
+                                FY_SQL_S(k.hash)};
+    struct fy_sql_q keep = {
+        .sql = "INSERT INTO {s}api_key_previous (id, secret_hash, until_at)"
+               " VALUES ($1, $2, {ts:$3}) ON CONFLICT (id) DO UPDATE SET"
+               " secret_hash = excluded.secret_hash,"
+               " until_at = excluded.until_at",
+        .args = prev,
+        .nargs = FY_ARRAY_LEN(prev),
+        .what = "keep the previous secret",
+    };
+    struct fy_sql_q swap = {
+        .sql = "UPDATE {s}api_keys SET secret_hash = $2 WHERE id = $1"
+               " AND secret_hash = $3 AND revoked_at IS NULL",
+        .args = next,
+        .nargs = FY_ARRAY_LEN(next),
+        .what = "rotate key",
+    };
+
+    if (rc < 0)
+        return rc;
+    if (k.revoked_at)
+        rc = fy_err_set(err, FERRY_ECONFLICT,
+                        "key '%s' is revoked: create a new one instead", id);
+    if (rc == 0)
+        rc = fy_sql_run(st, &keep, err);
+    if (rc == 0)
+        rc = fy_sql_run(st, &swap, err);
+    if (rc == 0 && swap.changes == 0)
+        rc = fy_err_set(err, FERRY_ECONFLICT,
+                        "key '%s' was rotated or revoked meanwhile; nothing"
+                        " changed: run the rotation again",
+                        id);
+    fy_key_release(&k);
+    return rc;
+}
+
 static int key_touch(struct fy_store *st, const char *id, struct ferry_err *err)
 {
     const struct fy_sql_arg args[] = {FY_SQL_S(id)};
@@ -182,5 +241,6 @@ const struct fy_store_key_ops fy_store_sql_key_ops = {
     .get = key_get,
     .list = key_list,
     .revoke = key_revoke,
+    .rotate = key_rotate,
     .touch = key_touch,
 };

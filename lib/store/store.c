@@ -148,6 +148,13 @@ int fy_store_key_revoke(struct fy_store *st, const char *id,
     return st->ops->keys->revoke(st, id, err);
 }
 
+int fy_store_key_rotate(struct fy_store *st, const char *id,
+                        const char *new_hash, int64_t overlap_s,
+                        struct ferry_err *err)
+{
+    return st->ops->keys->rotate(st, id, new_hash, overlap_s, err);
+}
+
 int fy_store_key_touch(struct fy_store *st, const char *id,
                        struct ferry_err *err)
 {

@@ -25,6 +25,13 @@ struct fy_key {
     bool admin;
     int64_t created_at, expires_at, revoked_at,
         last_used_at; /* unix s; 0 none */
+    /*
+     * The secret before the last `keys rotate`, accepted until prev_until
+     * (unix s); "" and 0 when the key was never rotated.
+     */
+    char prev_hash[65];
+    int64_t prev_until;
+    bool previous; /* fy_key_verify: the request used the previous secret */
 };
 
 void fy_key_release(struct fy_key *k);
@@ -145,6 +152,16 @@ int fy_store_key_list(struct fy_store *st, fy_key_cb *cb, void *ud,
                       struct ferry_err *err);
 /* FERRY_ENOTFOUND when no key has that id. */
 int fy_store_key_revoke(struct fy_store *st, const char *id,
+                        struct ferry_err *err);
+/*
+ * A new secret (its hash) for key id: the current one becomes the previous
+ * secret, accepted for overlap_s more seconds (0: refused at once), in
+ * place of any earlier previous one. FERRY_ENOTFOUND when no key has that
+ * id, FERRY_ECONFLICT when it is revoked or another
+ * rotation or revocation of it won the race (nothing changed: try again).
+ */
+int fy_store_key_rotate(struct fy_store *st, const char *id,
+                        const char *new_hash, int64_t overlap_s,
                         struct ferry_err *err);
 /* Records the key's use (at most one write a minute per key). */
 int fy_store_key_touch(struct fy_store *st, const char *id,

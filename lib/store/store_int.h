@@ -25,6 +25,8 @@ struct fy_store_key_ops {
     int (*list)(struct fy_store *st, fy_key_cb *cb, void *ud,
                 struct ferry_err *err);
     int (*revoke)(struct fy_store *st, const char *id, struct ferry_err *err);
+    int (*rotate)(struct fy_store *st, const char *id, const char *new_hash,
+                  int64_t overlap_s, struct ferry_err *err);
     int (*touch)(struct fy_store *st, const char *id, struct ferry_err *err);
 };
 

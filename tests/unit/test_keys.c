@@ -354,6 +354,95 @@ static void test_verify_malformed(void **state)
     fy_key_release(&rec);
 }
 
+/* verify of text: its code, its wire code, whether the previous secret. */
+static int verify_as(struct fx *fx, const char *text, int *wire, bool *prev)
+{
+    struct fy_key got;
+    struct ferry_err err = {0};
+    int rc = fy_key_verify(fx->st, text, strlen(text), &got, &err);
+
+    *wire = err.wire;
+    *prev = rc == 0 && got.previous;
+    fy_key_release(&got);
+    return rc;
+}
+
+/* The old secret within the overlap, after it, and a second rotation. */
+static void test_verify_rotated(void **state)
+{
+    struct fx *fx = *state;
+    struct fy_key rec;
+    struct ferry_err err = {0};
+    char old[FY_KEY_LEN + 1], mid[FY_KEY_LEN + 1], cur[FY_KEY_LEN + 1];
+    char hash[65];
+    int wire;
+    bool prev;
+
+    make_key(fx, "pc1", 0, &rec, old);
+    assert_int_equal(fy_key_new_secret(rec.id, hash, mid, &err), 0);
+    assert_memory_equal(mid, old, 3 + FY_KEY_ID_LEN + 1); /* same id */
+    assert_memory_not_equal(mid, old, FY_KEY_LEN);
+    assert_int_equal(fy_store_key_rotate(fx->st, rec.id, hash, 3600, &err), 0);
+    assert_int_equal(verify_as(fx, mid, &wire, &prev), 0);
+    assert_false(prev);
+    assert_int_equal(verify_as(fx, old, &wire, &prev), 0);
+    assert_true(prev);
+    /* A second rotation with no overlap: mid is refused as rotated at
+       once, old is no secret of this key any more. */
+    assert_int_equal(fy_key_new_secret(rec.id, hash, cur, &err), 0);
+    assert_int_equal(fy_store_key_rotate(fx->st, rec.id, hash, 0, &err), 0);
+    assert_int_equal(verify_as(fx, cur, &wire, &prev), 0);
+    assert_int_equal(verify_as(fx, mid, &wire, &prev), FERRY_EAUTH);
+    assert_int_equal(wire, FERRY_WIRE_KEY_ROTATED);
+    assert_int_equal(verify_as(fx, old, &wire, &prev), FERRY_EAUTH);
+    assert_int_equal(wire, 0);
+    /* Revoked: neither secret, and no rotation of it. */
+    assert_int_equal(fy_store_key_revoke(fx->st, rec.id, &err), 0);
+    assert_int_equal(verify_as(fx, cur, &wire, &prev), FERRY_EAUTH);
+    assert_int_equal(fy_store_key_rotate(fx->st, rec.id, hash, 60, &err),
+                     FERRY_ECONFLICT);
+    assert_int_equal(
+        fy_store_key_rotate(fx->st, "0000000000000000", hash, 60, &err),
+        FERRY_ENOTFOUND);
+    fy_key_release(&rec);
+}
+
+static void test_duration(void **state)
+{
+    static const struct {
+        const char *text;
+        int64_t secs; /* -1: refused */
+    } cases[] = {
+        {"90s", 90},
+        {"15m", 900},
+        {"12h", 43200},
+        {"30d", 2592000},
+        {"36500d", 3153600000LL},
+        {"36501d", -1},
+        {"0s", -1},
+        {"s", -1},
+        {"10", -1},
+        {"-5m", -1},
+        {"5w", -1},
+        {"1.5h", -1},
+        {"", -1},
+        {"99999999999s", -1},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < FY_ARRAY_LEN(cases); i++) {
+        int64_t got = -1;
+        int rc = fy_key_duration(cases[i].text, &got);
+
+        if (rc < 0)
+            got = -1;
+        if (got != cases[i].secs)
+            fail_msg("'%s': %lld, want %lld", cases[i].text, (long long)got,
+                     (long long)cases[i].secs);
+    }
+    assert_int_equal(fy_key_duration(NULL, &(int64_t){0}), FERRY_EINVAL);
+}
+
 static void test_contract_cannot_alias_key_table(void **state)
 {
     static const char text[] =
@@ -391,6 +480,8 @@ int main(void)
         T(test_verify_revoked),
         T(test_verify_expired),
         T(test_verify_malformed),
+        T(test_verify_rotated),
+        cmocka_unit_test(test_duration),
         T(test_contract_cannot_alias_key_table),
     };
 

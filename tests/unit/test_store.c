@@ -373,6 +373,48 @@ static void case_keys_revoke_touch(struct fx *fx)
     assert_int_equal(fy_store_key_touch(fx->st, "9999999999999999", &err), 0);
 }
 
+/* The previous secret and its end are read back with the key. */
+static void case_keys_rotate(struct fx *fx)
+{
+    struct fy_key k = key_rec(fx, "0123456789abcdef", NULL, false, 0);
+    struct fy_key out;
+    struct ferry_err err = {0};
+    char h1[65], h2[65];
+    int64_t now = (int64_t)time(NULL);
+
+    memset(h1, '1', 64);
+    memset(h2, '2', 64);
+    h1[64] = h2[64] = '\0';
+    assert_int_equal(fy_store_key_put(fx->st, &k, &err), 0);
+    assert_int_equal(fy_store_key_get(fx->st, k.id, &out, &err), 0);
+    assert_string_equal(out.prev_hash, "");
+    assert_int_equal(out.prev_until, 0);
+    fy_key_release(&out);
+    assert_int_equal(fy_store_key_rotate(fx->st, k.id, h1, 600, &err), 0);
+    assert_int_equal(fy_store_key_get(fx->st, k.id, &out, &err), 0);
+    assert_string_equal(out.hash, h1);
+    assert_string_equal(out.prev_hash, k.hash);
+    assert_true(llabs(out.prev_until - (now + 600)) < 60);
+    fy_key_release(&out);
+    /* Again: the previous one is the one just replaced, and a listing
+       carries it too. */
+    assert_int_equal(fy_store_key_rotate(fx->st, k.id, h2, 0, &err), 0);
+    assert_int_equal(fy_store_key_get(fx->st, k.id, &out, &err), 0);
+    assert_string_equal(out.hash, h2);
+    assert_string_equal(out.prev_hash, h1);
+    assert_true(llabs(out.prev_until - now) < 60);
+    fy_key_release(&out);
+    assert_int_equal(
+        fy_store_key_rotate(fx->st, "9999999999999999", h1, 0, &err),
+        FERRY_ENOTFOUND);
+    assert_int_equal(fy_store_key_revoke(fx->st, k.id, &err), 0);
+    assert_int_equal(fy_store_key_rotate(fx->st, k.id, h1, 0, &err),
+                     FERRY_ECONFLICT);
+    assert_int_equal(fy_store_key_get(fx->st, k.id, &out, &err), 0);
+    assert_string_equal(out.hash, h2); /* unchanged */
+    fy_key_release(&out);
+}
+
 /* ---- dashboard sessions ------------------------------------------------- */
 
 static void case_dash_sessions(struct fx *fx)
@@ -2630,6 +2672,7 @@ static void case_dash_reads(struct fx *fx)
     X(keys_put_get)                                                            \
     X(keys_list)                                                               \
     X(keys_revoke_touch)                                                       \
+    X(keys_rotate)                                                             \
     X(dash_sessions)                                                           \
     X(dash_reads)                                                              \
     X(apply_lww)                                                               \

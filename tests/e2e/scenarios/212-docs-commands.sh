@@ -30,6 +30,7 @@ check_usage usage-status "$FERRY" status
 check_usage usage-ferryd "$FERRYD"
 check_usage usage-migrate "$FERRYD" migrate
 check_usage usage-keys "$FERRYD" keys
+check_usage usage-routes "$FERRYD" routes
 check_usage usage-serve "$FERRYD" serve
 docs_has $CM "print \`$("$FERRY" --version)\` and exit 0"
 docs_has $CM "print \`$("$FERRYD" --version)\` and exit 0"
