@@ -89,7 +89,8 @@ int agent_open(struct agent_ctx *ctx, struct fy_agent_config *cfg, sqlite3 **db,
         rc = rc > 0 ? 0 : rc;
     }
     if (rc < 0) {
-        if (rc != FERRY_EBUSY)
+        /* A locked database or a full disk pass; they are not the config. */
+        if (rc != FERRY_EBUSY && rc != FERRY_ENOSPC)
             err->code = FERRY_ECONFIG;
         sqlite3_close(*db);
         *db = NULL;

@@ -33,7 +33,8 @@
     X(EMETHOD, "method not allowed")                                           \
     X(ERANGE, "range not satisfiable")                                         \
     X(EEXPIRED, "expired")                                                     \
-    X(EVERSION, "contract version not accepted")
+    X(EVERSION, "contract version not accepted")                               \
+    X(ENOSPC, "no space left on the disk")
 
 enum ferry_errno {
     FERRY_OK = 0,
@@ -66,8 +67,9 @@ const char *ferry_err_name(int code);
 
 /*
  * True when retrying the same operation later may succeed: timeouts,
- * refused connections, HTTP 5xx/429, a busy or unavailable store. Only the
- * retry policy should call this.
+ * refused connections, HTTP 5xx/429, a busy or unavailable store, a full
+ * disk (FERRY_ENOSPC: the data is not at fault, freeing space lets the same
+ * write through). Only the retry policy should call this.
  */
 bool ferry_err_is_transient(int code);
 

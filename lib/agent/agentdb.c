@@ -300,46 +300,52 @@ static const struct step {
     {"capture triggers read the clock without parsing 'now'", wall_v7},
 };
 
-static bool has_table(sqlite3 *db, const char *name)
+/*
+ * *found: whether sql (bound to a, b) has a row. A failed read is an error,
+ * not "no": on a full disk a WAL database cannot even be read once its
+ * -shm file is gone, and taking that for "no ferry tables" would start an
+ * upgrade from schema 0.
+ */
+static int has_row(sqlite3 *db, const char *sql, const char *a, const char *b,
+                   bool *found, struct ferry_err *err)
 {
     sqlite3_stmt *st = NULL;
-    bool found = false;
+    int rc = 0, step;
 
-    if (sqlite3_prepare_v2(db,
-                           "SELECT 1 FROM main.sqlite_master WHERE type ="
-                           " 'table' AND name = ?",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        found = sqlite3_step(st) == SQLITE_ROW;
-    }
+    *found = false;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return fy_sqlite_fail(db, "cannot read ferry's tables", err);
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (b)
+        sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+    step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        *found = true;
+    else if (step != SQLITE_DONE)
+        rc = fy_sqlite_fail(db, "cannot read ferry's tables", err);
     sqlite3_finalize(st);
-    return found;
+    return rc;
 }
 
-static bool has_column(sqlite3 *db, const char *table, const char *col)
+static int has_table(sqlite3 *db, const char *name, bool *found,
+                     struct ferry_err *err)
 {
-    sqlite3_stmt *st = NULL;
-    bool found = false;
-
-    if (sqlite3_prepare_v2(db,
-                           "SELECT 1 FROM pragma_table_info(?) WHERE name = ?",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
-        found = sqlite3_step(st) == SQLITE_ROW;
-    }
-    sqlite3_finalize(st);
-    return found;
+    return has_row(db,
+                   "SELECT 1 FROM main.sqlite_master WHERE type = 'table'"
+                   " AND name = ?1",
+                   name, NULL, found, err);
 }
 
 int fy_agentdb_version(sqlite3 *db, int *version, struct ferry_err *err)
 {
     int64_t v = -1;
+    bool found;
     int rc;
 
     *version = 0;
-    if (!has_table(db, "_ferry_state"))
-        return 0;
+    rc = has_table(db, "_ferry_state", &found, err);
+    if (rc < 0 || !found)
+        return rc;
     rc = fy_state_get_int(db, "schema", -1, &v, err);
     if (rc < 0)
         return rc;
@@ -348,9 +354,14 @@ int fy_agentdb_version(sqlite3 *db, int *version, struct ferry_err *err)
         return 0;
     }
     /* Written before versions: its layout says which one. */
-    if (has_table(db, "_ferry_outbox"))
-        *version = has_column(db, "_ferry_outbox", "pk2") ? 2 : 1;
-    return 0;
+    rc = has_table(db, "_ferry_outbox", &found, err);
+    if (rc < 0 || !found)
+        return rc;
+    rc = has_row(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
+                 "_ferry_outbox", "pk2", &found, err);
+    if (rc == 0)
+        *version = found ? 2 : 1;
+    return rc;
 }
 
 /* Runs the steps after version `from`, inside the caller's transaction. */

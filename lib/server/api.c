@@ -83,7 +83,10 @@ void fy_api_failure(struct fy_http_resp *resp, int rc,
     fy_metrics_store_error(status);
     if (status == 503) {
         fy_warn("store", "request answered 503: %s", err->msg);
-        fy_http_error(resp, wire, "the store is unavailable; retry later",
+        fy_http_error(resp, wire,
+                      rc == FERRY_ENOSPC
+                          ? "the server's disk is full; retry later"
+                          : "the store is unavailable; retry later",
                       NULL);
         resp->retry_after = RETRY_AFTER_S;
     } else {

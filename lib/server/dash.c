@@ -323,8 +323,7 @@ static void store_failed(struct fy_http_resp *resp, const char *csrf, int rc,
                          const struct ferry_err *err)
 {
     fy_error("dashboard", "store: %s", err->msg);
-    error_page(resp, rc == FERRY_EUNAVAIL || rc == FERRY_EBUSY ? 503 : 500,
-               csrf,
+    error_page(resp, ferry_err_is_transient(rc) ? 503 : 500, csrf,
                "The store cannot answer now; the server log has the"
                " detail.");
 }

@@ -151,17 +151,22 @@ static const struct fy_sql_word pg_words[] = {
                    " ('pg_catalog', 'information_schema')"},
 };
 
-/* SQLSTATE classes that mean "the server is not there right now". */
-static int classify(PGconn *conn, const PGresult *r)
+int fy_pg_sqlstate_err(const char *state)
 {
-    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-
-    if (PQstatus(conn) != CONNECTION_OK)
-        return FERRY_EUNAVAIL;
     if (!state)
         return FERRY_ESTORE;
-    if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
-        strcmp(state, "53300") == 0)
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
+        return FERRY_EUNAVAIL;
+    /*
+     * A full disk (53100: a table, an index or a temporary file could not
+     * grow) and the server's other resources and I/O (class 53, class 58)
+     * are the server's state, not the batch's: never a reason to park a
+     * row. On a full disk the session is kept (only the transaction
+     * failed); the others drop it like a lost connection.
+     */
+    if (strcmp(state, "53100") == 0)
+        return FERRY_ENOSPC;
+    if (strncmp(state, "53", 2) == 0 || strncmp(state, "58", 2) == 0)
         return FERRY_EUNAVAIL;
     if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
         strcmp(state, "55P03") == 0)
@@ -183,6 +188,14 @@ static int classify(PGconn *conn, const PGresult *r)
         strcmp(state, "3F000") == 0)
         return FERRY_ECONFIG;
     return FERRY_ESTORE;
+}
+
+static int classify(PGconn *conn, const PGresult *r)
+{
+    if (PQstatus(conn) != CONNECTION_OK)
+        return FERRY_EUNAVAIL;
+    return fy_pg_sqlstate_err(r ? PQresultErrorField(r, PG_DIAG_SQLSTATE)
+                                : NULL);
 }
 
 static void first_line(char *dst, size_t n, const char *src)

@@ -213,4 +213,13 @@ extern const char fy_sql_device_ack_sql[];
 extern const struct fy_store_ops fy_store_sqlite_ops;
 extern const struct fy_store_ops fy_store_pg_ops;
 
+/*
+ * The FERRY_E* of a PostgreSQL SQLSTATE (NULL: none): what the caller can
+ * do about the failure. A full disk (53100) is FERRY_ENOSPC, the server's
+ * other resources and I/O (classes 08, 57P, 53, 58) FERRY_EUNAVAIL, both
+ * retried and never blamed on a row; data errors (22, 23, 21000, 54)
+ * FERRY_ECONTRACT, the batch's fault. pg.c's, in the open for its tests.
+ */
+int fy_pg_sqlstate_err(const char *state);
+
 #endif

@@ -46,6 +46,7 @@ bool ferry_err_is_transient(int code)
     case FERRY_EUNAVAIL:
     case FERRY_ERATELIMIT:
     case FERRY_EBUSY:
+    case FERRY_ENOSPC:
         return true;
     default:
         return false;

@@ -13,19 +13,23 @@
 
 /*
  * The FERRY_E* for an SQLite (extended) result code:
- *   BUSY, LOCKED              FERRY_EBUSY: another writer holds the lock;
- *                             retry later.
- *   CANTOPEN, IOERR, FULL     FERRY_EUNAVAIL: the disk, not the data;
- * transient. CONSTRAINT, MISMATCH,     FERRY_ECONTRACT: the data broke a rule
- * of the TOOBIG                    table; retrying the same data fails again.
- *   NOMEM                     FERRY_ENOMEM.
- *   anything else             FERRY_ESTORE.
+ *   BUSY, LOCKED         FERRY_EBUSY: another writer holds the lock; retry
+ *                        later.
+ *   FULL                 FERRY_ENOSPC: the disk is full; retry once there
+ *                        is room. Never the data's fault.
+ *   CANTOPEN, IOERR      FERRY_EUNAVAIL: the disk, not the data; transient.
+ *   CONSTRAINT,          FERRY_ECONTRACT: the data broke a rule of the
+ *   MISMATCH, TOOBIG     table; retrying the same data fails again.
+ *   NOMEM                FERRY_ENOMEM.
+ *   anything else        FERRY_ESTORE.
  */
 int fy_sqlite_errno(int src);
 
 /*
  * Records "WHAT: sqlite's message" in err with the code above (err->sys =
- * src) and returns the code. src is the result of the failed call; db's
+ * src) and returns the code. An IOERR whose errno is ENOSPC or EDQUOT is a
+ * full disk too (FERRY_ENOSPC), and a full disk's message names the
+ * database file. src is the result of the failed call; db's
  * message must still describe it (call before another statement runs).
  */
 int fy_sqlite_fail_rc(sqlite3 *db, int src, const char *what,

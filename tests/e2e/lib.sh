@@ -815,3 +815,49 @@ blob_contract() {
   "primary_key": ["id"], "blob_columns": ["file"]}]}
 JSON
 }
+
+# ---- full disks (scenarios 36x) ------------------------------------------
+# disk_mount DIR SIZE: a tmpfs of SIZE (e.g. 4m) on DIR, recorded in
+# $T/.mounts so that run.sh unmounts it on any exit. A scenario that
+# cannot mount (not root, no tmpfs) skips: exit 77 with the reason.
+disk_mount() {
+    mkdir -p "$1"
+    if ! mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1" 2>"$T/mount.err"; then
+        echo "SKIP: cannot mount a tmpfs on $1: $(cat "$T/mount.err")" >&2
+        exit 77
+    fi
+    echo "$1" >>"$T/.mounts"
+}
+
+# disk_fill DIR: fills DIR's file system to the last byte with DIR/.fill
+# (dd stops at ENOSPC); prints the bytes written
+disk_fill() {
+    dd if=/dev/zero of="$1/.fill" bs=4096 2>/dev/null || true
+    # tmpfs hands out whole pages; a last partial block is taken byte-wise
+    dd if=/dev/zero bs=1 count=8192 2>/dev/null >>"$1/.fill" || true
+    _avail=$(df -B1 --output=avail "$1" | tail -n 1 | tr -d ' ')
+    [ "$_avail" -eq 0 ] || fail "disk_fill: $_avail bytes still free on $1"
+    stat -c %s "$1/.fill"
+}
+
+# disk_free DIR: gives the filler's space back
+disk_free() {
+    rm -f "$1/.fill"
+}
+
+# disk_unmount_all RC: run.sh's cleanup, after the scenario's processes
+# ended; on a failure (RC not 0) the files are copied out first (the
+# filler aside), so that $T keeps them
+disk_unmount_all() {
+    [ -f "$T/.mounts" ] || return 0
+    [ -n "${FERRYD_PID:-}" ] && wait "$FERRYD_PID" 2>/dev/null
+    while IFS= read -r _m; do
+        if [ "$1" -ne 0 ] && [ "$1" -ne 77 ]; then
+            rm -f "$_m/.fill"
+            cp -a "$_m" "$_m.kept" 2>/dev/null
+        fi
+        umount "$_m" 2>/dev/null || umount -l "$_m" 2>/dev/null ||
+            echo "cannot unmount $_m" >&2
+    done <"$T/.mounts"
+    rm -f "$T/.mounts"
+}

@@ -25,7 +25,10 @@ cleanup() {
     pkill -9 -P $$ 2>/dev/null
     [ -n "${OWN_PG:-}" ] && pg_cluster_stop "$OWN_PG"
     [ -f "$T/bouncer/pgbouncer.pid" ] && kill "$(cat "$T/bouncer/pgbouncer.pid")" 2>/dev/null
-    if [ $rc -eq 0 ]; then
+    # A scenario's own undoing (a tablespace, ...), then its tmpfs mounts
+    command -v scenario_cleanup >/dev/null 2>&1 && scenario_cleanup
+    disk_unmount_all $rc
+    if [ $rc -eq 0 ] || [ $rc -eq 77 ]; then
         rm -rf "$T"
     else
         echo "scenario $SCENARIO_NAME ($STORE) failed; logs and databases in $T" >&2
