@@ -861,3 +861,46 @@ disk_unmount_all() {
     done <"$T/.mounts"
     rm -f "$T/.mounts"
 }
+
+# disk_store SIZE: the store on a tmpfs of SIZE at $T/sdisk, before
+# ferryd_migrate. SQLite: the store's file is there. PostgreSQL: a
+# tablespace there made the database's own (ALTER DATABASE ... SET
+# TABLESPACE: its tables, indexes, catalogs and temporary files), while
+# the WAL stays on the cluster's disk: a WAL write that fails makes
+# PostgreSQL PANIC and restart, which is a crash, not a full disk. Needs
+# the harness's own cluster (a server elsewhere cannot see the mount).
+disk_store() {
+    disk_mount "$T/sdisk" "$1"
+    case $STORE in
+    sqlite)
+        STORE_URL="sqlite:$T/sdisk/store.db"
+        export STORE_URL
+        return 0
+        ;;
+    esac
+    if [ ! -f "$PG_STATE/pgdir" ]; then
+        echo "SKIP: the tablespace needs the harness's own PostgreSQL" >&2
+        exit 77
+    fi
+    chown postgres "$T/sdisk" || fail "chown the tablespace's directory"
+    DISK_DB=${STORE_URL##*/}
+    DISK_PG=${PG_DSN:-$(cat "$PG_STATE/dsn")}
+    psql "$DISK_PG" -qAt -v ON_ERROR_STOP=1 \
+        -c "CREATE TABLESPACE ${DISK_DB}_ts LOCATION '$T/sdisk'" ||
+        fail "create tablespace"
+    # run.sh calls this on any exit, before it unmounts the tmpfs
+    scenario_cleanup() {
+        psql "$DISK_PG" -qAt -c "DROP DATABASE IF EXISTS $DISK_DB WITH (FORCE)" \
+            >/dev/null 2>&1
+        psql "$DISK_PG" -qAt -c "DROP TABLESPACE IF EXISTS ${DISK_DB}_ts" \
+            >/dev/null 2>&1
+    }
+    psql "$DISK_PG" -qAt -v ON_ERROR_STOP=1 \
+        -c "ALTER DATABASE $DISK_DB SET TABLESPACE ${DISK_DB}_ts" ||
+        fail "move the database to the tablespace"
+}
+
+# ferryd_503s: how many requests ferryd has answered 503 so far
+ferryd_503s() {
+    grep -c 'request answered 503' "$T/ferryd.log" || true
+}
