@@ -110,6 +110,7 @@ static int parse_sync(int argc, char **argv, struct fy_agent_opts *ao,
         {NULL, 0, NULL, 0}};
     long v;
     int c, rc = 0;
+    bool poll = false;
 
     while (rc == 0 && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -121,6 +122,7 @@ static int parse_sync(int argc, char **argv, struct fy_agent_opts *ao,
             break;
         case 'p':
             rc = duration_opt("--poll", optarg, &o->poll_ms);
+            poll = true;
             break;
         case 'r':
             if (agent_parse_long(optarg, 0, 7 * 86400, &v) < 0)
@@ -140,6 +142,14 @@ static int parse_sync(int argc, char **argv, struct fy_agent_opts *ao,
     }
     if (rc == 0 && (optind < argc || (o->watch && o->every_ms)))
         return agent_usage_error(sync_usage);
+    /*
+     * Without --watch nothing polls: taking the flag would run a sync
+     * once (or --every) while the user believes it polls.
+     */
+    if (rc == 0 && poll && !o->watch) {
+        fprintf(stderr, "ferry sync: --poll needs --watch\n");
+        return AGENT_USAGE;
+    }
     return rc;
 }
 

@@ -862,7 +862,8 @@ static int request_page(struct puller *p, const struct fy_http_reply **rep,
     long before = p->a->retries;
     int rc;
 
-    fy_buf_addf(&path, "/v1/changes?limit=%d", p->limit);
+    fy_buf_addf(&path, "/v1/changes?limit=%d&device=", p->limit);
+    fy_buf_add_query(&path, p->device);
     if (p->cursor) {
         fy_buf_adds(&path, "&since=");
         fy_buf_add_query(&path, p->cursor);

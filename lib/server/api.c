@@ -494,7 +494,10 @@ static void handle_changes(struct fy_http_req *req, struct fy_http_resp *resp,
     int rc;
 
     assert(req->ctx);
-    rc = fy_changes_wait_ms(fy_http_query(req, "wait"), &wait_ms, &err);
+    rc = fy_changes_device_ok(&((struct api_req *)req->ctx)->key,
+                              fy_http_query(req, "device"), &err);
+    if (rc == 0)
+        rc = fy_changes_wait_ms(fy_http_query(req, "wait"), &wait_ms, &err);
     deadline = fy_now_ms() + wait_ms;
     while (rc == 0) {
         uint64_t gen = api->notify ? fy_notify_gen(api->notify) : 0;

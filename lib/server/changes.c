@@ -93,6 +93,20 @@ static int parse_limit(const char *s, size_t *limit, struct ferry_err *err)
     return 0;
 }
 
+int fy_changes_device_ok(const struct fy_key *key, const char *device,
+                         struct ferry_err *err)
+{
+    /*
+     * An agent given another device's key would pull as that device:
+     * incremental pages leave out that device's own writes, and the
+     * agent's cursor moves past them, so it would never get them.
+     */
+    if (!device || strcmp(device, key->device) == 0)
+        return 0;
+    return fy_err_set(err, FERRY_EFORBIDDEN, "this key belongs to device '%s'",
+                      key->device);
+}
+
 int fy_changes_wait_ms(const char *text, int64_t *ms, struct ferry_err *err)
 {
     const char *p = text;

@@ -35,4 +35,12 @@ int fy_changes_run(struct fy_store *st, const struct fy_contract *c,
  */
 int fy_changes_wait_ms(const char *text, int64_t *ms, struct ferry_err *err);
 
+/*
+ * The ?device= text (NULL: not given, 0): a client that names its device
+ * must hold that device's key, else FERRY_EFORBIDDEN (403 forbidden), as
+ * a push body's "device" is checked.
+ */
+int fy_changes_device_ok(const struct fy_key *key, const char *device,
+                         struct ferry_err *err);
+
 #endif
