@@ -78,6 +78,8 @@ void fy_sleep_ms(int64_t ms);
  */
 bool fy_wait_stop(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *stop,
                   int64_t ms);
+/* *ts = now + ms on CLOCK_REALTIME: pthread_cond_timedwait's deadline. */
+void fy_deadline_ms(struct timespec *ts, int64_t ms);
 
 /*
  * Formats a Unix time as local ISO 8601 with its offset, e.g.

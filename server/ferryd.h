@@ -17,6 +17,7 @@ enum ferryd_exit {
 };
 
 #include "http/route.h"
+#include "server/admit.h"
 
 #define FERRYD_MAX_ALIAS_PARAMS FY_ROUTE_MAX_PARAMS
 
@@ -36,6 +37,16 @@ struct ferryd_alias {
 };
 
 #define FERRYD_MAX_ALIASES 32
+/* Keys with limits of their own in "rate_limit" */
+#define FERRYD_MAX_RATE_KEYS 256
+/*
+ * Requests of one key in flight at once by default: an agent makes one at
+ * a time (two with --watch's long poll); a flood is refused before it
+ * ties up threads and store connections that other devices need.
+ */
+#define FERRYD_KEY_CONCURRENT 16
+/* Seconds a request's head may take to arrive (a slow-client defence). */
+#define FERRYD_REQUEST_TIMEOUT_S 30
 
 /* How long deletes stay pullable by default: 30 days. */
 #define FERRYD_TOMBSTONE_RETENTION_S (30L * 86400)
@@ -83,6 +94,13 @@ struct ferryd_settings {
     struct json_t *expect; /* borrowed from the file; NULL: none */
     const char *alert_url;
     size_t alert_interval_s; /* 0: FERRYD_ALERT_INTERVAL_S */
+    /* "rate_limit": per-key limits (docs/configuration.md#rate-limits) */
+    struct fy_admit_limits rate;
+    struct fy_admit_override rate_keys[FERRYD_MAX_RATE_KEYS];
+    size_t nrate_keys;
+    /* connections: at once, from one address, a request head's seconds */
+    size_t max_connections, max_connections_per_ip, request_timeout_s;
+    size_t connection_timeout_s; /* idle */
 };
 
 struct fy_http_router;
@@ -104,5 +122,9 @@ int ferryd_backup(struct ferryd_settings *s, int argc, char **argv);
 int ferryd_restore(struct ferryd_settings *s, int argc, char **argv);
 int ferryd_expire_cursors(struct ferryd_settings *s, int argc, char **argv);
 int ferryd_exit_code(int rc);
+/* ferryd_limits.c: the settings' "rate_limit" into s (FERRYD_CONFIG) */
+struct json_t;
+int ferryd_take_rate_limit(const char *path, struct json_t *v,
+                           struct ferryd_settings *s);
 
 #endif

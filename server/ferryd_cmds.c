@@ -740,7 +740,7 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
     struct fy_http_server *srv = NULL;
     struct fy_http_router *router = NULL;
     struct fy_api api = {.pool_wait_ms = 5000};
-    struct fy_http_config hc = {.max_conns = 1024, .timeout_s = 60};
+    struct fy_http_config hc = {0};
     struct fy_maint_opts mo = {0};
     struct fy_maint *maint = NULL;
     struct fy_health_expect *expect = NULL;
@@ -838,6 +838,19 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
                 .instance = api.instance},
             &alert, &err);
     if (rc == 0)
+        rc = fy_admit_new(&s->rate, s->rate_keys, s->nrate_keys, &api.admit,
+                          &err);
+    hc.max_conns = s->max_connections ? (unsigned)s->max_connections : 1024;
+    /* One address may hold a quarter: a slow-client flood from one host
+       leaves room for the others (behind a proxy, raise it). */
+    hc.max_conns_per_ip = s->max_connections_per_ip
+                              ? (unsigned)s->max_connections_per_ip
+                              : (hc.max_conns + 3) / 4;
+    hc.timeout_s =
+        s->connection_timeout_s ? (unsigned)s->connection_timeout_s : 60;
+    hc.head_timeout_s = s->request_timeout_s ? (unsigned)s->request_timeout_s
+                                             : FERRYD_REQUEST_TIMEOUT_S;
+    if (rc == 0)
         rc = fy_http_server_start(&hc, &fy_api_handlers, &api, &srv, &err);
     if (rc == 0) {
         char *shown = fy_store_redact(s->store);
@@ -857,6 +870,7 @@ int ferryd_serve(struct ferryd_settings *s, int argc, char **argv)
     /* Waiting pulls answer now, so that the server's stop is not held. */
     fy_notify_quiesce(api.notify);
     fy_http_server_stop(srv);
+    fy_admit_free(api.admit);
     fy_alert_stop(alert);
     fy_maint_stop(maint); /* writes the device runs still held */
     fy_devruns_free(api.devruns);

@@ -309,6 +309,13 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
         {"dashboard_idle_timeout", NULL, &s->dash_idle_s, NULL, 1, 7 * 86400},
         {"dashboard_session_max", NULL, &s->dash_max_s, NULL, 1, 7 * 86400},
         {"dashboard_secure_cookie", NULL, &s->dash_secure, NULL, 0, 1},
+        /* connections (docs/configuration.md#connections) */
+        {"max_connections", NULL, &s->max_connections, NULL, 1, 100000},
+        {"max_connections_per_ip", NULL, &s->max_connections_per_ip, NULL, 1,
+         100000},
+        /* seconds: a request's head; a connection without a byte */
+        {"request_timeout", NULL, &s->request_timeout_s, NULL, 1, 3600},
+        {"connection_timeout", NULL, &s->connection_timeout_s, NULL, 1, 86400},
     };
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
@@ -335,6 +342,8 @@ static int load_config_file(const char *path, struct ferryd_settings *s,
             rc = take_versions(path, v, s);
         } else if (strcmp(key, "expect") == 0) {
             rc = take_expect(path, v, s);
+        } else if (strcmp(key, "rate_limit") == 0) {
+            rc = ferryd_take_rate_limit(path, v, s);
         } else if (i == (sizeof(known) / sizeof(known[0]))) {
             fprintf(stderr, "ferryd: config '%s': unknown setting \"%s\"\n",
                     path, key);
@@ -455,7 +464,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
-    struct ferryd_settings s = {0};
+    struct ferryd_settings s = {.rate = {.concurrent = FERRYD_KEY_CONCURRENT}};
     const char *config = NULL;
     json_t *file = NULL;
     int c, level = FERRY_LOG_INFO, rc;

@@ -42,12 +42,7 @@ static void nap(struct fy_doorbell *d, long ms)
 {
     struct timespec until;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += ms * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    fy_deadline_ms(&until, ms);
     pthread_cond_timedwait(&d->cv, &d->mu, &until);
 }
 

@@ -6,6 +6,7 @@
  * log; see server.h.
  */
 #include "http/server.h"
+#include "http/conn_guard.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,6 +39,7 @@ struct fy_http_server {
     size_t max_inflight;
     _Atomic size_t inflight; /* bytes of bodies held, all connections */
     unsigned port;
+    struct fy_conn_guard *guard; /* request-head deadlines; NULL: none */
     /* The last libmicrohttpd message while starting, for the error. */
     pthread_mutex_t msg_mu;
     bool starting;
@@ -1116,6 +1118,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         return MHD_NO;
     if (!cs->headers_done) {
         cs->headers_done = true;
+        fy_conn_guard_head(s->guard, c);
         cs->req.method = method;
         cs->req.path = url;
         cs->req.conn = c;
@@ -1180,6 +1183,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     struct fy_http_server *s = cls;
     struct conn_state *cs = *con_cls;
 
+    fy_conn_guard_idle(s->guard, c);
     if (!cs)
         return;
     /* A body cut short: the stream keeps what arrived (server.h). */
@@ -1286,8 +1290,7 @@ static struct MHD_Daemon *start_daemon(struct fy_http_server *s,
 {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
-    /* The last two are the https ones, cut off for plain http. */
-    struct MHD_OptionItem opts[] = {
+    struct MHD_OptionItem opts[12] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, s},
         {MHD_OPTION_SOCK_ADDR, 0, (void *)(uintptr_t)ss},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s},
@@ -1296,22 +1299,27 @@ static struct MHD_Daemon *start_daemon(struct fy_http_server *s,
          NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s ? cfg->timeout_s : 60,
          NULL},
-        {MHD_OPTION_END, 0, NULL},
-        {MHD_OPTION_END, 0, NULL},
-        {MHD_OPTION_END, 0, NULL},
     };
-    const size_t plain = 6;
+    size_t n = 6;
 
+    if (cfg->max_conns_per_ip)
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                            cfg->max_conns_per_ip, NULL};
+    if (s->guard)
+        opts[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION,
+                                    (intptr_t)fy_conn_guard_notify, s->guard};
     if (ss->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (cfg->tls_cert_pem && cfg->tls_key_pem) {
         flags |= MHD_USE_TLS;
         /* MHD's option items hold void *; it only reads these. */
-        opts[plain] = (struct MHD_OptionItem){
+        opts[n++] = (struct MHD_OptionItem){
             MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)(uintptr_t)cfg->tls_cert_pem};
-        opts[plain + 1] = (struct MHD_OptionItem){
+        opts[n++] = (struct MHD_OptionItem){
             MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)cfg->tls_key_pem};
     }
+    opts[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /*
      * The port is passed as well as the address only so that
      * libmicrohttpd's bind error names the port asked for, not 0.
@@ -1348,6 +1356,12 @@ int fy_http_server_start(const struct fy_http_config *cfg,
     s->max_inflight = cfg->max_inflight ? cfg->max_inflight : SIZE_MAX;
     atomic_init(&s->inflight, 0);
     pthread_mutex_init(&s->msg_mu, NULL);
+    if (cfg->head_timeout_s &&
+        (rc = fy_conn_guard_new(cfg->head_timeout_s, &s->guard, err)) < 0) {
+        pthread_mutex_destroy(&s->msg_mu);
+        fy_free(s);
+        return rc;
+    }
     s->starting = true;
     s->d = start_daemon(s, cfg, &ss, port);
     pthread_mutex_lock(&s->msg_mu);
@@ -1357,6 +1371,7 @@ int fy_http_server_start(const struct fy_http_config *cfg,
         rc =
             fy_err_set(err, FERRY_EIO, "cannot listen on '%s': %s", cfg->listen,
                        s->start_msg[0] ? s->start_msg : "unknown reason");
+        fy_conn_guard_free(s->guard);
         pthread_mutex_destroy(&s->msg_mu);
         fy_free(s);
         return rc;
@@ -1377,6 +1392,12 @@ void fy_http_server_stop(struct fy_http_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->d);
+    fy_conn_guard_free(s->guard);
     pthread_mutex_destroy(&s->msg_mu);
     fy_free(s);
+}
+
+unsigned long fy_http_server_cut(const struct fy_http_server *s)
+{
+    return fy_conn_guard_cut(s->guard);
 }

@@ -150,7 +150,11 @@ struct fy_http_config {
     size_t max_inflight; /* bytes of all request bodies held at once; see
                             FY_HTTP_MIN_INFLIGHT */
     unsigned max_conns;
-    unsigned timeout_s; /* idle connection timeout */
+    unsigned max_conns_per_ip; /* 0: no bound per client address */
+    unsigned timeout_s;        /* idle connection timeout */
+    /* seconds a request head may take to arrive (http/conn_guard.h);
+       0: no deadline */
+    unsigned head_timeout_s;
     /*
      * Both set: the listener speaks only https with this certificate
      * (chain) and key, PEM in memory (http/tls.h reads and checks them);
@@ -186,6 +190,8 @@ int fy_http_server_start(const struct fy_http_config *cfg,
                          struct fy_http_server **out, struct ferry_err *err);
 /* Bytes of request bodies held right now (for tests and metrics). */
 size_t fy_http_server_inflight(const struct fy_http_server *s);
+/* Connections closed because their request head came too late. */
+unsigned long fy_http_server_cut(const struct fy_http_server *s);
 /* The bound port (useful with port 0). */
 unsigned fy_http_server_port(const struct fy_http_server *s);
 /* Stops accepting, waits for handlers, frees. Accepts NULL. */

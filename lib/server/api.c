@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "server/admit.h"
 #include "server/blob.h"
 #include "server/attach.h"
 #include "server/changes.h"
@@ -32,6 +33,7 @@
 struct api_req {
     struct fy_key key; /* verified before the body was read */
     char csrf[65];     /* a dashboard session's form token; "" none */
+    bool admitted;     /* counted in by fy_admit_enter: leave when done */
 };
 
 const struct fy_key *fy_api_key(const struct fy_http_req *req)
@@ -361,6 +363,28 @@ static int check_contract_header(struct fy_http_req *req,
     return FERRY_EVERSION;
 }
 
+/*
+ * The key's rate and concurrency limits, last: only a request that would
+ * otherwise be served spends a token, so a client's refused attempts do
+ * not eat into what it may do once it has fixed them.
+ */
+static int admit(struct fy_api *api, struct fy_http_req *req,
+                 struct api_req *ar, struct fy_http_resp *resp)
+{
+    struct ferry_err err = {0};
+    int retry = 0;
+    int rc = fy_admit_enter(api->admit, ar->key.id, fy_mono_s(), &retry, &err);
+
+    if (rc == 0) {
+        ar->admitted = true;
+        return 0;
+    }
+    (void)req;
+    fy_api_failure(resp, rc, &err, NULL);
+    resp->retry_after = retry;
+    return rc;
+}
+
 int fy_api_auth(struct fy_http_req *req, enum fy_http_auth policy,
                 struct fy_http_resp *resp, void *ud)
 {
@@ -385,7 +409,9 @@ int fy_api_auth(struct fy_http_req *req, enum fy_http_auth policy,
     }
     if (check_contract_header(req, ud, resp) < 0)
         return FERRY_EVERSION;
-    return check_region_header(req, &ar->key, resp);
+    if (check_region_header(req, &ar->key, resp) < 0)
+        return FERRY_EFORBIDDEN;
+    return admit(ud, req, ar, resp);
 }
 
 static void handle_push(struct fy_http_req *req, struct fy_http_resp *resp,
@@ -402,8 +428,16 @@ static void handle_push(struct fy_http_req *req, struct fy_http_resp *resp,
 
     /* The auth hook answered anything without a key. */
     assert(ar);
+    /* One push of a key at a time: see admit.h. */
+    rc = fy_admit_push_begin(api->admit, ar->key.id, api->pool_wait_ms, &err);
+    if (rc < 0) {
+        fy_api_failure(resp, rc, &err, NULL);
+        resp->retry_after = 1;
+        return;
+    }
     rc = fy_store_pool_get(api->pool, api->pool_wait_ms, &st, &err);
     if (rc < 0) {
+        fy_admit_push_end(api->admit, ar->key.id);
         fy_api_failure(resp, rc, &err, NULL);
         return;
     }
@@ -424,6 +458,7 @@ static void handle_push(struct fy_http_req *req, struct fy_http_resp *resp,
              res.skipped);
 out:
     fy_store_pool_put(api->pool, st);
+    fy_admit_push_end(api->admit, ar->key.id);
     fy_arena_reset(&arena);
     /* A retried batch that applied nothing new wrote nothing: no run. */
     if (rc < 0 || res.applied > 0)
@@ -719,10 +754,11 @@ void fy_api_done(struct fy_http_req *req, void *ud)
 {
     struct api_req *ar = req->ctx;
 
-    (void)ud;
     fy_metrics_request(req);
     if (!ar)
         return;
+    if (ar->admitted)
+        fy_admit_leave(((struct fy_api *)ud)->admit, ar->key.id);
     fy_key_release(&ar->key);
     fy_free(ar);
     req->ctx = NULL;

@@ -16,6 +16,8 @@
 #include "server/notify.h"
 #include "store/pool.h"
 
+struct fy_admit;
+
 struct fy_api {
     struct fy_store_pool *pool;         /* borrowed */
     const struct fy_contract *contract; /* borrowed */
@@ -39,6 +41,7 @@ struct fy_api {
        Secure flag (served over TLS). */
     int64_t dash_idle_ms, dash_max_ms;
     bool dash_secure;
+    struct fy_admit *admit; /* per-key rate limits (admit.h); NULL: none */
 };
 
 /*

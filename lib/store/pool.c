@@ -72,13 +72,7 @@ int fy_store_pool_get(struct fy_store_pool *p, int wait_ms,
     double waited = 0;
     int rc = 0;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    fy_deadline_ms(&until, wait_ms);
     pthread_mutex_lock(&p->mu);
     if (p->nidle == 0)
         waited = fy_mono_s();

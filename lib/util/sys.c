@@ -40,19 +40,24 @@ void fy_sleep_ms(int64_t ms)
         ;
 }
 
+void fy_deadline_ms(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
 bool fy_wait_stop(pthread_mutex_t *mu, pthread_cond_t *cv, const bool *stop,
                   int64_t ms)
 {
     struct timespec ts;
     bool stopped;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    fy_deadline_ms(&ts, ms);
     pthread_mutex_lock(mu);
     while (!*stop && pthread_cond_timedwait(cv, mu, &ts) != ETIMEDOUT)
         ;
