@@ -1208,6 +1208,8 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
  * libmicrohttpd's own messages, as ferry log lines (escaped like every
  * line). Its error pages are HTML: the log keeps the status, not the page.
  */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) FY_PRINTF(2, 0);
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct fy_http_server *s = cls;

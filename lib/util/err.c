@@ -54,6 +54,9 @@ bool ferry_err_is_transient(int code)
 }
 
 static int err_vset(struct ferry_err *err, int code, int status,
+                    const char *fmt, va_list ap) FY_PRINTF(4, 0);
+
+static int err_vset(struct ferry_err *err, int code, int status,
                     const char *fmt, va_list ap)
 {
     if (!err)
