@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= 2
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps build asan check demo release bench bench-mem deb format format-check lint clean
+.PHONY: all deps build asan check demo release bench bench-mem deb format format-check lint clean fuzz
 
 all: build
 
@@ -46,6 +46,16 @@ bench: release
 bench-mem: release
 	sh bench/mem_flat.sh build-release
 
+# Every libFuzzer target in turn for FUZZ_SECONDS each, one process at a
+# time (docs/internals/fuzzing.md): new inputs and findings land in
+# build-fuzz/fuzz-work/NAME/, then a summary per target.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+	  -DFERRY_DEVELOPER=ON -DFERRY_FUZZ=ON -DFERRY_UNIT_TESTS=OFF >/dev/null
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_all
+	sh tests/fuzz/run.sh all build-fuzz $(FUZZ_SECONDS)
+
 format:
 	clang-format -i $(SOURCES)
 
@@ -56,4 +66,4 @@ lint: build
 	clang-tidy -p $(BUILD) --quiet $(filter %.c,$(SOURCES))
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-tsan build-release build-deb dist
+	rm -rf $(BUILD) $(ASAN_BUILD) build-tsan build-release build-deb build-fuzz dist

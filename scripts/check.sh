@@ -1,8 +1,8 @@
 #!/bin/sh
 # The whole test suite: formatting, then unit and e2e tests on the dev build,
 # again on the ASan+UBSan build (LeakSanitizer on) and on the ThreadSanitizer
-# build. Prints one closing line "N passed, N failed" (tests counted over
-# the three builds).
+# build, then the fuzz targets' corpora and short runs (clang). Prints one
+# closing line "N passed, N failed" (tests counted over the builds).
 set -u
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -64,6 +64,23 @@ if tsan_runs; then
 else
     echo "== build-tsan: skipped: a ThreadSanitizer program does not start on this machine"
 fi
+
+# libFuzzer targets (tests/fuzz, label fuzz): every corpus replayed, then
+# each target fuzzed for 15 s under ASan+UBSan. clang is required.
+suite_fuzz() {
+    echo "== build-fuzz: build"
+    if ! { cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+               -DFERRY_DEVELOPER=ON -DFERRY_FUZZ=ON -DFERRY_UNIT_TESTS=OFF >build-fuzz.build.log 2>&1 &&
+           cmake --build build-fuzz -j "$JOBS" --target fuzz_all >>build-fuzz.build.log 2>&1; }; then
+        tail -n 40 build-fuzz.build.log
+        failed=$((failed + 1))
+        return
+    fi
+    echo "== build-fuzz: tests"
+    ctest --test-dir build-fuzz -L fuzz --output-on-failure 2>&1 | tee build-fuzz.test.log
+    count build-fuzz.test.log
+}
+suite_fuzz
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

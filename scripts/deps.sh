@@ -10,7 +10,8 @@ postgresql postgresql-client pgbouncer curl procps
 clang-format clang-tidy valgrind time python3 python3-requests util-linux
 bsdutils gzip
 jq openssl dpkg-dev systemd
-chromium chromium-driver"
+chromium chromium-driver
+clang"
 
 missing=""
 for p in $PKGS; do
