@@ -50,6 +50,12 @@ int fy_err_set(struct ferry_err *err, int code, const char *fmt, ...)
 int fy_err_status(struct ferry_err *err, int code, int status, const char *fmt,
                   ...) FY_PRINTF(4, 5);
 void fy_err_clear(struct ferry_err *err);
+/*
+ * The FERRY_E* of a failed file operation's errno: FERRY_ENOSPC for a full
+ * disk or quota (ENOSPC, EDQUOT: retried, never the request's fault),
+ * FERRY_ENOMEM, else FERRY_EIO.
+ */
+int fy_err_of_errno(int e);
 
 /* Logging: the threshold is checked before arguments are evaluated. */
 extern int fy_log_threshold;

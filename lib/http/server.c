@@ -64,6 +64,7 @@ struct conn_state {
     bool too_big;
     bool busy;     /* the in-flight budget ran out mid-body */
     bool failed;   /* the body file could not be written */
+    bool full;     /* ... because its disk is full */
     bool answered; /* a response was queued before the body */
     /*
      * A stream route's answer on the headers to a client that did not ask
@@ -771,9 +772,11 @@ static int open_body_file(struct fy_http_server *s, struct conn_state *cs)
     snprintf(path, sizeof(path), "%s/ferryd-body-XXXXXX", s->tmp_dir);
     fd = mkstemp(path);
     if (fd < 0) {
+        int code = fy_err_of_errno(errno);
+
         fy_error("http", "cannot create a body file in '%s': %s", s->tmp_dir,
                  strerror(errno));
-        return FERRY_EIO;
+        return code;
     }
     unlink(path); /* gone with the last descriptor, whatever happens */
     cs->sha = EVP_MD_CTX_new();
@@ -896,7 +899,12 @@ static enum MHD_Result on_headers(struct fy_http_server *s,
     if (is_stream(cs))
         return begin_stream(s, c, cs, declared);
     if (cs->match.route->body.mode == FY_BODY_FILE) {
-        if (open_body_file(s, cs) < 0)
+        int rc = open_body_file(s, cs);
+
+        if (rc == FERRY_ENOSPC)
+            return answer_early(c, cs, ferry_wire_of_err(FERRY_ENOSPC),
+                                "the server's disk is full; retry later");
+        if (rc < 0)
             return answer_early(c, cs, FERRY_WIRE_INTERNAL,
                                 "cannot hold the body; the server log has"
                                 " the detail");
@@ -931,8 +939,10 @@ static void take_file_data(struct conn_state *cs, const char *data, size_t n)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
+            /* The file is unlinked: its blocks go back when it is closed. */
             fy_error("http", "cannot write a body file: %s", strerror(errno));
             cs->failed = true;
+            cs->full = w < 0 && fy_err_of_errno(errno) == FERRY_ENOSPC;
             return;
         }
         data += w;
@@ -1053,6 +1063,10 @@ static enum MHD_Result finish(struct fy_http_server *s,
     if (cs->busy)
         return send_error(c, cs, FERRY_WIRE_SERVER_BUSY,
                           "too many request bodies in flight; retry");
+    /* A full temporary directory passes: 503 and Retry-After. */
+    if (cs->full)
+        return send_error(c, cs, ferry_wire_of_err(FERRY_ENOSPC),
+                          "the server's disk is full; retry later");
     if (cs->failed || (cs->sha && finish_file(cs) < 0))
         return send_error(c, cs, FERRY_WIRE_INTERNAL,
                           "cannot hold the body; the server log has the"

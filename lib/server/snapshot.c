@@ -29,6 +29,7 @@
 #include "json/row.h"
 #include "store/sql.h"
 #include "util/hash.h"
+#include "util/sqlite_err.h"
 #include "fy.h"
 
 /* SQLite's header is 100 bytes; see https://sqlite.org/fileformat.html. */
@@ -282,8 +283,8 @@ static int extract(int body_fd, uint64_t body_size, const char *content_type,
         snprintf(path, pathlen, "%s/ferryd-snapshot-XXXXXX", dir);
         fd = mkstemp(path);
         if (fd < 0 || fy_write_all(fd, (const char *)map + off, n) < 0)
-            rc = fy_err_set(err, FERRY_EIO, "cannot write '%s': %s", path,
-                            strerror(errno));
+            rc = fy_err_set(err, fy_err_of_errno(errno),
+                            "cannot write '%s': %s", path, strerror(errno));
     }
     if (rc < 0 && fd >= 0)
         unlink(path);
@@ -1329,10 +1330,14 @@ struct build {
     size_t nbytes;
 };
 
+/* A full temporary directory is the server's state: 503, retried. */
 static int build_fail(struct build *b, const char *what, struct ferry_err *err)
 {
-    return fy_err_set(err, FERRY_EIO, "cannot build the snapshot (%s): %s",
-                      what, sqlite3_errmsg(b->db));
+    bool full = fy_sqlite_disk_full(b->db, sqlite3_extended_errcode(b->db));
+
+    return fy_err_set(err, full ? FERRY_ENOSPC : FERRY_EIO,
+                      "cannot build the snapshot (%s): %s", what,
+                      sqlite3_errmsg(b->db));
 }
 
 static int exec(struct build *b, const char *sql, struct ferry_err *err)
@@ -1507,8 +1512,8 @@ int fy_snapshot_build(struct fy_store *st, const struct fy_contract *c,
              fy_tmp_dir(tmp_dir));
     tmp = mkstemp(path);
     if (tmp < 0)
-        return fy_err_set(err, FERRY_EIO, "cannot create '%s': %s", path,
-                          strerror(errno));
+        return fy_err_set(err, fy_err_of_errno(errno), "cannot create '%s': %s",
+                          path, strerror(errno));
     if (sqlite3_open_v2(path, &b.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
         rc = build_fail(&b, "open", err);
     if (rc == 0)

@@ -3,6 +3,7 @@
  * Error codes, messages and the transient/permanent split that the retry
  * policy relies on.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -88,6 +89,19 @@ int fy_err_status(struct ferry_err *err, int code, int status, const char *fmt,
     err_vset(err, code, status, fmt, ap);
     va_end(ap);
     return code;
+}
+
+int fy_err_of_errno(int e)
+{
+    switch (e) {
+    case ENOSPC:
+    case EDQUOT:
+        return FERRY_ENOSPC;
+    case ENOMEM:
+        return FERRY_ENOMEM;
+    default:
+        return FERRY_EIO;
+    }
 }
 
 void fy_err_clear(struct ferry_err *err)

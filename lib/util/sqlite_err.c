@@ -34,7 +34,7 @@ int fy_sqlite_errno(int src)
  * other than the database: only the saved errno tells a full disk apart
  * from a failing one.
  */
-static bool disk_full(sqlite3 *db, int src)
+bool fy_sqlite_disk_full(sqlite3 *db, int src)
 {
     int sys = db ? sqlite3_system_errno(db) : 0;
 
@@ -51,7 +51,7 @@ int fy_sqlite_fail_rc(sqlite3 *db, int src, const char *what,
 
     if (err)
         err->sys = src;
-    if (!disk_full(db, src))
+    if (!fy_sqlite_disk_full(db, src))
         return fy_err_set(err, fy_sqlite_errno(src), "%s: %s", what, msg);
     /* The file names the disk, so the reader knows where to make room. */
     if (file && *file)

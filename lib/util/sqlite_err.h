@@ -7,6 +7,8 @@
 #ifndef FY_SQLITE_ERR_H
 #define FY_SQLITE_ERR_H
 
+#include <stdbool.h>
+
 #include <sqlite3.h>
 
 #include "ferry/ferry_err.h"
@@ -34,6 +36,12 @@ int fy_sqlite_errno(int src);
  */
 int fy_sqlite_fail_rc(sqlite3 *db, int src, const char *what,
                       struct ferry_err *err);
+
+/*
+ * True when src (db's failed call) means a full disk: SQLITE_FULL, or an
+ * I/O error whose errno is ENOSPC or EDQUOT. db may be NULL.
+ */
+bool fy_sqlite_disk_full(sqlite3 *db, int src);
 
 /* The same for db's most recent error (sqlite3_extended_errcode). */
 int fy_sqlite_fail(sqlite3 *db, const char *what, struct ferry_err *err);

@@ -4,9 +4,11 @@
  * SQLite's SQLITE_FULL (and an I/O error whose errno is ENOSPC) and
  * PostgreSQL's 53100 become FERRY_ENOSPC, which is transient, answered 503
  * store_unavailable and retried by the agent; never a per-change verdict
- * that parks the row. The end-to-end proof on real full file systems is
- * scenarios 360-362.
+ * that parks the row. A temporary file that cannot be written for lack of
+ * space is FERRY_ENOSPC too. The end-to-end proof on real full file
+ * systems is scenarios 360-362.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +39,18 @@ static void test_enospc_is_transient(void **state)
     assert_true(ferry_err_is_transient(
         ferry_err_from_wire(503, ferry_wire_name(wire))));
     assert_string_equal(ferry_err_name(FERRY_ENOSPC), "ENOSPC");
+}
+
+/* A file that cannot be written: only a full disk or quota passes. */
+static void test_errno_codes(void **state)
+{
+    (void)state;
+    assert_int_equal(fy_err_of_errno(ENOSPC), FERRY_ENOSPC);
+    assert_int_equal(fy_err_of_errno(EDQUOT), FERRY_ENOSPC);
+    assert_int_equal(fy_err_of_errno(ENOMEM), FERRY_ENOMEM);
+    assert_int_equal(fy_err_of_errno(EIO), FERRY_EIO);
+    assert_int_equal(fy_err_of_errno(EACCES), FERRY_EIO);
+    assert_false(ferry_err_is_transient(FERRY_EIO));
 }
 
 static void test_sqlite_codes(void **state)
@@ -126,6 +140,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_enospc_is_transient),
+        cmocka_unit_test(test_errno_codes),
         cmocka_unit_test(test_sqlite_codes),
         cmocka_unit_test(test_sqlite_full),
         cmocka_unit_test(test_pg_sqlstates),
