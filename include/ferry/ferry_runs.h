@@ -124,8 +124,9 @@ FERRY_API int64_t ferry_run_lease_left_ms(const struct ferry_run *run);
  * stream's new committed cursor (at most 4096 bytes; NULL keeps the
  * current one), metadata_json a JSON object kept with the history row
  * (NULL: none; at most 64 KiB). The cursor is committed in the same
- * transaction. A complete whose answer was lost and that, retried, hears
- * that the run already ended as a success counts as done. FERRY_EEXPIRED
+ * transaction. A complete that hears that the run already ended as a
+ * success counts as done: its answer was lost and the retry heard it, or
+ * the network delivered it twice. FERRY_EEXPIRED
  * when the lease expired first (nothing kept: the run is abandoned);
  * FERRY_ECONFLICT when the run had already ended otherwise; FERRY_EINVAL
  * for values out of range.

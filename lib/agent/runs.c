@@ -32,9 +32,8 @@ struct ferry_client {
 
 /* A run and what only this file needs to know about it. */
 struct run_priv {
-    struct ferry_run pub;   /* first: ferry_run pointers are run_priv's */
-    double lease_end;       /* fy_mono_s() by which the lease surely ends */
-    bool finish_unanswered; /* a complete or fail got no answer */
+    struct ferry_run pub; /* first: ferry_run pointers are run_priv's */
+    double lease_end;     /* fy_mono_s() by which the lease surely ends */
 };
 
 static struct run_priv *priv(struct ferry_run *r)
@@ -143,7 +142,6 @@ struct exchange {
     long status;
     json_t *body;     /* the answer's JSON, NULL when none could be read */
     const char *code; /* error.code, or "" (borrowed from body) */
-    long retries;     /* attempts that failed before the answer */
 };
 
 static void exchange_release(struct exchange *x)
@@ -173,7 +171,6 @@ static int send_json(struct ferry_client *c, const struct call *k,
     const struct fy_http_reply *rep;
     char *text = k->body ? json_dumps(k->body, JSON_COMPACT) : NULL;
     int64_t saved = a->o.retry_budget_ms;
-    long before = a->retries;
     json_t *e;
     int rc;
 
@@ -197,7 +194,6 @@ static int send_json(struct ferry_client *c, const struct call *k,
         &rep, err);
     a->o.retry_budget_ms = saved;
     free(text); /* jansson's malloc */
-    x->retries = a->retries - before;
     if (rc < 0)
         return rc;
     x->status = rep->status;
@@ -541,25 +537,46 @@ static int read_finish(struct ferry_run *r, json_t *o, struct ferry_err *err)
 }
 
 /*
- * A finish whose answer (or an earlier call's) was lost, retried: 409
- * run_finished with the status it asked for means the first one
- * committed.
+ * 409 run_finished with the status the finish asked for means a finish of
+ * this run committed: an earlier attempt whose answer was lost (this is
+ * the retry), or this very request delivered twice by the network (this
+ * is the duplicate's answer, with no retry to show for it). Only a finish
+ * with the run's own key can end it that way, so it counts as done.
  */
-static bool finished_by_us(const struct exchange *x, const struct run_priv *p,
-                           const char *want)
+static bool finished_by_us(const struct exchange *x, const char *want)
 {
     const char *st = json_string_value(
         json_object_get(json_object_get(x->body, "error"), "status"));
 
     return x->status == 409 && strcmp(x->code, "run_finished") == 0 && st &&
-           strcmp(st, want) == 0 && (x->retries > 0 || p->finish_unanswered);
+           strcmp(st, want) == 0;
+}
+
+/*
+ * The run as the finish that committed left it, from what it sent (no
+ * answer of it came back): its status, records and, for a complete that
+ * sent one, the cursor it committed.
+ */
+static int finished_as_sent(struct ferry_run *r, const char *want, json_t *body,
+                            struct ferry_err *err)
+{
+    json_t *n = json_object_get(body, "records");
+
+    fy_free(r->status);
+    r->status = fy_strdup(want);
+    r->duration_ms = -1;
+    r->records = json_is_integer(n) ? json_integer_value(n) : 0;
+    if (!r->status ||
+        (strcmp(want, "success") == 0 && json_object_get(body, "cursor") &&
+         !take_str(&r->cursor, json_object_get(body, "cursor"))))
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
+    return 0;
 }
 
 static int finish(struct ferry_client *c, struct ferry_run *run,
                   const char *verb, const char *want, json_t *body,
                   struct ferry_err *err)
 {
-    struct run_priv *p = priv(run);
     struct fy_buf path = FY_BUF_INIT(0);
     struct exchange x = {0};
     int rc;
@@ -572,17 +589,11 @@ static int finish(struct ferry_client *c, struct ferry_run *run,
         &(struct call){
             .method = "POST", .path = path.data, .body = body, .budget_ms = -1},
         &x, err);
-    if (rc < 0 && ferry_err_is_transient(rc))
-        p->finish_unanswered = true;
-    else if (rc == 0 && x.status == 200)
+    if (rc == 0 && x.status == 200)
         rc = read_finish(run, x.body, err);
-    else if (rc == 0 && finished_by_us(&x, p, want)) {
-        fy_free(run->status);
-        run->status = fy_strdup(want);
-        run->duration_ms = -1;
-        if (!run->status)
-            rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
-    } else if (rc == 0)
+    else if (rc == 0 && finished_by_us(&x, want))
+        rc = finished_as_sent(run, want, body, err);
+    else if (rc == 0)
         rc = finished_answer(&x, run, verb, err);
     exchange_release(&x);
     fy_buf_release(&path);
