@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= 2
 SOURCES     = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 
-.PHONY: all deps build asan check demo release bench bench-mem deb format format-check lint clean fuzz
+.PHONY: all deps build asan check demo release bench bench-mem deb format format-check lint clean soak fuzz
 
 all: build
 
@@ -55,6 +55,11 @@ fuzz: deps
 	  -DFERRY_DEVELOPER=ON -DFERRY_FUZZ=ON -DFERRY_UNIT_TESTS=OFF >/dev/null
 	cmake --build build-fuzz -j $(JOBS) --target fuzz_all
 	sh tests/fuzz/run.sh all build-fuzz $(FUZZ_SECONDS)
+
+# 50 agents syncing two ways for 10 minutes against ferryd on PostgreSQL
+# (AGENTS=10 DURATION=60 for a short try): errors, memory, exact data.
+soak: release
+	sh bench/soak.sh build-release
 
 format:
 	clang-format -i $(SOURCES)

@@ -9,12 +9,16 @@
 # its own cleanup. The ordinary runs check leaks on every path they take.
 #   torture.sh PROGRAM [ARG...]
 # TORTURE_STRIDE=K tries every K-th allocation only (for slow programs,
-# such as the store suite against PostgreSQL).
+# such as the store suite against PostgreSQL), starting at a random one
+# of the first K, so that successive runs (CI's, a developer's) cover
+# different allocations; TORTURE_OFFSET=N repeats a run (the first line
+# says which offset it took).
 set -u
 prog=$1
 shift
 stride=${TORTURE_STRIDE:-1}
-n=0
+n=${TORTURE_OFFSET:-$(($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % stride))}
+echo "torture: $(basename "$prog"): every ${stride}th allocation from the ${n}th (TORTURE_OFFSET=$n)"
 runs=0
 bad=0
 out=$(mktemp)
