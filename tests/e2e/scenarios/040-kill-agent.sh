@@ -1,3 +1,4 @@
+# labels: slow
 # The agent is killed with SIGKILL at random moments during a push of
 # 20,000+ rows, many times, while the app keeps writing; every run ends with
 # exactly the source rows in the store (full digest), and the server applied

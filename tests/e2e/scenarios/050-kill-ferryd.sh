@@ -1,3 +1,4 @@
+# labels: slow
 # ferryd is killed with SIGKILL mid-push and restarted, many times; the agent
 # retries through it and the store ends with exactly the source rows.
 # A fast machine can finish a push between two kills; a new push then starts

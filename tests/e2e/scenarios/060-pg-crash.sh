@@ -1,3 +1,4 @@
+# labels: slow
 # stores: pg
 # PostgreSQL is stopped with pg_ctl -m immediate mid-push (a crash: no
 # checkpoint, recovery from WAL on start) and restarted, several times. ferryd

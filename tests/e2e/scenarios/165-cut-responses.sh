@@ -1,3 +1,4 @@
+# labels: slow
 # An answer ferry cannot use is a network error, never a verdict: a
 # response cut inside its status line or headers (which libcurl reports as
 # a 200 with no body), nothing at all, a 200 with an empty, non-JSON, cut

@@ -1,3 +1,4 @@
+# labels: slow
 # Device b pulls 20,000+ rows in small pages and is killed with SIGKILL at
 # random moments, many times, while device a keeps changing rows and
 # pushing. Every page commits whole with its cursor, so b ends with exactly

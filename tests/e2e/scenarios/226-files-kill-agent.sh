@@ -1,3 +1,4 @@
+# labels: slow
 # A 50 MiB screenshot sent by `ferry push` through a relay that passes
 # 10 MiB/s and counts every byte the agent sends to ferryd; the agent is
 # SIGKILLed three times mid-upload, each time once 12 MiB more went

@@ -1,3 +1,4 @@
+# labels: slow
 # The 50 MiB screenshot of 226, one `ferry push` running throughout while
 # ferryd goes away under it twice mid-upload: stopped (SIGTERM) and started
 # again, then SIGKILLed and started again on the same port. The push

@@ -1,3 +1,4 @@
+# labels: slow
 # 10,000 screenshot-style rows, each naming its own small file, pushed in
 # batches of 200; 50 of the files are deleted before the push. Those 50
 # rows are dead letters that say which file is missing (`ferry dead

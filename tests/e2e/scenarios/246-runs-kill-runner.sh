@@ -1,3 +1,4 @@
+# labels: slow
 # A runner holding a run is killed with SIGKILL at a random moment: three
 # times a python3 runner (tests/e2e/runs.py runner: a lease of one second,
 # a heartbeat every 0.3 s), then `ferry job run --lease 1` while its job

@@ -1,3 +1,4 @@
+# labels: slow
 # A 200 MB users.json (176,000 generated users, 1.3 million rows) imports
 # into tracked tables with the agent's peak resident memory below 64 MB:
 # the document is read as a stream, one record at a time in memory. On a

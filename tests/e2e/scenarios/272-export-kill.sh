@@ -1,3 +1,4 @@
+# labels: slow
 # stores: sqlite
 # (an export reads only the agent's own SQLite app database: the store
 # plays no part, so the scenario runs once.)

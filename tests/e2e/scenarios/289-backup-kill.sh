@@ -1,3 +1,4 @@
+# labels: slow
 # stores: sqlite
 # ferryd backup and restore killed (SIGKILL) at random moments, on a store
 # of some 40 MB (the embedded store's commands; PostgreSQL's are 287's):
