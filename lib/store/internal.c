@@ -579,6 +579,53 @@ static int check_values(struct plan *p, const struct fy_table *t,
 }
 
 /*
+ * SQLite alters no column in place: a new column of c's type (nullable,
+ * with c's default), the values copied into it (CAST when cast), the old
+ * one dropped, the new one renamed.
+ */
+static int rebuild_sqlite(struct plan *p, const struct fy_table *t,
+                          const struct fy_column *c, bool cast,
+                          const char *what)
+{
+    static const char tmp[] = "_ferry_retype";
+    const char *to = storage(c->type);
+    int rc;
+
+    fy_buf_adds(&p->tpl, "ALTER TABLE ");
+    fy_buf_add_ident(&p->tpl, t->name);
+    fy_buf_addf(&p->tpl, " ADD COLUMN %s %s", tmp, to);
+    rc = plan_expand(p);
+    if (rc == 0)
+        rc = add_default(p, c);
+    if (rc == 0)
+        rc = plan_run(p, true, what);
+    if (rc == 0) {
+        fy_buf_adds(&p->tpl, "UPDATE ");
+        fy_buf_add_ident(&p->tpl, t->name);
+        fy_buf_addf(&p->tpl, " SET %s = %s", tmp, cast ? "CAST(" : "");
+        fy_buf_add_ident(&p->tpl, c->name);
+        if (cast)
+            fy_buf_addf(&p->tpl, " AS %s)", to);
+        rc = plan_run(p, true, what);
+    }
+    if (rc == 0) {
+        fy_buf_adds(&p->tpl, "ALTER TABLE ");
+        fy_buf_add_ident(&p->tpl, t->name);
+        fy_buf_adds(&p->tpl, " DROP COLUMN ");
+        fy_buf_add_ident(&p->tpl, c->name);
+        rc = plan_run(p, true, what);
+    }
+    if (rc == 0) {
+        fy_buf_adds(&p->tpl, "ALTER TABLE ");
+        fy_buf_add_ident(&p->tpl, t->name);
+        fy_buf_addf(&p->tpl, " RENAME COLUMN %s TO ", tmp);
+        fy_buf_add_ident(&p->tpl, c->name);
+        rc = plan_run(p, true, what);
+    }
+    return rc;
+}
+
+/*
  * SQLite keeps each value in a storage class, and a declared type only
  * chooses which one a write gets; it cannot be altered in place. The
  * stored values are checked against the new type as pushed values are.
@@ -592,7 +639,6 @@ static int check_values(struct plan *p, const struct fy_table *t,
 static int retype_sqlite(struct plan *p, const struct fy_table *t,
                          const struct fy_column *oc, const struct fy_column *c)
 {
-    static const char tmp[] = "_ferry_retype";
     const char *to = storage(c->type);
     bool same = strcmp(storage(oc->type), to) == 0;
     int rc;
@@ -608,37 +654,7 @@ static int retype_sqlite(struct plan *p, const struct fy_table *t,
     rc = check_values(p, t, c);
     if (rc < 0 || same)
         return rc;
-    fy_buf_adds(&p->tpl, "ALTER TABLE ");
-    fy_buf_add_ident(&p->tpl, t->name);
-    fy_buf_addf(&p->tpl, " ADD COLUMN %s %s", tmp, to);
-    rc = plan_expand(p);
-    if (rc == 0)
-        rc = add_default(p, c);
-    if (rc == 0)
-        rc = plan_run(p, true, "retype column");
-    if (rc == 0) {
-        fy_buf_adds(&p->tpl, "UPDATE ");
-        fy_buf_add_ident(&p->tpl, t->name);
-        fy_buf_addf(&p->tpl, " SET %s = CAST(", tmp);
-        fy_buf_add_ident(&p->tpl, c->name);
-        fy_buf_addf(&p->tpl, " AS %s)", to);
-        rc = plan_run(p, true, "retype column");
-    }
-    if (rc == 0) {
-        fy_buf_adds(&p->tpl, "ALTER TABLE ");
-        fy_buf_add_ident(&p->tpl, t->name);
-        fy_buf_adds(&p->tpl, " DROP COLUMN ");
-        fy_buf_add_ident(&p->tpl, c->name);
-        rc = plan_run(p, true, "retype column");
-    }
-    if (rc == 0) {
-        fy_buf_adds(&p->tpl, "ALTER TABLE ");
-        fy_buf_add_ident(&p->tpl, t->name);
-        fy_buf_addf(&p->tpl, " RENAME COLUMN %s TO ", tmp);
-        fy_buf_add_ident(&p->tpl, c->name);
-        rc = plan_run(p, true, "retype column");
-    }
-    return rc;
+    return rebuild_sqlite(p, t, c, true, "retype column");
 }
 
 /*
@@ -688,6 +704,36 @@ static int retype_columns(struct plan *p, const struct fy_table *o,
     return rc;
 }
 
+/*
+ * A column the new contract lets be null loses its NOT NULL in the store:
+ * kept, the store would refuse the nulls ferryd now accepts, and every
+ * such row would be parked. (A column made not_null is not altered: ferryd
+ * refuses nulls in it from now on, and the rows stored keep theirs.)
+ */
+static int relax_columns(struct plan *p, const struct fy_table *o,
+                         const struct fy_table *t)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < t->ncols; i++) {
+        int oi = fy_table_column(o, t->cols[i].name);
+
+        if (oi < 0 || !o->cols[oi].not_null || t->cols[i].not_null)
+            continue;
+        if (!is_pg(p->st)) {
+            rc = rebuild_sqlite(p, t, &t->cols[i], false, "drop not null");
+            continue;
+        }
+        fy_buf_adds(&p->tpl, "ALTER TABLE ");
+        fy_buf_add_ident(&p->tpl, t->name);
+        fy_buf_adds(&p->tpl, " ALTER COLUMN ");
+        fy_buf_add_ident(&p->tpl, t->cols[i].name);
+        fy_buf_adds(&p->tpl, " DROP NOT NULL");
+        rc = plan_run(p, true, "drop not null");
+    }
+    return rc;
+}
+
 static int migrate_table(struct plan *p, const struct fy_contract *old,
                          const struct fy_table *t)
 {
@@ -704,6 +750,8 @@ static int migrate_table(struct plan *p, const struct fy_contract *old,
         rc = drop_columns(p, o, t);
     if (rc == 0 && o && p->o && p->o->allow_retype)
         rc = retype_columns(p, o, t);
+    if (rc == 0 && o)
+        rc = relax_columns(p, o, t);
     if (rc == 0)
         rc = index_ddl(p, t, !exists);
     return rc;
