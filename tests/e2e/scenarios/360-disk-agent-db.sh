@@ -27,6 +27,8 @@ if app_sql "$APP" "INSERT INTO items (id, name) VALUES (9001, 'x')" 2>/dev/null;
     fail "the app could still write on the full disk"
 fi
 push_full "full before the push"
+assert_exit "status on the full disk" 5 ferry_in a status
+assert_exit "pull on the full disk" 5 ferry_in a pull
 assert_eq "nothing applied" "$before" "$(device_changes dev-a)"
 health_ok
 t0=$(date +%s%N)
@@ -66,7 +68,7 @@ grep -q "no space left on the disk of '$T/a/app.db'" "$T/push.err" ||
     fail "full during the push: the error does not name the disk: $(cat "$T/push.err")"
 left=$(sqlite3 "$APP" "SELECT count(*) FROM _ferry_outbox")
 [ "$left" -gt 0 ] || fail "the push had finished"
-note "the push stopped at seq $(device_acked dev-a) with $left changes queued (filled with $filled bytes): $(tail -n 1 "$T/push.err")"
+note "the push stopped: ferryd acked seq $(device_acked dev-a), the agent recorded $(sqlite3 "$APP" "SELECT value FROM _ferry_state WHERE key = 'acked_seq'"), $left changes queued (filled with $filled bytes): $(tail -n 1 "$T/push.err")"
 push_full "still full"
 health_ok
 t0=$(date +%s%N)
