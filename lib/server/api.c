@@ -114,9 +114,9 @@ int fy_api_idem_key(const struct fy_http_req *req, const char **key,
             len = 0;
     }
     if (len == 0 || len > IDEM_KEY_MAX) {
-        fy_err_status(err, FERRY_EPARSE, 400,
-                      "Idempotency-Key: 1 to %d printable ASCII characters",
-                      IDEM_KEY_MAX);
+        fy_err_set(err, FERRY_EPARSE,
+                   "Idempotency-Key: 1 to %d printable ASCII characters",
+                   IDEM_KEY_MAX);
         if (err)
             err->wire = FERRY_WIRE_BAD_PARAMETER;
         return FERRY_EPARSE;

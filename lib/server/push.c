@@ -161,7 +161,7 @@ static int check_blobs(struct fy_store *st, const struct fy_apply_batch *groups,
         n += groups[t].n;
     all = fy_arena_calloc(a, n ? n : 1, sizeof(*all));
     if (!all)
-        return fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     for (size_t t = 0; t < ngroups; t++) {
         for (size_t i = 0; i < groups[t].n; i++)
             all[k++] = groups[t].changes[i];
@@ -214,7 +214,7 @@ static int apply(struct fy_store *st, const struct fy_contract *c,
     int rc;
 
     if (!groups || !ts)
-        return fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     rc = fy_store_push_begin(st, key->device, &acked, err);
     if (rc < 0)
         return rc;
@@ -228,7 +228,7 @@ static int apply(struct fy_store *st, const struct fy_contract *c,
     }
     rc = group(a, c, chs, n, acked, groups);
     if (rc < 0)
-        rc = fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
+        rc = fy_err_set(err, FERRY_ENOMEM, "out of memory");
     if (rc == 0)
         rc = check_blobs(st, groups, c->ntables, a, bad, err);
     if (rc == 0)
@@ -296,9 +296,9 @@ static int missing_blob(struct fy_validate *v, const struct fy_change *bad,
 {
     fy_validate_reject(v, bad->seq, FERRY_WIRE_MISSING_BLOB, "%s",
                        err ? err->msg : "a blob is missing");
-    fy_err_status(err, FERRY_ECONTRACT, 422,
-                  "%ld of %zu changes were rejected; nothing was applied",
-                  v->nbad, n);
+    fy_err_set(err, FERRY_ECONTRACT,
+               "%ld of %zu changes were rejected; nothing was applied", v->nbad,
+               n);
     if (err)
         err->wire = FERRY_WIRE_CONTRACT_VIOLATION;
     return FERRY_ECONTRACT;

@@ -128,9 +128,9 @@ static int malformed(const char *body, size_t at, const char *msg,
     while (from < at && ((unsigned char)body[from] & 0xc0) == 0x80)
         from++;
     line_col(body, at, &line, &col);
-    return fy_err_status(err, FERRY_EPARSE, 400,
-                         "malformed JSON at line %d column %d: %s near '%.*s'",
-                         line, col, msg, (int)(at - from), body + from);
+    return fy_err_set(err, FERRY_EPARSE,
+                      "malformed JSON at line %d column %d: %s near '%.*s'",
+                      line, col, msg, (int)(at - from), body + from);
 }
 
 /* ---- strings and numbers ----------------------------------------------- */
@@ -686,7 +686,7 @@ static int yajl_verdict(struct parser *p, yajl_status s, struct ferry_err *err)
     if (s == yajl_status_ok)
         return 0;
     if (p->rc == FERRY_ENOMEM)
-        return fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     if (p->rc == 0)
         yajl_message(p->h, msg, sizeof(msg));
     else
@@ -701,7 +701,7 @@ static int run_yajl(struct parser *p, struct ferry_err *err)
 
     p->h = yajl_alloc(&callbacks, NULL, p);
     if (!p->h)
-        return fy_err_status(err, FERRY_ENOMEM, 500, "out of memory");
+        return fy_err_set(err, FERRY_ENOMEM, "out of memory");
     /* The body's UTF-8 was checked whole, strictly, before. */
     yajl_config(p->h, yajl_dont_validate_strings, 1);
     s = yajl_parse(p->h, (const unsigned char *)p->body, p->len);
@@ -716,17 +716,15 @@ static int run_yajl(struct parser *p, struct ferry_err *err)
 static int check_body(const struct parser *p, struct ferry_err *err)
 {
     if (!p->root_object || !p->changes_ok)
-        return fy_err_status(err, FERRY_EPARSE, 400,
-                             "the body must be an object with a"
-                             " \"changes\" array");
+        return fy_err_set(err, FERRY_EPARSE,
+                          "the body must be an object with a"
+                          " \"changes\" array");
     if (p->nchanges > FY_PUSH_MAX_CHANGES)
-        return fy_err_status(err, FERRY_ETOOBIG, 413,
-                             "at most %d changes per batch",
-                             FY_PUSH_MAX_CHANGES);
+        return fy_err_set(err, FERRY_ETOOBIG, "at most %d changes per batch",
+                          FY_PUSH_MAX_CHANGES);
     if (p->device_bad)
-        return fy_err_status(err, FERRY_EFORBIDDEN, 403,
-                             "this key belongs to device '%s'",
-                             p->v->key->device);
+        return fy_err_set(err, FERRY_EFORBIDDEN,
+                          "this key belongs to device '%s'", p->v->key->device);
     return 0;
 }
 

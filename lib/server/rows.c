@@ -30,7 +30,7 @@ static int bad_param(struct ferry_err *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap); /* NOLINT(clang-analyzer-valist.*) */
     va_end(ap);
-    fy_err_status(err, FERRY_EPARSE, 400, "%s", msg);
+    fy_err_set(err, FERRY_EPARSE, "%s", msg);
     if (err)
         err->wire = FERRY_WIRE_BAD_PARAMETER;
     return FERRY_EPARSE;
@@ -305,7 +305,7 @@ static int check_duplicates(struct fy_rows_req *w)
 
 static int malformed(struct ferry_err *err, const char *msg)
 {
-    return fy_rows_wire(err, fy_err_status(err, FERRY_EPARSE, 400, "%s", msg),
+    return fy_rows_wire(err, fy_err_set(err, FERRY_EPARSE, "%s", msg),
                         FERRY_WIRE_MALFORMED);
 }
 
@@ -322,9 +322,9 @@ static int parse_rows(struct fy_rows_req *w, json_t *root,
                               " of objects");
     if (n > FY_ROWS_MAX)
         return fy_rows_wire(err,
-                            fy_err_status(err, FERRY_ETOOBIG, 413,
-                                          "at most %d rows per request",
-                                          FY_ROWS_MAX),
+                            fy_err_set(err, FERRY_ETOOBIG,
+                                       "at most %d rows per request",
+                                       FY_ROWS_MAX),
                             FERRY_WIRE_BODY_TOO_LARGE);
     if ((rc = alloc_changes(w, n, err)) < 0)
         return rc;
@@ -353,10 +353,10 @@ static int parse_json_body(struct fy_rows_req *w, const struct fy_http_req *req,
                                        JSON_REJECT_DUPLICATES, &jerr));
     if (!*root)
         return fy_rows_wire(err,
-                            fy_err_status(err, FERRY_EPARSE, 400,
-                                          "malformed JSON at line %d column"
-                                          " %d: %s",
-                                          jerr.line, jerr.column, jerr.text),
+                            fy_err_set(err, FERRY_EPARSE,
+                                       "malformed JSON at line %d column"
+                                       " %d: %s",
+                                       jerr.line, jerr.column, jerr.text),
                             FERRY_WIRE_MALFORMED);
     return 0;
 }

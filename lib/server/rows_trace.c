@@ -256,8 +256,7 @@ static int device_param(const struct fy_http_req *req, const char **device,
     *device = fy_http_query(req, "device");
     if (!*device || fy_name_valid(*device))
         return 0;
-    fy_err_status(err, FERRY_EPARSE, 400,
-                  "device: 1 to 128 letters, digits and ._:@-");
+    fy_err_set(err, FERRY_EPARSE, "device: 1 to 128 letters, digits and ._:@-");
     if (err)
         err->wire = FERRY_WIRE_BAD_PARAMETER;
     return FERRY_EPARSE;
