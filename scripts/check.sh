@@ -1,10 +1,10 @@
 #!/bin/sh
 # The whole test suite: formatting, then unit and e2e tests on the dev build,
 # again on the ASan+UBSan build (LeakSanitizer on) and on the ThreadSanitizer
-# build, then the fuzz targets' corpora and short runs (clang). Prints one
-# closing line "N passed, N failed (...)" (tests counted over the builds; in
-# brackets the store conformance suite, the fault injection label and the
-# ThreadSanitizer build among them).
+# build, then the fuzz targets' corpora and short runs (clang). Ends with a
+# line "of which: ..." (the store conformance suite, the fault injection
+# label and the ThreadSanitizer build among the tests) and the closing line
+# "N passed, N failed" (tests counted over the builds).
 set -u
 cd "$(dirname "$0")/.."
 # This run's logs only: a suite that is skipped must not count an old one.
