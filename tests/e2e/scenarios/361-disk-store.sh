@@ -1,13 +1,14 @@
 # The store's disk fills up: the SQLite store's file on a small tmpfs, or
 # on PostgreSQL the database moved to a tablespace on one (the WAL stays on
 # the cluster's disk; see disk_store in lib.sh). Full before a push: ferryd
-# answers a push and a blob upload 503 store_unavailable with Retry-After,
-# nothing is written, nothing parked, and it keeps answering reads. Full
-# during a push: the agent retries through the 503s, and completes once
-# space is freed, with the store exactly the app's rows and no change
-# applied twice. A blob cut by the full disk is not readable, resumes from
-# what the server kept and downloads with its exact SHA-256. Needs root
-# for the mount (else exit 77).
+# answers a push, a blob upload, a row API write and a snapshot merge 503
+# store_unavailable with Retry-After, none of them is written, nothing is
+# parked, and it keeps answering reads. Full during a push: the agent
+# retries through the 503s and completes once space is freed, with the
+# store exactly the app's rows and no change applied twice. A blob cut by
+# the full disk is not readable, resumes from what the server kept and
+# downloads with its exact SHA-256. Needs root for the mount (else exit
+# 77).
 case $STORE in
 sqlite) disk_store 16m ;;
 pg) disk_store 32m ;; # a new database's catalogs are ~8 MB of it
@@ -48,6 +49,23 @@ H=$(sha256sum "$T/blob.bin" | cut -c1-64)
 curl -s -D "$T/h.txt" -o "$T/resp.json" -T "$T/blob.bin" -H "X-Api-Key: $KB" \
     "$URL/v1/blobs/$H" || fail "curl blob"
 expect_503 "blob upload on a full store"
+# a row API write whose 600 KB value needs new pages, and a snapshot
+# upload of 3,000 new rows: refused whole
+python3 -c 'import base64, json, os, sys
+json.dump({"id": 888888, "name": "row api",
+           "data": base64.b64encode(os.urandom(600000)).decode()}, sys.stdout)' >"$T/row.json"
+curl -s -D "$T/h.txt" -o "$T/resp.json" -X POST -H "X-Api-Key: $KB" \
+    -H "Content-Type: application/json" --data-binary "@$T/row.json" \
+    "$URL/v1/tables/items/rows" || fail "curl row"
+expect_503 "row API write on a full store"
+app_sql "$T/office.db" "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT,
+    qty INTEGER, price REAL, data BLOB);
+  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+  INSERT INTO items SELECT 60000 + i, 'office ' || i, i, NULL, NULL FROM n"
+curl -s -D "$T/h.txt" -o "$T/resp.json" -X POST -H "X-Api-Key: $KB" \
+    -H "Content-Type: application/x-sqlite3" --data-binary "@$T/office.db" \
+    "$URL/v1/snapshots" || fail "curl snapshot"
+expect_503 "snapshot merge on a full store"
 # 3,000 new rows: batches that fit in the free room of pages PostgreSQL
 # already has may still go in (a full disk stops what must grow a file);
 # each batch goes in whole or not at all.
@@ -74,7 +92,7 @@ assert_eq "the store acked what the agent was told" "$acked" "$(device_acked dev
 got=$(store_sql "SELECT count(*) || ' ' || coalesce(max(id) - 50000, 0) FROM items
     WHERE id > 50000 AND id <= 53000")
 assert_eq "whole batches, in order" "$((acked - acked0)) $((acked - acked0))" "$got"
-assert_eq "probe row" 0 "$(store_sql 'SELECT count(*) FROM items WHERE id = 999999')"
+assert_eq "probe rows" 0 "$(store_sql 'SELECT count(*) FROM items WHERE id IN (999999, 888888) OR id BETWEEN 60001 AND 63000')"
 note "$((acked - acked0)) of 3000 new rows went in before the 503s"
 verify_items dev-a
 
