@@ -157,8 +157,9 @@ class Proxy:
                 up, keep = await self.exchange(req, up, cw)
                 if not keep:
                     break
-        except (OSError, Broken, asyncio.IncompleteReadError):
-            pass
+        except (OSError, ValueError, Broken, asyncio.IncompleteReadError,
+                asyncio.LimitOverrunError):
+            pass  # either peer broke the exchange: both connections end
         finally:
             await close(up)
             if cw in self.held:
