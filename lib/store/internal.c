@@ -283,6 +283,23 @@ static void hidden_defs(struct fy_buf *b)
                    " {version} {version_def}, {seq_def}");
 }
 
+static int create_tomb(struct plan *p, const struct fy_table *t)
+{
+    const struct fy_sql_dialect *d = p->st->ops->sql->dialect;
+    struct fy_buf *b = &p->tpl;
+
+    fy_buf_addf(b, "CREATE TABLE IF NOT EXISTS {tomb:%s} (", t->name);
+    for (size_t i = 0; i < t->npk; i++) {
+        fy_buf_add_ident(b, t->cols[t->pk[i]].name);
+        fy_buf_addf(b, " %s NOT NULL, ", d->type(t->cols[t->pk[i]].type));
+    }
+    hidden_defs(b);
+    fy_buf_adds(b, "_ferry_region {text}, PRIMARY KEY (");
+    fy_sql_pk_cols(b, t);
+    fy_buf_adds(b, "))");
+    return plan_run(p, true, "migrate");
+}
+
 static int create_ddl(struct plan *p, const struct fy_table *t)
 {
     const struct fy_sql_dialect *d = p->st->ops->sql->dialect;
@@ -307,18 +324,7 @@ static int create_ddl(struct plan *p, const struct fy_table *t)
     fy_buf_adds(b, "))");
     if (rc == 0)
         rc = plan_run(p, true, "migrate");
-    fy_buf_addf(b, "CREATE TABLE IF NOT EXISTS {tomb:%s} (", t->name);
-    for (size_t i = 0; i < t->npk; i++) {
-        fy_buf_add_ident(b, t->cols[t->pk[i]].name);
-        fy_buf_addf(b, " %s NOT NULL, ", d->type(t->cols[t->pk[i]].type));
-    }
-    hidden_defs(b);
-    fy_buf_adds(b, "_ferry_region {text}, PRIMARY KEY (");
-    fy_sql_pk_cols(b, t);
-    fy_buf_adds(b, "))");
-    if (rc == 0)
-        rc = plan_run(p, true, "migrate");
-    return rc;
+    return rc == 0 ? create_tomb(p, t) : rc;
 }
 
 static int found_row(const char *const *cols, int n, void *ud)
@@ -734,6 +740,65 @@ static int relax_columns(struct plan *p, const struct fy_table *o,
     return rc;
 }
 
+/*
+ * ferry's upserts are ON CONFLICT on the key: a table that exists without a
+ * primary key or unique index on exactly those columns (one adopted from
+ * before ferry) would fail every upsert with a 500 that blocks the device.
+ */
+static int check_key_unique(struct plan *p, const struct fy_table *t)
+{
+    struct fy_buf keys = FY_BUF_INIT(0), names = FY_BUF_INIT(0);
+    char sql[128];
+    bool found = false;
+    int rc;
+
+    fy_buf_adds(&keys, "[");
+    for (size_t i = 0; i < t->npk; i++) {
+        const char *name = t->cols[t->pk[i]].name;
+
+        fy_buf_addf(&keys, "%s\"%s\"", i ? "," : "", name);
+        fy_buf_addf(&names, "%s%s", i ? ", " : "", name);
+    }
+    fy_buf_adds(&keys, "]");
+    if (fy_buf_error(&keys) || fy_buf_error(&names)) {
+        rc = fy_err_set(p->err, FERRY_ENOMEM, "out of memory");
+        goto out;
+    }
+    {
+        const struct fy_sql_arg args[] = {FY_SQL_S(keys.data),
+                                          FY_SQL_I((int64_t)t->npk)};
+        struct fy_sql_q q = {.sql = sql,
+                             .args = args,
+                             .nargs = FY_ARRAY_LEN(args),
+                             .row = found_row,
+                             .ud = &found,
+                             .what = "read the table's keys"};
+
+        snprintf(sql, sizeof(sql), "{key_unique:%s}", t->name);
+        rc = fy_sql_run(p->st, &q, p->err);
+    }
+    if (rc == 0 && !found)
+        rc = fy_err_set(p->err, FERRY_ESCHEMA,
+                        "table '%s' exists in the store without a primary"
+                        " key or unique index on exactly (%s), which ferry's"
+                        " upserts need: add one, then run migrate again;"
+                        " nothing was migrated",
+                        t->name, names.data);
+out:
+    fy_buf_release(&keys);
+    fy_buf_release(&names);
+    return rc;
+}
+
+/* A table adopted from before ferry has no tombstone table yet. */
+static int adopt_tomb(struct plan *p, const struct fy_table *t)
+{
+    bool lacks;
+    int rc = lacks_column(p->st, t, true, "_ferry_hlc", &lacks, p->err);
+
+    return rc == 0 && lacks ? create_tomb(p, t) : rc;
+}
+
 static int migrate_table(struct plan *p, const struct fy_contract *old,
                          const struct fy_table *t)
 {
@@ -743,6 +808,10 @@ static int migrate_table(struct plan *p, const struct fy_contract *old,
 
     if (rc == 0 && !exists)
         rc = create_ddl(p, t);
+    else if (rc == 0)
+        rc = check_key_unique(p, t);
+    if (rc == 0 && exists)
+        rc = adopt_tomb(p, t);
     /* Now the table exists: probe and add what is missing. */
     if (rc == 0)
         rc = add_columns(p, t);

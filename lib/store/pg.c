@@ -98,6 +98,14 @@ static const struct fy_sql_word pg_words[] = {
     {"has_tomb_column", "SELECT 1 FROM pg_attribute WHERE attrelid ="
                         " to_regclass('ferry.\"tomb_%\"') AND attname = $1"
                         " AND NOT attisdropped"},
+    /* A unique index on exactly the key ($1, a JSON array; $2 columns). */
+    {"key_unique",
+     "SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass('\"%\"')"
+     " AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL AND"
+     " i.indnatts = $2::int AND (SELECT count(*) FROM pg_attribute a WHERE"
+     " a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[]) AND"
+     " a.attname IN (SELECT jsonb_array_elements_text($1::jsonb))) ="
+     " $2::int LIMIT 1"},
     /* pull (read.c): rows ordered by (transaction, row sequence) */
     {"row_seq", "CREATE SEQUENCE IF NOT EXISTS ferry.row_seq CACHE 64;"},
     {"seq_def",

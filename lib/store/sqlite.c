@@ -86,6 +86,17 @@ static const struct fy_sql_word lite_words[] = {
     {"has_column", "SELECT 1 FROM pragma_table_info('%') WHERE name = ?"},
     {"has_tomb_column",
      "SELECT 1 FROM pragma_table_info('ferry_tomb_%') WHERE name = ?"},
+    /* The primary key, or a unique index, on exactly the key (?1 a JSON
+     * array, ?2 columns). */
+    {"key_unique",
+     "SELECT 1 WHERE EXISTS (SELECT 1 FROM pragma_index_list('%') il WHERE"
+     " il.\"unique\" AND NOT il.partial AND (SELECT count(*) FROM"
+     " pragma_index_info(il.name)) = ?2 AND (SELECT count(*) FROM"
+     " pragma_index_info(il.name) ii WHERE lower(ii.name) IN (SELECT"
+     " lower(value) FROM json_each(?1))) = ?2) OR ((SELECT count(*) FROM"
+     " pragma_table_info('%') WHERE pk > 0) = ?2 AND (SELECT count(*) FROM"
+     " pragma_table_info('%') WHERE pk > 0 AND lower(name) IN (SELECT"
+     " lower(value) FROM json_each(?1))) = ?2)"},
     /* pull (read.c): every row write has a revision of its own */
     {"row_seq", ""},
     {"seq_def", ""},
