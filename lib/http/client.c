@@ -331,14 +331,26 @@ static void set_body(CURL *h, const struct fy_http_request *rq,
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 }
 
-/* The request's own time limit, else the client's. */
+/*
+ * The request's own time limit, else timeout_s as a limit on standing
+ * still: the attempt ends once nothing moved either way for timeout_s (a
+ * blackhole, a dead link, a server that stopped answering), while one
+ * that keeps moving on a slow link may take MOVING_FACTOR times as long
+ * in all. A whole-request limit of timeout_s made a batch larger than the
+ * link carries in timeout_s fail on every attempt, for ever.
+ */
+#define MOVING_FACTOR 20L
+
 static void set_timeout(struct fy_http_client *c,
                         const struct fy_http_request *rq)
 {
-    if (rq->timeout_ms > 0)
+    if (rq->timeout_ms > 0) {
         curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, (long)rq->timeout_ms);
-    else
-        curl_easy_setopt(c->h, CURLOPT_TIMEOUT, c->timeout_s);
+        return;
+    }
+    curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c->h, CURLOPT_LOW_SPEED_TIME, c->timeout_s);
+    curl_easy_setopt(c->h, CURLOPT_TIMEOUT, c->timeout_s * MOVING_FACTOR);
 }
 
 static void reset_reply(struct fy_http_reply *rep)

@@ -40,10 +40,14 @@ Each request gets at most one of these faults (KIND):
   latency         a delay of --latency ms +- --jitter ms before the
                   request is forwarded and again before the answer
   slow            the request's bytes, both ways, at most --rate bytes/s
+                  (a body with a Content-Length streams through at that
+                  rate: the client's upload moves slowly, and one it
+                  gives up leaves ferryd the part that got through)
 
 latency and slow are drawn on their own and combine with the others.
 STATSFILE is JSON, rewritten after every fault and at exit: the count of
-each kind, requests relayed, connections, and "last_fault" (Unix time of
+each kind, requests relayed, connections, request bytes sent to ferryd
+("bytes_up"), and "last_fault" (Unix time of
 the last fault injected, for drain times). The seed is printed on stderr;
 with the same seed and the same requests the choices are the same.
 """
@@ -79,6 +83,7 @@ class Proxy:
         self.queue = []  # [(kind, prefix)] forced faults
         self.counts = {k: 0 for k in KINDS}
         self.requests = 0
+        self.bytes_up = 0  # request bytes written to ferryd
         self.connections = 0
         self.last_fault = None
         self.held = set()  # blackholed client writers
@@ -114,6 +119,7 @@ class Proxy:
     def stats(self):
         return {"faults": dict(self.counts), "total": sum(self.counts.values()),
                 "requests": self.requests, "connections": self.connections,
+                "bytes_up": self.bytes_up,
                 "last_fault": self.last_fault, "random": self.random_on}
 
     def write_stats(self):
@@ -148,13 +154,13 @@ class Proxy:
         try:
             while True:
                 try:
-                    req = await read_message(cr, None, cw)
+                    req = await read_message(cr, None, cw, defer=True)
                 except Broken:
                     break
                 if req is None:
                     break
                 self.requests += 1
-                up, keep = await self.exchange(req, up, cw)
+                up, keep = await self.exchange(req, up, cr, cw)
                 if not keep:
                     break
         except (OSError, ValueError, Broken, asyncio.IncompleteReadError,
@@ -167,10 +173,18 @@ class Proxy:
                 self.held.discard(cw)
             await close((cr, cw))
 
-    async def exchange(self, req, up, cw):
+    async def exchange(self, req, up, cr, cw):
         """Relays one request with its fault; (upstream, keep the client)."""
-        head, raw, line = req["head"], req["raw"], req["line"]
-        fault, lat, slow = self.choose(line)
+        fault, lat, slow = self.choose(req["line"])
+        streamed = None
+        if slow and req["pending"] and fault not in ("reset_request", "blackhole"):
+            # The body as a slow link carries it: read from the client at
+            # the rate and passed on at once, so either side sees it move
+            # and a client that gives up leaves ferryd part of it.
+            up, streamed = await self.stream_up(up, req, cr)
+        elif req["pending"]:
+            req["raw"] += await cr.readexactly(req["pending"])
+        raw = req["raw"]
         if lat:
             self.count("latency")
         if slow:
@@ -181,7 +195,9 @@ class Proxy:
             await self.delay()
         if fault == "reset_request":
             up = await self.reconnect(up)
-            await self.send(up[1], raw[:self.rng.randrange(len(raw))], slow)
+            cut = self.rng.randrange(len(raw))
+            self.bytes_up += cut
+            await self.send(up[1], raw[:cut], slow)
             await asyncio.sleep(0.05)  # let ferryd read what it got
             reset(up[1])
             reset(cw)
@@ -189,11 +205,15 @@ class Proxy:
         if fault == "blackhole":
             if self.rng.random() < 0.5:
                 up = await self.reconnect(up)
+                self.bytes_up += len(raw)
                 await self.send(up[1], raw, slow)
                 await close(up)  # ferryd's answer is never read
             self.held.add(cw)
             return None, False
-        up, ans = await self.forward(up, raw, req["method"], slow)
+        if streamed is None:
+            up, ans = await self.forward(up, raw, req["method"], slow)
+        else:
+            raw, ans = streamed
         if fault == "replay":
             up, second = await self.forward(up, raw, req["method"], slow)
             pick = self.replay_answer
@@ -219,6 +239,26 @@ class Proxy:
             up = None
         return up, req["keep"] and ans["keep"]
 
+    async def stream_up(self, up, req, cr):
+        """Sends a request whose body is still to be read upstream, at
+        the rate; (upstream, (the whole request, the answer))."""
+        up = await self.reconnect(up)
+        raw, left = req["raw"], req["pending"]
+        up[1].write(raw)
+        step = max(1, self.rate // 20)
+        while left:
+            piece = await cr.readexactly(min(step, left))
+            up[1].write(piece)
+            await up[1].drain()
+            raw += piece
+            left -= len(piece)
+            self.bytes_up += len(piece)
+            await asyncio.sleep(len(piece) / self.rate)
+        ans = await read_message(up[0], req["method"], None)
+        if ans is None:
+            raise Broken("upstream closed")
+        return up, (raw, ans)
+
     async def reconnect(self, up):
         if up is None or up[1].is_closing() or up[0].at_eof():
             await close(up)
@@ -230,6 +270,7 @@ class Proxy:
         connection ferryd closed while idle is opened again once."""
         reused = up is not None
         up = await self.reconnect(up)
+        self.bytes_up += len(raw)
         try:
             await self.send(up[1], raw, slow)
             ans = await read_message(up[0], method, None)
@@ -312,11 +353,12 @@ def header(headers, name):
     return None
 
 
-async def read_message(r, method, cw):
+async def read_message(r, method, cw, defer=False):
     """One whole HTTP/1.1 message: a request (method None) or the answer
     to METHOD. Its bytes as they came ("raw"), except that a request's
     Expect: 100-continue is answered here (cw) and dropped. None when the
-    peer closed before its first byte."""
+    peer closed before its first byte. defer: a request's Content-Length
+    body is left unread, its length in "pending"."""
     try:
         head = await r.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as e:
@@ -348,12 +390,15 @@ async def read_message(r, method, cw):
             nxt["head"] = head + nxt["head"]
             return nxt
     msg["head"] = head
+    msg["pending"] = 0
     te = (header(headers, "transfer-encoding") or "").lower()
     cl = header(headers, "content-length")
     if method == "HEAD" or (method and (start.split(" ")[1] in ("204", "304"))):
         body = b""
     elif "chunked" in te:
         body = await read_chunked(r)
+    elif cl is not None and defer:
+        body, msg["pending"] = b"", int(cl)
     elif cl is not None:
         body = await r.readexactly(int(cl))
     elif method is None:
@@ -411,7 +456,13 @@ async def serve(argv):
     p = Proxy(up_port, statsfile, o["seed"], o["probs"], o["latency"],
               o["jitter"], o["rate"], o["random"])
     print("faultproxy: seed %d" % o["seed"], file=sys.stderr, flush=True)
-    srv = await asyncio.start_server(p.client, "127.0.0.1", 0, limit=HEAD_MAX)
+    # A small receive window: a slow request's client sees its upload
+    # move at about the rate, not vanish into loopback's large buffers.
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    ls.bind(("127.0.0.1", 0))
+    srv = await asyncio.start_server(p.client, sock=ls, limit=HEAD_MAX)
     ctl = await asyncio.start_server(p.control, "127.0.0.1", 0)
     p.write_stats()
     tmp = portfile + ".tmp"
