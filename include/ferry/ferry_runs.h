@@ -28,7 +28,7 @@ struct ferry_client_opts {
     const char *base_url;    /* http:// or https://host:port (copied) */
     const char *key;         /* an API key of the server (copied) */
     const char *auth_header; /* NULL: X-Api-Key; "Authorization": Bearer */
-    int timeout_s;           /* per attempt; 0: 30 */
+    int timeout_s;           /* an attempt without a byte moving; 0: 30 */
     /*
      * Time without progress before a request gives up: 0 is the default
      * (300 s), a negative value one attempt only.
