@@ -267,9 +267,8 @@ static int authenticate(struct fy_api *api, struct fy_http_req *req,
         rc = fy_key_verify(st, text, len, key, &err);
     if (rc < 0)
         fy_api_failure(resp, rc, &err, NULL);
-    /* Once a minute, like the touch: which clients still need the new one. */
-    if (rc == 0 && key->previous &&
-        key->last_used_at < (int64_t)time(NULL) - 60)
+    /* Which clients still need the new secret: once a minute per key. */
+    if (rc == 0 && key->previous && fy_key_warn_due(key->id, time(NULL)))
         fy_warn("auth",
                 "key=%s presented its previous secret: that client"
                 " needs the new one before the rotation's overlap"

@@ -6,7 +6,9 @@
 #include "server/keys.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -181,4 +183,30 @@ int fy_key_duration(const char *s, int64_t *secs)
         }
     }
     return FERRY_EINVAL;
+}
+
+/*
+ * One slot per value of the id's first two hex digits (ids are random):
+ * two keys sharing a slot only make a warning come up to a minute late.
+ */
+static pthread_mutex_t warn_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    char id[FY_KEY_ID_LEN + 1];
+    int64_t at;
+} warned[256];
+
+bool fy_key_warn_due(const char *id, int64_t now_s)
+{
+    char hex[3] = {id[0], id[0] ? id[1] : '\0', '\0'};
+    size_t slot = strtoul(hex, NULL, 16) & 0xff;
+    bool due;
+
+    pthread_mutex_lock(&warn_mu);
+    due = strcmp(warned[slot].id, id) != 0 || warned[slot].at <= now_s - 60;
+    if (due) {
+        snprintf(warned[slot].id, sizeof(warned[slot].id), "%s", id);
+        warned[slot].at = now_s;
+    }
+    pthread_mutex_unlock(&warn_mu);
+    return due;
 }

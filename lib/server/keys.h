@@ -63,4 +63,10 @@ int fy_key_verify(struct fy_store *st, const char *text, size_t len,
  */
 int fy_key_duration(const char *s, int64_t *secs);
 
+/*
+ * True at most once a minute per key id in this process: whether to log
+ * again that a client presented the key's previous secret. Thread-safe.
+ */
+bool fy_key_warn_due(const char *id, int64_t now_s);
+
 #endif

@@ -443,6 +443,18 @@ static void test_duration(void **state)
     assert_int_equal(fy_key_duration(NULL, &(int64_t){0}), FERRY_EINVAL);
 }
 
+static void test_warn_due(void **state)
+{
+    (void)state;
+    assert_true(fy_key_warn_due("ab00000000000001", 1000));
+    assert_false(fy_key_warn_due("ab00000000000001", 1059));
+    /* Another key in the same slot is told at once, and takes it. */
+    assert_true(fy_key_warn_due("ab00000000000002", 1059));
+    assert_true(fy_key_warn_due("ab00000000000001", 1059));
+    assert_true(fy_key_warn_due("cd00000000000001", 1000));
+    assert_true(fy_key_warn_due("ab00000000000001", 1119));
+}
+
 static void test_contract_cannot_alias_key_table(void **state)
 {
     static const char text[] =
@@ -482,6 +494,7 @@ int main(void)
         T(test_verify_malformed),
         T(test_verify_rotated),
         cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_warn_due),
         T(test_contract_cannot_alias_key_table),
     };
 
