@@ -316,14 +316,15 @@ docs_block() {
 # docs_norm: stdin to stdout with what varies between runs replaced: the
 # scenario's temp dir (docs use /tmp/), local times, Unix times, keys and
 # key ids, loopback ports, rates and durations. DOCS_SED, when set, is one
-# more sed expression of the scenario's own (applied first).
+# more sed expression of the scenario's own (applied first). Keys go before
+# Unix times: ten digits inside a secret are no time.
 docs_norm() {
     sed -E ${DOCS_SED:+-e "$DOCS_SED"} \
         -e "s|$T/|/tmp/|g" \
-        -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{4}/TIME/g' \
-        -e 's/(^|[^0-9])1[0-9]{9}([^0-9]|$)/\1EPOCH\2/g' \
         -e 's/fy_[0-9a-f]{16}\.[0-9a-f]{64}/KEY/g' \
         -e 's/(^|[^0-9a-f])[0-9a-f]{16}([^0-9a-f]|$)/\1KEYID\2/g' \
+        -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{4}/TIME/g' \
+        -e 's/(^|[^0-9])1[0-9]{9}([^0-9]|$)/\1EPOCH\2/g' \
         -e 's/(127\.0\.0\.1:|port )[0-9]+/\1PORT/g' \
         -e 's/[0-9]+ changes\/s/N changes\/s/g' \
         -e 's/ms=[0-9.]+/ms=MS/g'
