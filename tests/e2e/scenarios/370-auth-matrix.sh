@@ -50,4 +50,4 @@ auth_grep_secrets "ferryd's log" "$T/ferryd.log" "$T/ferryd.out"
 auth_grep_secrets "the agents' log" "$T/agent.log"
 auth_grep_secrets "an answer" "$T"/answers/answer.*
 auth_grep_secrets "a dashboard page" "$T"/page*.html
-note "secrets looked for: $(wc -l <"$T/secrets.txt"); answers searched: $(ls "$T"/answers/answer.* | wc -l)"
+note "secrets looked for: $(wc -l <"$T/secrets.txt"); answers searched: $(find "$T/answers" -name 'answer.*' | wc -l)"

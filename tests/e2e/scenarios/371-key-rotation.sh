@@ -28,7 +28,7 @@ echo "FERRY_API_KEY=$K0" >"$T/ferry.env"
         i=$((i + 1))
         app_sql "$APP" "INSERT INTO items (id, name) VALUES ($i, 'row $i')"
         _rc=0
-        env $(cat "$T/ferry.env") "$FERRY" --config "$T/a/config.json" push \
+        env "$(cat "$T/ferry.env")" "$FERRY" --config "$T/a/config.json" push \
             >>"$T/push.out" 2>>"$T/agent.log" || _rc=$?
         echo "$(date +%s) $(cut -c35-44 "$T/ferry.env") $_rc" >>"$T/pushes.log"
     done
@@ -89,8 +89,13 @@ grep -q '"code":"key_rotated"' "$T/resp.json" || fail "code: $(cat "$T/resp.json
 # The dashboard never takes the previous secret (an admin key rotated
 # with a long overlap: the API takes the old secret, the log-in does not).
 ADM0=$(make_key ops --admin)
+curl -s -o /dev/null -c "$T/jar" --data-binary "key=$ADM0" "$URL/dashboard/login"
+assert_eq "a session of the admin key" 200 "$(curl -s -o /dev/null -w '%{http_code}' \
+    -b "$T/jar" "$URL/dashboard")"
 ADM1=$("$FERRYD" --store "$STORE_URL" keys rotate "$(echo "$ADM0" | cut -c4-19)" \
     --overlap 1h 2>/dev/null) || fail "rotate admin"
+assert_eq "the rotation ended the session" 303 "$(curl -s -o /dev/null -w '%{http_code}' \
+    -b "$T/jar" "$URL/dashboard")"
 assert_eq "old admin secret on the API" 200 "$(curl -s -o /dev/null -w '%{http_code}' \
     -H "X-Api-Key: $ADM0" "$URL/v1/trace/items/1")"
 assert_eq "old admin secret at the log-in" 401 "$(curl -s -o /dev/null -w '%{http_code}' \
