@@ -641,6 +641,30 @@ static int load_tls(const struct ferryd_settings *s, const struct tls_args *ta,
  * would be rejected by the database instead of by ferryd. A store that is
  * down now is checked later by its first requests.
  */
+/*
+ * Every request with a key reads the keys' tables: a store migrated by an
+ * older ferryd, which lacks one added since (api_key_previous), would
+ * answer each of them 500. A read of a key that does not exist finds out.
+ */
+static int probe_keys(struct fy_store *st, struct ferry_err *err)
+{
+    struct fy_key k;
+    int rc = fy_store_key_get(st, "0000000000000000", &k, err);
+
+    if (rc == 0)
+        fy_key_release(&k);
+    if (rc == 0 || rc == FERRY_ENOTFOUND) {
+        fy_err_clear(err);
+        return 0;
+    }
+    if (ferry_err_is_transient(rc))
+        return rc;
+    fy_warn("store", "cannot read the keys: %s", err->msg);
+    return fy_err_set(err, FERRY_ESCHEMA,
+                      "the store lacks tables this ferryd reads (ferry's own,"
+                      " added since it was migrated): run 'ferryd migrate'");
+}
+
 static int check_schema(struct fy_store_pool *pool, const struct fy_contract *c,
                         struct ferry_err *err)
 {
@@ -651,6 +675,8 @@ static int check_schema(struct fy_store_pool *pool, const struct fy_contract *c,
 
     if (rc == 0)
         rc = fy_store_schema_version(st, &version, sum, err);
+    if (rc == 0 && version != 0)
+        rc = probe_keys(st, err);
     if (st)
         fy_store_pool_put(pool, st);
     if (ferry_err_is_transient(rc)) {

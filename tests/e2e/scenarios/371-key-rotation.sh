@@ -5,8 +5,9 @@
 # overlap the old secret is refused with 401 key_rotated and the agent
 # says why (exit 4); nothing queued is lost: the store ends with exactly
 # the app's rows. Also the documented outputs of keys rotate and of
-# ferryd's warning, and bad arguments. About 40 s: the overlap is 15 s so
-# that the pushes inside it have room on a loaded machine.
+# ferryd's warning, bad arguments, and a store migrated before rotation.
+# About 40 s: the overlap is 15 s so that the pushes inside it have room
+# on a loaded machine.
 . "$E2E_DIR/authlib.sh"
 items_contract
 ferryd_migrate
@@ -139,6 +140,25 @@ grep -q "is revoked: create a new one instead" "$T/rev.err" || fail "revoked: $(
 "$FERRYD" --store "$STORE_URL" keys list --json >"$T/after.json"
 cmp -s "$T/before.json" "$T/after.json" || fail "a refused rotation changed the keys"
 assert_exit "create --expires 5w" 2 "$FERRYD" --store "$STORE_URL" keys create --device x --expires 5w
+stop_ferryd
+
+# A store migrated before keys rotate existed lacks api_key_previous, which
+# every key check reads: ferryd refuses to start, naming the fix, instead
+# of answering every request 500; ferryd migrate adds the table.
+case $STORE in
+sqlite) store_sql "DROP TABLE ferry_api_key_previous" ;;
+pg) store_sql "DROP TABLE ferry.api_key_previous" ;;
+esac
+rc=0
+"$FERRYD" --store "$STORE_URL" --contract "$T/contract.json" serve \
+    --listen 127.0.0.1:0 >/dev/null 2>"$T/old.err" || rc=$?
+assert_eq "serve on a store without api_key_previous" 3 "$rc"
+grep -q "the store lacks tables this ferryd reads .*: run 'ferryd migrate'" \
+    "$T/old.err" || fail "serve said: $(cat "$T/old.err")"
+ferryd_migrate
+start_ferryd
+assert_eq "served again after migrate" 200 "$(curl -s -o /dev/null -w '%{http_code}' \
+    -H "X-Api-Key: $ADM1" "$URL/v1/contract")"
 stop_ferryd
 # No secret of this scenario in a log (full keys and secret parts).
 for k in "$K0" "$K1" "$ADM0" "$ADM1" "$DOC"; do
