@@ -1,3 +1,4 @@
+# labels: slow
 # Push, pull, blob uploads and tracked runs at once, all through the fault
 # proxy (faultproxy.py: resets mid-request and mid-response, cut heads and
 # bodies, blackholes, replays, latency and slow links, at random) while
