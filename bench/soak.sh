@@ -24,10 +24,15 @@ DURATION=${DURATION:-600}
 TICK=${TICK:-1.0}
 WARMUP=${WARMUP:-60}
 [ "$WARMUP" -le $((DURATION / 5)) ] || WARMUP=$((DURATION / 5))
-FERRY=$BUILD/agent/ferry
-FERRYD=$BUILD/server/ferryd
-. "$ROOT/tests/e2e/pglib.sh"
+# The e2e helpers: the items contract and the digests of app and store.
+E2E_DIR=$ROOT/tests/e2e
+FERRY_BIN=$BUILD/agent/ferry
+FERRYD_BIN=$BUILD/server/ferryd
+. "$E2E_DIR/lib.sh"
 W=$(mktemp -d /tmp/ferry-soak.XXXXXX)
+T=$W
+# The agents log as they would by default (lib.sh asks for everything).
+unset FERRY_LOG
 PG=$(pg_cluster_start fsync=on)
 SERVER= SAMPLER= WRITER=
 cleanup() {
@@ -41,17 +46,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 DSN="postgresql://postgres@127.0.0.1:$(cat "$PG/port")/postgres"
+STORE=pg STORE_URL=$DSN
 SCHEMA="CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER,
     price REAL, data BLOB)"
-cat >"$W/contract.json" <<'JSON'
-{"version": 1, "tables": [{"name": "items",
-  "columns": [{"name": "id", "type": "bigint", "not_null": true},
-              {"name": "name", "type": "text", "not_null": true},
-              {"name": "qty", "type": "bigint"},
-              {"name": "price", "type": "double precision"},
-              {"name": "data", "type": "bytea"}],
-  "primary_key": ["id"]}]}
-JSON
+items_contract
 "$FERRYD" --store "$DSN" --contract "$W/contract.json" migrate >/dev/null
 "$FERRYD" --store "$DSN" --contract "$W/contract.json" serve \
     --listen 127.0.0.1:0 >"$W/serve.out" 2>"$W/ferryd.log" &
@@ -165,21 +163,12 @@ done
 kill "$SAMPLER" 2>/dev/null || true
 SAMPLER=
 
-digest() { # SQL rows on stdin -> md5
-    md5sum | cut -d' ' -f1
-}
-store_digest=$(psql "$DSN" -qAt -c "SELECT id || '|' || name || '|' ||
-    coalesce(qty::text, 'N') || '|' || coalesce(to_char(price,
-    'FM9999999990.000'), 'N') || '|' || coalesce(upper(encode(data, 'hex')),
-    'N') FROM items ORDER BY id" | digest)
+store_digest=$(digest_store)
 store_rows=$(psql "$DSN" -qAt -c "SELECT count(*) FROM items")
 changes=$(psql "$DSN" -qAt -c "SELECT sum(changes) FROM ferry.devices")
 differ=0
 for i in $(seq 1 "$AGENTS"); do
-    a=$(sqlite3 "$W/d$i/app.db" "SELECT id || '|' || name || '|' ||
-        coalesce(qty, 'N') || '|' || CASE WHEN price IS NULL THEN 'N' ELSE
-        printf('%.3f', price) END || '|' || CASE WHEN data IS NULL THEN 'N'
-        ELSE hex(data) END FROM items ORDER BY id" | digest)
+    a=$(digest_app "$W/d$i/app.db")
     [ "$a" = "$store_digest" ] || differ=$((differ + 1))
 done
 queued=0

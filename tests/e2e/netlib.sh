@@ -67,3 +67,39 @@ c.setdefault("ferry", {})["timeout_s"] = int(sys.argv[2])
 json.dump(c, open(sys.argv[1], "w"), indent=2)
 PY
 }
+
+# net_setup BATCH TIMEOUT_S: agents a and b (batch BATCH, HTTP timeout
+# TIMEOUT_S) with an items table each, a's screenshots declared as files;
+# the items contract keyed by id alone (so both devices read every row;
+# ferry contract would key them by device) plus screenshots as ferry
+# contract makes it; ferryd started; keys KA, KB and KJ (a job machine).
+# Sets APPA, APPB.
+net_setup() {
+    for _d in a b; do
+        URL=http://127.0.0.1:9 agent_init $_d dev-$_d "$1"
+        app_sql "$T/$_d/app.db" "CREATE TABLE items (id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL, qty INTEGER, price REAL, data BLOB)"
+        net_timeout $_d "$2"
+    done
+    APPA=$T/a/app.db
+    APPB=$T/b/app.db
+    app_sql "$APPA" "CREATE TABLE screenshots (id INTEGER PRIMARY KEY,
+        taken TEXT, path TEXT)"
+    files_declare a '[{"table": "screenshots", "path_column": "path",
+        "blob_column": "image_sha256"}]'
+    ferry_in a track items screenshots >/dev/null 2>>"$T/agent.log" || fail "track on a"
+    ferry_in b track items >/dev/null 2>>"$T/agent.log" || fail "track on b"
+    ferry_in a contract >"$T/gen.json" 2>>"$T/agent.log" || fail "contract"
+    items_contract
+    python3 - "$T/gen.json" "$T/contract.json" <<'PY' || fail "contract merge"
+import json, sys
+gen, items = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+items["tables"] += [t for t in gen["tables"] if t["name"] == "screenshots"]
+json.dump(items, open(sys.argv[2], "w"))
+PY
+    ferryd_migrate
+    KA=$(make_key dev-a)
+    KB=$(make_key dev-b)
+    KJ=$(make_key jobs)
+    start_ferryd
+}

@@ -11,33 +11,7 @@
 KINDS="reset_request reset_response cut_headers cut_body blackhole replay"
 DATA_KINDS="$KINDS latency slow"
 
-for d in a b; do
-    URL=http://127.0.0.1:9 agent_init $d dev-$d 50
-    app_sql "$T/$d/app.db" "CREATE TABLE items (id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL, qty INTEGER, price REAL, data BLOB)"
-    net_timeout $d 3
-done
-APPA=$T/a/app.db
-APPB=$T/b/app.db
-app_sql "$APPA" "CREATE TABLE screenshots (id INTEGER PRIMARY KEY,
-    taken TEXT, path TEXT)"
-files_declare a '[{"table": "screenshots", "path_column": "path",
-    "blob_column": "image_sha256"}]'
-ferry_in a track items screenshots >/dev/null 2>>"$T/agent.log" || fail "track on a"
-ferry_in b track items >/dev/null 2>>"$T/agent.log" || fail "track on b"
-ferry_in a contract >"$T/gen.json" 2>>"$T/agent.log" || fail "contract"
-items_contract
-python3 - "$T/gen.json" "$T/contract.json" <<'PY' || fail "contract merge"
-import json, sys
-gen, items = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-items["tables"] += [t for t in gen["tables"] if t["name"] == "screenshots"]
-json.dump(items, open(sys.argv[2], "w"))
-PY
-ferryd_migrate
-KA=$(make_key dev-a)
-KB=$(make_key dev-b)
-KJ=$(make_key jobs)
-start_ferryd
+net_setup 50 3
 net_proxy --random off --rate 65536
 net_ctl replay second >/dev/null
 files_point a "$NET_URL"
