@@ -12,13 +12,16 @@
 # the stream's history is the jobs' chain of cursors 1..K with every run
 # in it, once, and every `ferry job run` exited 0.
 #
-# Takes FAULT_SECONDS (default 120) of faults plus the drain and checks:
-# longer than the ~60 s of other scenarios on purpose, the faults need
-# time to hit every flow many times. FAULT_SEED repeats the proxy's
+# Takes FAULT_SECONDS (default 120; 60 in the sanitizer builds, whose
+# point is memory and undefined behaviour under faults, not their count)
+# of faults plus the drain and checks: longer than the ~60 s of other
+# scenarios on purpose, the faults need time to hit every flow many times. FAULT_SEED repeats the proxy's
 # choices (the timing still varies). timeout_s is 10 s (blackholes cost
 # one timeout each).
 . "$E2E_DIR/netlib.sh"
-FAULT_SECONDS=${FAULT_SECONDS:-120}
+_default_faults=120
+[ -n "${FERRY_SANITIZE:-}" ] && _default_faults=60
+FAULT_SECONDS=${FAULT_SECONDS:-$_default_faults}
 
 net_setup 100 10
 
