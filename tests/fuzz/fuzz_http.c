@@ -125,8 +125,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sa.sin_port = htons((uint16_t)port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+    /*
+     * Closed with a reset once the answer is read: at hundreds of
+     * connections a second, TIME_WAIT would use up the local ports.
+     */
+    if (fd < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_LINGER,
+                   &(struct linger){.l_onoff = 1, .l_linger = 0},
+                   sizeof(struct linger)) < 0 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        perror("fuzz_http: connect");
         fuzz_die("connect", NULL);
+    }
     before = atomic_load(&lines);
     send_all(fd, data, size);
     shutdown(fd, SHUT_WR);
