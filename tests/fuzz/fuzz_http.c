@@ -116,7 +116,9 @@ static void drain(int fd)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static unsigned n;
     struct sockaddr_in sa = {.sin_family = AF_INET};
+    struct sockaddr_in from = {.sin_family = AF_INET};
     long before;
     int fd;
 
@@ -126,13 +128,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     fd = socket(AF_INET, SOCK_STREAM, 0);
     /*
-     * Closed with a reset once the answer is read: at hundreds of
-     * connections a second, TIME_WAIT would use up the local ports.
+     * Each connection from the next of 250 loopback addresses: the client
+     * closes first, and at hundreds of connections a second one address's
+     * ports would all sit in TIME_WAIT within a minute.
      */
-    if (fd < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_LINGER,
-                   &(struct linger){.l_onoff = 1, .l_linger = 0},
-                   sizeof(struct linger)) < 0 ||
+    from.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + (uint32_t)(n++ % 250));
+    if (fd < 0 || bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0 ||
         connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         perror("fuzz_http: connect");
         fuzz_die("connect", NULL);
