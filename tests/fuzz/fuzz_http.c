@@ -18,6 +18,7 @@
  * dropped; the checks are the sanitizers'.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -91,6 +92,8 @@ static void send_all(int fd, const uint8_t *p, size_t n)
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
 
+        if (w < 0 && errno == EINTR)
+            continue;
         if (w <= 0)
             return; /* the server closed early: a refusal, not a fault */
         p += w;
@@ -107,11 +110,38 @@ static void drain(int fd)
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int left = (int)((until - now_s()) * 1000);
+        int ready = left > 0 ? poll(&p, 1, left) : 0;
+        ssize_t got = ready > 0 ? recv(fd, buf, sizeof(buf), 0) : 0;
 
-        if (left <= 0 || poll(&p, 1, left) <= 0 ||
-            recv(fd, buf, sizeof(buf), 0) <= 0)
+        if ((ready < 0 || got < 0) && errno == EINTR)
+            continue;
+        if (got <= 0)
             return;
     }
+}
+
+/*
+ * connect() that a signal may interrupt (LeakSanitizer's checks between
+ * inputs stop the threads with one): the connection then completes on its
+ * own, and is waited for.
+ */
+static int open_conn(int fd, const struct sockaddr_in *sa)
+{
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+
+    if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+        return 0;
+    if (errno != EINTR)
+        return -1;
+    while (poll(&p, 1, 5000) < 0 && errno == EINTR)
+        ;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 || soerr) {
+        errno = soerr ? soerr : errno;
+        return -1;
+    }
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -134,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      */
     from.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + (uint32_t)(n++ % 250));
     if (fd < 0 || bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0 ||
-        connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        open_conn(fd, &sa) < 0) {
         perror("fuzz_http: connect");
         fuzz_die("connect", NULL);
     }
