@@ -269,13 +269,45 @@ static bool connect_permanent(PGconn *conn, const char *msg)
     return false;
 }
 
+/*
+ * A pooled connection that the server closed while it sat idle (a
+ * restart, a terminated backend) still says CONNECTION_OK until libpq
+ * reads from it. Outside a transaction nothing is lost by looking first:
+ * a readable socket is the server's goodbye (pooled connections LISTEN to
+ * nothing), and the request then gets a fresh connection instead of a 503
+ * for each dead one in the pool.
+ */
+static bool closed_by_server(PGconn *conn)
+{
+    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+
+    if (PQtransactionStatus(conn) != PQTRANS_IDLE || pfd.fd < 0 ||
+        poll(&pfd, 1, 0) <= 0)
+        return false;
+    if (pfd.revents & (POLLHUP | POLLERR))
+        return true;
+    /*
+     * PQconsumeInput reads what is there (the server's FATAL message) and
+     * returns without trying again, so an end of input right behind it is
+     * seen by a second look: still readable after everything was read.
+     */
+    if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+        return true;
+    return poll(&pfd, 1, 0) > 0 &&
+           (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK);
+}
+
 static int pg_connect(struct pg *pg, struct ferry_err *err)
 {
     char msg[300];
     bool permanent;
 
-    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK &&
+        !closed_by_server(pg->conn))
         return 0;
+    if (pg->conn)
+        fy_info("store", "postgresql: a pooled connection was closed by the"
+                         " server; connecting again");
     PQfinish(pg->conn);
     pg->conn = PQconnectdb(pg->url);
     forget_session(pg);

@@ -98,6 +98,18 @@ assert_eq "cross-region delete" 403 "$code"
 assert_eq "row untouched" "ankara|8" "$(store_sql 'SELECT region, hours FROM ts')"
 
 # The store unavailable: 503 with Retry-After, then recovery.
+# contract_burst: 8 key checks at once, each on a store connection of
+# its own while they overlap; prints their statuses.
+contract_burst() {
+    for _i in 1 2 3 4 5 6 7 8; do
+        curl -s -o /dev/null -w '%{http_code}\n' -H "X-Api-Key: $KA" \
+            "$URL/v1/contract" >"$T/burst.$_i" &
+    done
+    wait
+    cat "$T"/burst.* | sort | uniq -c | tr -s ' ' | sed 's/^ //'
+}
+# The pool opens its connections: all of them die with the database.
+assert_eq "burst before" "8 200" "$(contract_burst)"
 case $STORE in
 pg)
     psql "${STORE_URL%/*}/postgres" -qAt -c "ALTER DATABASE $(basename "$STORE_URL") ALLOW_CONNECTIONS false" >/dev/null
@@ -126,4 +138,7 @@ else
 fi
 health_ok
 assert_eq "after recovery" 200 "$(http_post /v1/push "$KA" "{\"changes\":[$(ch 2 '{"id":2,"hours":1}')]}")"
+# Every pooled connection the server closed is found dead before it is
+# used, not by a request that then fails 503.
+assert_eq "burst after" "8 200" "$(contract_burst)"
 assert_eq "rows" 2 "$(store_sql 'SELECT count(*) FROM ts')"
