@@ -14,6 +14,10 @@ _tmp=${TMPDIR:-}
 export TMPDIR="$T/tdisk"
 start_ferryd
 if [ -n "$_tmp" ]; then TMPDIR=$_tmp; else unset TMPDIR; fi
+# What is free with ferryd idle: all of it but what a sanitizer's runtime
+# keeps in $TMPDIR (ThreadSanitizer maps a deleted 512 KiB tsan.rodata.PID
+# there for the process's life).
+IDLE_FREE=$(df -B1 --output=avail "$T/tdisk" | tail -n 1 | tr -d ' ')
 
 # The office's file: 3,000 rows, ~1.9 MB
 fill_items "$T/office.db" 3000
@@ -35,13 +39,12 @@ expect_503() {
 }
 
 # tmp_left WHAT BYTES: once the request's files are closed, BYTES are free
-# again on the tmpfs and none of ferryd's files is left there (the request
-# ends after its answer is sent: a loaded ThreadSanitizer run took over 10 s)
+# again on the tmpfs and none of ferryd's files is left there
 tmp_left() {
     _i=0
     while [ "$(df -B1 --output=avail "$T/tdisk" | tail -n 1 | tr -d ' ')" -ne "$2" ]; do
         _i=$((_i + 1))
-        [ $_i -gt 1200 ] && fail "$1: $(df -B1 --output=avail "$T/tdisk" | tail -n 1) bytes free, expected $2"
+        [ $_i -gt 200 ] && fail "$1: $(df -B1 --output=avail "$T/tdisk" | tail -n 1) bytes free, expected $2"
         sleep 0.05
     done
     assert_eq "$1: files left" "" "$(ls "$T/tdisk")"
@@ -89,7 +92,7 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 assert_eq "upload after freeing" 200 "$(cat "$T/retry.code")"
 grep -q '"created":3000' "$T/retry.json" || fail "upload: $(cat "$T/retry.json")"
 assert_eq "the store holds the file's rows" "$(digest_app "$T/office.db")" "$(digest_store)"
-tmp_left "after the upload" "$(df -B1 --output=size "$T/tdisk" | tail -n 1 | tr -d ' ')"
+tmp_left "after the upload" "$IDLE_FREE"
 note "freed: the retrying upload completed $ms ms later"
 
 note "a download cannot be built on a full disk"
