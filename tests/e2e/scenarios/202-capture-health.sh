@@ -6,14 +6,7 @@
 # tracking moves to the new name; then every write is captured once. Table
 # names are one table whatever their case. (A row deleted while capture was
 # broken is not known to ferry: docs/guarantees.md says so.)
-items_contract
-ferryd_migrate
-KEY=$(make_key edge1)
-start_ferryd
-agent_init a edge1
-APP=$T/a/app.db
-fill_items "$APP" 40
-ferry_in a track items >/dev/null || fail track
+setup_items_agent edge1 500 40
 ferry_in a push >/dev/null 2>>"$T/agent.log" || fail "first push"
 assert_eq "first push" 40 "$(store_sql 'SELECT count(*) FROM items')"
 

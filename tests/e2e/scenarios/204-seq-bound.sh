@@ -2,14 +2,7 @@
 # The agent never numbers past 2^53 - 1 (FERRY_SEQ_MAX): a device whose
 # numbering reached it gets a clear error, nothing wraps to negative
 # numbers, nothing is parked, and the change stays queued.
-items_contract
-ferryd_migrate
-KEY=$(make_key edge1)
-start_ferryd
-agent_init a edge1
-APP=$T/a/app.db
-fill_items "$APP" 2
-ferry_in a track items >/dev/null || fail track
+setup_items_agent edge1 500 2
 app_sql "$APP" "INSERT INTO _ferry_state VALUES ('next_seq', 9007199254740991)
     ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 ferry_in a push --max-batches 1 >/dev/null 2>>"$T/agent.log" || true

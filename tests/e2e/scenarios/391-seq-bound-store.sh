@@ -5,14 +5,7 @@
 # adopt it with a clear error: nothing wraps to negative numbers, nothing
 # is parked, the queued change stays queued and is sent once the record is
 # put right. The same at the bound itself (the next seq would pass it).
-items_contract
-ferryd_migrate
-KEY=$(make_key edge1)
-start_ferryd
-agent_init a edge1
-APP=$T/a/app.db
-fill_items "$APP" 3
-ferry_in a track items >/dev/null || fail track
+setup_items_agent edge1 500 3
 ferry_in a push >/dev/null 2>>"$T/agent.log" || fail "first push"
 assert_eq "first push" 3 "$(store_sql 'SELECT count(*) FROM items')"
 case $STORE in

@@ -5,14 +5,7 @@
 # nothing and parks nothing. After `ferry contract`, `ferryd migrate` and
 # `ferry track`, the rows written meanwhile arrive with the new column's
 # values and capture goes on.
-items_contract
-ferryd_migrate
-KEY=$(make_key edge1)
-start_ferryd
-agent_init a edge1
-APP=$T/a/app.db
-fill_items "$APP" 10
-ferry_in a track items >/dev/null || fail track
+setup_items_agent edge1 500 10
 ferry_in a push >/dev/null 2>>"$T/agent.log" || fail "first push"
 assert_eq "first push" 10 "$(store_sql 'SELECT count(*) FROM items')"
 
