@@ -9,18 +9,8 @@
 
 #include "fuzz_util.h"
 #include "server/push_parse.h"
+#include "push_contract.h"
 #include "fy.h"
-
-static const char contract_json[] =
-    "{\"version\": 1, \"tables\": [{\"name\": \"t\", \"columns\": ["
-    "{\"name\": \"id\", \"type\": \"bigint\"},"
-    "{\"name\": \"name\", \"type\": \"text\"},"
-    "{\"name\": \"score\", \"type\": \"double precision\"},"
-    "{\"name\": \"doc\", \"type\": \"jsonb\"},"
-    "{\"name\": \"ok\", \"type\": \"boolean\"},"
-    "{\"name\": \"at\", \"type\": \"timestamptz\"},"
-    "{\"name\": \"amount\", \"type\": \"numeric\"}],"
-    "\"primary_key\": [\"id\", \"name\"]}]}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -32,8 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fy_validate v;
     struct fy_push_doc doc;
 
-    if (!c &&
-        fy_contract_parse(contract_json, strlen(contract_json), &c, &err) < 0)
+    if (!c && fy_contract_parse(push_corpus_contract,
+                                strlen(push_corpus_contract), &c, &err) < 0)
         fuzz_die("contract", &err);
     fy_validate_init(&v, c, &key, &a, "seq");
     if (fy_push_parse((const char *)data, size, &v, &doc, &err) == 0 &&

@@ -24,6 +24,7 @@
 #include "core/hlc.h"
 #include "server/push.h"
 #include "server/push_parse.h"
+#include "../fuzz/push_contract.h"
 #include "fy.h"
 
 /* ---- the reference: POST /v1/push's parse and checks before yajl ------- */
@@ -146,17 +147,6 @@ static int validate_all(struct fy_validate *v, json_t *jchanges,
 }
 
 /* ---- the comparison --------------------------------------------------- */
-
-static const char contract_json[] =
-    "{\"version\": 1, \"tables\": [{\"name\": \"t\", \"columns\": ["
-    "{\"name\": \"id\", \"type\": \"bigint\"},"
-    "{\"name\": \"name\", \"type\": \"text\"},"
-    "{\"name\": \"score\", \"type\": \"double precision\"},"
-    "{\"name\": \"doc\", \"type\": \"jsonb\"},"
-    "{\"name\": \"ok\", \"type\": \"boolean\"},"
-    "{\"name\": \"at\", \"type\": \"timestamptz\"},"
-    "{\"name\": \"amount\", \"type\": \"numeric\"}],"
-    "\"primary_key\": [\"id\", \"name\"]}]}";
 
 static struct fy_contract *contract;
 static char device[] = "dev1";
@@ -287,8 +277,8 @@ int main(void)
     struct ferry_err err = {0};
     int rc;
 
-    if (fy_contract_parse(contract_json, strlen(contract_json), &contract,
-                          &err) < 0)
+    if (fy_contract_parse(push_corpus_contract, strlen(push_corpus_contract),
+                          &contract, &err) < 0)
         return 1;
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     fy_contract_free(contract);
